@@ -1,0 +1,160 @@
+"""Artifacts, the manifest that lists them, and the atomic writes that produce both.
+
+An artifact never changes once written: a step reads artifacts and makes new ones. Every file
+is written under a temporary name and renamed, and a whole run is staged in a sibling folder
+that replaces the output folder only when the run has succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from edgekit import __version__
+from edgekit.errors import EdgekitError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as a runtime sees it. `None` in `shape` is a free dimension."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...]
+    scale: tuple[float, ...] = ()  # quantization: one value per tensor or per channel
+    zero_point: tuple[int, ...] = ()
+    quantized_dimension: int | None = None
+
+    @property
+    def quantized(self) -> bool:
+        return bool(self.scale) and any(s != 0 for s in self.scale)
+
+    def to_dict(self) -> dict:
+        data = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        if self.quantized:
+            data.update(scale=list(self.scale), zero_point=list(self.zero_point))
+            if len(self.scale) > 1:
+                data["quantized_dimension"] = self.quantized_dimension
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    path: str  # relative to the output folder
+    format: str  # "tflite" | "onnx"
+    variant: str  # "fp32", "int8", "int8-static", ...
+    precision: str  # what is stored in which type, in words
+    size_bytes: int
+    sha256: str
+    parent: str  # sha256 of the model it was converted from
+    recipe: dict  # the converter options that made it
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    fidelity: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["inputs"] = [t.to_dict() for t in self.inputs]
+        data["outputs"] = [t.to_dict() for t in self.outputs]
+        return data
+
+
+def sha256_of(path: str | Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents, in sorted order)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def size_of(path: str | Path) -> int:
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal mode
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | Path, data: dict) -> Path:
+    return atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+
+
+def check_output_parent(out: Path) -> None:
+    """Fail early, before any heavy work, when the output folder cannot be written."""
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise EdgekitError(f"output path {parent} is a file: give --out a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise EdgekitError(f"output folder {parent} is not writable: choose another --out")
+            return
+
+
+@contextlib.contextmanager
+def staged_folder(final: Path):
+    """Yield an empty staging folder beside `final`; on success it replaces `final` whole.
+
+    On any failure or interrupt the staging folder is removed and `final` is left as it was.
+    """
+    check_output_parent(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; the result is an ordinary folder
+    try:
+        yield stage
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.replace(final, old / final.name)
+            os.replace(stage, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, final)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def new_manifest(**fields) -> dict:
+    return {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "edgekit_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **fields,
+    }

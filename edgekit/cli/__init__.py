@@ -1,0 +1,65 @@
+"""The `edgekit` command: one module per subcommand, no heavy import at start-up.
+
+Errors meant for the user (`EdgekitError`) print one line and exit 2 (1 for a failed gate);
+`--debug` shows the traceback instead. Ctrl-C or SIGTERM prints one line and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+
+from edgekit import __version__
+from edgekit.errors import EdgekitError
+
+COMMANDS = ("convert", "train", "inspect", "env")  # each is edgekit/cli/<name>.py
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line that points at --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks and backend logs")
+    parser = OneLineParser(
+        prog="edgekit",
+        description="Convert a Keras model to validated TFLite and ONNX artifacts, and measure them.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"edgekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in COMMANDS:
+        importlib.import_module(f"edgekit.cli.{name}").register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.debug:
+        os.environ["EDGEKIT_DEBUG"] = "1"
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return args.run(args) or 0
+    except EdgekitError as exc:
+        if args.debug:
+            raise
+        print(f"edgekit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edgekit {args.command}: interrupted; the output folder is as it was", file=sys.stderr)
+        return 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

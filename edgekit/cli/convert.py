@@ -1,0 +1,61 @@
+"""edgekit convert: a Keras model to TFLite and ONNX variants, each validated against it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
+
+
+def register(sub, common):
+    p = sub.add_parser("convert", parents=[common], help="convert a model and validate every artifact",
+                       description=__doc__.strip())
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
+                                            "digits_cnn reference model)")
+    p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images")
+    p.add_argument("--out", help="output folder; artifacts go to OUT/<model name>/ (default: edgekit-out)")
+    p.add_argument("--tflite", help=f"TFLite variants, comma-separated: {','.join(TFLITE_VARIANTS)}, all or none")
+    p.add_argument("--onnx", help=f"ONNX variants, comma-separated: {','.join(ONNX_VARIANTS)}, all or none")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a named set of variants")
+    p.add_argument("--io", choices=["int", "float"], help="I/O type of full-integer TFLite variants (default: int)")
+    p.add_argument("--opset", type=int, help="ONNX opset, 13 to 18 (default: 17)")
+    p.add_argument("--max-calib-samples", type=int, help="use at most this many samples (default: 500)")
+    p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
+    p.add_argument("--trust-model-code", action="store_true", default=None,
+                   help="allow models that carry Python code (Lambda layers)")
+    p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
+    p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
+    p.set_defaults(run=run)
+
+
+def build_config(args) -> ConvertConfig:
+    data = ConvertConfig.from_file(args.config).to_dict() if args.config else {}
+    if args.preset:
+        data.update(PRESETS[args.preset])
+    for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
+                "image_range", "trust_model_code"):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = value
+    return ConvertConfig.from_dict(data)
+
+
+def run(args) -> int:
+    config = build_config(args)
+    if args.dump_config:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    from edgekit.convert.pipeline import convert
+    from edgekit.report.table import conversion_table
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    manifest = convert(config, log=log)
+    print(conversion_table(manifest))
+    if manifest["failed"]:
+        print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "
+              "and in manifest.json", file=sys.stderr)
+    return 0
+
+

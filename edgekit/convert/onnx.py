@@ -1,0 +1,84 @@
+"""ONNX variants: fp32 by tf2onnx, int8 by onnxruntime's quantizers on that fp32 graph.
+
+tf2onnx writes a graph even when an op did not convert (DESIGN pitfall 4), so every graph is
+checked with `onnx.checker` here and run by onnxruntime in validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ConversionFailed
+
+PRECISION = {
+    "fp32": ("float32 weights and activations", "float32"),
+    "int8-static": ("int8 weights (per-channel) and activations, QDQ", "int8"),
+    "int8-dynamic": ("int8 weights, activations quantized at run time", "dynamic"),
+}
+
+
+def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
+    """Trace the source model's serving function with tf2onnx."""
+    import onnx
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        proto, _ = tf2onnx.convert.from_function(
+            source.serve, input_signature=source.serve.input_signature, opset=opset
+        )
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:  # tf2onnx and the checker raise many types
+        raise ConversionFailed(f"tf2onnx: {_first_line(exc)}") from exc
+    recipe = {"converter": f"tf2onnx {tf2onnx.__version__}", "opset": opset}
+    return proto.SerializeToString(), recipe
+
+
+def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray]) -> tuple[bytes, dict]:
+    """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic."""
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-onnxq-") as tmp:
+        prepared, out = Path(tmp) / "prepared.onnx", Path(tmp) / "quantized.onnx"
+        try:
+            quant_pre_process(str(fp32_path), str(prepared))
+            if variant == "int8-static":
+                recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True,
+                          "activation_type": "QInt8", "weight_type": "QInt8",
+                          "calibration_samples": len(next(iter(calibration.values())))}
+                quantize_static(str(prepared), str(out), _reader(calibration), quant_format=QuantFormat.QDQ,
+                                per_channel=True, activation_type=QuantType.QInt8,
+                                weight_type=QuantType.QInt8)
+            else:
+                recipe = {"quantizer": "onnxruntime quantize_dynamic", "weight_type": "QInt8"}
+                quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
+            onnx.checker.check_model(str(out), full_check=True)
+        except Exception as exc:  # the quantizers raise many types
+            raise ConversionFailed(f"onnxruntime quantization: {_first_line(exc)}") from exc
+        return out.read_bytes(), recipe
+
+
+def _reader(calibration: dict[str, np.ndarray]):
+    """Calibration samples one at a time, as onnxruntime's calibrators read them."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            count = len(next(iter(calibration.values())))
+            self._samples = iter([{k: v[i:i + 1] for k, v in calibration.items()} for i in range(count)])
+
+        def get_next(self):
+            return next(self._samples, None)
+
+    return Reader()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]

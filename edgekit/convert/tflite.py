@@ -1,0 +1,82 @@
+"""TFLite variants, converted from a SavedModel with the TFLite converter.
+
+Only builtin ops are allowed: a model that needs Flex (SELECT_TF_OPS) kernels would not run in
+the LiteRT interpreter, so such a variant fails with the list of ops that need them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ConversionFailed
+from edgekit.heavy import quiet_stderr, tensorflow
+
+# variant -> (what is stored in which type, the fidelity class it is checked against)
+PRECISION = {
+    "fp32": ("float32 weights and activations", "float32"),
+    "fp16": ("float16 weights, float32 activations", "float16"),
+    "dynamic": ("int8 weights, float32 activations (dynamic range)", "dynamic"),
+    "int8": ("int8 weights and activations", "int8"),
+    "int16x8": ("int8 weights, int16 activations", "int16x8"),
+}
+CALIBRATED = {"int8", "int16x8"}
+
+
+def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarray] | None,
+            io: str = "int") -> tuple[bytes, dict]:
+    """Convert to one variant; returns the flatbuffer and the recipe that made it."""
+    tf = tensorflow()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    recipe: dict = {"converter": f"tensorflow {tf.__version__} TFLiteConverter.from_saved_model"}
+    if variant != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        recipe["optimizations"] = ["DEFAULT"]
+    if variant == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+        recipe["supported_types"] = ["float16"]
+    if variant in CALIBRATED:
+        converter.representative_dataset = _representative(calibration)
+        recipe["calibration_samples"] = len(next(iter(calibration.values())))
+        ops, io_type = {
+            "int8": (tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8),
+            "int16x8": (tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8, tf.int16),
+        }[variant]
+        converter.target_spec.supported_ops = [ops]
+        recipe["supported_ops"] = [ops.name]
+        if io == "int":
+            converter.inference_input_type = converter.inference_output_type = io_type
+        recipe["io"] = io_type.name if io == "int" else "float32"
+    try:
+        with quiet_stderr(replay_on_error=False):  # the converter's errors are in the exception
+            return converter.convert(), recipe
+    except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
+        raise ConversionFailed(explain_failure(str(exc))) from exc
+
+
+def _representative(calibration: dict[str, np.ndarray]):
+    count = len(next(iter(calibration.values())))
+
+    def samples():
+        for i in range(count):
+            yield {name: array[i:i + 1] for name, array in calibration.items()}
+
+    return samples
+
+
+def explain_failure(message: str) -> str:
+    """One line from the converter's many: which ops are the problem, and what to do."""
+    select = re.search(r"TF Select ops: (.+)", message)
+    if select or "ERROR_NEEDS_FLEX_OPS" in message:
+        ops = select.group(1).strip() if select else "some ops"
+        return (f"needs Flex (SELECT_TF_OPS) kernels for {ops}, which the LiteRT interpreter does not "
+                "run; replace them with builtin ops (recurrent layers: unroll=True with a fixed batch)")
+    custom = re.search(r"Custom ops: (.+)", message)
+    if custom:
+        return f"TFLite has no kernel for {custom.group(1).strip()} (neither builtin nor Flex); replace it"
+    errors = [line.split("error:", 1)[1].strip() for line in message.splitlines() if "error:" in line]
+    useful = [e for e in errors if e and not e.startswith("failed while converting")]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return (useful[0] if useful else lines[-1] if lines else "the converter failed without a message")[:300]

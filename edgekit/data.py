@@ -1,0 +1,154 @@
+"""Data sets and calibration sources.
+
+Calibration sets come from a `.npz` (one array per model input, keyed by input name, or a
+single array), a `.npy` (one array), or a folder of images resized to the model input. Every
+set is checked against the model's inputs before any conversion starts.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifacts import TensorSpec
+from edgekit.errors import EdgekitError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DIGITS_TEST_FRACTION = 0.2
+
+
+def digits(seed: int = 0):
+    """scikit-learn's handwritten digits (ships offline) as 8x8x1 images in [0, 1].
+
+    Returns (x_train, y_train, x_test, y_test) from a stratified 80/20 split with `seed`.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[..., None]
+    y = bunch.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=DIGITS_TEST_FRACTION, random_state=seed, stratify=y
+    )
+    return x_train, y_train, x_test, y_test
+
+
+def load_calibration(
+    path: str | Path,
+    inputs: list[TensorSpec],
+    image_range: tuple[float, float] = (0.0, 1.0),
+    max_samples: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Read a calibration set and return one checked array per model input, keyed by name."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgekitError(f"calibration data {path} does not exist: give a .npz, .npy or image folder")
+    if path.is_dir():
+        arrays = _from_image_folder(path, inputs, image_range)
+    elif path.suffix == ".npz":
+        arrays = _from_npz(path, inputs)
+    elif path.suffix == ".npy":
+        arrays = _from_npy(path, inputs)
+    else:
+        raise EdgekitError(f"calibration data {path}: unsupported format {path.suffix or '(none)'}; "
+                           "use .npz, .npy or a folder of images")
+    return check_calibration(path, arrays, inputs, max_samples)
+
+
+def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=None) -> dict:
+    counts = set()
+    checked = {}
+    for spec in inputs:
+        array = arrays[spec.name]
+        where = f"calibration data {path}" + (f" [{spec.name}]" if len(inputs) > 1 else "")
+        if array.dtype.kind not in "fiub":
+            raise EdgekitError(f"{where} has dtype {array.dtype}; it must be numeric (float or int)")
+        want = spec.shape[1:]
+        if array.ndim != len(spec.shape) or any(
+            w is not None and w != g for w, g in zip(want, array.shape[1:])
+        ):
+            shown = ", ".join("?" if w is None else str(w) for w in want)
+            raise EdgekitError(
+                f"{where} has shape {array.shape}; model input {spec.name!r} needs (N, {shown})"
+            )
+        if len(array) == 0:
+            raise EdgekitError(f"{where} is empty: it needs at least one sample")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
+            raise EdgekitError(f"{where} has NaN or inf values in {bad} sample(s): clean or drop them")
+        target = np.dtype(spec.dtype)
+        if target.kind in "iu" and array.dtype.kind == "f":
+            raise EdgekitError(f"{where} is {array.dtype} but input {spec.name!r} takes {target}")
+        counts.add(len(array))
+        checked[spec.name] = array[:max_samples].astype(target, copy=False)
+    if len(counts) > 1:
+        raise EdgekitError(f"calibration data {path}: inputs have different sample counts {sorted(counts)}")
+    return checked
+
+
+def _from_npz(path: Path, inputs: list[TensorSpec]) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.files)
+            if not keys:
+                raise EdgekitError(f"calibration data {path} holds no arrays")
+            names = [t.name for t in inputs]
+            if len(keys) == 1 and len(names) == 1:
+                return {names[0]: npz[keys[0]]}
+            if sorted(keys) != sorted(names):
+                raise EdgekitError(
+                    f"calibration data {path} has arrays {', '.join(sorted(keys))}; "
+                    f"expected one per model input: {', '.join(names)}"
+                )
+            return {k: npz[k] for k in names}
+    except EdgekitError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise EdgekitError(f"calibration data {path} is not a readable .npz ({exc})") from None
+
+
+def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict:
+    if len(inputs) != 1:
+        raise EdgekitError(f"calibration data {path}: a .npy holds one array but the model has "
+                           f"{len(inputs)} inputs; use a .npz keyed by input name")
+    try:
+        return {inputs[0].name: np.load(path, allow_pickle=False)}
+    except (ValueError, OSError, EOFError) as exc:
+        raise EdgekitError(f"calibration data {path} is not a readable .npy ({exc})") from None
+
+
+def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range) -> dict:
+    from PIL import Image, UnidentifiedImageError
+
+    if len(inputs) != 1 or len(inputs[0].shape) not in (3, 4):
+        raise EdgekitError(f"calibration data {folder}: an image folder needs a model with one "
+                           "image input (N, H, W) or (N, H, W, C)")
+    spec = inputs[0]
+    height, width = spec.shape[1], spec.shape[2]
+    channels = spec.shape[3] if len(spec.shape) == 4 else None
+    if height is None or width is None or channels not in (None, 1, 3, 4):
+        raise EdgekitError(f"calibration data {folder}: model input {spec.name!r} has shape {spec.shape}; "
+                           "images need a fixed height, width and 1, 3 or 4 channels")
+    mode = {None: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    low, high = image_range
+    images = []
+    for file in files:
+        if file.suffix.lower() not in IMAGE_SUFFIXES:
+            raise EdgekitError(f"calibration data {folder}: {file.name} is not an image "
+                               f"(expected {', '.join(sorted(IMAGE_SUFFIXES))})")
+        try:
+            with Image.open(file) as img:
+                pixels = np.asarray(img.convert(mode).resize((width, height), Image.BILINEAR))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise EdgekitError(f"calibration data {folder}: {file.name} cannot be read as an image ({exc})") from None
+        images.append(pixels.astype(np.float32) / 255.0 * (high - low) + low)
+    if not images:
+        raise EdgekitError(f"calibration data {folder} holds no images")
+    array = np.stack(images)
+    if channels == 1:
+        array = array[..., None]
+    return {spec.name: array}

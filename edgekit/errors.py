@@ -1,0 +1,21 @@
+"""The errors a user sees. Each carries one line that names the problem and the fix."""
+
+
+class EdgekitError(Exception):
+    """Bad input or an unusable result: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class BackendUnavailable(EdgekitError):
+    """A runtime, delegate or converter that cannot run on this machine; the message says why."""
+
+
+class ConversionFailed(EdgekitError):
+    """One variant could not be built; the run reports it and goes on with the others."""
+
+
+class GateFailed(EdgekitError):
+    """A quality gate (fidelity bound, regression limit) was not met: exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,137 @@
+"""What is inside a converted model: signatures, inputs and outputs with their quantization,
+the ops and their counts, and whether it needs Flex ops. Read from the file itself, without
+loading a runtime, so a model that no runtime here can run can still be inspected."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import EdgekitError
+
+FLEX_PREFIX = "Flex"
+
+
+def inspect_model(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgekitError(f"{path} is not a file: inspect takes a .tflite or .onnx file")
+    if path.suffix == ".tflite":
+        return inspect_tflite(path)
+    if path.suffix == ".onnx":
+        return inspect_onnx(path)
+    raise EdgekitError(f"{path}: inspect takes a .tflite or .onnx file, not {path.suffix or 'no extension'}")
+
+
+def inspect_tflite(path: Path) -> dict:
+    from ai_edge_litert import schema_py_generated as schema
+
+    buf = path.read_bytes()
+    if len(buf) < 8 or not schema.Model.ModelBufferHasIdentifier(buf, 0):
+        raise EdgekitError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier): the file is damaged")
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+        info = _describe_tflite(model, schema)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # a damaged flatbuffer fails in many ways while being walked
+        raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
+    return {"path": str(path), "format": "tflite", "size_bytes": len(buf), **info}
+
+
+def _describe_tflite(model, schema) -> dict:
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    if not model.subgraphs:
+        raise EdgekitError("the TFLite model has no subgraphs")
+    codes, custom = [], set()
+    for code in model.operatorCodes or []:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom.add((code.customCode or b"?").decode(errors="replace"))
+            codes.append((code.customCode or b"?").decode(errors="replace"))
+        else:
+            codes.append(op_names.get(builtin, f"BUILTIN_{builtin}"))
+    graph = model.subgraphs[0]
+
+    def tensor(index: int, name: str | None = None) -> dict:
+        t = graph.tensors[index]
+        shape = [int(d) for d in (t.shapeSignature if t.shapeSignature is not None else t.shape)]
+        entry = {"name": name or (t.name or b"").decode(errors="replace"),
+                 "dtype": type_names.get(t.type, str(t.type)),
+                 "shape": [None if d < 0 else d for d in shape]}
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale):
+            entry["scale"] = [float(s) for s in np.asarray(q.scale).ravel()]
+            entry["zero_point"] = [int(z) for z in np.asarray(q.zeroPoint).ravel()]
+            if len(entry["scale"]) > 1:
+                entry["quantized_dimension"] = int(q.quantizedDimension)
+        return entry
+
+    signatures = {}
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == 0:
+            signatures[(sig.signatureKey or b"").decode()] = {
+                "inputs": [tensor(m.tensorIndex, m.name.decode()) for m in sig.inputs or []],
+                "outputs": [tensor(m.tensorIndex, m.name.decode()) for m in sig.outputs or []],
+            }
+    ops = collections.Counter()
+    for sub in model.subgraphs:
+        for op in sub.operators or []:
+            ops[codes[op.opcodeIndex]] += 1
+    flex = sorted(name for name in ops if name.startswith(FLEX_PREFIX))
+    first = next(iter(signatures.values()), None)
+    return {
+        "signatures": sorted(signatures),
+        "inputs": first["inputs"] if first else [tensor(i) for i in graph.inputs],
+        "outputs": first["outputs"] if first else [tensor(i) for i in graph.outputs],
+        "subgraphs": len(model.subgraphs),
+        "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "needs_flex": bool(flex),
+        "flex_ops": flex,
+        "custom_ops": sorted(n for n in ops if n in custom and not n.startswith(FLEX_PREFIX)),
+    }
+
+
+def inspect_onnx(path: Path) -> dict:
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx raises DecodeError, ValidationError and others
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise EdgekitError(f"{path} is not a valid ONNX model ({first})") from None
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+
+    def value_info(v) -> dict:
+        kind = v.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim]
+        return {"name": v.name, "dtype": onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type).name, "shape": dims}
+
+    quant = {}
+    for node in graph.node:  # a QuantizeLinear's input 0 is the tensor it quantizes
+        if node.op_type == "QuantizeLinear" and len(node.input) >= 3 and node.input[1] in inits:
+            scale = numpy_helper.to_array(inits[node.input[1]]).ravel()
+            zero = numpy_helper.to_array(inits[node.input[2]]).ravel() if node.input[2] in inits else []
+            quant[node.input[0]] = {"scale": [float(s) for s in scale], "zero_point": [int(z) for z in zero]}
+    inputs = [value_info(v) for v in graph.input if v.name not in inits]
+    outputs = [value_info(v) for v in graph.output]
+    for entry in inputs + outputs:
+        entry.update(quant.get(entry["name"], {}))
+    ops = collections.Counter(node.op_type for node in graph.node)
+    used_domains = {""} | {node.domain for node in graph.node}  # quantizers declare many unused ones
+    return {
+        "path": str(path), "format": "onnx", "size_bytes": path.stat().st_size,
+        "opsets": {imp.domain or "ai.onnx": imp.version for imp in model.opset_import
+                   if (imp.domain or "") in used_domains},
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "inputs": inputs, "outputs": outputs,
+        "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "quantized_tensors": len(quant),
+        "needs_flex": False,
+    }

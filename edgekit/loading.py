@@ -1,0 +1,277 @@
+"""Load a user's model safely and present every flavour as one `SourceModel`.
+
+Flavours are told apart by their contents, not their names: a SavedModel folder, a Keras 3
+`.keras`/`.h5` file, or a tf-keras (Keras 2) `.keras`/`.h5` file. Whatever the flavour, the
+model is reduced to one serving function (named inputs in, a dict of named outputs out) that
+gives the float reference outputs, is traced by tf2onnx, and is exported as the SavedModel that
+the TFLite converter reads (the reliable route, see DESIGN pitfall 3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifacts import TensorSpec, sha256_of, size_of
+from edgekit.errors import EdgekitError
+from edgekit.heavy import tensorflow
+
+SAVEDMODEL = "savedmodel"
+KERAS3 = "keras3"
+TF_KERAS = "tf_keras"
+
+# Layers whose config carries Python code (marshalled bytecode) that deserializing would run.
+CODE_CARRYING_LAYERS = {"Lambda"}
+CONVERTED_SUFFIXES = {".tflite", ".onnx"}
+
+
+def detect_flavour(path: Path) -> str:
+    """Tell which flavour of model `path` holds, from its contents."""
+    if not path.exists():
+        raise EdgekitError(f"model {path} does not exist: give a .keras/.h5 file or a SavedModel folder")
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return SAVEDMODEL
+        raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it)")
+    if path.suffix in CONVERTED_SUFFIXES:
+        raise EdgekitError(
+            f"model {path} is already converted: convert takes a Keras model or SavedModel "
+            f"(use `edgekit inspect {path}` to look inside it)"
+        )
+    if path.stat().st_size == 0:
+        raise EdgekitError(f"model {path} is an empty file")
+    if zipfile.is_zipfile(path):
+        version = _keras_zip_version(path)
+    elif _is_hdf5(path):
+        version = _h5_attr(path, "keras_version") or "2"
+    else:
+        raise EdgekitError(
+            f"model {path} is neither a Keras zip (.keras) nor an HDF5 (.h5) file: "
+            "it may be truncated or not a model"
+        )
+    return KERAS3 if version.startswith("3") else TF_KERAS
+
+
+def model_config(path: Path) -> dict:
+    """The architecture config stored in a Keras file, read without deserializing anything."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read("config.json")
+        else:
+            text = _h5_attr(path, "model_config")
+            if text is None:
+                raise EdgekitError(f"model {path} is an HDF5 file without a model config: "
+                                   "it holds weights only; save the whole model")
+        config = json.loads(text)
+    except EdgekitError:
+        raise
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise EdgekitError(f"model {path} has no readable config ({exc}): the file is damaged") from None
+    if not isinstance(config, dict):
+        raise EdgekitError(f"model {path} has a config that is not a JSON object: the file is damaged")
+    return config
+
+
+def code_carrying_layers(config) -> list[str]:
+    """Names of the layers in a Keras config that hold arbitrary Python code."""
+    found = []
+    if isinstance(config, dict):
+        if config.get("class_name") in CODE_CARRYING_LAYERS:
+            inner = config.get("config")
+            name = inner.get("name", "?") if isinstance(inner, dict) else "?"
+            found.append(f"{config['class_name']} layer {name!r}")
+        for value in config.values():
+            found += code_carrying_layers(value)
+    elif isinstance(config, list):
+        for value in config:
+            found += code_carrying_layers(value)
+    return found
+
+
+def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
+    path = Path(path)
+    flavour = detect_flavour(path)
+    if flavour != SAVEDMODEL:  # a SavedModel is a graph: loading it runs no Python code
+        unsafe = code_carrying_layers(model_config(path))
+        if unsafe and not trust_model_code:
+            raise EdgekitError(
+                f"model {path} contains arbitrary code ({', '.join(unsafe)}) that loading would run: "
+                "pass --trust-model-code if you trust its source"
+            )
+    tf = tensorflow()
+    try:
+        if flavour == SAVEDMODEL:
+            return _from_saved_model(path, tf)
+        if flavour == KERAS3:
+            import keras
+
+            model = keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
+            names_in = [t._keras_history.operation.name for t in model.inputs]
+            names_out = [t._keras_history.operation.name for t in model.outputs]
+        else:
+            import tf_keras
+
+            kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
+            model = tf_keras.models.load_model(path, compile=False, **kwargs)
+            names_in, names_out = list(model.input_names), list(model.output_names)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
+        raise EdgekitError(f"model {path} could not be loaded as {flavour}: {_first_line(exc)}") from exc
+    return _from_keras(path, flavour, model, names_in, names_out, tf)
+
+
+class SourceModel:
+    """A loaded float model: its named inputs and outputs and one serving function."""
+
+    def __init__(self, path, flavour, serve, inputs, outputs, keepalive=None):
+        self.path = Path(path)
+        self.flavour = flavour
+        self.name = self.path.stem if self.path.is_file() else self.path.name
+        self.serve = serve  # tf.function: positional tensors in input order -> dict of outputs
+        self.inputs: list[TensorSpec] = inputs
+        self.outputs: list[TensorSpec] = outputs
+        self._keepalive = keepalive  # the Keras model or loaded SavedModel that `serve` calls
+        self._export_dir: Path | None = None
+        self.sha256 = sha256_of(self.path)
+        self.size_bytes = size_of(self.path)
+
+    def predict(self, feeds: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, np.ndarray]:
+        tf = tensorflow()
+        count = len(next(iter(feeds.values())))
+        chunks = []
+        for start in range(0, count, batch_size):
+            args = [tf.constant(feeds[t.name][start:start + batch_size]) for t in self.inputs]
+            chunks.append({k: v.numpy() for k, v in self.serve(*args).items()})
+        return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
+
+    def saved_model_dir(self) -> Path:
+        """A SavedModel with a `serving_default` signature, exported once when needed."""
+        if self.flavour == SAVEDMODEL:
+            return self.path
+        if self._export_dir is None:
+            export_dir = Path(tempfile.mkdtemp(prefix="edgekit-savedmodel-"))
+            if self.flavour == KERAS3:
+                # Keras 3 variables saved through a plain tf.Module convert to a TFLite model
+                # that outputs NaN; Keras's own export archive tracks them properly.
+                import keras
+
+                archive = keras.export.ExportArchive()
+                archive.track(self._keepalive)
+                archive.add_endpoint("serving_default", self.serve)
+                archive.write_out(str(export_dir), verbose=False)
+            else:
+                tf = tensorflow()
+                module = tf.Module()
+                module.model = self._keepalive
+                tf.saved_model.save(module, str(export_dir),
+                                    signatures={"serving_default": self.serve.get_concrete_function()})
+            self._export_dir = export_dir
+        return self._export_dir
+
+    def close(self) -> None:
+        if self._export_dir is not None:
+            shutil.rmtree(self._export_dir, ignore_errors=True)
+            self._export_dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _from_keras(path, flavour, model, names_in, names_out, tf) -> SourceModel:
+    names_in, names_out = _clean_names(names_in, "input"), _clean_names(names_out, "output")
+    specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for n, t in zip(names_in, model.inputs)]
+
+    @tf.function(input_signature=specs)
+    def serve(*args):
+        outs = model(list(args) if len(args) > 1 else args[0], training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return dict(zip(names_out, outs))
+
+    outputs = serve.get_concrete_function().structured_outputs
+    return SourceModel(path, flavour, serve, [_spec(s, s.name) for s in specs],
+                       [_spec(outputs[n], n) for n in names_out], keepalive=model)
+
+
+def _from_saved_model(path: Path, tf) -> SourceModel:
+    loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise EdgekitError(f"SavedModel {path} has no serving_default signature: export it with one")
+    signature = loaded.signatures["serving_default"]
+    named = signature.structured_input_signature[1]
+    names_in = sorted(named)
+    specs = [tf.TensorSpec(named[n].shape, named[n].dtype, name=n) for n in names_in]
+
+    @tf.function(input_signature=specs)
+    def serve(*args):
+        return signature(**dict(zip(names_in, args)))
+
+    outputs = signature.structured_outputs
+    if not isinstance(outputs, dict):
+        raise EdgekitError(f"SavedModel {path}: serving_default must return a dict of named outputs")
+    return SourceModel(path, SAVEDMODEL, serve, [_spec(s, s.name) for s in specs],
+                       [_spec(outputs[n], n) for n in sorted(outputs)], keepalive=loaded)
+
+
+def _spec(tensor_spec, name) -> TensorSpec:
+    shape = tuple(None if d is None else int(d) for d in tensor_spec.shape)
+    return TensorSpec(name=name, dtype=tensor_spec.dtype.name, shape=shape)
+
+
+def _clean_names(names: list[str], kind: str) -> list[str]:
+    """Names that are valid signature keys, unique, and readable."""
+    cleaned = []
+    for i, name in enumerate(names):
+        name = re.sub(r"[^A-Za-z0-9_.\-]", "_", name or "")
+        if not name or name.startswith(("keras_tensor", "_")) or name in cleaned:
+            name = f"{kind}_{i}"
+        cleaned.append(name)
+    return cleaned
+
+
+def _keras_zip_version(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise EdgekitError(f"model {path} is a zip without config.json: not a Keras model file")
+            if "metadata.json" in names:
+                return str(json.loads(archive.read("metadata.json")).get("keras_version", "3"))
+    except EdgekitError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise EdgekitError(f"model {path} is a damaged zip ({exc})") from None
+    return "3"
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def _h5_attr(path: Path, name: str) -> str | None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get(name)
+    except OSError as exc:
+        raise EdgekitError(f"model {path} is a damaged HDF5 file ({_first_line(exc)})") from None
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Renderers of results: they format numbers, they compute none."""

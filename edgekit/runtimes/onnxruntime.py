@@ -1,0 +1,80 @@
+"""onnxruntime, which runs `.onnx` files on the execution providers it lists.
+
+onnxruntime falls back from a requested provider to CPU without a word; the session's actual
+providers are checked so a fall-back is reported, not hidden.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifacts import TensorSpec
+from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.runtimes.base import Runtime, Session
+
+ORT_TYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int16)": "int16",
+    "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(bool)": "bool",
+}
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+    formats = ("onnx",)
+
+    def _available_impl(self) -> str:
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise BackendUnavailable(f"onnxruntime is not installed ({exc})") from None
+        return f"onnxruntime {onnxruntime.__version__}: {', '.join(onnxruntime.get_available_providers())}"
+
+    def providers(self) -> list[str]:
+        import onnxruntime
+
+        return onnxruntime.get_available_providers()
+
+    def _open_impl(self, path: Path, threads: int | None = None,
+                   provider: str = "CPUExecutionProvider") -> Session:
+        if provider not in self.providers():
+            raise BackendUnavailable(f"onnxruntime here has no {provider} (it has {', '.join(self.providers())})")
+        return OnnxSession(path, threads, provider)
+
+
+class OnnxSession(Session):
+    def __init__(self, path: Path, threads: int | None, provider: str):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self._session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
+        except Exception as exc:  # onnxruntime raises its own unexported exception types
+            raise EdgekitError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
+        actual = self._session.get_providers()
+        if actual[0] != provider:
+            raise BackendUnavailable(f"onnxruntime fell back from {provider} to {actual[0]} for {path}")
+        self.provider, self.threads = provider, threads
+        self.inputs = [_spec(i) for i in self._session.get_inputs()]
+        self.outputs = [_spec(o) for o in self._session.get_outputs()]
+
+    def _prepare_impl(self, feeds):
+        return {s.name: np.ascontiguousarray(feeds[s.name], dtype=s.dtype) for s in self.inputs}
+
+    def _invoke_impl(self, prepared):
+        return self._session.run(None, prepared)
+
+    def _finish_impl(self, raw):
+        return {s.name: np.asarray(v, dtype=np.float32) for s, v in zip(self.outputs, raw)}
+
+
+def _spec(node) -> TensorSpec:
+    if node.type not in ORT_TYPES:
+        raise EdgekitError(f"onnxruntime: tensor {node.name!r} has unsupported type {node.type}")
+    shape = tuple(d if isinstance(d, int) else None for d in node.shape)
+    return TensorSpec(name=node.name, dtype=ORT_TYPES[node.type], shape=shape)

@@ -1,0 +1,49 @@
+"""digits_cnn: the default reference model, a Conv-Pool-Conv-Pool-Dense classifier of
+scikit-learn's 8x8 handwritten digits."""
+
+from edgekit import data
+
+RECIPE = {
+    "data": "scikit-learn digits (1797 8x8 grayscale images, 10 classes), pixels scaled to [0, 1]",
+    "split": f"stratified {1 - data.DIGITS_TEST_FRACTION:.0%}/{data.DIGITS_TEST_FRACTION:.0%} train/test",
+    "seed": 0,
+    "epochs": 60,
+    "batch_size": 32,
+    "optimizer": "adam, learning rate 0.001",
+    "loss": "sparse categorical cross-entropy",
+    "metric": "accuracy",
+    "target": 0.97,
+    "calibration_samples": 200,
+}
+
+
+def dataset(seed: int):
+    return data.digits(seed)
+
+
+def build():
+    import tf_keras
+    from tf_keras import layers
+
+    return tf_keras.Sequential(
+        [
+            layers.InputLayer((8, 8, 1), name="image"),
+            layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(name="pool1"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dropout(0.25, name="dropout"),
+            layers.Dense(64, activation="relu", name="dense"),
+            layers.Dense(10, activation="softmax", name="probs"),
+        ],
+        name="digits_cnn",
+    )
+
+
+def compile_args(tf_keras) -> dict:
+    return {
+        "optimizer": tf_keras.optimizers.Adam(learning_rate=1e-3),
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+    }

@@ -1,0 +1,198 @@
+"""The CLI as a user meets it: fresh processes for start-up and exit codes, in-process calls
+for the many bad-input cases (same code path, without paying TF's import each time)."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from edgekit.cli import main
+from tests.conftest import folder_state, run_cli
+
+
+def test_help_and_version_do_not_import_heavy_backends():
+    probe = ("import sys, edgekit.cli as c\n"
+             "for argv in (['--help'], ['convert', '--help'], ['--version']):\n"
+             "    try: c.main(argv)\n"
+             "    except SystemExit: pass\n"
+             "print([m for m in ('tensorflow', 'onnxruntime', 'ai_edge_litert', 'keras') if m in sys.modules])")
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "[]"
+    code, stdout, _ = run_cli("--version")
+    assert code == 0 and stdout.startswith("edgekit ")
+
+
+def run_main(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_clear_error(code, err, *needles):
+    """Exit 2 and one error line, the last one (progress lines may come before it)."""
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and errors[0] == lines[-1], err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture()
+def out_with_previous_run(tmp_path):
+    """An output folder holding a previous run's files, which a failed run must leave as they are."""
+    folder = tmp_path / "out" / "digits_cnn"
+    folder.mkdir(parents=True)
+    (folder / "digits_cnn_int8.tflite").write_bytes(b"previous artifact")
+    (folder / "manifest.json").write_text("{}")
+    return tmp_path / "out"
+
+
+def bad_inputs(tmp_path):
+    (tmp_path / "empty.keras").write_bytes(b"")
+    (tmp_path / "random.keras").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "notsaved").mkdir()
+    np.save(tmp_path / "wrong_shape.npy", np.zeros((4, 7, 7, 1), np.float32))
+    np.save(tmp_path / "nan.npy", np.full((4, 8, 8, 1), np.nan, np.float32))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
+    np.savez(tmp_path / "keys.npz", x=np.zeros((2, 8, 8, 1)), y=np.zeros((2, 8, 8, 1)))
+    return [
+        (["convert", tmp_path / "missing.keras", "--calib", tmp_path / "nan.npy"], ["missing.keras", "does not exist"]),
+        (["convert", tmp_path / "empty.keras", "--calib", tmp_path / "nan.npy"], ["empty.keras", "empty"]),
+        (["convert", tmp_path / "random.keras", "--calib", tmp_path / "nan.npy"], ["random.keras"]),
+        (["convert", tmp_path / "notsaved", "--calib", tmp_path / "nan.npy"], ["notsaved", "not a SavedModel"]),
+        (["convert", "--calib", tmp_path / "wrong_shape.npy"], ["wrong_shape.npy", "(N, 8, 8, 1)"]),
+        (["convert", "--calib", tmp_path / "nan.npy"], ["nan.npy", "NaN"]),
+        (["convert", "--calib", tmp_path / "empty.npy"], ["empty.npy", "empty"]),
+        (["convert", "--calib", tmp_path / "keys.npz"], ["keys.npz", "image"]),
+        (["convert", "--calib", tmp_path / "missing.npz"], ["missing.npz", "does not exist"]),
+        (["convert", "--tflite", "int4"], ["int4", "fp32,fp16"]),
+        (["convert", "--opset", "21"], ["opset", "18"]),
+        (["convert", "--config", tmp_path / "missing.json"], ["missing.json"]),
+        (["convert", tmp_path / "random.keras"], ["--calib"]),
+        (["inspect", tmp_path / "random.keras"], ["random.keras", ".tflite or .onnx"]),
+        (["inspect", tmp_path / "missing.tflite"], ["missing.tflite"]),
+        (["train", "no_such_model"], ["no_such_model", "digits_cnn"]),
+    ]
+
+
+def test_bad_inputs_get_one_line_exit_2_and_leave_the_output_folder_alone(
+        tmp_path, capsys, out_with_previous_run):
+    before = folder_state(out_with_previous_run)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for argv, needles in bad_inputs(cases):
+        if argv[0] == "convert":
+            argv = [*argv, "--out", out_with_previous_run]
+        code, _, err = run_main(capsys, *argv)
+        assert_clear_error(code, err, *needles)
+        assert folder_state(out_with_previous_run) == before, argv
+
+
+def test_output_path_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_main(capsys, "convert", "--out", tmp_path / "afile")
+    assert_clear_error(code, err, "afile", "is a file")
+
+
+def test_usage_errors_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", "--io", "uint4"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and "--help" in err
+
+
+def test_error_in_a_fresh_process_has_no_traceback_and_debug_shows_it(tmp_path):
+    (tmp_path / "bad.tflite").write_bytes(b"\x00" * 64)
+    code, _, err = run_cli("inspect", tmp_path / "bad.tflite")
+    assert code == 2 and err.strip().count("\n") == 0 and "TFL3" in err
+    code, _, err = run_cli("inspect", tmp_path / "bad.tflite", "--debug")
+    assert code != 0 and "Traceback" in err
+
+
+def test_lambda_model_is_refused_naming_the_flag(tiny, tmp_path, capsys):
+    code, _, err = run_main(capsys, "convert", tiny["paths"]["lambda_tf_keras"], "--calib",
+                            tiny["root"] / "calib_tiny.npz", "--out", tmp_path)
+    assert_clear_error(code, err, "Lambda", "--trust-model-code")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dump_config_round_trips(tmp_path, capsys):
+    code, out, _ = run_main(capsys, "convert", "--preset", "int8-full", "--opset", "18", "--dump-config")
+    assert code == 0
+    config = json.loads(out)
+    assert config["tflite"] == ["int8"] and config["onnx"] == ["int8-static"] and config["opset"] == 18
+    (tmp_path / "c.json").write_text(out)
+    code, again, _ = run_main(capsys, "convert", "--config", tmp_path / "c.json", "--dump-config")
+    assert json.loads(again) == config
+
+
+@pytest.mark.slow
+def test_env_reports_versions_cpu_and_backends():
+    code, stdout, stderr = run_cli("env", "--json")
+    assert code == 0, stderr
+    info = json.loads(stdout)
+    for package in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
+                    "onnxruntime", "ai-edge-litert", "keras"):
+        assert info["versions"][package], package
+    assert "avx2" in info["cpu"]["flags"] or info["cpu"]["machine"] != "x86_64"
+    assert "CPUExecutionProvider" in info["onnxruntime_providers"]
+    backends = info["backends"]
+    assert backends["litert"]["available"] and backends["onnxruntime:CPU"]["available"]
+    for entry in backends.values():  # a skipped backend always says why
+        assert entry["available"] or entry["reason"]
+    code, text, _ = run_cli("env")
+    assert code == 0 and "backends:" in text and "ai-edge-litert" in text
+
+
+@pytest.mark.slow
+def test_inspect_shows_io_quantization_and_ops(converted, capsys):
+    folder = converted["folder"]
+    code, out, _ = run_main(capsys, "inspect", folder / "digits_cnn_int8.tflite")
+    assert code == 0
+    assert "image: int8" in out and "zero_point=-128" in out and "CONV_2D" in out
+    assert "needs Flex ops: no" in out
+    code, out, _ = run_main(capsys, "inspect", folder / "digits_cnn_int8-static.onnx", "--json")
+    info = json.loads(out)
+    assert info["opsets"]["ai.onnx"] == 17 and info["ops"]["QuantizeLinear"] > 0 and info["ops"]["Conv"] == 2
+
+
+def test_inspect_rejects_damaged_files(converted, tmp_path, capsys):
+    data = (converted["folder"] / "digits_cnn_int8.tflite").read_bytes()
+    (tmp_path / "cut.tflite").write_bytes(data[:200])
+    code, _, err = run_main(capsys, "inspect", tmp_path / "cut.tflite")
+    assert_clear_error(code, err, "cut.tflite")
+    import onnx
+
+    model = onnx.load(str(converted["folder"] / "digits_cnn_fp32.onnx"))
+    model.graph.node[0].input[0] = "dangling"
+    onnx.save(model, str(tmp_path / "dangling.onnx"))
+    code, _, err = run_main(capsys, "inspect", tmp_path / "dangling.onnx")
+    assert_clear_error(code, err, "dangling.onnx", "not a valid ONNX")
+
+
+@pytest.mark.slow
+def test_train_then_convert_the_result(tmp_path):
+    code, stdout, stderr = run_cli("train", "digits_cnn", "--epochs", "2", "--root", tmp_path, "-q")
+    assert code == 0, stderr
+    card = json.loads((tmp_path / "models" / "digits_cnn" / "card.json").read_text())
+    assert card["epochs"] == 2 and card["seed"] == 0 and card["test_samples"] == 360
+    assert np.load(tmp_path / "calibration_data" / "digits_cnn.npz")["image"].shape == (200, 8, 8, 1)
+    code, stdout, stderr = run_cli("convert", tmp_path / "models" / "digits_cnn" / "model.keras",
+                                   "--preset", "float", "--out", tmp_path / "out", "--calib",
+                                   tmp_path / "calibration_data" / "digits_cnn.npz")
+    assert code == 0, stderr
+    assert "digits_cnn_fp32.tflite" in stdout
+
+
+@pytest.mark.slow
+def test_full_training_recipe_reaches_its_target(tmp_path):
+    """`edgekit train digits_cnn` from scratch reproduces a model that meets the card's target."""
+    from edgekit.zoo.training import train
+
+    card = train("digits_cnn", root=tmp_path, verbose=False)
+    assert card["metric"]["value"] >= 0.97

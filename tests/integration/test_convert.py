@@ -1,0 +1,160 @@
+"""Convert-then-compare: real conversions, checked against the float model by real runtimes."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from edgekit.config import ConvertConfig
+from edgekit.convert.pipeline import convert
+from edgekit.errors import EdgekitError
+from edgekit.runtimes import RUNTIMES
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_FILES = {f"digits_cnn_{v}.tflite" for v in ("fp32", "fp16", "dynamic", "int8", "int16x8")} | {
+    f"digits_cnn_{v}.onnx" for v in ("fp32", "int8-static", "int8-dynamic")}
+
+
+def test_default_model_converts_into_every_variant(converted):
+    manifest = converted["manifest"]
+    assert {a["path"] for a in manifest["artifacts"]} == EXPECTED_FILES
+    assert manifest["failed"] == []
+    assert sorted(p.name for p in converted["folder"].iterdir()) == sorted(EXPECTED_FILES | {"manifest.json"})
+    assert manifest["source"]["flavour"] == "tf_keras" and manifest["calibration"]["samples"] == 200
+
+
+def test_manifest_fidelity_numbers(converted):
+    by_name = {a["path"]: a for a in converted["manifest"]["artifacts"]}
+    for artifact in by_name.values():
+        fid = artifact["fidelity"]
+        assert fid["samples"] == 200
+        assert fid["max_abs"] >= 0 and fid["mean_abs"] <= fid["max_abs"]
+        assert fid["top1_agreement"] >= 0.98, artifact["path"]
+    assert by_name["digits_cnn_fp32.tflite"]["fidelity"]["max_abs"] < 1e-5
+    assert by_name["digits_cnn_fp32.onnx"]["fidelity"]["max_abs"] < 1e-5
+    assert by_name["digits_cnn_int8.tflite"]["fidelity"]["max_abs"] > 0  # really quantized
+    assert by_name["digits_cnn_fp16.tflite"]["fidelity"]["sqnr_db"] > by_name["digits_cnn_int8.tflite"]["fidelity"]["sqnr_db"]
+
+
+def test_manifest_records_files_io_and_quantization(converted):
+    folder = converted["folder"]
+    by_name = {a["path"]: a for a in converted["manifest"]["artifacts"]}
+    for name, artifact in by_name.items():
+        data = (folder / name).read_bytes()
+        assert artifact["size_bytes"] == len(data)
+        assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
+        assert artifact["parent"] == converted["manifest"]["source"]["sha256"]
+        assert [t["name"] for t in artifact["inputs"]] == ["image"]
+        assert [t["name"] for t in artifact["outputs"]] == ["probs"]
+    int8 = by_name["digits_cnn_int8.tflite"]
+    assert int8["inputs"][0]["dtype"] == "int8" and int8["outputs"][0]["dtype"] == "int8"
+    assert 0 < int8["inputs"][0]["scale"][0] < 1 and int8["inputs"][0]["zero_point"] == [-128]
+    assert by_name["digits_cnn_int16x8.tflite"]["inputs"][0]["dtype"] == "int16"
+    assert by_name["digits_cnn_fp16.tflite"]["inputs"][0]["dtype"] == "float32"
+    assert by_name["digits_cnn_int8-static.onnx"]["recipe"]["format"] == "QDQ"
+
+
+def test_int8_artifact_keeps_accuracy_on_the_held_out_split(converted):
+    """Beyond the calibration set: the shipped int8 file classifies the test split correctly."""
+    from edgekit.data import digits
+
+    _, _, x_test, y_test = digits(0)
+    with RUNTIMES["litert"].open(converted["folder"] / "digits_cnn_int8.tflite") as session:
+        probs = session.predict({"image": x_test})["probs"]
+    assert (probs.argmax(axis=1) == y_test).mean() >= 0.97
+
+
+def test_terminal_table_lists_every_artifact(converted):
+    for name in EXPECTED_FILES:
+        assert name in converted["stdout"]
+    assert "1.00x" in converted["stdout"] and "SQNR" in converted["stdout"]
+
+
+def test_float_io_option_and_rerun_replaces_cleanly(tmp_path):
+    out = tmp_path / "out"
+    convert(ConvertConfig(out=str(out), tflite="int8,fp16", onnx="none"), log=lambda m: None)
+    manifest = convert(ConvertConfig(out=str(out), tflite="int8", onnx="none", io="float"), log=lambda m: None)
+    folder = out / "digits_cnn"
+    assert sorted(p.name for p in folder.iterdir()) == ["digits_cnn_int8.tflite", "manifest.json"]
+    assert manifest["artifacts"][0]["inputs"][0]["dtype"] == "float32"
+    assert sorted(p.name for p in out.iterdir()) == ["digits_cnn"]
+
+
+@pytest.mark.parametrize("key", ["keras3_keras", "savedmodel", "tf_keras_h5"])
+def test_other_flavours_convert(tiny, tmp_path, key):
+    config = ConvertConfig(model=str(tiny["paths"][key]), calib=str(tiny["root"] / "calib_tiny.npz"),
+                           out=str(tmp_path), tflite="fp32,int8", onnx="fp32,int8-static")
+    manifest = convert(config, log=lambda m: None)
+    assert len(manifest["artifacts"]) == 4 and manifest["failed"] == []
+    assert all(a["fidelity"]["top1_agreement"] >= 0.9 for a in manifest["artifacts"])
+
+
+def test_two_inputs_two_outputs_keep_their_names(tiny, tmp_path):
+    config = ConvertConfig(model=str(tiny["paths"]["two_io"]), calib=str(tiny["root"] / "calib_two.npz"),
+                           out=str(tmp_path), tflite="fp32,int8", onnx="fp32")
+    manifest = convert(config, log=lambda m: None)
+    for artifact in manifest["artifacts"]:
+        assert sorted(t["name"] for t in artifact["inputs"]) == ["a", "b"]
+        assert sorted(t["name"] for t in artifact["outputs"]) == ["first", "second"]
+        assert set(artifact["fidelity"]["outputs"]) == {"first", "second"}
+
+
+def test_flex_op_fails_its_variants_with_the_reason_while_the_rest_build(tiny, tmp_path):
+    config = ConvertConfig(model=str(tiny["paths"]["needs_flex"]), calib=str(tiny["root"] / "calib_det.npz"),
+                           out=str(tmp_path), tflite="fp32,dynamic", onnx="fp32")
+    manifest = convert(config, log=lambda m: None)
+    assert [a["path"] for a in manifest["artifacts"]] == ["needs_flex_fp32.onnx"]
+    assert [f["variant"] for f in manifest["failed"]] == ["fp32", "dynamic"]
+    for failure in manifest["failed"]:
+        assert "Flex" in failure["reason"] and "MatrixDeterminant" in failure["reason"]
+    on_disk = json.loads((tmp_path / "needs_flex" / "manifest.json").read_text())
+    assert on_disk["failed"] == manifest["failed"]
+
+
+def test_nothing_buildable_is_an_error_and_writes_nothing(tiny, tmp_path):
+    config = ConvertConfig(model=str(tiny["paths"]["needs_flex"]), calib=str(tiny["root"] / "calib_det.npz"),
+                           out=str(tmp_path), tflite="fp32", onnx="none")
+    with pytest.raises(EdgekitError, match="no variant could be built.*Flex"):
+        convert(config, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_diverging_artifact_fails_the_run(tiny, tmp_path, monkeypatch):
+    """A broken converter output (here: the largest weight tensor negated) is an error."""
+    from edgekit.convert import tflite
+
+    real = tflite.convert
+
+    def scrambled(*args, **kwargs):
+        payload, recipe = real(*args, **kwargs)
+        from ai_edge_litert.tools import flatbuffer_utils
+
+        model = flatbuffer_utils.convert_bytearray_to_object(bytearray(payload))
+        largest = max(model.buffers, key=lambda b: 0 if b.data is None else len(b.data))
+        largest.data = (-np.frombuffer(bytes(largest.data), np.float32)).view(np.uint8)
+        return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), recipe
+
+    monkeypatch.setattr(tflite, "convert", scrambled)
+    config = ConvertConfig(model=str(tiny["paths"]["tf_keras_keras"]), calib=str(tiny["root"] / "calib_tiny.npz"),
+                           out=str(tmp_path), tflite="fp32", onnx="none")
+    with pytest.raises(EdgekitError, match="diverges from the float model.*tfk_fp32.tflite"):
+        convert(config, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validation_runs_in_the_real_runtimes(converted):
+    """The numbers in the manifest can be reproduced by opening the files independently."""
+    from edgekit.zoo import calibration_path
+
+    images = np.load(calibration_path("digits_cnn"))["image"]
+    outputs = {}
+    for name in ("digits_cnn_int8.tflite", "digits_cnn_int8-static.onnx"):
+        fmt = name.rsplit(".", 1)[1]
+        runtime = RUNTIMES["litert" if fmt == "tflite" else "onnxruntime"]
+        with runtime.open(converted["folder"] / name) as session:
+            outputs[name] = session.predict({"image": images})["probs"]
+    assert outputs["digits_cnn_int8.tflite"].shape == (200, 10)
+    agree = (outputs["digits_cnn_int8.tflite"].argmax(1) == outputs["digits_cnn_int8-static.onnx"].argmax(1)).mean()
+    assert agree >= 0.98
