@@ -1,7 +1,8 @@
 """The `edgekit` command: one module per subcommand, no heavy import at start-up.
 
 Errors meant for the user (`EdgekitError`) print one line and exit 2 (1 for a failed gate);
-`--debug` shows the traceback instead. Ctrl-C or SIGTERM prints one line and exits 130.
+an unexpected error prints one line and exits 70; `--debug` shows the traceback instead.
+Ctrl-C or SIGTERM prints one line and exits 130.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from edgekit import __version__
 from edgekit.errors import EdgekitError
 
 COMMANDS = ("convert", "train", "inspect", "env")  # each is edgekit/cli/<name>.py
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -48,18 +50,39 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.debug:
         os.environ["EDGEKIT_DEBUG"] = "1"
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         return args.run(args) or 0
     except EdgekitError as exc:
+        if _interrupted:  # the interrupt surfaced as another error (e.g. a failed import)
+            return _report_interrupt(args.command)
         if args.debug:
             raise
         print(f"edgekit {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"edgekit {args.command}: interrupted; the output folder is as it was", file=sys.stderr)
-        return 130
+        return _report_interrupt(args.command)
+    except Exception as exc:  # a bug, not bad input: still one line, with the way to see more
+        if _interrupted:
+            return _report_interrupt(args.command)
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"edgekit {args.command}: internal error: {type(exc).__name__}: {first} "
+              "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+_interrupted = False
 
 
 def _interrupt(signum, frame):
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
+
+
+def _report_interrupt(command: str) -> int:
+    print(f"edgekit {command}: interrupted; the output folder is as it was", file=sys.stderr)
+    return 130

@@ -2,7 +2,11 @@
 for the many bad-input cases (same code path, without paying TF's import each time)."""
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,8 +21,6 @@ def test_help_and_version_do_not_import_heavy_backends():
              "    try: c.main(argv)\n"
              "    except SystemExit: pass\n"
              "print([m for m in ('tensorflow', 'onnxruntime', 'ai_edge_litert', 'keras') if m in sys.modules])")
-    import subprocess
-
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "[]"
     code, stdout, _ = run_cli("--version")
@@ -196,3 +198,29 @@ def test_full_training_recipe_reaches_its_target(tmp_path):
 
     card = train("digits_cnn", root=tmp_path, verbose=False)
     assert card["metric"]["value"] >= 0.97
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_during_conversion_leaves_the_previous_output(tmp_path, signum):
+    out = tmp_path / "out"
+    folder = out / "digits_cnn"
+    folder.mkdir(parents=True)
+    (folder / "digits_cnn_int8.tflite").write_bytes(b"previous artifact")
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit", "convert", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    staging = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        staging = [p for p in out.iterdir() if ".staging-" in p.name]
+        if staging and any(staging[0].iterdir()):  # at least one artifact written: mid-conversion
+            break
+        time.sleep(0.02)
+    assert staging, "the conversion never started"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert os.listdir(out) == ["digits_cnn"]
+    assert os.listdir(folder) == ["digits_cnn_int8.tflite"]
+    assert (folder / "digits_cnn_int8.tflite").read_bytes() == b"previous artifact"
