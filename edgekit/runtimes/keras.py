@@ -28,10 +28,6 @@ class KerasRuntime(Runtime):
 
         return KerasSession(load_model(path, trust_model_code))
 
-    def session_for(self, model) -> Session:
-        """A session over a model that is already loaded."""
-        return KerasSession(model)
-
 
 class KerasSession(Session):
     def __init__(self, model):

@@ -146,15 +146,18 @@ def test_a_diverging_artifact_fails_the_run(tiny, tmp_path, monkeypatch):
 
 def test_validation_runs_in_the_real_runtimes(converted):
     """The numbers in the manifest can be reproduced by opening the files independently."""
-    from edgekit.zoo import calibration_path
+    from edgekit.zoo import calibration_path, model_path
 
     images = np.load(calibration_path("digits_cnn"))["image"]
+    with RUNTIMES["keras"].open(model_path("digits_cnn")) as session:
+        reference = session.predict({"image": images})["probs"]
     outputs = {}
-    for name in ("digits_cnn_int8.tflite", "digits_cnn_int8-static.onnx"):
+    for name in ("digits_cnn_fp32.tflite", "digits_cnn_int8.tflite", "digits_cnn_int8-static.onnx"):
         fmt = name.rsplit(".", 1)[1]
         runtime = RUNTIMES["litert" if fmt == "tflite" else "onnxruntime"]
         with runtime.open(converted["folder"] / name) as session:
             outputs[name] = session.predict({"image": images})["probs"]
     assert outputs["digits_cnn_int8.tflite"].shape == (200, 10)
+    np.testing.assert_allclose(outputs["digits_cnn_fp32.tflite"], reference, atol=1e-5)
     agree = (outputs["digits_cnn_int8.tflite"].argmax(1) == outputs["digits_cnn_int8-static.onnx"].argmax(1)).mean()
     assert agree >= 0.98
