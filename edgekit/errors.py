@@ -19,3 +19,9 @@ class GateFailed(EdgekitError):
     """A quality gate (fidelity bound, regression limit) was not met: exit code 1."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (backends raise pages of text)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]

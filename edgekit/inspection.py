@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, first_line
 
 FLEX_PREFIX = "Flex"
 
@@ -103,8 +103,7 @@ def inspect_onnx(path: Path) -> dict:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError and others
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise EdgekitError(f"{path} is not a valid ONNX model ({first})") from None
+        raise EdgekitError(f"{path} is not a valid ONNX model ({first_line(exc)})") from None
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
 

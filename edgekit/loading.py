@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifacts import TensorSpec, sha256_of, size_of
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, first_line
 from edgekit.heavy import tensorflow
 
 SAVEDMODEL = "savedmodel"
@@ -124,7 +124,7 @@ def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
     except EdgekitError:
         raise
     except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
-        raise EdgekitError(f"model {path} could not be loaded as {flavour}: {_first_line(exc)}") from exc
+        raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
     return _from_keras(path, flavour, model, names_in, names_out, tf)
 
 
@@ -134,7 +134,6 @@ class SourceModel:
     def __init__(self, path, flavour, serve, inputs, outputs, keepalive=None):
         self.path = Path(path)
         self.flavour = flavour
-        self.name = self.path.stem if self.path.is_file() else self.path.name
         self.serve = serve  # tf.function: positional tensors in input order -> dict of outputs
         self.inputs: list[TensorSpec] = inputs
         self.outputs: list[TensorSpec] = outputs
@@ -266,12 +265,7 @@ def _h5_attr(path: Path, name: str) -> str | None:
         with h5py.File(path, "r") as h5:
             value = h5.attrs.get(name)
     except OSError as exc:
-        raise EdgekitError(f"model {path} is a damaged HDF5 file ({_first_line(exc)})") from None
+        raise EdgekitError(f"model {path} is a damaged HDF5 file ({first_line(exc)})") from None
     if isinstance(value, bytes):
         value = value.decode()
     return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from edgekit import __version__
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, first_line
 
 COMMANDS = ("convert", "train", "inspect", "env")  # each is edgekit/cli/<name>.py
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return _report_interrupt(args.command)
         if args.debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"edgekit {args.command}: internal error: {type(exc).__name__}: {first} "
+        print(f"edgekit {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
               "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
         return INTERNAL_ERROR
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import ConversionFailed
+from edgekit.errors import ConversionFailed, first_line
 
 PRECISION = {
     "fp32": ("float32 weights and activations", "float32"),
@@ -33,7 +33,7 @@ def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
         )
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # tf2onnx and the checker raise many types
-        raise ConversionFailed(f"tf2onnx: {_first_line(exc)}") from exc
+        raise ConversionFailed(f"tf2onnx: {first_line(exc)}") from exc
     recipe = {"converter": f"tf2onnx {tf2onnx.__version__}", "opset": opset}
     return proto.SerializeToString(), recipe
 
@@ -60,7 +60,7 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray]) 
                 quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
             onnx.checker.check_model(str(out), full_check=True)
         except Exception as exc:  # the quantizers raise many types
-            raise ConversionFailed(f"onnxruntime quantization: {_first_line(exc)}") from exc
+            raise ConversionFailed(f"onnxruntime quantization: {first_line(exc)}") from exc
         return out.read_bytes(), recipe
 
 
@@ -77,8 +77,3 @@ def _reader(calibration: dict[str, np.ndarray]):
             return next(self._samples, None)
 
     return Reader()
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]

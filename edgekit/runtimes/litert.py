@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.heavy import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 
@@ -53,7 +53,7 @@ class LiteRTSession(Session):
                 )
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise EdgekitError(f"LiteRT cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+            raise EdgekitError(f"LiteRT cannot load {path}: {first_line(exc)}") from None
         signatures = self._interp.get_signature_list()
         if signatures:  # named as the source model names them
             key = next(iter(signatures))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.runtimes.base import Runtime, Session
 
 ORT_TYPES = {
@@ -55,7 +55,7 @@ class OnnxSession(Session):
         try:
             self._session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
         except Exception as exc:  # onnxruntime raises its own unexported exception types
-            raise EdgekitError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
+            raise EdgekitError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
         actual = self._session.get_providers()
         if actual[0] != provider:
             raise BackendUnavailable(f"onnxruntime fell back from {provider} to {actual[0]} for {path}")
