@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import hashlib
 import json
 import os
@@ -61,6 +62,8 @@ class Artifact:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     fidelity: dict = dataclasses.field(default_factory=dict)
+    gzip_bytes: int | None = None  # size after gzip -9 (where sparsity and clustering pay off)
+    evaluation: dict | None = None  # task metric on held-out data beside the float model's
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -90,6 +93,11 @@ def size_of(path: str | Path) -> int:
     return path.stat().st_size
 
 
+def gzip_size(data: bytes) -> int:
+    """Bytes after gzip -9: what a sparse or clustered model costs to download."""
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -114,6 +122,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_json(path: str | Path, data: dict) -> Path:
     return atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+
+
+def atomic_save_model(model, path: Path) -> Path:
+    """Save a tf-keras model without optimizer state (all a converter needs), atomically.
+
+    Re-compiling gives the model a fresh optimizer with no variables to save: the .keras format
+    has no include_optimizer=False. Training is over by then, so nothing is lost."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        model.compile()
+        model.save(tmp / path.name)
+        os.replace(tmp / path.name, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
 
 
 def check_output_parent(out: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from edgekit.errors import EdgekitError
 
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+QAT_VARIANT = "int8-qat"  # only with --qat: full int8 from the quantization-aware-trained model
 ONNX_VARIANTS = ("fp32", "int8-static", "int8-dynamic")
 IO_TYPES = ("int", "float")
 IMAGE_RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
@@ -39,12 +40,19 @@ class ConvertConfig:
     max_calib_samples: int = 500  # calibration and validation use at most this many samples
     image_range: str = "0,1"  # pixel range that an image-folder calibration set is scaled to
     trust_model_code: bool = False
+    # optimization before conversion (edgekit.optimize); fine-tuning needs labelled data
+    prune: float | None = None  # target sparsity, 0 < prune < 1
+    prune_structure: str | None = None  # "M:N": M zeros in every N consecutive weights
+    qat: bool = False  # quantization-aware training, adds the int8-qat TFLite variant
+    cluster: int | None = None  # number of weight clusters per layer
+    train_data: str | None = None  # .npz with x and y; a zoo model brings its own
+    fine_tune_epochs: int | None = None  # per optimization step; None: the recipe's default
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        self.tflite = _variant_list(self.tflite, TFLITE_VARIANTS, "--tflite")
+        self.tflite = _variant_list(self.tflite, (*TFLITE_VARIANTS, QAT_VARIANT), "--tflite")
         self.onnx = _variant_list(self.onnx, ONNX_VARIANTS, "--onnx")
         if not self.tflite and not self.onnx:
             raise EdgekitError("no variants requested: give at least one of --tflite or --onnx")
@@ -63,6 +71,29 @@ class ConvertConfig:
             raise EdgekitError(
                 f"--image-range {self.image_range!r} is not one of {', '.join(IMAGE_RANGES)}"
             )
+        self._validate_optimization()
+
+    @property
+    def optimizes(self) -> bool:
+        return bool(self.prune or self.prune_structure or self.qat or self.cluster)
+
+    def _validate_optimization(self) -> None:
+        if self.prune is not None and not (isinstance(self.prune, (int, float)) and 0 < self.prune < 1):
+            raise EdgekitError(f"--prune {self.prune!r} must be a sparsity between 0 and 1, e.g. 0.75")
+        if self.prune_structure is not None:
+            zeros, group = structure_of(self.prune_structure)
+            if self.prune is not None and abs(self.prune - zeros / group) > 1e-9:
+                raise EdgekitError(f"--prune-structure {self.prune_structure} fixes sparsity at "
+                                   f"{zeros / group:g}; leave out --prune {self.prune}")
+        if self.cluster is not None and not (isinstance(self.cluster, int) and 2 <= self.cluster <= 256):
+            raise EdgekitError(f"--cluster {self.cluster!r} must be a number of clusters from 2 to 256")
+        if self.fine_tune_epochs is not None and not (
+                isinstance(self.fine_tune_epochs, int) and self.fine_tune_epochs >= 1):
+            raise EdgekitError(f"--fine-tune-epochs {self.fine_tune_epochs!r} must be at least 1")
+        if self.qat and "int8-qat" not in self.tflite:
+            self.tflite = [*self.tflite, "int8-qat"]
+        if "int8-qat" in self.tflite and not self.qat:
+            raise EdgekitError("--tflite int8-qat is made by quantization-aware training: add --qat")
 
     @classmethod
     def from_dict(cls, data: dict) -> ConvertConfig:
@@ -91,6 +122,17 @@ class ConvertConfig:
         return dataclasses.asdict(self)
 
 
+def structure_of(text: str) -> tuple[int, int]:
+    """"2:4" -> (2, 4): M zeros in every group of N consecutive weights."""
+    try:
+        zeros, group = (int(part) for part in str(text).split(":"))
+    except ValueError:
+        zeros = group = 0
+    if not 0 < zeros < group:
+        raise EdgekitError(f"--prune-structure {text!r} must be M:N with 0 < M < N, e.g. 2:4")
+    return zeros, group
+
+
 def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
     if isinstance(value, str):
         value = [v for v in value.split(",")]
@@ -98,7 +140,7 @@ def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
     if names in (["none"], ["-"]):
         return []
     if names == ["all"]:
-        return list(allowed)
+        return [a for a in allowed if a != QAT_VARIANT]
     bad = [n for n in names if n not in allowed]
     if bad:
         raise EdgekitError(

@@ -1,4 +1,4 @@
-"""Data sets and calibration sources.
+"""Calibration sources (labelled data sets for training and evaluation are in `datasets`).
 
 Calibration sets come from a `.npz` (one array per model input, keyed by input name, or a
 single array), a `.npy` (one array), or a folder of images resized to the model input. Every
@@ -16,24 +16,6 @@ from edgekit.artifacts import TensorSpec
 from edgekit.errors import EdgekitError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-DIGITS_TEST_FRACTION = 0.2
-
-
-def digits(seed: int = 0):
-    """scikit-learn's handwritten digits (ships offline) as 8x8x1 images in [0, 1].
-
-    Returns (x_train, y_train, x_test, y_test) from a stratified 80/20 split with `seed`.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = load_digits()
-    x = (bunch.images / 16.0).astype(np.float32)[..., None]
-    y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=DIGITS_TEST_FRACTION, random_state=seed, stratify=y
-    )
-    return x_train, y_train, x_test, y_test
 
 
 def load_calibration(

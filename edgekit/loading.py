@@ -98,34 +98,53 @@ def code_carrying_layers(config) -> list[str]:
 def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
     path = Path(path)
     flavour = detect_flavour(path)
-    if flavour != SAVEDMODEL:  # a SavedModel is a graph: loading it runs no Python code
-        unsafe = code_carrying_layers(model_config(path))
-        if unsafe and not trust_model_code:
-            raise EdgekitError(
-                f"model {path} contains arbitrary code ({', '.join(unsafe)}) that loading would run: "
-                "pass --trust-model-code if you trust its source"
-            )
-    tf = tensorflow()
-    try:
-        if flavour == SAVEDMODEL:
+    if flavour == SAVEDMODEL:  # a SavedModel is a graph: loading it runs no Python code
+        tf = tensorflow()
+        try:
             return _from_saved_model(path, tf)
+        except EdgekitError:
+            raise
+        except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
+            raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
+    model = _load_keras(path, flavour, trust_model_code)
+    if flavour == KERAS3:
+        names_in = [t._keras_history.operation.name for t in model.inputs]
+        names_out = [t._keras_history.operation.name for t in model.outputs]
+    else:
+        names_in, names_out = list(model.input_names), list(model.output_names)
+    return from_keras(path, flavour, model, names_in, names_out)
+
+
+def load_keras_model(path: str | Path, trust_model_code: bool = False):
+    """The Keras model object in a `.keras`/`.h5` file (Keras 3 or tf-keras), for steps that need
+    its layers; returns (flavour, model)."""
+    path = Path(path)
+    flavour = detect_flavour(path)
+    if flavour == SAVEDMODEL:
+        raise EdgekitError(f"model {path} is a SavedModel, which has no Keras layers to optimize: "
+                           "give the .keras or .h5 file it was exported from")
+    return flavour, _load_keras(path, flavour, trust_model_code)
+
+
+def _load_keras(path: Path, flavour: str, trust_model_code: bool):
+    unsafe = code_carrying_layers(model_config(path))
+    if unsafe and not trust_model_code:
+        raise EdgekitError(
+            f"model {path} contains arbitrary code ({', '.join(unsafe)}) that loading would run: "
+            "pass --trust-model-code if you trust its source"
+        )
+    tensorflow()
+    try:
         if flavour == KERAS3:
             import keras
 
-            model = keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
-            names_in = [t._keras_history.operation.name for t in model.inputs]
-            names_out = [t._keras_history.operation.name for t in model.outputs]
-        else:
-            import tf_keras
+            return keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
+        import tf_keras
 
-            kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
-            model = tf_keras.models.load_model(path, compile=False, **kwargs)
-            names_in, names_out = list(model.input_names), list(model.output_names)
-    except EdgekitError:
-        raise
+        kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
+        return tf_keras.models.load_model(path, compile=False, **kwargs)
     except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
         raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
-    return _from_keras(path, flavour, model, names_in, names_out, tf)
 
 
 class SourceModel:
@@ -187,7 +206,9 @@ class SourceModel:
         self.close()
 
 
-def _from_keras(path, flavour, model, names_in, names_out, tf) -> SourceModel:
+def from_keras(path, flavour, model, names_in, names_out) -> SourceModel:
+    """A SourceModel over a Keras model in memory; `path` is the file it was saved to."""
+    tf = tensorflow()
     names_in, names_out = _clean_names(names_in, "input"), _clean_names(names_out, "output")
     specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for n, t in zip(names_in, model.inputs)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
 
 
@@ -27,6 +28,7 @@ def register(sub, common):
     p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
+    add_optimization_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -39,6 +41,7 @@ def build_config(args) -> ConvertConfig:
         value = getattr(args, key)
         if value is not None:
             data[key] = value
+    data.update(optimization_values(args))
     return ConvertConfig.from_dict(data)
 
 
@@ -51,7 +54,7 @@ def run(args) -> int:
     from edgekit.report.table import conversion_table
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-    manifest = convert(config, log=log)
+    manifest = convert(config, log=log, verbose=not args.quiet)
     print(conversion_table(manifest))
     if manifest["failed"]:
         print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from edgekit import zoo
@@ -14,6 +15,8 @@ def register(sub, common):
                    help=f"reference model: {', '.join(zoo.names())} (default: {zoo.DEFAULT_MODEL})")
     p.add_argument("--epochs", type=int, help="override the recipe's epoch count (shorter runs for tests)")
     p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--data", help="real data for models that can use it (resnet8: a CIFAR-10 "
+                                  "cifar-10-batches-py folder or cifar-10-python.tar.gz)")
     p.add_argument("--root", help="write models/ and calibration_data/ under this folder "
                                   "(default: the repository)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -23,13 +26,17 @@ def register(sub, common):
 def run(args) -> int:
     from edgekit.errors import EdgekitError
 
-    zoo.recipe_module(args.name)
+    recipe = zoo.recipe_module(args.name).RECIPE
+    if args.data and "real_data" not in recipe:
+        takers = [n for n in zoo.names() if "real_data" in zoo.recipe_module(n).RECIPE]
+        raise EdgekitError(f"{args.name} trains on its own data set; --data is for {', '.join(takers)}")
     if args.epochs is not None and args.epochs < 1:
         raise EdgekitError(f"--epochs {args.epochs} must be at least 1")
     from edgekit.zoo.training import train
 
     root = Path(args.root) if args.root else zoo.REPO_ROOT
-    card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet)
+    card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
+                 data_path=args.data, log=lambda message: print(message, file=sys.stderr))
     metric = card["metric"]
     print(f"{args.name}: test {metric['name']} {metric['value']:.4f} (target {metric['target']}) after "
           f"{card['epochs']} epochs in {card['training_time_s']} s; wrote {zoo.model_path(args.name, root)}")

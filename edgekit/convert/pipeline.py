@@ -3,20 +3,25 @@ against the float model on the calibration samples, and write the folder atomica
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 from edgekit import zoo
-from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_write_bytes, atomic_write_json,
-                               check_output_parent, new_manifest, sha256_of, staged_folder)
+from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes,
+                               atomic_write_json, check_output_parent, gzip_size, new_manifest,
+                               sha256_of, staged_folder)
 from edgekit.bench import fidelity
-from edgekit.config import IMAGE_RANGES, ConvertConfig
+from edgekit.bench.accuracy import evaluation
+from edgekit.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
 from edgekit.convert import onnx as onnx_convert
 from edgekit.convert import tflite as tflite_convert
 from edgekit.data import load_calibration
 from edgekit.environment import package_versions
 from edgekit.errors import ConversionFailed, EdgekitError
-from edgekit.loading import load_model
+from edgekit.evaluation import task_for, zoo_name
+from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model
+from edgekit.optimize.chain import optimize
 from edgekit.runtimes import for_format
 
 
@@ -26,16 +31,22 @@ def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
         model, calib = zoo.bundled(zoo.DEFAULT_MODEL)
         return model, Path(config.calib) if config.calib else calib, zoo.DEFAULT_MODEL
     model = Path(config.model)
-    name = model.parent.name if model.name == "model.keras" else (model.stem if model.is_file() else model.name)
+    name = model_name(model)
     if config.calib:
         return model, Path(config.calib), name
-    bundled_calib = zoo.calibration_path(name)
-    if name in zoo.RECIPES and bundled_calib.is_file():
-        return model, bundled_calib, name
+    if zoo_name(model) == name:  # <root>/models/<name>/model.keras from `edgekit train`
+        bundled_calib = zoo.calibration_path(name, root=model.resolve().parents[2])
+        if bundled_calib.is_file():
+            return model, bundled_calib, name
     raise EdgekitError(f"no calibration data for {model}: give --calib (a .npz, .npy or image folder)")
 
 
-def convert(config: ConvertConfig, log=None) -> dict:
+def model_name(model: Path) -> str:
+    """The run's name: a zoo model's folder, a file's stem, or a SavedModel folder's name."""
+    return model.parent.name if model.name == "model.keras" else (model.stem if model.is_file() else model.name)
+
+
+def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
     """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json."""
     log = log or (lambda message: print(message, file=sys.stderr))
     model_path, calib_path, name = resolve_inputs(config)
@@ -43,56 +54,95 @@ def convert(config: ConvertConfig, log=None) -> dict:
     check_output_parent(out_dir)  # before any heavy work
 
     log(f"loading {model_path}")
-    with load_model(model_path, config.trust_model_code) as source:
-        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
+    with staged_folder(out_dir) as stage, contextlib.ExitStack() as opened:
+        original = opened.enter_context(load_model(model_path, config.trust_model_code))
+        calibration = load_calibration(calib_path, original.inputs, IMAGE_RANGES[config.image_range],
                                        config.max_calib_samples)
         samples = len(next(iter(calibration.values())))
-        log(f"running the float model on {samples} calibration samples from {calib_path}")
-        reference = source.predict(calibration)
+        task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
+                        lambda x: _first(original.predict({original.inputs[0].name: x})))
+        float_score = task.score(_first(original.predict(_test_feeds(task, original)))) if task else None
 
+        source, qat_source, optimization = original, None, None
+        if config.optimizes:
+            optimized = optimize(model_path, config, task, log, verbose)
+            source = opened.enter_context(_saved(optimized.model, stage / f"{name}_optimized.keras", original))
+            optimization = {**optimized.report, "model": source.path.name, "model_sha256": source.sha256}
+            if optimized.qat_model is not None:
+                qat_source = opened.enter_context(_saved(optimized.qat_model, stage / f"{name}_qat.keras",
+                                                         original))
+                optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
+
+        log(f"running the float model on {samples} calibration samples from {calib_path}")
+        references: dict = {}
         artifacts, failed, diverged = [], [], []
-        with staged_folder(out_dir) as stage:
-            for fmt, variant, make in _plan(config, source, calibration, stage):
-                log(f"converting {fmt} {variant}")
-                try:
-                    payload, recipe = make()
-                except ConversionFailed as exc:
-                    failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
-                    log(f"  {fmt} {variant} failed: {exc}")
-                    continue
-                path = atomic_write_bytes(stage / f"{name}_{variant}.{fmt}", payload)
-                artifact = _validate(path, fmt, variant, recipe, source, calibration, reference)
-                reason = fidelity.outside_floor(artifact.fidelity, _precision(fmt, variant)[1])
-                if reason:
-                    diverged.append(f"{path.name}: {reason}")
-                artifacts.append(artifact)
-            if diverged:
-                raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged))
-            if not artifacts:
-                raise EdgekitError("no variant could be built: " +
-                                   "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
-            manifest = new_manifest(
-                name=name,
-                source={"path": str(model_path), "flavour": source.flavour, "sha256": source.sha256,
-                        "size_bytes": source.size_bytes,
-                        "inputs": [t.to_dict() for t in source.inputs],
-                        "outputs": [t.to_dict() for t in source.outputs]},
-                calibration={"path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
-                config=config.to_dict(),
-                versions=package_versions(),
-                artifacts=[a.to_dict() for a in artifacts],
-                failed=failed,
-            )
-            atomic_write_json(stage / MANIFEST_NAME, manifest)
+        for fmt, variant, make, parent in _plan(config, source, qat_source, calibration, stage):
+            log(f"converting {fmt} {variant}")
+            try:
+                payload, recipe = make()
+            except ConversionFailed as exc:
+                failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
+                log(f"  {fmt} {variant} failed: {exc}")
+                continue
+            if id(parent) not in references:
+                references[id(parent)] = parent.predict(calibration)
+            path = atomic_write_bytes(stage / f"{name}_{variant}.{fmt}", payload)
+            artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
+                                 task, float_score)
+            reason = fidelity.outside_floor(artifact.fidelity, _precision(fmt, variant)[1])
+            if reason:
+                diverged.append(f"{path.name}: {reason}")
+            artifacts.append(artifact)
+        if diverged:
+            raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged))
+        if not artifacts:
+            raise EdgekitError("no variant could be built: " +
+                               "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
+        manifest = new_manifest(
+            name=name,
+            source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256,
+                    "size_bytes": original.size_bytes,
+                    "inputs": [t.to_dict() for t in original.inputs],
+                    "outputs": [t.to_dict() for t in original.outputs]},
+            calibration={"path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
+            evaluation=None if task is None else {
+                "metric": task.metric, "data": task.source, "samples": int(len(task.data.x_test)),
+                "float": round(float_score, 6)},
+            optimization=optimization,
+            config=config.to_dict(),
+            versions=package_versions(),
+            artifacts=[a.to_dict() for a in artifacts],
+            failed=failed,
+        )
+        atomic_write_json(stage / MANIFEST_NAME, manifest)
     log(f"wrote {len(artifacts)} artifacts to {out_dir}")
     return manifest
 
 
-def _plan(config: ConvertConfig, source, calibration, stage: Path):
-    """(format, variant, thunk) for every requested variant, in a stable order."""
+def _first(outputs: dict):
+    return next(iter(outputs.values()))
+
+
+def _test_feeds(task, source) -> dict:
+    return {source.inputs[0].name: task.data.x_test}
+
+
+def _saved(model, path: Path, original) -> SourceModel:
+    """Save an optimized tf-keras model into the output and serve it under the original's names."""
+    atomic_save_model(model, path)
+    return from_keras(path, TF_KERAS, model, [t.name for t in original.inputs],
+                      [t.name for t in original.outputs])
+
+
+def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
+    """(format, variant, thunk, source it is checked against) for every requested variant."""
     for variant in config.tflite:
+        if variant == QAT_VARIANT:  # the fake-quant ranges learned in training set the scales
+            yield "tflite", variant, (lambda: tflite_convert.convert(
+                qat_source.saved_model_dir(), "int8", calibration, config.io)), qat_source
+            continue
         yield "tflite", variant, (lambda v=variant: tflite_convert.convert(
-            source.saved_model_dir(), v, calibration, config.io))
+            source.saved_model_dir(), v, calibration, config.io)), source
     if not config.onnx:
         return
     fp32: dict = {}
@@ -105,13 +155,13 @@ def _plan(config: ConvertConfig, source, calibration, stage: Path):
 
     for variant in config.onnx:
         if variant == "fp32":
-            yield "onnx", variant, onnx_fp32
+            yield "onnx", variant, onnx_fp32, source
         else:
             def quantized(v=variant):
                 _, base = onnx_fp32()
                 payload, recipe = onnx_convert.quantize(fp32["path"], v, calibration)
                 return payload, {**base, **recipe}
-            yield "onnx", variant, quantized
+            yield "onnx", variant, quantized, source
     # the staging copy of the fp32 graph is not an artifact unless asked for
     if "path" in fp32:
         fp32["path"].unlink(missing_ok=True)
@@ -121,12 +171,15 @@ def _precision(fmt: str, variant: str) -> tuple[str, str]:
     return (tflite_convert if fmt == "tflite" else onnx_convert).PRECISION[variant]
 
 
-def _validate(path: Path, fmt, variant, recipe, source, calibration, reference) -> Artifact:
-    """Load the file in its real runtime, run the calibration samples, compare with float."""
+def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, task, float_score
+              ) -> Artifact:
+    """Load the file in its real runtime, run the calibration samples, compare with float, and
+    score it on the held-out data when the task is known."""
     try:
         with for_format(fmt).open(path) as session:
             outputs = session.predict(calibration)
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
+            score = None if task is None else task.score_session(session, source.inputs[0].name)
     except EdgekitError as exc:  # name the artifact, not its staging path
         raise EdgekitError(f"{fmt} {variant} was built but does not run: "
                            f"{str(exc).replace(str(path), path.name)}") from exc
@@ -137,4 +190,6 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference) 
         path=path.name, format=fmt, variant=variant, precision=_precision(fmt, variant)[0],
         size_bytes=path.stat().st_size, sha256=sha256_of(path), parent=source.sha256, recipe=recipe,
         inputs=inputs_spec, outputs=outputs_spec, fidelity=fidelity.compare(reference, outputs),
+        gzip_bytes=gzip_size(path.read_bytes()),
+        evaluation=None if task is None else evaluation(task.metric, float_score, score),
     )

@@ -21,6 +21,7 @@ PRECISION = {
     "dynamic": ("int8 weights, float32 activations (dynamic range)", "dynamic"),
     "int8": ("int8 weights and activations", "int8"),
     "int16x8": ("int8 weights, int16 activations", "int16x8"),
+    "int8-qat": ("int8 weights and activations, quantization-aware trained", "int8"),
 }
 CALIBRATED = {"int8", "int16x8"}
 

@@ -22,19 +22,51 @@ def human_size(size: int) -> str:
 
 
 def conversion_table(manifest: dict) -> str:
-    """One row per artifact: size, ratio to the float model, and fidelity against it."""
-    source = manifest["source"]
+    """One row per artifact: size raw and gzipped, ratio to the float model, fidelity against
+    it, and the task metric on held-out data when the model has one."""
+    source, evaluation = manifest["source"], manifest.get("evaluation")
+    metric = evaluation["metric"] if evaluation else None
     rows = [[f"{manifest['name']} (float {source['flavour']})", "float32", human_size(source["size_bytes"]),
-             "1.00x", "-", "-", "-"]]
+             "-", "1.00x", "-", "-", "-"] + ([f"{evaluation['float']:.4f}", "-"] if metric else [])]
     for a in manifest["artifacts"]:
         fid = a["fidelity"]
         top1 = "-" if fid["top1_agreement"] is None else f"{fid['top1_agreement']:.1%}"
-        rows.append([a["path"], a["variant"], human_size(a["size_bytes"]),
-                     f"{a['size_bytes'] / source['size_bytes']:.2f}x",
-                     f"{fid['max_abs']:.2e}", f"{fid['sqnr_db']:.1f}", top1])
+        row = [a["path"], a["variant"], human_size(a["size_bytes"]), human_size(a["gzip_bytes"]),
+               f"{a['size_bytes'] / source['size_bytes']:.2f}x",
+               f"{fid['max_abs']:.2e}", f"{fid['sqnr_db']:.1f}", top1]
+        if metric:
+            ev = a["evaluation"]
+            row += [f"{ev['value']:.4f}", f"{ev['drop_points']:+.2f}"]
+        rows.append(row)
     for f in manifest["failed"]:
-        rows.append([f"{f['format']} {f['variant']}", "failed", "-", "-", "-", "-", f["reason"]])
-    headers = ["artifact", "variant", "size", "vs float", "max-abs", "SQNR dB", "top-1 agree"]
+        rows.append([f"{f['format']} {f['variant']}", "failed", "-", "-", "-", "-", "-", f["reason"]]
+                    + (["-", "-"] if metric else []))
+    headers = ["artifact", "variant", "size", "gzip", "vs float", "max-abs", "SQNR dB", "top-1 agree"]
+    if metric:
+        headers += [metric, "drop (points)"]
     samples = manifest["calibration"]["samples"]
-    return (render(headers, rows, right={2, 3, 4, 5, 6})
-            + f"\nfidelity against the float model on {samples} calibration samples")
+    lines = [render(headers, rows, right=set(range(2, len(headers)))),
+             f"fidelity against the float model on {samples} calibration samples"]
+    if evaluation:
+        lines.append(f"{metric} on {evaluation['samples']} held-out samples ({evaluation['data']})")
+    if manifest.get("optimization"):
+        lines.append(optimization_summary(manifest["optimization"]))
+    return "\n".join(lines)
+
+
+def optimization_summary(report: dict) -> str:
+    """One line per optimization step: what it did and what it cost in the task metric."""
+    lines = [f"optimized{' (rebuilt from Keras 3)' if report['rebuilt_from_keras3'] else ''}, "
+             f"{report['fine_tune_epochs']} fine-tuning epochs per step on {report['data']}:"]
+    for step in report["steps"]:
+        done = ""
+        if "sparsity" in step:
+            done += f", sparsity {step['sparsity']['overall']:.1%}"
+        if "distinct_values" in step:
+            values = step["distinct_values"].values()
+            clustered = sum(v <= step["options"]["clusters"] + 1 for v in values)  # +1: a kept zero
+            done += f", {clustered} of {len(values)} kernels clustered"
+        options = ", ".join(f"{k} {v}" for k, v in step["options"].items() if v not in (None, False))
+        lines.append(f"  {step['step']} ({options}): {report['metric']} {step['value']:.4f}, drop "
+                     f"{step['drop_points']:+.2f} points{done}")
+    return "\n".join(lines)

@@ -12,13 +12,15 @@ from pathlib import Path
 from edgekit.errors import EdgekitError
 
 DEFAULT_MODEL = "digits_cnn"
-RECIPES = {"digits_cnn": "edgekit.zoo.digits_cnn"}  # name -> module with build() and RECIPE
+# name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras)
+RECIPES = {name: f"edgekit.zoo.{name}"
+           for name in ("digits_mlp", "digits_cnn", "sine", "resnet8", "ds_cnn", "autoencoder")}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def names() -> list[str]:
-    return sorted(RECIPES)
+    return list(RECIPES)
 
 
 def recipe_module(name: str):
@@ -45,3 +47,27 @@ def bundled(name: str = DEFAULT_MODEL) -> tuple[Path, Path]:
             f"`pip install -e .`, run `edgekit train {name}`, or give a model path"
         )
     return model, calib
+
+
+def catalogue(root: Path = REPO_ROOT) -> list[dict]:
+    """Every reference model: task, input shape, parameters, data, target, and the committed
+    model's held-out metric (None when it has not been trained here)."""
+    import json
+
+    entries = []
+    for name in names():
+        recipe = recipe_module(name).RECIPE
+        card_file = model_path(name, root).parent / "card.json"
+        card = json.loads(card_file.read_text()) if card_file.is_file() else None
+        if card:
+            shape, parameters = next(iter(card["inputs"].values())), card["parameters"]
+        else:  # not trained here: build the architecture to describe it
+            model = recipe_module(name).build()
+            shape, parameters = list(model.inputs[0].shape[1:]), int(model.count_params())
+        entries.append({
+            "name": name, "task": recipe["task"], "input_shape": shape, "parameters": parameters,
+            "data": recipe["data"], "metric": recipe["metric"],
+            "target": card["metric"]["target"] if card else recipe["target"],
+            "trained": card["metric"] if card else None,
+        })
+    return entries

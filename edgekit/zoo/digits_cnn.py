@@ -1,13 +1,15 @@
 """digits_cnn: the default reference model, a Conv-Pool-Conv-Pool-Dense classifier of
 scikit-learn's 8x8 handwritten digits."""
 
-from edgekit import data
+from edgekit import datasets
 
 RECIPE = {
-    "data": "scikit-learn digits (1797 8x8 grayscale images, 10 classes), pixels scaled to [0, 1]",
-    "split": f"stratified {1 - data.DIGITS_TEST_FRACTION:.0%}/{data.DIGITS_TEST_FRACTION:.0%} train/test",
+    "task": "image classification (10 digits)",
+    "data": "scikit-learn digits",
+    "split": f"stratified {1 - datasets.TEST_FRACTION:.0%}/{datasets.TEST_FRACTION:.0%} train/test",
     "seed": 0,
     "epochs": 60,
+    "fine_tune_epochs": 20,  # per optimization step (pruning, clustering, QAT)
     "batch_size": 32,
     "optimizer": "adam, learning rate 0.001",
     "loss": "sparse categorical cross-entropy",
@@ -17,8 +19,8 @@ RECIPE = {
 }
 
 
-def dataset(seed: int):
-    return data.digits(seed)
+def dataset(seed: int, data_path=None) -> datasets.Dataset:
+    return datasets.digits(seed)
 
 
 def build():

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -15,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__, zoo
-from edgekit.artifacts import atomic_write_bytes, atomic_write_json, sha256_of
+from edgekit.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
+from edgekit.bench.accuracy import meets, score
 from edgekit.heavy import tensorflow
+from edgekit.progress import Progress, keras_callback
 
 
 def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed: int | None = None,
-          verbose: bool = True) -> dict:
+          verbose: bool = True, data_path: str | None = None, log=None) -> dict:
     """Train `name` from scratch; write model.keras, card.json and its calibration .npz under `root`."""
     module = zoo.recipe_module(name)
     recipe = dict(module.RECIPE)
@@ -32,38 +32,44 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
 
     tf_keras.utils.set_random_seed(recipe["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same machine: same weights
-    x_train, y_train, x_test, y_test = module.dataset(recipe["seed"])
+    data = module.dataset(recipe["seed"], data_path)
+    if data.note and log:
+        log(f"{name}: {data.note}")
+    target = recipe["target"] if data.target is None else data.target
 
     model = module.build()
     model.compile(**module.compile_args(tf_keras))
     started = time.perf_counter()
-    model.fit(x_train, y_train, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-              verbose=1 if verbose else 0, shuffle=True)
+    with Progress(recipe["epochs"], f"training {name}", enabled=None if verbose else False) as bar:
+        model.fit(data.x_train, data.y_train, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                  verbose=0, shuffle=True, callbacks=[keras_callback(bar, tf_keras)])
     seconds = time.perf_counter() - started
-    _, metric = model.evaluate(x_test, y_test, verbose=0)
+    metric = score(recipe["metric"], model.predict(data.x_test, batch_size=256, verbose=0),
+                   data.x_test, data.y_test)
 
-    calibration = x_train[: recipe["calibration_samples"]]
+    calibration = data.x_train[: recipe["calibration_samples"]]
     model_file, calib_file = zoo.model_path(name, root), zoo.calibration_path(name, root)
     model_file.parent.mkdir(parents=True, exist_ok=True)
     calib_file.parent.mkdir(parents=True, exist_ok=True)
-    _save_model(model, model_file)
+    atomic_save_model(model, model_file)
     _save_npz(calib_file, **{model.input_names[0]: calibration})
 
     card = {
         "name": name,
         "architecture": module.__doc__.strip().replace("\n", " "),
+        "task": recipe["task"],
         "framework": f"tf-keras {version('tf-keras')} on tensorflow {tf.__version__}",
-        "data": recipe["data"],
+        "data": data.description,
         "split": recipe["split"],
-        "train_samples": int(len(x_train)),
-        "test_samples": int(len(x_test)),
+        "train_samples": int(len(data.x_train)),
+        "test_samples": int(len(data.x_test)),
         "seed": recipe["seed"],
         "epochs": recipe["epochs"],
         "batch_size": recipe["batch_size"],
         "optimizer": recipe["optimizer"],
         "loss": recipe["loss"],
         "metric": {"name": recipe["metric"], "split": "test", "value": round(float(metric), 4),
-                   "target": recipe["target"]},
+                   "target": target, "met": meets(recipe["metric"], metric, target)},
         "parameters": int(model.count_params()),
         "inputs": {n: list(t.shape[1:]) for n, t in zip(model.input_names, model.inputs)},
         "outputs": {n: list(t.shape[1:]) for n, t in zip(model.output_names, model.outputs)},
@@ -71,25 +77,11 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
         "trained_on": f"{platform.machine()}, {os.cpu_count()} cores",
         "model_sha256": sha256_of(model_file),
         "calibration": {"path": f"calibration_data/{calib_file.name}", "samples": int(len(calibration)),
-                        "drawn_from": "the first samples of the training split"},
+                        "drawn_from": "the first samples of the (shuffled) training split"},
         "edgekit_version": __version__,
     }
     atomic_write_json(model_file.parent / "card.json", card)
     return card
-
-
-def _save_model(model, path: Path) -> None:
-    """Save without optimizer state (smaller, and all a converter needs), atomically."""
-    import tf_keras
-
-    bare = tf_keras.models.clone_model(model)
-    bare.set_weights(model.get_weights())
-    tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=path.parent))
-    try:
-        bare.save(tmp / path.name)
-        os.replace(tmp / path.name, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _save_npz(path: Path, **arrays) -> None:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from edgekit import zoo
 from edgekit.cli import main
 from tests.conftest import folder_state, run_cli
 
@@ -79,6 +80,18 @@ def bad_inputs(tmp_path):
         (["inspect", tmp_path / "random.keras"], ["random.keras", ".tflite or .onnx"]),
         (["inspect", tmp_path / "missing.tflite"], ["missing.tflite"]),
         (["train", "no_such_model"], ["no_such_model", "digits_cnn"]),
+        (["convert", "--prune", "1.5"], ["--prune 1.5", "between 0 and 1"]),
+        (["convert", "--prune-structure", "4:2"], ["--prune-structure", "M:N"]),
+        (["convert", "--prune", "0.7", "--prune-structure", "2:4"], ["fixes sparsity at 0.5"]),
+        (["convert", "--cluster", "1"], ["--cluster 1", "2 to 256"]),
+        (["convert", "--tflite", "int8-qat"], ["int8-qat", "--qat"]),
+        (["optimize"], ["nothing to do", "--prune"]),
+        (["optimize", "--prune", "0.5", "--train-data", tmp_path / "missing.npz"], ["missing.npz", "x and y"]),
+        (["optimize", "--prune", "0.5", "--train-data", tmp_path / "keys.npz"], ["keys.npz", "at least 10"]),
+        (["optimize", "--qat", "--fine-tune-epochs", "0"], ["--fine-tune-epochs 0"]),
+        (["train", "digits_mlp", "--data", tmp_path / "cifar"], ["--data is for resnet8"]),
+        (["optimize", zoo.model_path("autoencoder"), "--qat"], ["bn1", "follow a Dense layer", "leave out --qat"]),
+        (["train", "resnet8", "--data", tmp_path / "missing.tar.gz"], ["missing.tar.gz", "cifar-10-batches-py"]),
     ]
 
 
@@ -88,7 +101,7 @@ def test_bad_inputs_get_one_line_exit_2_and_leave_the_output_folder_alone(
     cases = tmp_path / "cases"
     cases.mkdir()
     for argv, needles in bad_inputs(cases):
-        if argv[0] == "convert":
+        if argv[0] in ("convert", "optimize"):
             argv = [*argv, "--out", out_with_previous_run]
         code, _, err = run_main(capsys, *argv)
         assert_clear_error(code, err, *needles)
@@ -175,20 +188,6 @@ def test_inspect_rejects_damaged_files(converted, tmp_path, capsys):
     onnx.save(model, str(tmp_path / "dangling.onnx"))
     code, _, err = run_main(capsys, "inspect", tmp_path / "dangling.onnx")
     assert_clear_error(code, err, "dangling.onnx", "not a valid ONNX")
-
-
-@pytest.mark.slow
-def test_train_then_convert_the_result(tmp_path):
-    code, stdout, stderr = run_cli("train", "digits_cnn", "--epochs", "2", "--root", tmp_path, "-q")
-    assert code == 0, stderr
-    card = json.loads((tmp_path / "models" / "digits_cnn" / "card.json").read_text())
-    assert card["epochs"] == 2 and card["seed"] == 0 and card["test_samples"] == 360
-    assert np.load(tmp_path / "calibration_data" / "digits_cnn.npz")["image"].shape == (200, 8, 8, 1)
-    code, stdout, stderr = run_cli("convert", tmp_path / "models" / "digits_cnn" / "model.keras",
-                                   "--preset", "float", "--out", tmp_path / "out", "--calib",
-                                   tmp_path / "calibration_data" / "digits_cnn.npz")
-    assert code == 0, stderr
-    assert "digits_cnn_fp32.tflite" in stdout
 
 
 @pytest.mark.slow

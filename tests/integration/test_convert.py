@@ -58,12 +58,18 @@ def test_manifest_records_files_io_and_quantization(converted):
 
 def test_int8_artifact_keeps_accuracy_on_the_held_out_split(converted):
     """Beyond the calibration set: the shipped int8 file classifies the test split correctly."""
-    from edgekit.data import digits
+    from edgekit.datasets import digits
 
-    _, _, x_test, y_test = digits(0)
+    data = digits(0)
     with RUNTIMES["litert"].open(converted["folder"] / "digits_cnn_int8.tflite") as session:
-        probs = session.predict({"image": x_test})["probs"]
-    assert (probs.argmax(axis=1) == y_test).mean() >= 0.97
+        probs = session.predict({"image": data.x_test})["probs"]
+    accuracy = (probs.argmax(axis=1) == data.y_test).mean()
+    assert accuracy >= 0.97
+    # the manifest's evaluation is the same measurement, beside the float model's
+    record = next(a for a in converted["manifest"]["artifacts"] if a["variant"] == "int8"
+                  and a["format"] == "tflite")["evaluation"]
+    assert record["metric"] == "accuracy" and record["value"] == pytest.approx(accuracy, abs=1e-6)
+    assert record["drop_points"] == pytest.approx((record["float"] - record["value"]) * 100, abs=1e-3)
 
 
 def test_terminal_table_lists_every_artifact(converted):

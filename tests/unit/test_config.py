@@ -26,6 +26,13 @@ def test_comma_lists_all_and_none():
     ({"io": "uint8"}, "--io"),
     ({"max_calib_samples": 0}, "positive integer"),
     ({"image_range": "0,2"}, "--image-range"),
+    ({"prune": 0}, "between 0 and 1"),
+    ({"prune": 1.0}, "between 0 and 1"),
+    ({"prune_structure": "2-4"}, "M:N"),
+    ({"prune_structure": "0:4"}, "M:N"),
+    ({"cluster": 300}, "2 to 256"),
+    ({"fine_tune_epochs": 0}, "at least 1"),
+    ({"tflite": "int8-qat"}, "add --qat"),
 ])
 def test_invalid_values_are_clear_errors(kwargs, message):
     with pytest.raises(EdgekitError, match=message):
@@ -45,3 +52,12 @@ def test_file_round_trip_and_errors(tmp_path):
         ConvertConfig.from_file(path)
     with pytest.raises(EdgekitError, match="does not exist"):
         ConvertConfig.from_file(tmp_path / "missing.json")
+
+
+def test_qat_adds_its_variant_and_structure_alone_means_pruning():
+    config = ConvertConfig(qat=True, tflite="int8")
+    assert config.tflite == ["int8", "int8-qat"] and config.optimizes
+    assert ConvertConfig(prune_structure="2:4").optimizes and not ConvertConfig().optimizes
+    assert "int8-qat" not in ConvertConfig(tflite="all").tflite
+    again = ConvertConfig.from_dict(config.to_dict())  # a dumped config reproduces the run
+    assert again.tflite == ["int8", "int8-qat"]

@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from edgekit.artifacts import TensorSpec
-from edgekit.data import digits, load_calibration
+from edgekit.data import load_calibration
+from edgekit.datasets import digits
 from edgekit.errors import EdgekitError
 
 IMAGE = [TensorSpec("image", "float32", (None, 8, 8, 1))]
@@ -85,8 +86,9 @@ def test_missing_calibration(tmp_path):
 
 
 def test_digits_split_is_the_real_dataset_and_stable():
-    x_train, y_train, x_test, y_test = digits(0)
+    data = digits(0)
+    x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
     assert x_train.shape == (1437, 8, 8, 1) and x_test.shape == (360, 8, 8, 1)
     assert 0.0 <= x_train.min() and x_train.max() <= 1.0
     assert sorted(set(y_test.tolist())) == list(range(10))
-    np.testing.assert_array_equal(digits(0)[3], y_test)
+    np.testing.assert_array_equal(digits(0).y_test, y_test)

@@ -1,0 +1,38 @@
+"""edgekit optimize: prune, cluster and/or quantization-aware train a Keras model, fine-tuning on
+its training data, and write the optimized Keras model(s) with a report of what each step cost.
+`edgekit convert` takes the same options and converts the result."""
+
+from __future__ import annotations
+
+import sys
+
+from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
+
+
+def register(sub, common):
+    p = sub.add_parser("optimize", parents=[common], help="prune, cluster or QAT a Keras model",
+                       description=__doc__.strip())
+    p.add_argument("model", nargs="?", help=".keras or .h5 file (default: the bundled digits_cnn)")
+    p.add_argument("--out", default="edgekit-out", help="output folder; files go to OUT/<model name>/ "
+                                                        "(default: edgekit-out)")
+    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    add_optimization_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from edgekit.config import ConvertConfig
+    from edgekit.errors import EdgekitError
+
+    config = ConvertConfig(model=args.model, out=args.out, trust_model_code=args.trust_model_code,
+                           **optimization_values(args))
+    if not config.optimizes:
+        raise EdgekitError("nothing to do: give at least one of --prune, --prune-structure, --cluster, --qat")
+    from edgekit.optimize.chain import optimize_to_folder
+    from edgekit.report.table import optimization_summary
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    report = optimize_to_folder(config, log, verbose=not args.quiet)
+    print(optimization_summary(report["optimization"]))
+    return 0

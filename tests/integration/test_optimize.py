@@ -1,0 +1,136 @@
+"""Optimization end to end on real models and data: pruning reaches the asked sparsity in the
+stripped weights, the zeros survive quantization-aware training into the int8 file, clustering
+leaves at most N values per kernel, and every result is scored on the held-out split."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import folder_state, run_cli
+
+
+def kernels(path, scope=None):
+    """(layer, kernel) of every Conv/Dense layer in a saved tf-keras model."""
+    import contextlib
+
+    import tf_keras
+
+    from edgekit.optimize.pruning import kernels as model_kernels
+
+    with scope or contextlib.nullcontext():
+        model = tf_keras.models.load_model(path, compile=False)
+    return dict(model_kernels(model))
+
+
+@pytest.fixture(scope="module")
+def pruned_qat(tmp_path_factory):
+    """`edgekit convert --prune 0.75 --qat` on the bundled digits_cnn, short fine-tuning."""
+    out = tmp_path_factory.mktemp("pruned-qat")
+    code, stdout, stderr = run_cli("convert", "--out", out, "--prune", "0.75", "--qat", "--fine-tune-epochs", "2",
+                                   "--tflite", "fp32,int8", "--onnx", "fp32")
+    assert code == 0, stderr
+    folder = out / "digits_cnn"
+    return {"folder": folder, "manifest": json.loads((folder / "manifest.json").read_text()), "stdout": stdout}
+
+
+def test_pruning_reaches_the_asked_sparsity_in_the_stripped_weights(pruned_qat):
+    found = kernels(pruned_qat["folder"] / "digits_cnn_optimized.keras")
+    zeros = sum(int((k == 0).sum()) for k in found.values())
+    total = sum(k.size for k in found.values())
+    assert zeros / total == pytest.approx(0.75, abs=0.01)
+    step = pruned_qat["manifest"]["optimization"]["steps"][0]
+    assert step["step"] == "prune"
+    for name, kernel in found.items():  # the manifest reports what the weights really hold
+        layer = step["sparsity"]["layers"][name]
+        assert layer["zeros"] == int((kernel == 0).sum())
+        assert layer["sparsity"] == pytest.approx(layer["target"], abs=0.01)
+
+
+def test_qat_artifact_is_full_int8_keeps_the_zeros_and_records_its_fidelity(pruned_qat):
+    from ai_edge_litert.interpreter import Interpreter
+
+    manifest = pruned_qat["manifest"]
+    qat = next(a for a in manifest["artifacts"] if a["variant"] == "int8-qat")
+    assert qat["inputs"][0]["dtype"] == "int8" and qat["outputs"][0]["dtype"] == "int8"
+    assert qat["parent"] == manifest["optimization"]["qat_model_sha256"]  # checked against the QAT model
+    assert qat["fidelity"]["sqnr_db"] > 20 and qat["fidelity"]["top1_agreement"] >= 0.95
+    assert qat["evaluation"]["metric"] == "accuracy" and qat["evaluation"]["value"] > 0.9
+    assert [s["step"] for s in manifest["optimization"]["steps"]] == ["prune", "qat"]
+
+    interpreter = Interpreter(str(pruned_qat["folder"] / qat["path"]))
+    interpreter.allocate_tensors()
+    weights = [interpreter.get_tensor(t["index"]) for t in interpreter.get_tensor_details()
+               if t["dtype"] == np.int8 and len(t["shape"]) >= 2 and t["shape"].prod() >= 4096]
+    assert weights and all((w == 0).mean() >= 0.7 for w in weights)  # sparsity-preserving QAT
+
+
+def test_manifest_scores_every_artifact_and_reports_gzip_size(pruned_qat):
+    manifest = pruned_qat["manifest"]
+    assert manifest["evaluation"]["samples"] == 360
+    fp32 = next(a for a in manifest["artifacts"] if a["path"].endswith("fp32.tflite"))
+    int8 = next(a for a in manifest["artifacts"] if a["variant"] == "int8")
+    for artifact in manifest["artifacts"]:
+        assert 0 < artifact["gzip_bytes"] < artifact["size_bytes"]
+        ev = artifact["evaluation"]
+        assert ev["float"] == manifest["evaluation"]["float"] and ev["value"] > 0.9
+    assert int8["gzip_bytes"] < 0.25 * fp32["size_bytes"]  # sparsity pays off once compressed
+    assert "gzip" in pruned_qat["stdout"] and "drop (points)" in pruned_qat["stdout"]
+
+
+def test_structured_pruning_gives_m_of_n_zeros(tmp_path):
+    code, stdout, stderr = run_cli("optimize", "--out", tmp_path, "--prune-structure", "2:4",
+                                   "--fine-tune-epochs", "1", "-q")
+    assert code == 0, stderr
+    from edgekit.optimize.pruning import has_structure
+
+    report = json.loads((tmp_path / "digits_cnn" / "optimization.json").read_text())["optimization"]
+    found = kernels(tmp_path / "digits_cnn" / report["model"])
+    for name in ("conv2", "dense", "probs"):  # input channels that come in groups of 4
+        assert has_structure(found[name], (2, 4)) and (found[name] == 0).mean() >= 0.5
+        assert report["steps"][0]["sparsity"]["layers"][name]["structured"] is True
+    assert not has_structure(np.ones((3, 3, 8, 4)), (2, 4))  # the check can fail
+    assert "prune" in stdout
+
+
+def test_clustering_after_pruning_keeps_both(tmp_path):
+    code, _, stderr = run_cli("convert", "--out", tmp_path, "--prune", "0.5", "--cluster", "8",
+                              "--fine-tune-epochs", "1", "--tflite", "int8", "--onnx", "none", "-q")
+    assert code == 0, stderr
+    manifest = json.loads((tmp_path / "digits_cnn" / "manifest.json").read_text())
+    steps = {s["step"]: s for s in manifest["optimization"]["steps"]}
+    assert steps["cluster"]["options"] == {"clusters": 8, "preserve_sparsity": True}
+    found = kernels(tmp_path / "digits_cnn" / "digits_cnn_optimized.keras")
+    for name in ("conv2", "dense"):
+        assert len(np.unique(found[name])) <= 8 + 1  # 8 centroids, plus the preserved zero
+        assert (found[name] == 0).mean() >= 0.5
+    artifact = manifest["artifacts"][0]
+    assert artifact["variant"] == "int8" and artifact["fidelity"]["sqnr_db"] > 10
+
+
+def test_keras3_model_is_rebuilt_then_pruned_with_user_training_data(tiny, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 6, 6, 1), dtype=np.float32)
+    y = (x.reshape(200, -1).mean(axis=1) * 10).astype(np.int64) % 5
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    code, stdout, stderr = run_cli("optimize", tiny["paths"]["keras3_keras"], "--out", tmp_path / "out",
+                                   "--prune", "0.5", "--train-data", tmp_path / "train.npz",
+                                   "--fine-tune-epochs", "1")
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "out" / "k3" / "optimization.json").read_text())["optimization"]
+    assert report["rebuilt_from_keras3"] is True and report["metric"] == "accuracy"
+    assert "rebuilding the Keras 3 model" in stderr and "rebuilt from Keras 3" in stdout
+    assert report["steps"][0]["sparsity"]["overall"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_optimizing_without_training_data_is_a_clear_error(tiny, tmp_path):
+    out = tmp_path / "out"
+    (out / "tfk").mkdir(parents=True)
+    (out / "tfk" / "keep.txt").write_text("previous run")
+    before = folder_state(out)
+    code, _, stderr = run_cli("convert", tiny["paths"]["tf_keras_keras"], "--calib",
+                              tiny["root"] / "calib_tiny.npz", "--out", out, "--prune", "0.5")
+    assert code == 2
+    assert stderr.strip().splitlines()[-1].startswith("edgekit convert: error: model ")
+    assert "has no training data" in stderr and "--train-data" in stderr and "Traceback" not in stderr
+    assert folder_state(out) == before

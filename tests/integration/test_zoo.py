@@ -1,0 +1,91 @@
+"""The reference-model zoo: every recipe trains (one short epoch here) and converts, with the
+held-out metric in the manifest; the committed models meet their targets."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from edgekit import zoo
+from edgekit.artifacts import sha256_of
+from edgekit.progress import Progress
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", zoo.names())
+def test_each_zoo_model_trains_one_epoch_and_converts(name, tmp_path):
+    recipe = zoo.recipe_module(name).RECIPE
+    code, _, stderr = run_cli("train", name, "--epochs", "1", "--root", tmp_path, "-q")
+    assert code == 0, stderr
+    card = json.loads((tmp_path / "models" / name / "card.json").read_text())
+    assert card["epochs"] == 1 and card["metric"]["name"] == recipe["metric"]
+    assert card["training_time_s"] > 0 and card["data"] and card["split"]
+    calibration = np.load(tmp_path / "calibration_data" / f"{name}.npz")
+    (key,) = calibration.files
+    assert key in card["inputs"] and len(calibration[key]) == recipe["calibration_samples"]
+
+    # no --calib: a trained zoo model's own calibration set is found beside it
+    code, stdout, stderr = run_cli("convert", tmp_path / "models" / name / "model.keras", "--tflite", "fp32,int8",
+                                   "--onnx", "fp32", "--out", tmp_path / "out", "-q")
+    assert code == 0, stderr
+    manifest = json.loads((tmp_path / "out" / name / "manifest.json").read_text())
+    assert manifest["calibration"]["path"] == str(tmp_path / "calibration_data" / f"{name}.npz")
+    assert manifest["evaluation"]["metric"] == recipe["metric"]
+    assert manifest["evaluation"]["float"] == pytest.approx(card["metric"]["value"], abs=1e-3)
+    assert {a["variant"] for a in manifest["artifacts"]} == {"fp32", "int8"}
+    for artifact in manifest["artifacts"]:
+        assert artifact["evaluation"]["metric"] == recipe["metric"]
+    fp32 = next(a for a in manifest["artifacts"] if a["format"] == "tflite" and a["variant"] == "fp32")
+    assert abs(fp32["evaluation"]["drop_points"]) < 0.01  # the same model, run by LiteRT
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_committed_model_meets_its_target_and_matches_its_card(name):
+    model, calib = zoo.bundled(name)
+    card = json.loads((model.parent / "card.json").read_text())
+    assert card["name"] == name and card["metric"]["met"] is True
+    assert card["model_sha256"] == sha256_of(model)
+    assert model.stat().st_size < 1.2e6 and calib.stat().st_size < 1e6  # small enough to commit
+    with np.load(calib) as npz:
+        assert list(npz.files) == list(card["inputs"])
+
+
+def test_zoo_lists_every_model_with_its_task_and_committed_metric():
+    code, stdout, stderr = run_cli("zoo", "--json")
+    assert code == 0, stderr
+    entries = {e["name"]: e for e in json.loads(stdout)}
+    assert list(entries) == zoo.names()
+    assert entries["resnet8"]["input_shape"] == [32, 32, 3] and entries["ds_cnn"]["input_shape"] == [49, 10, 1]
+    assert entries["autoencoder"]["metric"] == "roc_auc" and entries["sine"]["metric"] == "mae"
+    for entry in entries.values():
+        assert entry["parameters"] > 0 and entry["trained"]["met"] is True
+    code, table, _ = run_cli("zoo")
+    assert code == 0 and all(name in table for name in entries)
+
+
+@pytest.mark.slow
+def test_training_is_deterministic(tmp_path):
+    from edgekit.zoo.training import train
+
+    first = train("digits_mlp", root=tmp_path / "a", epochs=1, verbose=False)
+    second = train("digits_mlp", root=tmp_path / "b", epochs=1, verbose=False)
+    assert first["metric"]["value"] == second["metric"]["value"]
+    import tf_keras
+
+    a, b = (tf_keras.models.load_model(tmp_path / r / "models" / "digits_mlp" / "model.keras")
+            for r in ("a", "b"))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_progress_bar_draws_only_on_a_terminal():
+    quiet = io.StringIO()
+    with Progress(3, "training", stream=quiet) as bar:  # StringIO is not a terminal
+        bar.update(1, "loss 0.5")
+    assert quiet.getvalue() == ""
+    shown = io.StringIO()
+    with Progress(4, "training", stream=shown, enabled=True) as bar:
+        bar.update(2, "loss 0.5")
+    assert "2/4" in shown.getvalue() and "loss 0.5" in shown.getvalue() and shown.getvalue().endswith("\n")
