@@ -9,6 +9,7 @@ the TFLite converter reads (the reliable route, see DESIGN pitfall 3).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -127,7 +128,8 @@ def load_keras_model(path: str | Path, trust_model_code: bool = False):
 
 
 def _load_keras(path: Path, flavour: str, trust_model_code: bool):
-    unsafe = code_carrying_layers(model_config(path))
+    config = model_config(path)
+    unsafe = code_carrying_layers(config)
     if unsafe and not trust_model_code:
         raise EdgekitError(
             f"model {path} contains arbitrary code ({', '.join(unsafe)}) that loading would run: "
@@ -141,8 +143,12 @@ def _load_keras(path: Path, flavour: str, trust_model_code: bool):
             return keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
         import tf_keras
 
+        from edgekit.optimize import qat
+
         kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
-        return tf_keras.models.load_model(path, compile=False, **kwargs)
+        # a QAT model (e.g. from `edgekit optimize --qat`) needs the toolkit's layer classes
+        with qat.scope() if qat.is_qat_config(config) else contextlib.nullcontext():
+            return tf_keras.models.load_model(path, compile=False, **kwargs)
     except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
         raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
 

@@ -78,6 +78,7 @@ def explain_failure(message: str) -> str:
     if custom:
         return f"TFLite has no kernel for {custom.group(1).strip()} (neither builtin nor Flex); replace it"
     errors = [line.split("error:", 1)[1].strip() for line in message.splitlines() if "error:" in line]
+    errors = [e.rsplit("): ", 1)[-1] if e.startswith("loc(") else e for e in errors]  # drop MLIR locations
     useful = [e for e in errors if e and not e.startswith("failed while converting")]
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     return (useful[0] if useful else lines[-1] if lines else "the converter failed without a message")[:300]

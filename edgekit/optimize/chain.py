@@ -111,7 +111,7 @@ def optimize_to_folder(config: ConvertConfig, log, verbose: bool = True) -> dict
         optimized = optimize(model_path, config, task, log, verbose)
         files = {"model": atomic_save_model(optimized.model, stage / f"{name}_optimized.keras")}
         if optimized.qat_model is not None:
-            files["qat_model"] = atomic_save_model(optimized.qat_model, stage / f"{name}_qat.keras")
+            files["qat_model"] = atomic_save_model(optimized.qat_model, stage / f"{name}_qat.h5")
         report = new_manifest(
             name=name, source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256},
             config={k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "io", "opset")},

@@ -51,3 +51,19 @@ def quantize_aware(model, tuning: FineTuning, pruned: bool, clustered: bool):
     tuning.fit(wrapped, "quantization-aware training", LEARNING_RATE)
     return wrapped
 
+
+QAT_LAYERS = {"QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2"}
+
+
+def is_qat_config(config) -> bool:
+    """Whether a stored Keras config holds quantization-aware-training wrappers."""
+    if isinstance(config, dict):
+        return config.get("class_name") in QAT_LAYERS or any(is_qat_config(v) for v in config.values())
+    return isinstance(config, list) and any(is_qat_config(v) for v in config)
+
+
+def scope():
+    """The custom-object scope that loading a saved QAT model needs (the toolkit's own layers)."""
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot.quantization.keras.quantize_scope()

@@ -39,13 +39,13 @@ def conversion_table(manifest: dict) -> str:
             row += [f"{ev['value']:.4f}", f"{ev['drop_points']:+.2f}"]
         rows.append(row)
     for f in manifest["failed"]:
-        rows.append([f"{f['format']} {f['variant']}", "failed", "-", "-", "-", "-", "-", f["reason"]]
-                    + (["-", "-"] if metric else []))
+        rows.append([f"{f['format']} {f['variant']}", "failed", *["-"] * 6, *(["-", "-"] if metric else [])])
     headers = ["artifact", "variant", "size", "gzip", "vs float", "max-abs", "SQNR dB", "top-1 agree"]
     if metric:
         headers += [metric, "drop (points)"]
     samples = manifest["calibration"]["samples"]
     lines = [render(headers, rows, right=set(range(2, len(headers)))),
+             *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              f"fidelity against the float model on {samples} calibration samples"]
     if evaluation:
         lines.append(f"{metric} on {evaluation['samples']} held-out samples ({evaluation['data']})")

@@ -117,6 +117,9 @@ def test_flex_op_fails_its_variants_with_the_reason_while_the_rest_build(tiny, t
         assert "Flex" in failure["reason"] and "MatrixDeterminant" in failure["reason"]
     on_disk = json.loads((tmp_path / "needs_flex" / "manifest.json").read_text())
     assert on_disk["failed"] == manifest["failed"]
+    from edgekit.report.table import conversion_table
+
+    assert "tflite fp32 failed: needs Flex" in conversion_table(manifest)
 
 
 def test_nothing_buildable_is_an_error_and_writes_nothing(tiny, tmp_path):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import folder_state, run_cli
+from tests.conftest import REPO, folder_state, run_cli
 
 
 def kernels(path, scope=None):
@@ -63,6 +63,18 @@ def test_qat_artifact_is_full_int8_keeps_the_zeros_and_records_its_fidelity(prun
     weights = [interpreter.get_tensor(t["index"]) for t in interpreter.get_tensor_details()
                if t["dtype"] == np.int8 and len(t["shape"]) >= 2 and t["shape"].prod() >= 4096]
     assert weights and all((w == 0).mean() >= 0.7 for w in weights)  # sparsity-preserving QAT
+
+
+def test_the_saved_qat_model_loads_and_converts_again(pruned_qat, tmp_path):
+    """The QAT model written beside the artifacts is a model edgekit itself can convert; being
+    simulated int8, all its variants are judged against the int8 fidelity floor."""
+    qat_file = pruned_qat["folder"] / pruned_qat["manifest"]["optimization"]["qat_model"]
+    code, stdout, stderr = run_cli("convert", qat_file, "--calib", REPO / "calibration_data" / "digits_cnn.npz",
+                                   "--tflite", "fp32,int8", "--onnx", "fp32", "--out", tmp_path, "-q")
+    assert code == 0, stderr
+    manifest = json.loads((tmp_path / qat_file.stem / "manifest.json").read_text())
+    assert {a["variant"] for a in manifest["artifacts"]} == {"fp32", "int8"}
+    assert all(a["fidelity"]["top1_agreement"] >= 0.95 for a in manifest["artifacts"])
 
 
 def test_manifest_scores_every_artifact_and_reports_gzip_size(pruned_qat):
