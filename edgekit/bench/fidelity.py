@@ -25,8 +25,11 @@ def is_classifier_output(reference: np.ndarray) -> bool:
     return reference.ndim == 2 and reference.shape[1] > 1
 
 
-def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> dict:
-    """Fidelity of `candidate` against `reference`, output by output and overall (the worst)."""
+def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
+            classifier: bool | None = None) -> dict:
+    """Fidelity of `candidate` against `reference`, output by output and overall (the worst).
+    `classifier`: whether top-1 agreement means anything (None: judge from the output's shape;
+    a known task says better, e.g. an autoencoder's 640 outputs are not class scores)."""
     per_output = {}
     for name, ref in reference.items():
         out = candidate[name].reshape(ref.shape).astype(np.float64)
@@ -39,7 +42,7 @@ def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) 
             "mean_abs": float(np.mean(np.abs(err))),
             "sqnr_db": _sqnr_db(signal, noise),
         }
-        if is_classifier_output(ref):
+        if is_classifier_output(ref) if classifier is None else classifier:
             flipped = np.flatnonzero(ref.argmax(axis=1) != out.argmax(axis=1))
             entry["top1_agreement"] = 1.0 - len(flipped) / len(ref)
             entry["flipped_samples"] = flipped.tolist()

@@ -198,7 +198,8 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     return Artifact(
         path=path.name, format=fmt, variant=variant, precision=_precision(fmt, variant)[0],
         size_bytes=path.stat().st_size, sha256=sha256_of(path), parent=source.sha256, recipe=recipe,
-        inputs=inputs_spec, outputs=outputs_spec, fidelity=fidelity.compare(reference, outputs),
+        inputs=inputs_spec, outputs=outputs_spec,
+        fidelity=fidelity.compare(reference, outputs, None if task is None else task.metric == "accuracy"),
         gzip_bytes=gzip_size(path.read_bytes()),
         evaluation=None if task is None else evaluation(task.metric, float_score, score),
     )

@@ -32,10 +32,15 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
 
         log("rebuilding the Keras 3 model in tf-keras (outputs checked to 1e-5)")
         model = to_tf_keras(model)
-    if config.qat:  # before any fine-tuning, which would be wasted
-        from edgekit.optimize.qat import check_supported
+    folded = []
+    if config.qat:  # QAT of batch norm after Dense converts wrongly: fold it first (see fold.py)
+        from edgekit.optimize.fold import dense_batch_norms, fold_dense_batch_norm
 
-        check_supported(model)
+        folded = sorted(dense_batch_norms(model))
+        if folded:
+            log(f"folding batch norm {', '.join(folded)} into the Dense layers before them "
+                "(outputs checked)")
+            model = fold_dense_batch_norm(model)
     tuning = FineTuning.for_task(task, config.fine_tune_epochs, verbose)
     _seed((task.recipe or {}).get("seed", 0))
     baseline = tuning.score(model)
@@ -78,7 +83,8 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
         qat_model = quantize_aware(model, tuning, pruned, bool(config.cluster))
         record("qat", {"scheme": f"{scheme} 8-bit"}, qat_model)
     report = {"data": task.source, "metric": task.metric, "float": round(baseline, 6),
-              "fine_tune_epochs": tuning.epochs, "rebuilt_from_keras3": rebuilt, "steps": steps}
+              "fine_tune_epochs": tuning.epochs, "rebuilt_from_keras3": rebuilt,
+              "folded_batch_norm": folded, "steps": steps}
     return Optimized(model, qat_model, report)
 
 

@@ -10,26 +10,6 @@ from edgekit.optimize.fine_tune import FineTuning
 LEARNING_RATE = 1e-5  # small: the weights are trained; the fake-quant ranges need to settle
 
 
-def check_supported(model) -> None:
-    """Refuse, before any fine-tuning, a pattern whose QAT model converts to a wrong int8 file.
-
-    BatchNormalization after a Dense layer is not folded: on the zoo's autoencoder the int8-qat
-    file's SQNR against its own QAT model is below 1 dB (tensorflow/model-optimization#363).
-    Convolutions followed by batch norm are folded and convert well."""
-    unfolded = [layer.name for layer in model.layers if type(layer).__name__ == "BatchNormalization"
-                and any(type(parent).__name__ == "Dense"
-                        for node in layer.inbound_nodes for parent in _as_list(node.inbound_layers))]
-    if unfolded:
-        raise EdgekitError(
-            f"model {model.name} cannot be quantization-aware trained for TFLite: batch norm layer(s) "
-            f"{', '.join(unfolded)} follow a Dense layer, which the converter does not fold after QAT "
-            "(the int8 file diverges); fold them into the Dense layers, or leave out --qat")
-
-
-def _as_list(value):
-    return value if isinstance(value, (list, tuple)) else [value]
-
-
 def quantize_aware(model, tuning: FineTuning, pruned: bool, clustered: bool):
     """The QAT model (with its fake-quant wrappers: the TFLite converter reads them)."""
     import tensorflow_model_optimization as tfmot

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-from edgekit import zoo
 from edgekit.cli import main
 from tests.conftest import folder_state, run_cli
 
@@ -90,7 +89,6 @@ def bad_inputs(tmp_path):
         (["optimize", "--prune", "0.5", "--train-data", tmp_path / "keys.npz"], ["keys.npz", "at least 10"]),
         (["optimize", "--qat", "--fine-tune-epochs", "0"], ["--fine-tune-epochs 0"]),
         (["train", "digits_mlp", "--data", tmp_path / "cifar"], ["--data is for resnet8"]),
-        (["optimize", zoo.model_path("autoencoder"), "--qat"], ["bn1", "follow a Dense layer", "leave out --qat"]),
         (["train", "resnet8", "--data", tmp_path / "missing.tar.gz"], ["missing.tar.gz", "cifar-10-batches-py"]),
     ]
 

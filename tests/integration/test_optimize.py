@@ -146,3 +146,15 @@ def test_optimizing_without_training_data_is_a_clear_error(tiny, tmp_path):
     assert stderr.strip().splitlines()[-1].startswith("edgekit convert: error: model ")
     assert "has no training data" in stderr and "--train-data" in stderr and "Traceback" not in stderr
     assert folder_state(out) == before
+
+
+def test_qat_of_dense_batch_norm_is_folded_first_and_converts_faithfully(tmp_path):
+    """The zoo's autoencoder (Dense + batch norm): without folding its int8-qat file diverges."""
+    code, _, stderr = run_cli("convert", REPO / "models" / "autoencoder" / "model.keras", "--qat",
+                              "--fine-tune-epochs", "1", "--tflite", "int8", "--onnx", "none", "--out", tmp_path, "-q")
+    assert code == 0, stderr
+    manifest = json.loads((tmp_path / "autoencoder" / "manifest.json").read_text())
+    assert manifest["optimization"]["folded_batch_norm"] == [f"bn{i}" for i in range(1, 10)]
+    qat = next(a for a in manifest["artifacts"] if a["variant"] == "int8-qat")
+    assert qat["fidelity"]["sqnr_db"] > 20
+    assert qat["evaluation"]["metric"] == "roc_auc" and qat["evaluation"]["value"] > 0.8

@@ -35,3 +35,10 @@ def test_every_precision_has_a_floor():
 
     classes = {c for _, c in tflite.PRECISION.values()} | {c for _, c in onnx.PRECISION.values()}
     assert classes <= set(FIDELITY_FLOORS)
+
+
+def test_a_known_regression_output_has_no_top1_agreement():
+    ref = {"reconstruction": np.random.default_rng(0).random((8, 640), dtype=np.float32)}
+    assert compare(ref, {"reconstruction": ref["reconstruction"] + 0.01})["top1_agreement"] is not None
+    fid = compare(ref, {"reconstruction": ref["reconstruction"] + 0.01}, classifier=False)
+    assert fid["top1_agreement"] is None and "flipped_samples" not in fid["outputs"]["reconstruction"]
