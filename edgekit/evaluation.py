@@ -66,7 +66,7 @@ def task_for(model_path: Path, train_data: str | None, input_names: list[str],
         return None
     module = zoo.recipe_module(name)
     data = module.dataset(module.RECIPE["seed"])
-    return Task(data, module.RECIPE["metric"], lambda tf_keras: module.compile_args(tf_keras)["loss"],
+    return Task(data, module.RECIPE["metric"], lambda tf_keras: module.compile_args(tf_keras, 1)["loss"],
                 {"name": name, **module.RECIPE}, f"{name}'s held-out split of {_short(data.description)}")
 
 

@@ -12,11 +12,20 @@ from pathlib import Path
 from edgekit.errors import EdgekitError
 
 DEFAULT_MODEL = "digits_cnn"
-# name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras)
+# name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras, steps),
+# where steps is the number of optimizer steps the training will take (for learning-rate decay)
 RECIPES = {name: f"edgekit.zoo.{name}"
            for name in ("digits_mlp", "digits_cnn", "sine", "resnet8", "ds_cnn", "autoencoder")}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def adam(tf_keras, learning_rate: float, decay_steps: int | None = None):
+    """Adam, with the learning rate decaying to 0 on a cosine over `decay_steps` when given
+    (it steadies the last epochs: without it test accuracy swings from epoch to epoch)."""
+    if decay_steps:
+        learning_rate = tf_keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return tf_keras.optimizers.Adam(learning_rate=learning_rate)
 
 
 def names() -> list[str]:

@@ -2,9 +2,7 @@
 Dense 128 layers, a Dense 8 bottleneck, four Dense 128 layers, each with batch norm and ReLU,
 and a Dense 640 reconstruction)."""
 
-import math
-
-from edgekit import datasets
+from edgekit import datasets, zoo
 
 NORMAL_CLIPS = 3000  # generated normal training clips
 
@@ -41,10 +39,8 @@ def build():
     return tf_keras.Model(features, reconstruction, name="autoencoder")
 
 
-def compile_args(tf_keras) -> dict:
-    steps = RECIPE["epochs"] * math.ceil(NORMAL_CLIPS / RECIPE["batch_size"])
+def compile_args(tf_keras, steps: int) -> dict:
     return {
-        "optimizer": tf_keras.optimizers.Adam(
-            learning_rate=tf_keras.optimizers.schedules.CosineDecay(1e-3, steps)),
+        "optimizer": zoo.adam(tf_keras, 1e-3, decay_steps=steps),
         "loss": "mse",
     }

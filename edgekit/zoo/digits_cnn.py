@@ -1,7 +1,7 @@
 """digits_cnn: the default reference model, a Conv-Pool-Conv-Pool-Dense classifier of
 scikit-learn's 8x8 handwritten digits."""
 
-from edgekit import datasets
+from edgekit import datasets, zoo
 
 RECIPE = {
     "task": "image classification (10 digits)",
@@ -43,9 +43,9 @@ def build():
     )
 
 
-def compile_args(tf_keras) -> dict:
+def compile_args(tf_keras, steps: int) -> dict:
     return {
-        "optimizer": tf_keras.optimizers.Adam(learning_rate=1e-3),
+        "optimizer": zoo.adam(tf_keras, 1e-3),
         "loss": "sparse_categorical_crossentropy",
         "metrics": ["accuracy"],
     }

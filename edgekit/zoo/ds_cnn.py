@@ -2,9 +2,7 @@
 stride 2, four depthwise-separable blocks of 64 channels, global average pool, Dense 12
 softmax)."""
 
-import math
-
-from edgekit import datasets
+from edgekit import datasets, zoo
 
 PER_CLASS = 500  # generated spectrograms per class; a fifth is held out
 
@@ -52,12 +50,9 @@ def build():
     return tf_keras.Model(spectrogram, probs, name="ds_cnn")
 
 
-def compile_args(tf_keras) -> dict:
-    train_samples = round(12 * PER_CLASS * (1 - datasets.TEST_FRACTION))
-    steps = RECIPE["epochs"] * math.ceil(train_samples / RECIPE["batch_size"])
+def compile_args(tf_keras, steps: int) -> dict:
     return {
-        "optimizer": tf_keras.optimizers.Adam(
-            learning_rate=tf_keras.optimizers.schedules.CosineDecay(1e-3, steps)),
+        "optimizer": zoo.adam(tf_keras, 1e-3, decay_steps=steps),
         "loss": "sparse_categorical_crossentropy",
         "metrics": ["accuracy"],
     }

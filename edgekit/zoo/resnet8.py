@@ -1,9 +1,7 @@
 """resnet8: the MLPerf Tiny image-classification ResNet-8 (32x32x3 input, a 16-filter stem and
 three residual stacks of 16, 32 and 64 filters, average pool, Dense 10 softmax)."""
 
-import math
-
-from edgekit import datasets
+from edgekit import datasets, zoo
 
 GENERATED_PER_CLASS = 600
 CIFAR_NOTE = ("CIFAR-10 not found in ~/.keras/datasets (or --data): using the generated 10-class "
@@ -25,21 +23,14 @@ RECIPE = {
     "real_data": "CIFAR-10 (a cifar-10-batches-py folder or cifar-10-python.tar.gz)",  # for --data
 }
 
-# the training-set size the learning-rate schedule is laid out for: dataset() sets it
-_train_samples = round(10 * GENERATED_PER_CLASS * (1 - datasets.TEST_FRACTION))
-
-
 def dataset(seed: int, data_path=None) -> datasets.Dataset:
     """CIFAR-10 from `data_path` or the local Keras cache; the generated image set otherwise."""
-    global _train_samples
-
     data = datasets.cifar10(data_path)
     if data is None:
         data = datasets.shapes(seed, per_class=GENERATED_PER_CLASS)
         data.target, data.note = GENERATED_TARGET, CIFAR_NOTE
     else:
         data.target = RECIPE["target"]
-    _train_samples = len(data.x_train)
     return data
 
 
@@ -73,13 +64,9 @@ def build():
     return tf_keras.Model(image, probs, name="resnet8")
 
 
-def compile_args(tf_keras) -> dict:
-    """The learning rate decays over the recipe's epochs of the data set dataset() last loaded
-    (the generated set's size before any)."""
-    steps = RECIPE["epochs"] * math.ceil(_train_samples / RECIPE["batch_size"])
+def compile_args(tf_keras, steps: int) -> dict:
     return {
-        "optimizer": tf_keras.optimizers.Adam(
-            learning_rate=tf_keras.optimizers.schedules.CosineDecay(1e-3, steps)),
+        "optimizer": zoo.adam(tf_keras, 1e-3, decay_steps=steps),
         "loss": "sparse_categorical_crossentropy",
         "metrics": ["accuracy"],
     }

@@ -1,9 +1,7 @@
 """sine: the 3-layer regressor of TensorFlow Lite Micro's hello_world example (Dense 16 ReLU,
 Dense 16 ReLU, Dense 1) approximating y = sin(x) for x in [0, 2π]."""
 
-import math
-
-from edgekit import datasets
+from edgekit import datasets, zoo
 
 SAMPLES = 2500  # generated; a fifth is held out
 
@@ -42,12 +40,9 @@ def build():
     )
 
 
-def compile_args(tf_keras) -> dict:
-    train_samples = SAMPLES - round(SAMPLES * datasets.TEST_FRACTION)
-    steps = RECIPE["epochs"] * math.ceil(train_samples / RECIPE["batch_size"])
+def compile_args(tf_keras, steps: int) -> dict:
     return {
-        "optimizer": tf_keras.optimizers.Adam(
-            learning_rate=tf_keras.optimizers.schedules.CosineDecay(5e-3, steps)),
+        "optimizer": zoo.adam(tf_keras, 5e-3, decay_steps=steps),
         "loss": "mse",
         "metrics": ["mae"],
     }

@@ -4,6 +4,7 @@ and a calibration set drawn from the training split."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -38,7 +39,8 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
     target = recipe["target"] if data.target is None else data.target
 
     model = module.build()
-    model.compile(**module.compile_args(tf_keras))
+    steps = recipe["epochs"] * math.ceil(len(data.x_train) / recipe["batch_size"])
+    model.compile(**module.compile_args(tf_keras, steps))
     started = time.perf_counter()
     with Progress(recipe["epochs"], f"training {name}", enabled=None if verbose else False) as bar:
         model.fit(data.x_train, data.y_train, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
