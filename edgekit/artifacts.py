@@ -40,6 +40,12 @@ class TensorSpec:
     def quantized(self) -> bool:
         return bool(self.scale) and any(s != 0 for s in self.scale)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> TensorSpec:
+        return cls(name=data["name"], dtype=data["dtype"], shape=tuple(data["shape"]),
+                   scale=tuple(data.get("scale", ())), zero_point=tuple(data.get("zero_point", ())),
+                   quantized_dimension=data.get("quantized_dimension"))
+
     def to_dict(self) -> dict:
         data = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
         if self.quantized:

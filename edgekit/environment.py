@@ -88,6 +88,19 @@ def backends(gpu_info: dict) -> dict[str, dict]:
     return table
 
 
+def fingerprint() -> dict:
+    """What a benchmark figure depends on besides the model: recorded with every result.
+    Imports nothing heavy; each record adds the runtime options it ran with."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_info(),
+        "versions": package_versions(),
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "CUDA_VISIBLE_DEVICES")
+                if k in os.environ},
+    }
+
+
 def describe() -> dict:
     gpu_info = gpus()
     from edgekit.runtimes import RUNTIMES

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
+from edgekit.cli.bench import add_bench_arguments, settings_from
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
 
@@ -28,7 +30,9 @@ def register(sub, common):
     p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
+    p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
     add_optimization_arguments(p)
+    add_bench_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -50,6 +54,7 @@ def run(args) -> int:
     if args.dump_config:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
+    bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
     from edgekit.convert.pipeline import convert
     from edgekit.report.table import conversion_table
 
@@ -59,6 +64,18 @@ def run(args) -> int:
     if manifest["failed"]:
         print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "
               "and in manifest.json", file=sys.stderr)
+    if bench_settings is not None:
+        from edgekit.artifacts import atomic_write_json
+        from edgekit.bench.engine import RESULTS_NAME, run as bench
+        from edgekit.report.table import bench_table
+
+        out_dir = Path(config.out) / manifest["name"]
+        log(f"benchmarking the artifacts in {out_dir}")
+        results = bench(out_dir, bench_settings, log)
+        atomic_write_json(out_dir / RESULTS_NAME, results)
+        print()
+        print("\n".join(bench_table(model) for model in results["models"]))
+        log(f"wrote {out_dir / RESULTS_NAME}")
     return 0
 
 

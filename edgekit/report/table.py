@@ -70,3 +70,51 @@ def optimization_summary(report: dict) -> str:
         lines.append(f"  {step['step']} ({options}): {report['metric']} {step['value']:.4f}, drop "
                      f"{step['drop_points']:+.2f} points{done}")
     return "\n".join(lines)
+
+
+def bench_table(model: dict) -> str:
+    """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
+    task metric and fidelity against the float model; skipped and failed targets below."""
+    data = model["data"]
+    metric = data["metric"]
+    headers = ["artifact", "target", "size", "p50 us", "p99 us", "spread", "cold ms", "batch/s", "peak MB"]
+    headers += [metric, "drop"] if metric else []
+    headers += ["SQNR dB", "top-1 agree"]
+    rows, notes = [], {}
+    for r in model["records"]:
+        if r["status"] != "ok":
+            notes.setdefault((r["target"], r["status"], r["reason"]), []).append(r["artifact"])
+            continue
+        lat, acc, fid = r["latency_us"], r.get("accuracy") or {}, r.get("fidelity")
+        peak = r["memory"].get("peak_over_start_bytes", r["memory"]["peak_rss_bytes"])
+        row = [r["artifact"], r["target"] + (f" x{r['threads']}" if r["threads"] else ""),
+               human_size(r["size_bytes"]), f"{lat['p50']:.1f}", f"{lat['p99']:.1f}",
+               f"{lat['robust_cv']:.2f}" + ("!" if lat["high_spread"] else ""), f"{r['cold']['cold_start_us'] / 1e3:.1f}",
+               f"{r['throughput']['samples_per_s']:,.0f}", f"{peak / 2**20:.1f}"]
+        if metric:
+            row += [f"{acc['value']:.4f}" if acc else "-",
+                    f"{acc['drop_points']:+.2f}" if "drop_points" in acc else "-"]
+        top1 = None if fid is None else fid["top1_agreement"]
+        row += ["-" if fid is None else f"{fid['sqnr_db']:.1f}", "-" if top1 is None else f"{top1:.1%}"]
+        rows.append(row)
+    lines = [render(headers, rows, right=set(range(2, len(headers))))] if rows else ["no target could run"]
+    for (target, status, reason), artifacts in notes.items():
+        which = artifacts[0] if len(artifacts) == 1 else f"{len(artifacts)} files"
+        lines.append(f"{target} {status} for {which}: {reason}")
+    for note in dict.fromkeys(r["throughput"]["note"] for r in model["records"]
+                              if r["status"] == "ok" and "note" in r["throughput"]):
+        lines.append(f"batch/s {note}")
+    if any(r["status"] == "ok" and r["latency_us"]["high_spread"] for r in model["records"]):
+        lines.append("! these timings spread widely (robust cv above 0.1): the machine was busy; rerun "
+                     "with more --runs or on a quiet machine before trusting them")
+    first = next((r for r in model["records"] if r["status"] == "ok"), None)
+    if first:
+        lines.append(f"latency: batch 1 over {first['latency_us']['runs']} runs; spread: robust coefficient of "
+                     f"variation (MAD over median; the plain cv is in the JSON); batch/s at batch "
+                     f"{first['throughput']['batch']}; peak MB: resident memory added while loading and running")
+    lines.append(f"data: {data['samples']} samples from {data['source']}"
+                 + (f"; the float model's {metric} is {data['float_score']:.4f}" if data["float_score"] is not None
+                    and metric else ""))
+    if model.get("reference_note"):
+        lines.append(f"fidelity: {model['reference_note']}")
+    return "\n".join(lines)

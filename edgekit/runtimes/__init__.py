@@ -3,9 +3,11 @@
 from edgekit.runtimes.base import Runtime, Session
 from edgekit.runtimes.keras import KerasRuntime
 from edgekit.runtimes.litert import LiteRTRuntime
+from edgekit.runtimes.litert_compiled import LiteRTCompiledRuntime
 from edgekit.runtimes.onnxruntime import OnnxRuntime
 
-RUNTIMES: dict[str, Runtime] = {r.name: r for r in (KerasRuntime(), LiteRTRuntime(), OnnxRuntime())}
+RUNTIMES: dict[str, Runtime] = {r.name: r for r in (KerasRuntime(), LiteRTRuntime(), LiteRTCompiledRuntime(),
+                                                     OnnxRuntime())}
 
 
 def for_format(fmt: str) -> Runtime:

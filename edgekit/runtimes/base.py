@@ -1,8 +1,7 @@
 """The interface every runtime shares.
 
 A `Runtime` says whether it can run here (and why not) and opens an artifact into a `Session`.
-A `Session` runs a feed in three steps so a harness can time only the middle one:
-`prepare` (check and quantize inputs), `invoke` (the runtime's own call), `finish` (dequantize).
+A `Session` runs a feed in steps so that a harness can time the runtime's own call alone.
 Public methods check; `_impl` methods in each runtime do the work.
 """
 
@@ -47,9 +46,13 @@ class Runtime(abc.ABC):
 
 
 class Session(abc.ABC):
+    """An open artifact. A feed runs in five steps so that a harness can time `invoke` alone:
+    `prepare` (check, quantize, lay out the inputs), `bind` (hand them to the runtime),
+    `invoke` (the runtime's own call), `fetch` (read the outputs), `finish` (dequantize)."""
+
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
-    max_batch: int | None = None  # None: any batch size in one call
+    batch: int | None = None  # the batch the inputs are sized for; None: any batch in one call
 
     def prepare(self, feeds: dict[str, np.ndarray]):
         missing = [t.name for t in self.inputs if t.name not in feeds]
@@ -57,21 +60,55 @@ class Session(abc.ABC):
             raise EdgekitError(f"feed lacks input(s) {', '.join(missing)}")
         return self._prepare_impl(feeds)
 
-    def invoke(self, prepared):
-        return self._invoke_impl(prepared)
+    def bind(self, prepared) -> None:
+        self._bind_impl(prepared)
+
+    def invoke(self) -> None:
+        self._invoke_impl()
+
+    def fetch(self):
+        return self._fetch_impl()
 
     def finish(self, raw) -> dict[str, np.ndarray]:
         return self._finish_impl(raw)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.finish(self.invoke(self.prepare(feeds)))
+        self.bind(self.prepare(feeds))
+        self.invoke()
+        return self.finish(self.fetch())
 
-    def predict(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run a whole set of samples, in batches the session accepts, float outputs by name."""
+    def resize(self, batch: int) -> str | None:
+        """Size the inputs for `batch` samples per call; the reason when the runtime cannot."""
+        if self.batch is None or batch == self.batch:
+            return None
+        return self._resize_impl(batch)
+
+    def predict(self, feeds: dict[str, np.ndarray], batch: int = 256) -> dict[str, np.ndarray]:
+        """Run a whole set of samples, `batch` at a time where the session can be resized (else
+        at its own fixed batch, padding the last call), and leave it sized as it was. Float
+        outputs by name."""
         count = len(next(iter(feeds.values())))
-        step = self.max_batch or count
-        chunks = [self.run({k: v[i:i + step] for k, v in feeds.items()}) for i in range(0, count, step)]
+        original = self.batch
+        step = min(batch, count)
+        if self.resize(step) is not None:
+            step = original
+        chunks = []
+        try:
+            for start in range(0, count, step):
+                chunk = {k: v[start:start + step] for k, v in feeds.items()}
+                size = len(next(iter(chunk.values())))
+                if self.batch is not None and size != self.batch and self.resize(size) is not None:
+                    chunk = {k: np.concatenate([v, np.repeat(v[-1:], step - size, axis=0)])
+                             for k, v in chunk.items()}
+                chunks.append({k: v[:size] for k, v in self.run(chunk).items()})
+        finally:
+            if original is not None:
+                self.resize(original)
         return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
+
+    def details(self) -> dict:
+        """What this session actually runs on (threads, kernels, provider, acceleration)."""
+        return {}
 
     def close(self) -> None:
         pass
@@ -86,10 +123,19 @@ class Session(abc.ABC):
     def _prepare_impl(self, feeds): ...
 
     @abc.abstractmethod
-    def _invoke_impl(self, prepared): ...
+    def _bind_impl(self, prepared) -> None: ...
+
+    @abc.abstractmethod
+    def _invoke_impl(self) -> None: ...
+
+    @abc.abstractmethod
+    def _fetch_impl(self): ...
 
     def _finish_impl(self, raw) -> dict[str, np.ndarray]:
         return raw
+
+    def _resize_impl(self, batch: int) -> str | None:
+        return f"{type(self).__name__} has a fixed batch of {self.batch}"
 
 
 def quantize(values: np.ndarray, spec: TensorSpec) -> np.ndarray:

@@ -1,6 +1,8 @@
-"""The float source model itself (Keras file or SavedModel), run by TensorFlow.
+"""The float source model itself (Keras file or SavedModel), run by TensorFlow on CPU or GPU.
 
-It gives the reference outputs every converted artifact is compared with.
+It gives the reference outputs every converted artifact is compared with, and the float
+baseline every artifact is measured against. TensorFlow's thread pools are fixed when it
+starts, so a session reports the threads it has rather than taking a count.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekit.errors import BackendUnavailable
+from edgekit.heavy import tensorflow
 from edgekit.runtimes.base import Runtime, Session
+
+DEVICES = ("cpu", "gpu")
 
 
 class KerasRuntime(Runtime):
@@ -23,22 +28,50 @@ class KerasRuntime(Runtime):
         except PackageNotFoundError:
             raise BackendUnavailable("tensorflow is not installed") from None
 
-    def _open_impl(self, path: Path, trust_model_code: bool = False) -> Session:
-        from edgekit.loading import load_model
+    def _open_impl(self, path: Path, trust_model_code: bool = False, device: str = "cpu",
+                   model=None) -> Session:
+        """`model`: an already loaded SourceModel of `path`, to share rather than load again."""
+        gpus = tensorflow().config.list_physical_devices("GPU")
+        if device == "gpu" and not gpus:
+            raise BackendUnavailable("TensorFlow sees no GPU (a CUDA build and a visible device are needed)")
+        owned = model is None
+        if owned:
+            from edgekit.loading import load_model
 
-        return KerasSession(load_model(path, trust_model_code))
+            model = load_model(path, trust_model_code)
+        return KerasSession(model, f"/{device.upper()}:0", owned)
 
 
 class KerasSession(Session):
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, device: str, owned: bool = True):
+        self.model, self.device, self._owned = model, device, owned
         self.inputs, self.outputs = model.inputs, model.outputs
+        self._args, self._raw = None, None
 
     def _prepare_impl(self, feeds):
-        return {t.name: feeds[t.name] for t in self.inputs}
+        tf = tensorflow()
+        with tf.device(self.device):
+            return [tf.constant(feeds[t.name]) for t in self.inputs]
 
-    def _invoke_impl(self, prepared):
-        return self.model.predict(prepared)
+    def _bind_impl(self, prepared):
+        self._args = prepared
+
+    def _invoke_impl(self):
+        with tensorflow().device(self.device):
+            # .numpy() waits for the device, so a GPU's asynchronous launch is not timed alone
+            self._raw = {k: v.numpy() for k, v in self.model.serve(*self._args).items()}
+
+    def _fetch_impl(self):
+        return self._raw
+
+    def predict(self, feeds, batch: int = 256):
+        with tensorflow().device(self.device):
+            return self.model.predict(feeds, batch)
+
+    def details(self) -> dict:
+        threading = tensorflow().config.threading
+        return {"device": self.device, "threads": threading.get_intra_op_parallelism_threads() or None}
 
     def close(self):
-        self.model.close()
+        if self._owned:
+            self.model.close()

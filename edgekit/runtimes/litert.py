@@ -1,11 +1,14 @@
 """The LiteRT interpreter (`ai_edge_litert`), which runs `.tflite` files.
 
 XNNPACK is on by default; `kernels="builtin"` turns it off and `kernels="reference"` selects
-the reference kernels (DESIGN pitfall 6).
+the reference kernels (DESIGN pitfall 6). An external delegate (Edge TPU, Hexagon, a vendor's
+library) is loaded from a path with its options; a library that will not load makes the
+runtime unavailable for that run, with the loader's message.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +34,39 @@ class LiteRTRuntime(Runtime):
 
         return f"ai-edge-litert {version('ai-edge-litert')}"
 
-    def _open_impl(self, path: Path, threads: int | None = None, kernels: str = "xnnpack") -> Session:
-        return LiteRTSession(path, threads, kernels)
+    def _open_impl(self, path: Path, threads: int | None = None, kernels: str = "xnnpack",
+                   delegate: str | None = None, delegate_options: dict | None = None) -> Session:
+        return LiteRTSession(path, threads, kernels, delegate, delegate_options or {})
+
+
+def load_delegate(library: str, options: dict):
+    """The external delegate in `library`, or BackendUnavailable with the loader's reason.
+
+    A delegate that fails to load is left half-made, and LiteRT's destructor then raises in the
+    garbage collector, printing a traceback: that one report is dropped."""
+    from ai_edge_litert import interpreter as litert
+
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        if "Delegate.__del__" not in repr(unraisable.object):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        with quiet_stderr(replay_on_error=False) as written:
+            try:
+                return litert.load_delegate(library, options)
+            except (OSError, ValueError, RuntimeError) as exc:
+                reason = first_line(exc) if str(exc).strip() else first_line(RuntimeError(written()))
+        raise BackendUnavailable(f"delegate {library} did not load: {reason}")
+    finally:
+        sys.unraisablehook = previous_hook
 
 
 class LiteRTSession(Session):
-    def __init__(self, path: Path, threads: int | None, kernels: str):
+    def __init__(self, path: Path, threads: int | None, kernels: str, delegate: str | None,
+                 delegate_options: dict):
         from ai_edge_litert import interpreter as litert
 
         if kernels not in KERNELS:
@@ -46,11 +76,12 @@ class LiteRTSession(Session):
             "builtin": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
             "reference": litert.OpResolverType.BUILTIN_REF,
         }[kernels]
+        delegates = [load_delegate(delegate, delegate_options)] if delegate else None
         try:
             with quiet_stderr(replay_on_error=False):  # "Created XNNPACK delegate" and the like
                 self._interp = litert.Interpreter(
-                    model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
-                )
+                    model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver,
+                    experimental_delegates=delegates)
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise EdgekitError(f"LiteRT cannot load {path}: {first_line(exc)}") from None
@@ -65,27 +96,53 @@ class LiteRTSession(Session):
             in_details, out_details = self._interp.get_input_details(), self._interp.get_output_details()
             in_names = [d["name"] for d in in_details]
             out_names = [d["name"] for d in out_details]
-        self.inputs = [_spec(n, d) for n, d in zip(in_names, in_details)]
-        self.outputs = [_spec(n, d) for n, d in zip(out_names, out_details)]
+        self.inputs = [tensor_spec(n, d) for n, d in zip(in_names, in_details)]
+        self.outputs = [tensor_spec(n, d) for n, d in zip(out_names, out_details)]
         self._in_index = [d["index"] for d in in_details]
         self._out_index = [d["index"] for d in out_details]
-        self.max_batch = 1 if all(s.shape[0] == 1 for s in self.inputs) else None
-        self.threads, self.kernels = threads, kernels
+        # the converter writes batch 1 with a free batch in the signature: resizable
+        self._free_batch = all(len(d.get("shape_signature", ())) and d["shape_signature"][0] == -1
+                               for d in in_details)
+        self.batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
+        self.threads, self.kernels, self.delegate = threads, kernels, delegate
+        self.delegate_options = delegate_options
 
     def _prepare_impl(self, feeds):
         return [np.ascontiguousarray(quantize(feeds[s.name], s)) for s in self.inputs]
 
-    def _invoke_impl(self, prepared):
+    def _bind_impl(self, prepared):
         for index, value in zip(self._in_index, prepared):
             self._interp.set_tensor(index, value)
+
+    def _invoke_impl(self):
         self._interp.invoke()
+
+    def _fetch_impl(self):
         return [self._interp.get_tensor(i) for i in self._out_index]
 
     def _finish_impl(self, raw):
         return {s.name: dequantize(v, s) for s, v in zip(self.outputs, raw)}
 
+    def _resize_impl(self, batch: int) -> str | None:
+        if not self._free_batch:
+            return "the model's inputs have a fixed batch size"
+        for index, spec in zip(self._in_index, self.inputs):
+            self._interp.resize_tensor_input(index, [batch, *spec.shape[1:]])
+        try:
+            self._interp.allocate_tensors()
+        except RuntimeError as exc:
+            return first_line(exc)
+        self.batch = batch
+        return None
 
-def _spec(name: str, detail: dict) -> TensorSpec:
+    def details(self) -> dict:
+        found = {"threads": self.threads, "kernels": self.kernels}
+        if self.delegate:
+            found.update(delegate=self.delegate, delegate_options=self.delegate_options)
+        return found
+
+
+def tensor_spec(name: str, detail: dict) -> TensorSpec:
     params = detail.get("quantization_parameters", {})
     scales = tuple(float(s) for s in params.get("scales", ()))
     return TensorSpec(

@@ -63,14 +63,31 @@ class OnnxSession(Session):
         self.inputs = [_spec(i) for i in self._session.get_inputs()]
         self.outputs = [_spec(o) for o in self._session.get_outputs()]
 
+        fixed = {s.shape[0] for s in self.inputs if s.shape and s.shape[0] is not None}
+        self.batch = fixed.pop() if len(fixed) == 1 else None  # None: a free batch dimension
+        self._feed, self._raw = None, None
+
     def _prepare_impl(self, feeds):
         return {s.name: np.ascontiguousarray(feeds[s.name], dtype=s.dtype) for s in self.inputs}
 
-    def _invoke_impl(self, prepared):
-        return self._session.run(None, prepared)
+    def _bind_impl(self, prepared):
+        self._feed = prepared
+
+    def _invoke_impl(self):
+        self._raw = self._session.run(None, self._feed)
+
+    def _fetch_impl(self):
+        return self._raw
 
     def _finish_impl(self, raw):
         return {s.name: np.asarray(v, dtype=np.float32) for s, v in zip(self.outputs, raw)}
+
+    def _resize_impl(self, batch: int) -> str | None:
+        return f"the model's inputs have a fixed batch size of {self.batch}"
+
+    def details(self) -> dict:
+        return {"threads": self.threads, "provider": self.provider,
+                "providers": self._session.get_providers()}
 
 
 def _spec(node) -> TensorSpec:

@@ -21,7 +21,7 @@ def test_default_model_converts_into_every_variant(converted):
     manifest = converted["manifest"]
     assert {a["path"] for a in manifest["artifacts"]} == EXPECTED_FILES
     assert manifest["failed"] == []
-    assert sorted(p.name for p in converted["folder"].iterdir()) == sorted(EXPECTED_FILES | {"manifest.json"})
+    assert sorted(p.name for p in converted["folder"].iterdir()) == sorted(EXPECTED_FILES | {"manifest.json", "results.json"})
     assert manifest["source"]["flavour"] == "tf_keras" and manifest["calibration"]["samples"] == 200
 
 

@@ -1,0 +1,250 @@
+"""`edgekit bench` as a library call: every artifact on every target that can run it, measured
+the same way and compared with the float model on the same inputs.
+
+Per (artifact, target): cold start, batch-1 latency, throughput at a batch, peak memory,
+the task metric on the evaluation data (batched), and fidelity against the float model. A
+target that cannot run here is a skipped record with its reason; one that fails on a model is a
+failed record with the error. An artifact that does not open on its plain CPU runtime is bad
+input, and stops the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.artifacts import gzip_size, sha256_of, size_of
+from edgekit.bench import fidelity, subjects, targets, timing
+from edgekit.bench.accuracy import evaluation, score
+from edgekit.bench.memory import PeakMemory
+from edgekit.data import check_calibration, load_calibration
+from edgekit.environment import fingerprint
+from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.runtimes import RUNTIMES, for_format
+
+RESULTS_SCHEMA_VERSION = 1
+RESULTS_NAME = "results.json"  # written beside the artifacts by `edgekit convert`
+RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSettings:
+    runtime: str | None = None  # --runtime, e.g. "litert:xnnpack,onnxruntime:cpu"; None: all
+    target_settings: targets.TargetSettings = targets.TargetSettings()
+    runs: int = 200
+    warmup: int = 20
+    batch: int = 32  # for throughput
+    data: str | None = None
+    reference: str | None = None
+    trust_model_code: bool = False
+    latency_samples: int = 16  # distinct real samples the latency loop cycles through
+
+    def __post_init__(self):
+        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
+            if getattr(self, name) < low:
+                raise EdgekitError(f"--{name} {getattr(self, name)} must be {low} or more")
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["target_settings"]["delegate_options"] = dict(self.target_settings.delegate_options)
+        return data
+
+
+def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
+    log = log or (lambda message: print(message, file=sys.stderr))
+    subject = subjects.find(path, settings.reference)
+    formats = {p.suffix.lstrip(".") for p in subject.artifacts}
+    chosen = targets.parse(settings.runtime, settings.target_settings, formats)
+    for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
+        with for_format(artifact.suffix.lstrip(".")).open(artifact):
+            pass
+
+    reference_model = None
+    if subject.reference is not None:
+        from edgekit.loading import load_model
+
+        log(f"loading the float model {subject.reference}")
+        reference_model = load_model(subject.reference, settings.trust_model_code)
+    try:
+        data = _evaluation_data(subject, settings, reference_model)
+        log(f"evaluation data: {data.samples} samples from {data.source}")
+        reference_outputs = reference_model.predict(data.inputs) if reference_model and not data.random else None
+        float_score = (None if reference_outputs is None or data.metric is None
+                       else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
+        measure = _Measure(settings, data, reference_outputs, float_score)
+        records = []
+        if reference_model is not None:
+            for target in (t for t in chosen if t.runtime == "keras"):
+                log(f"measuring the float model on {target.label}")
+                records.append(measure(subject.reference, {"format": "keras", "variant": "float"}, target,
+                                       model=reference_model))
+        for artifact in subject.artifacts:
+            for target in chosen:
+                if artifact.suffix.lstrip(".") in RUNTIMES[target.runtime].formats:
+                    log(f"measuring {artifact.name} on {target.label}")
+                    records.append(measure(artifact, subject.variant_of(artifact), target))
+    finally:
+        if reference_model is not None:
+            reference_model.close()
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "kind": "edgekit-bench",
+        "edgekit_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": fingerprint(),
+        "settings": settings.to_dict(),
+        "models": [{
+            "name": subject.name,
+            "reference": None if subject.reference is None else {
+                "path": str(subject.reference), "sha256": sha256_of(subject.reference)},
+            "reference_note": subject.note,
+            "data": {"source": data.source, "samples": data.samples, "labelled": data.labels is not None,
+                     "metric": data.metric, "random": data.random,
+                     "float_score": None if float_score is None else round(float_score, 6)},
+            "records": records,
+        }],
+    }
+
+
+class _Measure:
+    """Measures one (model file, target) pair into a record."""
+
+    def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score):
+        self.settings, self.data = settings, data
+        self.reference_outputs, self.float_score = reference_outputs, float_score
+        count = min(settings.latency_samples, data.samples)
+        self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
+
+    def __call__(self, path: Path, kind: dict, target: targets.Target, model=None) -> dict:
+        record = {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
+                  "threads": target.open_options().get("threads"), **_sizes(path)}
+        options = target.open_options() | ({"model": model} if model is not None else {})
+        try:
+            return {**record, "status": "ok", **self._measure(path, target, options)}
+        except BackendUnavailable as exc:
+            return {**record, "status": "skipped", "reason": str(exc)}
+        except Exception as exc:  # the runtime failed on this model; the others still run
+            if os.environ.get("EDGEKIT_DEBUG"):
+                raise
+            reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
+            return {**record, "status": "failed", "reason": reason}
+
+    def _measure(self, path: Path, target: targets.Target, options: dict) -> dict:
+        runtime, settings = RUNTIMES[target.runtime], self.settings
+        with PeakMemory() as memory:
+            session, cold = timing.cold_start(lambda: runtime.open(path, **options), self.latency_feeds[0])
+            try:
+                prepared = [session.prepare(feed) for feed in self.latency_feeds]
+                times = timing.time_invocations(session, prepared, settings.runs, settings.warmup)
+            except BaseException:
+                session.close()
+                raise
+        with session:
+            found = {"details": session.details(), "cold": cold,
+                     "latency_us": timing.latency_stats(times), "memory": memory.record(),
+                     "throughput": timing.throughput(session, self.latency_feeds[0], settings.batch,
+                                                     max(10, settings.runs // settings.batch),
+                                                     max(2, settings.warmup // settings.batch))}
+            if self.data.random:
+                return {**found, "accuracy": None, "fidelity": None}
+            started = time.perf_counter()
+            outputs = session.predict(self.data.inputs)
+            found["evaluation_seconds"] = round(time.perf_counter() - started, 4)
+        return {**found, "accuracy": self._accuracy(outputs), "fidelity": self._fidelity(outputs, path)}
+
+    def _accuracy(self, outputs: dict) -> dict | None:
+        if self.data.metric is None:
+            return None
+        value = score(self.data.metric, _first(outputs), _first(self.data.inputs), self.data.labels)
+        if self.float_score is None:
+            return {"metric": self.data.metric, "value": round(value, 6)}
+        return evaluation(self.data.metric, self.float_score, value)
+
+    def _fidelity(self, outputs: dict, path: Path) -> dict | None:
+        if self.reference_outputs is None or path.suffix.lstrip(".") not in subjects.ARTIFACT_FORMATS:
+            return None
+        classifier = None if self.data.metric is None else self.data.metric == "accuracy"
+        return fidelity.compare(self.reference_outputs, outputs, classifier)
+
+
+def _sizes(path: Path) -> dict:
+    sizes = {"size_bytes": size_of(path)}
+    if path.is_file():
+        sizes["gzip_bytes"] = gzip_size(path.read_bytes())
+    return sizes
+
+
+def _first(named: dict):
+    return next(iter(named.values()))
+
+
+def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, reference_model) -> subjects.EvalData:
+    """--data, else the model's held-out split, else the conversion's calibration samples, else
+    random inputs (latency only)."""
+    specs = reference_model.inputs if reference_model else _artifact_inputs(subject.artifacts[0])
+    task = _task(subject, reference_model) if reference_model else None
+    if settings.data:
+        return _user_data(Path(settings.data), specs, task, reference_model, subject)
+    if task is not None:
+        return subjects.EvalData({specs[0].name: task.data.x_test}, task.data.y_test, task.metric, task.source)
+    calibration = Path((subject.manifest or {}).get("calibration", {}).get("path", ""))
+    if subject.manifest and calibration.is_file():
+        inputs = load_calibration(calibration, subjects.float_specs(specs))
+        return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
+    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES), None, None,
+                             "random inputs (give --data for accuracy and fidelity)", random=True)
+
+
+def _artifact_inputs(path: Path):
+    with for_format(path.suffix.lstrip(".")).open(path) as session:
+        return subjects.float_specs(session.inputs)
+
+
+def _task(subject: subjects.Subject, reference_model):
+    from edgekit.evaluation import task_for
+
+    train_data = ((subject.manifest or {}).get("config") or {}).get("train_data")
+    return task_for(subject.reference, train_data, [t.name for t in reference_model.inputs],
+                    lambda x: _first(reference_model.predict({reference_model.inputs[0].name: x})))
+
+
+def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.EvalData:
+    """A labelled .npz (x and y, or x_test and y_test) is scored; anything else gives inputs."""
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                keys = set(npz.files)
+                pair = next(((x, y) for x, y in (("x_test", "y_test"), ("x", "y")) if {x, y} <= keys), None)
+                arrays = (npz[pair[0]], npz[pair[1]]) if pair else None
+        except (ValueError, OSError, EOFError) as exc:
+            raise EdgekitError(f"data {path} is not a readable .npz ({exc})") from None
+        if arrays is not None:
+            if len(specs) != 1:
+                raise EdgekitError(f"data {path}: labelled data (x, y) needs a model with one input")
+            inputs = check_calibration(path, {specs[0].name: arrays[0]}, subjects.float_specs(specs))
+            labels = arrays[1]
+            if len(labels) != subjects.EvalData(inputs, None, None, "").samples:
+                raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
+            metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)
+            return subjects.EvalData(inputs, labels, metric, f"{path} ({len(labels)} labelled samples)")
+    inputs = load_calibration(path, subjects.float_specs(specs))
+    return subjects.EvalData(inputs, None, None, f"{path} (no labels)")
+
+
+def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> str:
+    """Integer labels and several output columns mean a classifier; anything else, regression."""
+    if labels.dtype.kind not in "iu":
+        return "mae"
+    sample = {k: v[:8] for k, v in inputs.items()}
+    if reference_model is not None:
+        out = _first(reference_model.predict(sample))
+    else:
+        with for_format(subject.artifacts[0].suffix.lstrip(".")).open(subject.artifacts[0]) as session:
+            out = _first(session.predict(sample))
+    return "accuracy" if out.ndim == 2 and out.shape[1] > 1 else "mae"

@@ -1,0 +1,121 @@
+"""What `edgekit bench` measures: the artifacts a path names, the float model they came from,
+and the data they are judged on.
+
+A folder written by `edgekit convert` brings its manifest, which names the artifacts, the float
+source model and (for a zoo model or `--train-data`) the held-out data. A lone file or an
+unmanaged folder is benchmarked on what the user gives (`--reference`, `--data`), or on random
+inputs when nothing is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
+from edgekit.bench.targets import ARTIFACT_FORMATS
+from edgekit.errors import EdgekitError
+
+FLOAT_FORMATS = ("keras", "h5")
+
+
+@dataclasses.dataclass
+class Subject:
+    name: str
+    artifacts: list[Path]
+    reference: Path | None  # the float model every artifact is compared with
+    manifest: dict | None
+    note: str | None = None  # why there is no reference, when there is none
+
+    def variant_of(self, path: Path) -> dict:
+        """format and variant of an artifact, from the manifest when it lists the file."""
+        for a in (self.manifest or {}).get("artifacts", []):
+            if a["path"] == path.name:
+                return {"format": a["format"], "variant": a["variant"]}
+        return {"format": path.suffix.lstrip("."), "variant": path.stem}
+
+
+@dataclasses.dataclass
+class EvalData:
+    inputs: dict[str, np.ndarray]  # float samples by input name
+    labels: np.ndarray | None
+    metric: str | None  # a key of bench.accuracy.METRICS, when labels exist
+    source: str  # where the samples come from, in words
+    random: bool = False  # made up from the input specs: only latency means anything
+
+    @property
+    def samples(self) -> int:
+        return int(len(next(iter(self.inputs.values()))))
+
+
+def find(path: str | Path, reference: str | Path | None) -> Subject:
+    path = Path(path)
+    if not path.exists():
+        raise EdgekitError(f"{path} does not exist: give a .tflite or .onnx file, or a folder of them")
+    folder = path if path.is_dir() else path.parent
+    manifest = _manifest(folder)
+    if path.is_dir():
+        listed = [folder / a["path"] for a in manifest["artifacts"]] if manifest else []
+        artifacts = listed or sorted(p for p in path.iterdir() if p.suffix.lstrip(".") in ARTIFACT_FORMATS)
+        if not artifacts and not reference:
+            raise EdgekitError(f"{path} holds no .tflite or .onnx file to benchmark")
+        name = manifest["name"] if manifest else path.name
+    elif path.suffix.lstrip(".") in ARTIFACT_FORMATS:
+        artifacts, name = [path], path.stem
+        if manifest and path.name not in {a["path"] for a in manifest["artifacts"]}:
+            manifest = None  # a stray file beside a manifest is not one of its artifacts
+        if manifest:
+            name = manifest["name"]
+    elif path.suffix.lstrip(".") in FLOAT_FORMATS:
+        artifacts, name, manifest = [], path.stem if path.name != "model.keras" else path.parent.name, None
+        reference = reference or path
+    else:
+        raise EdgekitError(f"{path}: bench takes .tflite, .onnx, .keras or .h5 files, or a folder of them")
+    for artifact in artifacts:
+        if not artifact.is_file():
+            raise EdgekitError(f"{artifact} is listed in {folder / MANIFEST_NAME} but missing: convert again")
+    ref, note = _reference(reference, manifest)
+    return Subject(name, artifacts, ref, manifest, note)
+
+
+def _manifest(folder: Path) -> dict | None:
+    file = folder / MANIFEST_NAME
+    if not file.is_file():
+        return None
+    try:
+        manifest = json.loads(file.read_text())
+        if not isinstance(manifest.get("artifacts"), list):
+            raise ValueError("no artifact list")
+        return manifest
+    except (ValueError, OSError, AttributeError) as exc:
+        raise EdgekitError(f"{file} is not a readable edgekit manifest ({exc}): convert again or "
+                           "remove it") from None
+
+
+def _reference(given, manifest) -> tuple[Path | None, str | None]:
+    if given:
+        path = Path(given)
+        if not path.exists():
+            raise EdgekitError(f"reference model {path} does not exist: give the float .keras, .h5 or SavedModel")
+        return path, None
+    if not manifest:
+        return None, "no float model to compare with: give --reference MODEL"
+    source = Path(manifest["source"]["path"])
+    if not source.exists():
+        return None, f"the float model {source} named in the manifest is not here: give --reference MODEL"
+    if sha256_of(source) != manifest["source"]["sha256"]:
+        return None, f"the float model {source} changed since conversion: give --reference MODEL"
+    return source, None
+
+
+def float_specs(specs: list[TensorSpec]) -> list[TensorSpec]:
+    """The float tensors a user's samples are given as, before any quantization."""
+    return [TensorSpec(s.name, "float32", (None, *s.shape[1:])) for s in specs]
+
+
+def random_inputs(specs: list[TensorSpec], count: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {s.name: rng.random((count, *[d or 1 for d in s.shape[1:]]), dtype=np.float32) for s in specs}

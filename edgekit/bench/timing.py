@@ -1,0 +1,100 @@
+"""The one timing harness every runtime is measured with.
+
+Inputs are prepared (quantized, laid out) and bound outside the timed region; the region holds
+the runtime's own call and nothing else, timed with `time.perf_counter_ns`. Statistics are in
+microseconds; percentiles interpolate linearly between order statistics (numpy's default, the
+same rule LiteRT's benchmark tool uses).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+PERCENTILES = (50, 90, 99)
+# A run is flagged when its robust spread (1.4826 x median absolute deviation over the median,
+# which equals the CV for normal noise) passes this: a busy machine spreads the whole
+# distribution, while one pre-empted run among hundreds only inflates the plain CV.
+SPREAD_LIMIT = 0.1
+
+
+def latency_stats(times_ns) -> dict:
+    """p50/p90/p99, mean, std, min, max in microseconds, the coefficient of variation, its
+    robust counterpart, and whether the spread is too large for the run to be trusted alone."""
+    us = np.asarray(times_ns, dtype=np.float64) / 1e3
+    if us.size == 0:
+        raise ValueError("no timings")
+    mean = float(us.mean())
+    std = float(us.std(ddof=1)) if us.size > 1 else 0.0
+    stats = {f"p{p}": float(np.percentile(us, p)) for p in PERCENTILES}
+    cv = std / mean if mean > 0 else 0.0
+    median = float(np.median(us))
+    robust_cv = 1.4826 * float(np.median(np.abs(us - median))) / median if median > 0 else 0.0
+    stats.update(mean=mean, std=std, min=float(us.min()), max=float(us.max()), cv=cv, robust_cv=robust_cv,
+                 runs=int(us.size), high_spread=robust_cv > SPREAD_LIMIT)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
+
+
+def time_invocations(session, prepared: list, runs: int, warmup: int) -> np.ndarray:
+    """Nanoseconds of `runs` calls to `session.invoke()` after `warmup` untimed ones, cycling
+    through the prepared feeds (binding each outside the timed region)."""
+    clock, invoke, bind = time.perf_counter_ns, session.invoke, session.bind
+    count = len(prepared)
+    for i in range(warmup):
+        bind(prepared[i % count])
+        invoke()
+    times = np.empty(runs, dtype=np.int64)
+    if count == 1:  # the common case: bind once, a tight loop
+        bind(prepared[0])
+        for i in range(runs):
+            start = clock()
+            invoke()
+            times[i] = clock() - start
+        return times
+    for i in range(runs):
+        bind(prepared[i % count])
+        start = clock()
+        invoke()
+        times[i] = clock() - start
+    return times
+
+
+def cold_start(open_session, feed: dict) -> tuple[object, dict]:
+    """Open a session and run one feed: (session, {load_us, first_inference_us, cold_start_us}).
+    Input preparation sits outside both timed regions."""
+    start = time.perf_counter_ns()
+    session = open_session()
+    loaded = time.perf_counter_ns()
+    try:
+        prepared = session.prepare(feed)
+        first = time.perf_counter_ns()
+        session.bind(prepared)
+        session.invoke()
+        session.fetch()
+        done = time.perf_counter_ns()
+    except BaseException:
+        session.close()
+        raise
+    load_us, first_us = (loaded - start) / 1e3, (done - first) / 1e3
+    return session, {"load_us": round(load_us, 1), "first_inference_us": round(first_us, 1),
+                     "cold_start_us": round(load_us + first_us, 1)}
+
+
+def throughput(session, feed: dict, batch: int, runs: int, warmup: int) -> dict:
+    """Samples per second at `batch` samples per call, resizing the inputs when the runtime can.
+    `feed` holds at least one sample; it is tiled up to the batch."""
+    reason = session.resize(batch) if batch > 1 else None
+    used = batch if reason is None else (session.batch or 1)
+    tiled = {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
+    try:
+        times = time_invocations(session, [session.prepare(tiled)], runs, warmup)
+    finally:
+        if used != 1:
+            session.resize(1)
+    seconds = float(times.sum()) / 1e9
+    record = {"batch": used, "samples_per_s": round(used * len(times) / seconds, 1),
+              "batch_p50_us": round(float(np.percentile(times, 50)) / 1e3, 3)}
+    if reason is not None:
+        record["note"] = f"ran at batch {used}: {reason}"
+    return record

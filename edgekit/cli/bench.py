@@ -1,0 +1,74 @@
+"""edgekit bench: latency, throughput, memory, accuracy and fidelity of every artifact on every
+runtime that can run it here, against the float model."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_bench_arguments(p) -> None:
+    """The options `bench` and `convert` share (convert runs the same benchmark at its end)."""
+    g = p.add_argument_group("benchmark")
+    g.add_argument("--runtime", help="targets, comma-separated: keras:cpu|gpu, litert:xnnpack|builtin|"
+                                     "default-kernels|reference|delegate, litert-compiled:cpu|gpu|npu, "
+                                     "onnxruntime:cpu|cuda|tensorrt|openvino (default: every one that applies)")
+    g.add_argument("--threads", default="1", help="CPU thread counts, comma-separated (default: 1)")
+    g.add_argument("--runs", type=int, default=200, help="timed batch-1 runs (default: 200)")
+    g.add_argument("--warmup", type=int, default=20, help="untimed runs first (default: 20)")
+    g.add_argument("--batch", type=int, default=32, help="batch size for throughput (default: 32)")
+    g.add_argument("--delegate", help="an external TFLite delegate library (e.g. libedgetpu.so.1)")
+    g.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
+                   help="an option for --delegate (repeatable)")
+    g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu")
+
+
+def register(sub, common):
+    p = sub.add_parser("bench", parents=[common], help="measure artifacts on every available runtime",
+                       description=__doc__.strip())
+    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, or a folder written by convert")
+    p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
+                                  ".npy, or an image folder (default: the model's held-out data)")
+    p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
+    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    add_bench_arguments(p)
+    p.set_defaults(run=run)
+
+
+def settings_from(args, **extra):
+    from edgekit.bench import targets
+    from edgekit.bench.engine import BenchSettings
+
+    target_settings = targets.TargetSettings(
+        threads=targets.parse_threads(args.threads), delegate=args.delegate,
+        delegate_options=targets.parse_options(args.delegate_option, "--delegate-option"),
+        dispatch_library=args.dispatch_library)
+    targets.parse(args.runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
+    return BenchSettings(
+        runtime=args.runtime, runs=args.runs, warmup=args.warmup, batch=args.batch,
+        target_settings=target_settings, **extra)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from edgekit.artifacts import atomic_write_json, check_output_parent
+    from edgekit.bench.engine import run as bench
+    from edgekit.errors import EdgekitError
+    from edgekit.report.table import bench_table
+
+    settings = settings_from(args, data=args.data, reference=args.reference,
+                             trust_model_code=args.trust_model_code)
+    if args.json:
+        if Path(args.json).is_dir():
+            raise EdgekitError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'results.json'}")
+        check_output_parent(Path(args.json).parent)
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    results = bench(args.path, settings, log)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.json, results)
+    for model in results["models"]:
+        print(bench_table(model))
+    return 0

@@ -1,0 +1,88 @@
+"""The harness's statistics, checked against figures worked out by hand on synthetic timings."""
+
+import numpy as np
+import pytest
+
+from edgekit.bench import targets, timing
+from edgekit.bench.targets import TargetSettings
+from edgekit.errors import EdgekitError
+
+
+def by_hand_percentile(values, p):
+    """Linear interpolation between order statistics at rank (n - 1) * p / 100."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
+
+
+def test_percentiles_and_moments_on_a_known_list():
+    times_us = [float(v) for v in range(100, 0, -1)]  # 1..100 us, reversed: order must not matter
+    stats = timing.latency_stats([t * 1000 for t in times_us])
+    assert stats["p50"] == pytest.approx(50.5)
+    assert stats["p90"] == pytest.approx(90.1)
+    assert stats["p99"] == pytest.approx(99.01)
+    for p in (50, 90, 99):
+        assert stats[f"p{p}"] == pytest.approx(by_hand_percentile(times_us, p), abs=1e-3)
+    assert stats["mean"] == pytest.approx(50.5)
+    assert stats["min"] == 1.0 and stats["max"] == 100.0 and stats["runs"] == 100
+    std = (sum((t - 50.5) ** 2 for t in times_us) / 99) ** 0.5
+    assert stats["std"] == pytest.approx(std, abs=1e-3)
+    assert stats["cv"] == pytest.approx(std / 50.5, abs=1e-3)
+
+
+def test_one_preempted_run_is_not_a_noisy_benchmark_but_a_wide_spread_is():
+    steady = [10_000] * 499 + [2_000_000]  # one run pre-empted for 2 ms
+    stats = timing.latency_stats(steady)
+    assert stats["cv"] > 0.2 and stats["p50"] == 10.0
+    assert not stats["high_spread"]
+    rng = np.random.default_rng(0)
+    noisy = timing.latency_stats(rng.uniform(5_000, 15_000, 500))
+    assert noisy["high_spread"]
+
+
+def test_single_timing_has_zero_spread_and_empty_is_an_error():
+    assert timing.latency_stats([5000])["std"] == 0.0
+    with pytest.raises(ValueError):
+        timing.latency_stats([])
+
+
+def test_target_names_aliases_and_thread_counts():
+    settings = TargetSettings(threads=(1, 2))
+    chosen = targets.parse("litert:xnnpack,litert:default-kernels", settings, {"tflite"})
+    assert [t.label for t in chosen] == ["litert:xnnpack x1", "litert:xnnpack x2", "litert:builtin x1",
+                                         "litert:builtin x2"]
+    assert chosen[2].open_options() == {"kernels": "builtin", "threads": 1}
+    keras = targets.parse("keras", settings, {"tflite"})
+    assert [t.label for t in keras] == ["keras:cpu", "keras:gpu"]  # TF's pools: threads do not apply
+    defaults = {t.name for t in targets.parse(None, TargetSettings(), {"tflite", "onnx"})}
+    assert {"keras:cpu", "litert:xnnpack", "litert:builtin", "litert-compiled:cpu", "litert-compiled:gpu",
+            "litert-compiled:npu", "onnxruntime:cpu", "onnxruntime:cuda"} <= defaults
+    assert "onnxruntime:azure" not in defaults  # a cloud endpoint, not a device here
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("tflite:fast", "unknown runtime"),
+    ("litert:gpu", "xnnpack"),
+    ("keras:tpu", "cpu or gpu"),
+    ("litert-compiled:dsp", "cpu, gpu or npu"),
+    ("onnxruntime:warp", "no such execution provider"),
+    ("litert:delegate", "--delegate"),
+    (",", "empty"),
+])
+def test_bad_target_names_say_what_is_wrong(spec, words):
+    with pytest.raises(EdgekitError, match=words):
+        targets.parse(spec, TargetSettings(), {"tflite", "onnx"})
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "1,x", ""])
+def test_bad_thread_counts(text):
+    with pytest.raises(EdgekitError, match="--threads"):
+        targets.parse_threads(text)
+
+
+def test_delegate_options_are_key_value():
+    assert targets.parse_options(["device=usb", "a = b"], "--delegate-option") == (("device", "usb"), ("a", "b"))
+    with pytest.raises(EdgekitError, match="key=value"):
+        targets.parse_options(["novalue"], "--delegate-option")
