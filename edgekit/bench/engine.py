@@ -82,8 +82,7 @@ def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
         if reference_model is not None:
             for target in (t for t in chosen if t.runtime == "keras"):
                 log(f"measuring the float model on {target.label}")
-                records.append(measure(subject.reference, {"format": "keras", "variant": "float"}, target,
-                                       model=reference_model))
+                records.append(measure(subject.reference, {"format": "keras", "variant": "float"}, target))
         for artifact in subject.artifacts:
             for target in chosen:
                 if artifact.suffix.lstrip(".") in RUNTIMES[target.runtime].formats:
@@ -121,10 +120,12 @@ class _Measure:
         count = min(settings.latency_samples, data.samples)
         self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
 
-    def __call__(self, path: Path, kind: dict, target: targets.Target, model=None) -> dict:
+    def __call__(self, path: Path, kind: dict, target: targets.Target) -> dict:
         record = {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
                   "threads": target.open_options().get("threads"), **_sizes(path)}
-        options = target.open_options() | ({"model": model} if model is not None else {})
+        options = target.open_options()
+        if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
+            options["trust_model_code"] = self.settings.trust_model_code
         try:
             return {**record, "status": "ok", **self._measure(path, target, options)}
         except BackendUnavailable as exc:

@@ -28,23 +28,18 @@ class KerasRuntime(Runtime):
         except PackageNotFoundError:
             raise BackendUnavailable("tensorflow is not installed") from None
 
-    def _open_impl(self, path: Path, trust_model_code: bool = False, device: str = "cpu",
-                   model=None) -> Session:
-        """`model`: an already loaded SourceModel of `path`, to share rather than load again."""
+    def _open_impl(self, path: Path, trust_model_code: bool = False, device: str = "cpu") -> Session:
         gpus = tensorflow().config.list_physical_devices("GPU")
         if device == "gpu" and not gpus:
             raise BackendUnavailable("TensorFlow sees no GPU (a CUDA build and a visible device are needed)")
-        owned = model is None
-        if owned:
-            from edgekit.loading import load_model
+        from edgekit.loading import load_model
 
-            model = load_model(path, trust_model_code)
-        return KerasSession(model, f"/{device.upper()}:0", owned)
+        return KerasSession(load_model(path, trust_model_code), f"/{device.upper()}:0")
 
 
 class KerasSession(Session):
-    def __init__(self, model, device: str, owned: bool = True):
-        self.model, self.device, self._owned = model, device, owned
+    def __init__(self, model, device: str):
+        self.model, self.device = model, device
         self.inputs, self.outputs = model.inputs, model.outputs
         self._args, self._raw = None, None
 
@@ -73,5 +68,4 @@ class KerasSession(Session):
         return {"device": self.device, "threads": threading.get_intra_op_parallelism_threads() or None}
 
     def close(self):
-        if self._owned:
-            self.model.close()
+        self.model.close()
