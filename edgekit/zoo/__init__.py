@@ -28,6 +28,12 @@ def adam(tf_keras, learning_rate: float, decay_steps: int | None = None):
     return tf_keras.optimizers.Adam(learning_rate=learning_rate)
 
 
+def classifier_args(tf_keras, learning_rate: float, decay_steps: int | None = None) -> dict:
+    """compile() arguments of the zoo's classifiers: integer labels, softmax outputs."""
+    return {"optimizer": adam(tf_keras, learning_rate, decay_steps),
+            "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+
 def names() -> list[str]:
     return list(RECIPES)
 

@@ -44,8 +44,4 @@ def build():
 
 
 def compile_args(tf_keras, steps: int) -> dict:
-    return {
-        "optimizer": zoo.adam(tf_keras, 1e-3),
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ["accuracy"],
-    }
+    return zoo.classifier_args(tf_keras, 1e-3)
