@@ -108,10 +108,7 @@ def describe() -> dict:
     ort_ok = RUNTIMES["onnxruntime"].available()[0]
     return {
         "edgekit": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": package_versions(),
-        "cpu": cpu_info(),
+        **fingerprint(),
         "gpus": gpu_info,
         "onnxruntime_providers": RUNTIMES["onnxruntime"].providers() if ort_ok else [],
         "backends": backends(gpu_info),

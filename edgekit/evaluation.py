@@ -56,7 +56,7 @@ def task_for(model_path: Path, train_data: str | None, input_names: list[str],
     if train_data:
         data = datasets.load_labelled(train_data, input_names)
         outputs = predict(data.x_train[:64]) if data.y_train.dtype.kind in "iu" else None
-        if outputs is not None and outputs.ndim == 2 and outputs.shape[1] > 1:
+        if outputs is not None and is_classification(data.y_train, outputs):
             logits = not (outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1, atol=1e-3))
             return Task(data, "accuracy", lambda tf_keras: tf_keras.losses.SparseCategoricalCrossentropy(
                 from_logits=logits), None, data.description)
@@ -68,6 +68,11 @@ def task_for(model_path: Path, train_data: str | None, input_names: list[str],
     data = module.dataset(module.RECIPE["seed"])
     return Task(data, module.RECIPE["metric"], lambda tf_keras: module.compile_args(tf_keras, 1)["loss"],
                 {"name": name, **module.RECIPE}, f"{name}'s held-out split of {_short(data.description)}")
+
+
+def is_classification(labels: np.ndarray, outputs: np.ndarray) -> bool:
+    """Integer labels and several output columns mean a classifier; anything else, regression."""
+    return labels.dtype.kind in "iu" and outputs.ndim == 2 and outputs.shape[1] > 1
 
 
 def _short(description: str) -> str:

@@ -26,6 +26,7 @@ from edgekit.bench.memory import PeakMemory
 from edgekit.data import check_calibration, load_calibration
 from edgekit.environment import fingerprint
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.evaluation import is_classification
 from edgekit.runtimes import RUNTIMES, for_format
 
 RESULTS_SCHEMA_VERSION = 1
@@ -230,7 +231,7 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
                 raise EdgekitError(f"data {path}: labelled data (x, y) needs a model with one input")
             inputs = check_calibration(path, {specs[0].name: arrays[0]}, subjects.float_specs(specs))
             labels = arrays[1]
-            if len(labels) != subjects.EvalData(inputs, None, None, "").samples:
+            if len(labels) != len(next(iter(inputs.values()))):
                 raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
             metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)
             return subjects.EvalData(inputs, labels, metric, f"{path} ({len(labels)} labelled samples)")
@@ -239,7 +240,6 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
 
 
 def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> str:
-    """Integer labels and several output columns mean a classifier; anything else, regression."""
     if labels.dtype.kind not in "iu":
         return "mae"
     sample = {k: v[:8] for k, v in inputs.items()}
@@ -248,4 +248,4 @@ def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> s
     else:
         with for_format(subject.artifacts[0].suffix.lstrip(".")).open(subject.artifacts[0]) as session:
             out = _first(session.predict(sample))
-    return "accuracy" if out.ndim == 2 and out.shape[1] > 1 else "mae"
+    return "accuracy" if is_classification(labels, out) else "mae"

@@ -95,7 +95,7 @@ def _defaults(settings: TargetSettings, formats: set[str]) -> list[str]:
         if settings.delegate:
             names.append("litert:delegate")
     if "onnx" in formats:
-        names += [f"onnxruntime:{p.removesuffix('ExecutionProvider').lower()}" for p in _ort_providers()]
+        names += [f"onnxruntime:{_short(p)}" for p in _ort_providers()]
     return names
 
 
@@ -139,13 +139,13 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
             **({"dispatch_library": settings.dispatch_library} if a == "npu" else {}))]
     if runtime == "onnxruntime":
         providers = _ort_providers()
-        chosen = providers if not variant else [p for p in providers + list(_all_ort_providers())
-                                               if p.removesuffix("ExecutionProvider").lower() == variant.lower()][:1]
+        chosen = providers if not variant else [p for p in _all_ort_providers()
+                                               if _short(p) == variant.lower()]
         if not chosen:
             raise EdgekitError(f"--runtime {name}: onnxruntime knows no such execution provider "
-                               f"(e.g. {', '.join(p.removesuffix('ExecutionProvider').lower() for p in providers)})")
+                               f"(e.g. {', '.join(map(_short, providers))})")
         return [t for p in chosen for t in _threaded(
-            "onnxruntime", p.removesuffix("ExecutionProvider").lower(), settings, provider=p)]
+            "onnxruntime", _short(p), settings, provider=p)]
     raise EdgekitError(f"--runtime {name}: unknown runtime {runtime!r}; use keras, litert, litert-compiled "
                        "or onnxruntime")
 
@@ -158,3 +158,8 @@ def _all_ort_providers() -> list[str]:
         return onnxruntime.get_all_providers()
     except ImportError:
         return list(ORT_DEFAULT_PROVIDERS)
+
+
+def _short(provider: str) -> str:
+    """CUDAExecutionProvider -> cuda: the name a target uses."""
+    return provider.removesuffix("ExecutionProvider").lower()

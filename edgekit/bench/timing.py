@@ -84,14 +84,15 @@ def cold_start(open_session, feed: dict) -> tuple[object, dict]:
 def throughput(session, feed: dict, batch: int, runs: int, warmup: int) -> dict:
     """Samples per second at `batch` samples per call, resizing the inputs when the runtime can.
     `feed` holds at least one sample; it is tiled up to the batch."""
-    reason = session.resize(batch) if batch > 1 else None
-    used = batch if reason is None else (session.batch or 1)
+    original = session.batch
+    reason = session.resize(batch)
+    used = batch if reason is None else original
     tiled = {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
     try:
         times = time_invocations(session, [session.prepare(tiled)], runs, warmup)
     finally:
-        if used != 1:
-            session.resize(1)
+        if original is not None:
+            session.resize(original)
     seconds = float(times.sum()) / 1e9
     record = {"batch": used, "samples_per_s": round(used * len(times) / seconds, 1),
               "batch_p50_us": round(float(np.percentile(times, 50)) / 1e3, 3)}

@@ -54,13 +54,14 @@ class CompiledSession(Session):
         flags = {"cpu": HardwareAccelerator.CPU,
                  "gpu": HardwareAccelerator.GPU | HardwareAccelerator.CPU,
                  "npu": HardwareAccelerator.NPU | HardwareAccelerator.CPU}[accelerator]
-        dispatch = str(Path(dispatch_library).parent if Path(dispatch_library or "").is_file()
-                       else dispatch_library or "")
+        dispatch = Path(dispatch_library) if dispatch_library else None
+        if dispatch is not None and dispatch.is_file():  # LiteRT takes the folder that holds it
+            dispatch = dispatch.parent
         self.path, self.accelerator, self.threads = path, accelerator, threads
         self._model = None
         with quiet_stderr(replay_on_error=False) as written:  # LiteRT logs every step at INFO
             try:
-                self._model = CompiledModel.from_file(str(path), environment=_environment(dispatch), options=Options(
+                self._model = CompiledModel.from_file(str(path), environment=_environment(str(dispatch or "")), options=Options(
                     hardware_accelerators=flags, cpu_options=CpuOptions(num_threads=threads or 0)))
                 self._open_signature()
                 # the first run sets LiteRT's runtime up and logs it: done here, where that is
