@@ -101,6 +101,14 @@ def bench_table(model: dict) -> str:
     for (target, status, reason), artifacts in notes.items():
         which = artifacts[0] if len(artifacts) == 1 else f"{len(artifacts)} files"
         lines.append(f"{target} {status} for {which}: {reason}")
+    fallback = {}
+    for r in model["records"]:  # an accelerator row that partly ran on the CPU must say so
+        if r["status"] == "ok" and r["details"].get("accelerator") in ("gpu", "npu") \
+                and not r["details"].get("fully_accelerated"):
+            fallback.setdefault(r["target"], []).append(r["artifact"])
+    for target, artifacts in fallback.items():
+        lines.append(f"{target} was not fully accelerated for {len(artifacts)} file(s): some ops ran on "
+                     "the CPU fallback")
     for note in dict.fromkeys(r["throughput"]["note"] for r in model["records"]
                               if r["status"] == "ok" and "note" in r["throughput"]):
         lines.append(f"batch/s {note}")

@@ -61,13 +61,14 @@ class CompiledSession(Session):
         self._model = None
         with quiet_stderr(replay_on_error=False) as written:  # LiteRT logs every step at INFO
             try:
-                self._model = CompiledModel.from_file(str(path), environment=_environment(str(dispatch or "")), options=Options(
-                    hardware_accelerators=flags, cpu_options=CpuOptions(num_threads=threads or 0)))
+                self._model = CompiledModel.from_file(
+                    str(path), environment=_environment(str(dispatch or "")),
+                    options=Options(hardware_accelerators=flags, cpu_options=CpuOptions(num_threads=threads or 0)))
                 self._open_signature()
                 # the first run sets LiteRT's runtime up and logs it: done here, where that is
                 # hidden, so it counts as loading (cold start is the sum either way)
                 self._model.run_by_name(self._key, self._in, self._out)
-                failure = None
+                failure = _npu_missing(written(), str(dispatch)) if accelerator == "npu" else None
             except (RuntimeError, ValueError) as exc:
                 failure = _native_reason(written(), exc)
                 self._model = None
@@ -163,6 +164,19 @@ def _environment(dispatch_library_dir: str):
             runtime_path=str(Path(ai_edge_litert.__file__).parent), dispatch_library_path=dispatch_library_dir))
     silence_stderr_at_exit()
     return environment
+
+
+_NPU_MISSING: dict[str, str] = {}  # dispatch folder -> why no NPU registered from it
+
+
+def _npu_missing(log: str, dispatch: str) -> str | None:
+    """LiteRT runs everything on the CPU, without a word, when no NPU registers: its log says so,
+    once per process, so the answer is kept for the sessions after."""
+    lines = [line for line in log.splitlines() if "NPU accelerator could not be loaded" in line]
+    if lines:
+        _NPU_MISSING[dispatch] = re.sub(r"^\w+: \[[^\]]*\]\s*", "", lines[0]).strip() + \
+            f" (from the dispatch library folder {dispatch})"
+    return _NPU_MISSING.get(dispatch)
 
 
 def _native_reason(log: str, exc: BaseException) -> str:

@@ -108,9 +108,10 @@ def test_bench_a_file_with_named_kernels_threads_and_unlabelled_data(converted, 
     assert "litert:builtin x2" in stdout
 
 
-def test_reference_kernels_onnx_batch_and_a_missing_delegate(converted, tmp_path):
+def test_reference_kernels_onnx_batch_a_missing_delegate_and_no_npu(converted, tmp_path):
     code, stdout, stderr = run_cli(
-        "bench", converted["folder"], "--runtime", "litert:reference,litert:delegate,onnxruntime:cpu",
+        "bench", converted["folder"], "--runtime",
+        "litert:reference,litert:delegate,onnxruntime:cpu,litert-compiled:npu", "--dispatch-library", tmp_path,
         "--delegate", "libedgetpu.so.1", "--delegate-option", "device=usb", "--runs", "10",
         "--warmup", "1", "--batch", "8", "--json", tmp_path / "r.json")
     assert code == 0, stderr
@@ -121,6 +122,9 @@ def test_reference_kernels_onnx_batch_and_a_missing_delegate(converted, tmp_path
     assert delegate and all(r["status"] == "skipped" and "cannot open shared object file" in r["reason"]
                             for r in delegate)  # the loader's own message
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    npu = [r for r in rows if r["target"] == "litert-compiled:npu" and r["artifact"] != "digits_cnn_int16x8.tflite"]
+    assert npu and all(r["status"] == "skipped" and "NPU accelerator could not be loaded" in r["reason"]
+                       for r in npu)  # not a silent run on the CPU
     onnx = [r for r in rows if r["target"] == "onnxruntime:cpu"]
     assert onnx and all(r["throughput"]["batch"] == 8 for r in onnx)
     assert "litert:delegate skipped" in stdout
