@@ -156,6 +156,21 @@ def check_output_parent(out: Path) -> None:
             return
 
 
+def check_output_file(path: str | Path, option: str) -> Path:
+    """Fail early when a file option (--json, --out) names a folder or an unwritable place."""
+    path = Path(path)
+    if path.is_dir():
+        raise EdgekitError(f"{option} {path} is a folder: give a file name, e.g. {path / 'results.json'}")
+    check_output_parent(path.parent)
+    return path
+
+
+def write_output_file(path: Path, text: str) -> None:
+    """Write a report or results file, making its folder, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
 @contextlib.contextmanager
 def staged_folder(final: Path):
     """Yield an empty staging folder beside `final`; on success it replaces `final` whole.

@@ -27,10 +27,10 @@ from edgekit.data import check_calibration, load_calibration
 from edgekit.environment import fingerprint
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.evaluation import is_classification
+from edgekit.progress import Progress
+from edgekit.report import schema
 from edgekit.runtimes import RUNTIMES, for_format
 
-RESULTS_SCHEMA_VERSION = 1
-RESULTS_NAME = "results.json"  # written beside the artifacts by `edgekit convert`
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 
 
@@ -57,14 +57,16 @@ class BenchSettings:
         return data
 
 
-def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
+def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
+    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step)."""
     log = log or (lambda message: print(message, file=sys.stderr))
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
+    described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
-        with for_format(artifact.suffix.lstrip(".")).open(artifact):
-            pass
+        with for_format(artifact.suffix.lstrip(".")).open(artifact) as session:
+            described.append(_describe(artifact, subject.variant_of(artifact), session))
 
     reference_model = None
     if subject.reference is not None:
@@ -72,6 +74,7 @@ def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
 
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
+        described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
     try:
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
@@ -79,22 +82,23 @@ def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         measure = _Measure(settings, data, reference_outputs, float_score)
+        pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t)
+                 for t in chosen if reference_model is not None and t.runtime == "keras"]
+        pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
+                  if a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
         records = []
-        if reference_model is not None:
-            for target in (t for t in chosen if t.runtime == "keras"):
-                log(f"measuring the float model on {target.label}")
-                records.append(measure(subject.reference, {"format": "keras", "variant": "float"}, target))
-        for artifact in subject.artifacts:
-            for target in chosen:
-                if artifact.suffix.lstrip(".") in RUNTIMES[target.runtime].formats:
-                    log(f"measuring {artifact.name} on {target.label}")
-                    records.append(measure(artifact, subject.variant_of(artifact), target))
+        with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
+                      log=log) as bar:
+            for done, (path, kind, target) in enumerate(pairs):
+                bar.update(done, f"{path.name} on {target.label}", message=f"measuring {path.name} on {target.label}")
+                records.append(measure(path, kind, target))
+            bar.update(len(pairs))
     finally:
         if reference_model is not None:
             reference_model.close()
     return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "kind": "edgekit-bench",
+        "schema_version": schema.SCHEMA_VERSION,
+        "kind": schema.KIND,
         "edgekit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": fingerprint(),
@@ -102,8 +106,10 @@ def run(path: str | Path, settings: BenchSettings, log=None) -> dict:
         "models": [{
             "name": subject.name,
             "reference": None if subject.reference is None else {
-                "path": str(subject.reference), "sha256": sha256_of(subject.reference)},
+                "artifact": subject.reference.name, "path": str(subject.reference),
+                "sha256": described[0]["sha256"], **_sizes(subject.reference)},
             "reference_note": subject.note,
+            "artifacts": described,
             "data": {"source": data.source, "samples": data.samples, "labelled": data.labels is not None,
                      "metric": data.metric, "random": data.random,
                      "float_score": None if float_score is None else round(float_score, 6)},
@@ -173,6 +179,12 @@ class _Measure:
             return None
         classifier = None if self.data.metric is None else self.data.metric == "accuracy"
         return fidelity.compare(self.reference_outputs, outputs, classifier)
+
+
+def _describe(path: Path, kind: dict, opened) -> dict:
+    """A measured file as the report details it: identity, sizes and io specs (quantization too)."""
+    return {"name": path.name, **kind, **_sizes(path), "sha256": sha256_of(path),
+            "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
 
 
 def _sizes(path: Path) -> dict:

@@ -16,7 +16,7 @@ import sys
 from edgekit import __version__
 from edgekit.errors import EdgekitError, first_line
 
-COMMANDS = ("convert", "bench", "optimize", "train", "zoo", "inspect", "env")  # each is edgekit/cli/<name>.py
+COMMANDS = ("convert", "bench", "report", "compare", "optimize", "train", "zoo", "inspect", "env")  # each is edgekit/cli/<name>.py
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 

@@ -3,6 +3,7 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 
@@ -51,24 +52,17 @@ def settings_from(args, **extra):
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from edgekit.artifacts import atomic_write_json, check_output_parent
+    from edgekit.artifacts import check_output_file, write_output_file
     from edgekit.bench.engine import run as bench
-    from edgekit.errors import EdgekitError
     from edgekit.report.table import bench_table
 
     settings = settings_from(args, data=args.data, reference=args.reference,
                              trust_model_code=args.trust_model_code)
-    if args.json:
-        if Path(args.json).is_dir():
-            raise EdgekitError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'results.json'}")
-        check_output_parent(Path(args.json).parent)
+    json_path = check_output_file(args.json, "--json") if args.json else None
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-    results = bench(args.path, settings, log)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(args.json, results)
+    results = bench(args.path, settings, log, progress=not args.quiet)
+    if json_path:
+        write_output_file(json_path, json.dumps(results, indent=2) + "\n")
     for model in results["models"]:
         print(bench_table(model))
     return 0

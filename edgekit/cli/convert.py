@@ -66,12 +66,13 @@ def run(args) -> int:
               "and in manifest.json", file=sys.stderr)
     if bench_settings is not None:
         from edgekit.artifacts import atomic_write_json
-        from edgekit.bench.engine import RESULTS_NAME, run as bench
+        from edgekit.bench.engine import run as bench
+        from edgekit.report.schema import RESULTS_NAME
         from edgekit.report.table import bench_table
 
         out_dir = Path(config.out) / manifest["name"]
         log(f"benchmarking the artifacts in {out_dir}")
-        results = bench(out_dir, bench_settings, log)
+        results = bench(out_dir, bench_settings, log, progress=not args.quiet)
         atomic_write_json(out_dir / RESULTS_NAME, results)
         print()
         print("\n".join(bench_table(model) for model in results["models"]))

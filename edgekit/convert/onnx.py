@@ -38,8 +38,10 @@ def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
     return proto.SerializeToString(), recipe
 
 
-def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray]) -> tuple[bytes, dict]:
-    """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic."""
+def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None
+             ) -> tuple[bytes, dict]:
+    """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic.
+    `on_sample(done, total)` follows calibration."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -52,7 +54,7 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray]) 
                 recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True,
                           "activation_type": "QInt8", "weight_type": "QInt8",
                           "calibration_samples": len(next(iter(calibration.values())))}
-                quantize_static(str(prepared), str(out), _reader(calibration), quant_format=QuantFormat.QDQ,
+                quantize_static(str(prepared), str(out), _reader(calibration, on_sample), quant_format=QuantFormat.QDQ,
                                 per_channel=True, activation_type=QuantType.QInt8,
                                 weight_type=QuantType.QInt8)
             else:
@@ -64,16 +66,22 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray]) 
         return out.read_bytes(), recipe
 
 
-def _reader(calibration: dict[str, np.ndarray]):
+def _reader(calibration: dict[str, np.ndarray], on_sample=None):
     """Calibration samples one at a time, as onnxruntime's calibrators read them."""
     from onnxruntime.quantization import CalibrationDataReader
 
+    count = len(next(iter(calibration.values())))
+
     class Reader(CalibrationDataReader):
         def __init__(self):
-            count = len(next(iter(calibration.values())))
-            self._samples = iter([{k: v[i:i + 1] for k, v in calibration.items()} for i in range(count)])
+            self._next = 0
 
         def get_next(self):
-            return next(self._samples, None)
+            if self._next >= count:
+                return None
+            i, self._next = self._next, self._next + 1
+            if on_sample:
+                on_sample(i + 1, count)
+            return {k: v[i:i + 1] for k, v in calibration.items()}
 
     return Reader()

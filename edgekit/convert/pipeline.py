@@ -23,6 +23,7 @@ from edgekit.evaluation import task_for, zoo_name
 from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model, model_config
 from edgekit.optimize import qat
 from edgekit.optimize.chain import optimize
+from edgekit.progress import Progress
 from edgekit.runtimes import for_format
 
 
@@ -80,10 +81,13 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
         log(f"running the float model on {samples} calibration samples from {calib_path}")
         references: dict = {}
         artifacts, failed, diverged = [], [], []
-        for fmt, variant, make, parent in _plan(config, source, qat_source, calibration, stage):
-            log(f"converting {fmt} {variant}")
+        bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
+                                            enabled=None if verbose else False, log=log))
+        for step, (fmt, variant, make, parent) in enumerate(_plan(config, source, qat_source, calibration, stage)):
+            bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
             try:
-                payload, recipe = make()
+                payload, recipe = make(lambda done, total: bar.update(
+                    step, f"{fmt} {variant}: calibrating {done}/{total}"))
             except ConversionFailed as exc:
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 log(f"  {fmt} {variant} failed: {exc}")
@@ -98,6 +102,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
             if reason:
                 diverged.append(f"{path.name}: {reason}")
             artifacts.append(artifact)
+            bar.update(step + 1, f"{fmt} {variant}: validated")
+        bar.close()
         if diverged:
             raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged))
         if not artifacts:
@@ -144,19 +150,20 @@ def _saved(model, path: Path, original) -> SourceModel:
 
 
 def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
-    """(format, variant, thunk, source it is checked against) for every requested variant."""
+    """(format, variant, thunk, source it is checked against) for every requested variant; the
+    thunk takes a calibration progress callback, on_sample(done, total)."""
     for variant in config.tflite:
         if variant == QAT_VARIANT:  # the fake-quant ranges learned in training set the scales
-            yield "tflite", variant, (lambda: tflite_convert.convert(
-                qat_source.saved_model_dir(), "int8", calibration, config.io)), qat_source
+            yield "tflite", variant, (lambda on_sample: tflite_convert.convert(
+                qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
             continue
-        yield "tflite", variant, (lambda v=variant: tflite_convert.convert(
-            source.saved_model_dir(), v, calibration, config.io)), source
+        yield "tflite", variant, (lambda on_sample, v=variant: tflite_convert.convert(
+            source.saved_model_dir(), v, calibration, config.io, on_sample)), source
     if not config.onnx:
         return
     fp32: dict = {}
 
-    def onnx_fp32():
+    def onnx_fp32(on_sample=None):
         if not fp32:  # the int8 variants are quantized from this graph
             payload, recipe = onnx_convert.convert_fp32(source, config.opset)
             fp32.update(path=atomic_write_bytes(stage / ".fp32-source.onnx", payload), recipe=recipe)
@@ -166,9 +173,9 @@ def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
         if variant == "fp32":
             yield "onnx", variant, onnx_fp32, source
         else:
-            def quantized(v=variant):
+            def quantized(on_sample, v=variant):
                 _, base = onnx_fp32()
-                payload, recipe = onnx_convert.quantize(fp32["path"], v, calibration)
+                payload, recipe = onnx_convert.quantize(fp32["path"], v, calibration, on_sample)
                 return payload, {**base, **recipe}
             yield "onnx", variant, quantized, source
     # the staging copy of the fp32 graph is not an artifact unless asked for

@@ -27,8 +27,9 @@ CALIBRATED = {"int8", "int16x8"}
 
 
 def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarray] | None,
-            io: str = "int") -> tuple[bytes, dict]:
-    """Convert to one variant; returns the flatbuffer and the recipe that made it."""
+            io: str = "int", on_sample=None) -> tuple[bytes, dict]:
+    """Convert to one variant; returns the flatbuffer and the recipe that made it.
+    `on_sample(done, total)` follows calibration."""
     tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     recipe: dict = {"converter": f"tensorflow {tf.__version__} TFLiteConverter.from_saved_model"}
@@ -39,7 +40,7 @@ def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarr
         converter.target_spec.supported_types = [tf.float16]
         recipe["supported_types"] = ["float16"]
     if variant in CALIBRATED:
-        converter.representative_dataset = _representative(calibration)
+        converter.representative_dataset = _representative(calibration, on_sample)
         recipe["calibration_samples"] = len(next(iter(calibration.values())))
         ops, io_type = {
             "int8": (tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8),
@@ -57,12 +58,14 @@ def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarr
         raise ConversionFailed(explain_failure(str(exc))) from exc
 
 
-def _representative(calibration: dict[str, np.ndarray]):
+def _representative(calibration: dict[str, np.ndarray], on_sample=None):
     count = len(next(iter(calibration.values())))
 
     def samples():
         for i in range(count):
             yield {name: array[i:i + 1] for name, array in calibration.items()}
+            if on_sample:
+                on_sample(i + 1, count)
 
     return samples
 

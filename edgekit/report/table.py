@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edgekit.report.schema import target_label
+
 
 def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
@@ -75,19 +77,20 @@ def optimization_summary(report: dict) -> str:
 def bench_table(model: dict) -> str:
     """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
     task metric and fidelity against the float model; skipped and failed targets below."""
+    from edgekit.report.summary import not_run  # summary builds on this module's helpers
+
     data = model["data"]
     metric = data["metric"]
     headers = ["artifact", "target", "size", "p50 us", "p99 us", "spread", "cold ms", "batch/s", "peak MB"]
     headers += [metric, "drop"] if metric else []
     headers += ["SQNR dB", "top-1 agree"]
-    rows, notes = [], {}
+    rows = []
     for r in model["records"]:
         if r["status"] != "ok":
-            notes.setdefault((r["target"], r["status"], r["reason"]), []).append(r["artifact"])
             continue
         lat, acc, fid = r["latency_us"], r.get("accuracy") or {}, r.get("fidelity")
         peak = r["memory"].get("peak_over_start_bytes", r["memory"]["peak_rss_bytes"])
-        row = [r["artifact"], r["target"] + (f" x{r['threads']}" if r["threads"] else ""),
+        row = [r["artifact"], target_label(r),
                human_size(r["size_bytes"]), f"{lat['p50']:.1f}", f"{lat['p99']:.1f}",
                f"{lat['robust_cv']:.2f}" + ("!" if lat["high_spread"] else ""), f"{r['cold']['cold_start_us'] / 1e3:.1f}",
                f"{r['throughput']['samples_per_s']:,.0f}", f"{peak / 2**20:.1f}"]
@@ -98,9 +101,7 @@ def bench_table(model: dict) -> str:
         row += ["-" if fid is None else f"{fid['sqnr_db']:.1f}", "-" if top1 is None else f"{top1:.1%}"]
         rows.append(row)
     lines = [render(headers, rows, right=set(range(2, len(headers))))] if rows else ["no target could run"]
-    for (target, status, reason), artifacts in notes.items():
-        which = artifacts[0] if len(artifacts) == 1 else f"{len(artifacts)} files"
-        lines.append(f"{target} {status} for {which}: {reason}")
+    lines += not_run(model)
     fallback = {}
     for r in model["records"]:  # an accelerator row that partly ran on the CPU must say so
         if r["status"] == "ok" and r["details"].get("accelerator") in ("gpu", "npu") \

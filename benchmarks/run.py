@@ -1,0 +1,118 @@
+"""Run the benchmark suite in suite.json: convert each zoo model it names into the variants it
+names, benchmark every file on its runtimes and thread counts, write one results.json with the
+Markdown and HTML reports, and compare with the committed baseline.
+
+    python benchmarks/run.py                       # the whole suite (about 4 minutes on 2 cores)
+    python benchmarks/run.py --quick               # the same rows, fewer timed runs (.ci/run)
+    python benchmarks/run.py --update-baseline     # run it and make the result the new baseline
+
+Writes results.json, report.md, report.html and (with a baseline) compare.md to --out. The
+comparison gates accuracy and file size; latency on a shared machine is reported, and gated only
+with --gate-latency. Exit codes: 0 pass, 1 a gate failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edgekit.errors import EdgekitError  # noqa: E402
+from edgekit.progress import Progress  # noqa: E402
+
+SUITE = REPO / "benchmarks" / "suite.json"
+BASELINE = REPO / "benchmarks" / "baseline.json"
+FIELDS = {"models": list, "tflite": list, "onnx": list, "runtimes": list, "threads": list,
+          "runs": int, "warmup": int, "batch": int, "quick": dict}
+
+
+def load_suite(path: Path, quick: bool) -> dict:
+    try:
+        suite = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EdgekitError(f"suite {path} cannot be read ({exc}): give a JSON file like benchmarks/suite.json") from None
+    for key, kind in FIELDS.items():
+        if not isinstance(suite.get(key), kind):
+            raise EdgekitError(f"suite {path}: {key!r} is missing or not a {kind.__name__}")
+    return {**suite, **suite["quick"]} if quick else suite
+
+
+def run_suite(suite: dict, out: Path, log) -> dict:
+    from edgekit import zoo
+    from edgekit.bench.engine import BenchSettings, run as bench
+    from edgekit.bench.targets import TargetSettings
+    from edgekit.config import ConvertConfig
+    from edgekit.convert.pipeline import convert
+    from edgekit.report.schema import combine
+
+    settings = BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
+                             batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])))
+    parts = []
+    with Progress(2 * len(suite["models"]), "suite", log=log) as bar:
+        for i, name in enumerate(suite["models"]):
+            model, calib = zoo.bundled(name)
+            bar.update(2 * i, f"{name}: converting", message=f"converting {name}")
+            convert(ConvertConfig(model=str(model.relative_to(REPO)), calib=str(calib.relative_to(REPO)),
+                                  out=str(out / "artifacts"), tflite=",".join(suite["tflite"]),
+                                  onnx=",".join(suite["onnx"])), log=lambda message: None, verbose=False)
+            bar.update(2 * i + 1, f"{name}: benchmarking", message=f"benchmarking {name}")
+            parts.append(bench(out / "artifacts" / name, settings, log=lambda message: None, progress=False))
+        bar.update(2 * len(suite["models"]))
+    return combine(parts)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", type=Path, default=SUITE)
+    parser.add_argument("--quick", action="store_true", help="fewer timed runs, the same rows (what CI runs)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    parser.add_argument("--baseline", type=Path, default=BASELINE, help="compare with this results file")
+    parser.add_argument("--no-compare", action="store_true", help="do not compare with a baseline")
+    parser.add_argument("--gate-latency", action="store_true",
+                        help="fail on p50 regressions beyond noise too (default: reported only)")
+    parser.add_argument("--update-baseline", action="store_true", help=f"write the results to {BASELINE}")
+    args = parser.parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    try:
+        return _run(args, log)
+    except EdgekitError as exc:
+        print(f"benchmarks/run.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args, log) -> int:
+    from edgekit.artifacts import write_output_file
+    from edgekit.report import compare, html, markdown, schema
+
+    suite = load_suite(args.suite, args.quick)
+    out = args.out.resolve()
+    os.chdir(REPO)  # models and data are recorded by their paths in the repository
+    results = run_suite(suite, out, log)
+    text = json.dumps(results, indent=2) + "\n"
+    write_output_file(out / schema.RESULTS_NAME, text)
+    write_output_file(out / "report.md", markdown.render(results))
+    write_output_file(out / "report.html", html.render(results))
+    log(f"wrote {out / schema.RESULTS_NAME}, report.md and report.html")
+    if args.update_baseline:
+        write_output_file(BASELINE, text)
+        log(f"wrote the new baseline {BASELINE}")
+        return 0
+    if args.no_compare:
+        return 0
+    gates = compare.Gates(max_latency_regression=0.10 if args.gate_latency else None)
+    comparison = compare.compare(schema.read(args.baseline), results, gates)
+    verdict = compare.render(comparison, str(args.baseline.relative_to(REPO) if args.baseline.is_relative_to(REPO)
+                                             else args.baseline), "this run")
+    write_output_file(out / "compare.md", verdict + "\n")
+    print(verdict)
+    markdown.append_to_step_summary(verdict)
+    return 0 if comparison.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched) with,
+per model, the Markdown report's table and recommendation, the metric against latency with its
+Pareto front, the file sizes, what did not run, and each file's details.
+
+Every value from the results goes through `html.escape`: a results file is input, and a model
+or file name must never become markup.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from edgekit.report import plots, summary
+from edgekit.report.schema import target_label
+from edgekit.report.table import human_size
+
+# Even a value that slipped through unescaped could then neither fetch nor run anything.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+FLIPPED_SHOWN = 20  # flipped sample indices listed per output; the count is always given
+SPREAD_NOTE = "the timing spread widely (robust cv above 0.1): rerun on a quiet machine before trusting it"
+
+STYLE = """
+body { font: 15px/1.45 system-ui, 'Segoe UI', Helvetica, Arial, sans-serif; color: #24292f;
+       max-width: 1060px; margin: 2rem auto; padding: 0 1rem; }
+h1 { margin-bottom: .4rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #d0d7de; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; margin: .5rem 0; }
+dt { color: #57606a; } dd { margin: 0; overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: .5rem 0; }
+th, td { padding: .25rem .6rem; border-bottom: 1px solid #d0d7de; text-align: left; }
+th { background: #f6f8fa; }
+table.results td:nth-child(n+3), table.results th:nth-child(n+3) { text-align: right; }
+tr.recommended { background: #ddf4ff; }
+.flag { color: #cf222e; font-weight: 600; }
+.recommendation { border-left: 4px solid #1f6feb; background: #f6f8fa; padding: .5rem .8rem; }
+.note, .muted { color: #57606a; }
+svg.plot { display: block; max-width: 100%; height: auto; margin: .5rem 0; }
+details { border: 1px solid #d0d7de; border-radius: 6px; padding: .3rem .8rem; margin: .4rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+h4 { margin: .7rem 0 .1rem; }
+code { font: 13px ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; }
+"""
+
+
+def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
+    names = ", ".join(m["name"] for m in results["models"])
+    models = "\n".join(_model(m, tolerance) for m in results["models"]) or "<p>No model was measured.</p>"
+    return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>edgekit benchmark: {_e(names)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+            f"{_header(results)}\n{models}\n</body>\n</html>\n")
+
+
+def _e(value) -> str:
+    """Any value from the results, as page text."""
+    return escape(str(value))
+
+
+def _dl(pairs: list[tuple[str, str]]) -> str:
+    """A definition list; the values are HTML already."""
+    return "<dl>" + "".join(f"<dt>{_e(term)}</dt><dd>{value}</dd>" for term, value in pairs) + "</dl>"
+
+
+def _header(results: dict) -> str:
+    env, settings = results["environment"], results["settings"]
+    cpu = env.get("cpu", {})
+    versions = ", ".join(f"{name} {version}" for name, version in env.get("versions", {}).items() if version)
+    threads = ", ".join(map(str, (settings.get("target_settings") or {}).get("threads") or [])) or "default"
+    return "<header><h1>edgekit benchmark</h1>" + _dl([
+        ("machine", _e(f"{cpu.get('name', '?')}, {cpu.get('cores', '?')} cores; {env.get('platform', '?')}; "
+                       f"Python {env.get('python', '?')}")),
+        ("packages", _e(versions or "not recorded")),
+        ("created", _e(results.get("created", "?"))),
+        ("settings", _e(f"{settings.get('runs', '?')} runs after {settings.get('warmup', '?')} warm-up runs, "
+                        f"batch {settings.get('batch', '?')} for throughput, threads {threads}")),
+    ]) + "</header>"
+
+
+def _model(model: dict, tolerance: float) -> str:
+    metric, rows = model["data"].get("metric"), summary.rows(model)
+    recommendation = summary.recommend(model, tolerance)
+    not_run = summary.not_run(model)
+    return "\n".join([
+        f"<section>\n<h2>{_e(model['name'])}</h2>",
+        f'<p class="recommendation">{_e(recommendation.line())}</p>',
+        _table(rows, metric, recommendation.row),
+        _data_note(model),
+        f"<h3>Task metric{_e(f' ({metric})' if metric else '')} against latency</h3>",
+        _scatter(rows, metric),
+        "<h3>File sizes</h3>",
+        plots.size_bars(_files(model)),
+        f"<h3>Did not run ({len(not_run)})</h3>",
+        "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in not_run) + "</ul>" if not_run
+        else '<p class="note">Every selected target ran.</p>',
+        "<h3>Files</h3>",
+        *(_artifact(a, model) for a in model["artifacts"]),
+        "</section>"])
+
+
+def _table(rows: list[summary.Row], metric: str | None, recommended: summary.Row | None) -> str:
+    """The Markdown report's table, the recommended row highlighted."""
+    if not rows:
+        return "<p>No target could run.</p>"
+    headers = summary.headers(metric)
+    body = []
+    for row in rows:
+        r = row.record
+        cells = [_e(c) for c in summary.cells(row, metric)]
+        if r["latency_us"].get("high_spread"):
+            cells[headers.index("p50 us")] += f' <span class="flag" title="{_e(SPREAD_NOTE)}">!</span>'
+        chosen = ' class="recommended"' if recommended is not None and r is recommended.record else ""
+        body.append(f"<tr{chosen} title=\"{_e(r['artifact'])}\">" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>"
+    spread = any(row.record["latency_us"].get("high_spread") for row in rows)
+    return (f'<table class="results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
+            + (f'<p class="note"><span class="flag">!</span> {_e(SPREAD_NOTE)}</p>' if spread else ""))
+
+
+def _data_note(model: dict) -> str:
+    data, p50 = model["data"], summary.float_latency(model)
+    speedup = (f"speed-up: the float model's p50 on {summary.FLOAT_TARGET} ({p50:,.1f} us) over the row's" if p50
+               else f"speed-up: not shown, the float model did not run on {summary.FLOAT_TARGET}")
+    text = f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}; {speedup}"
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _scatter(rows: list[summary.Row], metric: str | None) -> str:
+    if not metric:
+        return '<p class="note">No chart: the evaluation data has no labels, so no file has a score.</p>'
+    if not plots.plotted(rows):
+        return f'<p class="note">No chart: no file that ran has a {_e(metric)} score.</p>'
+    return plots.scatter(rows, metric)
+
+
+def _files(model: dict) -> list[dict]:
+    """The measured files, with the float model's when the artifact list lacks it."""
+    files, reference = list(model["artifacts"]), model.get("reference") or {}
+    if reference.get("artifact") and reference["artifact"] not in {f["name"] for f in files}:
+        files.insert(0, {"name": reference["artifact"], "size_bytes": reference.get("size_bytes"), "variant": "float"})
+    return files
+
+
+def _artifact(artifact: dict, model: dict) -> str:
+    size, gzip = artifact.get("size_bytes"), artifact.get("gzip_bytes")
+    facts = [("format", _e(artifact.get("format"))), ("variant", _e(artifact.get("variant"))),
+             ("size", f"{human_size(size)} ({size:,} bytes)" if size is not None else "-"),
+             ("gzip", human_size(gzip) if gzip is not None else "-"),
+             ("sha256", f"<code>{_e(artifact['sha256'])}</code>" if artifact.get("sha256") else "not recorded")]
+    specs = artifact.get("inputs", []) + artifact.get("outputs", [])
+    kind = f"{artifact.get('format')} {artifact.get('variant')}" + (f", {human_size(size)}" if size is not None else "")
+    parts = [f'<details><summary>{_e(artifact["name"])} <span class="muted">{_e(kind)}</span></summary>', _dl(facts)]
+    parts.append(_specs(artifact) if specs else
+                 '<p class="note">Inputs and outputs not recorded (the results file predates schema version 2).</p>')
+    parts += [_run(r) for r in model["records"] if r["artifact"] == artifact["name"] and r["status"] == "ok"]
+    return "\n".join(parts) + "</details>"
+
+
+def _specs(artifact: dict) -> str:
+    """Inputs and outputs: name, dtype, shape (? where dynamic) and quantization when present."""
+    rows = []
+    for kind in ("inputs", "outputs"):
+        for spec in artifact.get(kind, []):
+            shape = "[" + ", ".join("?" if d is None else str(d) for d in spec.get("shape") or []) + "]"
+            cells = [kind[:-1], spec.get("name"), spec.get("dtype"), shape,
+                     _values(spec.get("scale")), _values(spec.get("zero_point"))]
+            rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr><th></th><th>name</th><th>dtype</th><th>shape</th><th>scale</th>"
+            "<th>zero point</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _run(record: dict) -> str:
+    """One ok record of a file: its runtime options, and its fidelity against the float model."""
+    fid = record.get("fidelity")
+    options = ", ".join(f"{k}={v}" for k, v in (record.get("details") or {}).items()) or "none"
+    pairs = [("options", _e(options))]
+    if fid is None:
+        pairs.append(("fidelity", "the float model itself" if record["variant"] == "float"
+                      else "not compared with the float model"))
+    else:
+        top1 = fid.get("top1_agreement")
+        pairs.append(("fidelity", _e(f"max-abs {fid['max_abs']:.3g}, SQNR {fid['sqnr_db']:.1f} dB, top-1 agreement "
+                                     + ("-" if top1 is None else f"{top1:.2%}"))))
+        for name, output in (fid.get("outputs") or {}).items():
+            flipped = output.get("flipped_samples")
+            if flipped is not None:
+                shown = ", ".join(map(str, flipped[:FLIPPED_SHOWN])) + (" …" if len(flipped) > FLIPPED_SHOWN else "")
+                pairs.append((f"flipped in {name}", _e(f"{len(flipped)} samples" + (f": {shown}" if flipped else ""))))
+    return f"<h4>on {_e(target_label(record))} ({_e(record['runtime'])})</h4>" + _dl(pairs)
+
+
+def _values(values) -> str:
+    """Quantization parameters: per-channel lists are long, so the first few and the count."""
+    if values is None:
+        return "-"
+    values = list(values)
+    return ", ".join(f"{v:.6g}" for v in values[:4]) + (f" … ({len(values)} values)" if len(values) > 4 else "")
+

@@ -1,0 +1,92 @@
+"""`edgekit report` on the results a real `edgekit convert` wrote, and the benchmark suite runner
+end to end on a small suite, compared with its own baseline."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from tests.conftest import REPO, folder_state, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_report_formats(converted, tmp_path):
+    folder = converted["folder"]
+    code, stdout, stderr = run_cli("report", folder / "results.json")
+    assert code == 0, stderr
+    assert stdout.startswith("## edgekit benchmark") and "### digits_cnn" in stdout
+    assert "| keras float | keras:cpu |" in stdout and "**recommended: digits_cnn_" in stdout
+
+    code, _, stderr = run_cli("report", folder, "--format", "html", "--out", tmp_path / "page" / "report.html")
+    assert code == 0, stderr
+    page = (tmp_path / "page" / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "digits_cnn_int8.tflite" in page
+
+    code, stdout, _ = run_cli("report", folder / "results.json", "--format", "json")
+    assert code == 0 and json.loads(stdout) == json.loads((folder / "results.json").read_text())
+
+
+def test_report_appends_to_the_job_summary(converted, tmp_path, monkeypatch):
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, stdout, _ = run_cli("report", converted["folder"], "--out", tmp_path / "report.md")
+    assert code == 0 and stdout == ""
+    assert summary.read_text().startswith("## edgekit benchmark")
+    assert (tmp_path / "report.md").read_text().rstrip() == summary.read_text().rstrip()
+
+
+def test_report_bad_input(converted, tmp_path):
+    before = folder_state(tmp_path)
+    cases = [
+        (["report", tmp_path / "missing.json"], "is not a file"),
+        (["report", converted["folder"], "--out", tmp_path], "is a folder"),
+        (["report", converted["folder"] / "manifest.json"], "is not an edgekit results file"),
+        (["report", converted["folder"], "--tolerance", "-1"], "--tolerance"),
+        (["report", converted["folder"], "--format", "pdf"], "invalid choice"),
+    ]
+    for args, message in cases:
+        code, stdout, stderr = run_cli(*args)
+        assert code == 2 and message in stderr, (args, stderr)
+        assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert folder_state(tmp_path) == before
+
+
+def _suite_runner():
+    spec = importlib.util.spec_from_file_location("suite_runner", REPO / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_suite_runs_reports_and_gates_against_a_baseline(tmp_path, monkeypatch, capsys):
+    runner = _suite_runner()
+    committed = json.loads((REPO / "benchmarks" / "suite.json").read_text())
+    suite = {**committed, "models": ["digits_mlp"], "tflite": ["int8"], "onnx": [],
+             "runtimes": ["keras:cpu", "litert:xnnpack"], "threads": [1], "quick": {"runs": 10, "warmup": 2}}
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    monkeypatch.chdir(tmp_path)  # the runner works from the repository; this puts the cwd back after
+    first = tmp_path / "first"
+    assert runner.main(["--suite", str(tmp_path / "suite.json"), "--quick", "--out", str(first), "--no-compare"]) == 0
+    assert {p.name for p in first.iterdir()} >= {"results.json", "report.md", "report.html"}
+    results = json.loads((first / "results.json").read_text())
+    assert [m["name"] for m in results["models"]] == ["digits_mlp"]
+    assert {(r["target"], r["status"]) for r in results["models"][0]["records"]} == {
+        ("keras:cpu", "ok"), ("litert:xnnpack", "ok")}
+    assert all(r["latency_us"]["runs"] == 10 for r in results["models"][0]["records"])
+
+    # the same suite again passes against the first run; a baseline claiming better accuracy fails it
+    second = tmp_path / "second"
+    args = ["--suite", str(tmp_path / "suite.json"), "--quick", "--out", str(second)]
+    assert runner.main([*args, "--baseline", str(first / "results.json")]) == 0
+    assert "## edgekit compare: pass" in (second / "compare.md").read_text()
+    for record in results["models"][0]["records"]:
+        record["accuracy"]["value"] += 0.01
+    (tmp_path / "better.json").write_text(json.dumps(results))
+    assert runner.main([*args, "--baseline", str(tmp_path / "better.json")]) == 1
+    assert "over the 0.5-point gate" in capsys.readouterr().out
+
+    (tmp_path / "bad-suite.json").write_text(json.dumps({**suite, "runtimes": "litert"}))
+    assert runner.main(["--suite", str(tmp_path / "bad-suite.json"), "--out", str(tmp_path / "x")]) == 2

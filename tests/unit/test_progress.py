@@ -1,0 +1,37 @@
+"""The progress bar draws on a terminal and stays out of logs."""
+
+from __future__ import annotations
+
+import io
+
+from edgekit.progress import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_bar_draws_on_a_terminal_only():
+    terminal, logged = Terminal(), []
+    with Progress(4, "converting", stream=terminal, log=logged.append) as bar:
+        bar.update(1, "tflite int8", message="converting tflite int8")
+        bar.update(4)
+    drawn = terminal.getvalue()
+    assert "\rconverting [######..................] 1/4" in drawn and "tflite int8" in drawn
+    assert "] 4/4" in drawn and drawn.endswith("\n") and logged == []
+
+    log_file, logged = io.StringIO(), []
+    with Progress(4, "converting", stream=log_file, log=logged.append) as bar:
+        bar.update(1, "tflite int8", message="converting tflite int8")
+        bar.update(2, "calibrating 10/200")
+    assert log_file.getvalue() == "" and logged == ["converting tflite int8"]
+
+
+def test_fast_updates_are_throttled():
+    terminal = Terminal()
+    bar = Progress(2, "calibrating", stream=terminal)
+    for sample in range(500):
+        bar.update(0, f"{sample}/500")
+    bar.close()
+    assert terminal.getvalue().count("\r") < 5
