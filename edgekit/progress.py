@@ -43,6 +43,15 @@ class Progress:
                           f"{self.done}/{self.total} {elapsed:4.0f}s {detail}\x1b[K")
         self.stream.flush()
 
+    def note(self, message: str) -> None:
+        """A line that must stay (a failure): above the bar on a terminal, else in the log."""
+        if self.enabled and not self._closed:
+            self.stream.write(f"\r\x1b[K{message}\n")
+            self.stream.flush()
+            self._drawn = 0.0  # the next update redraws the bar below it
+        elif self.log:
+            self.log(message)
+
     def close(self) -> None:
         if self.enabled and not self._closed:
             self._closed = True

@@ -90,7 +90,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
                     step, f"{fmt} {variant}: calibrating {done}/{total}"))
             except ConversionFailed as exc:
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
-                log(f"  {fmt} {variant} failed: {exc}")
+                bar.note(f"  {fmt} {variant} failed: {exc}")
                 continue
             if id(parent) not in references:
                 references[id(parent)] = parent.predict(calibration)

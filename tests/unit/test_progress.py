@@ -16,8 +16,10 @@ def test_bar_draws_on_a_terminal_only():
     terminal, logged = Terminal(), []
     with Progress(4, "converting", stream=terminal, log=logged.append) as bar:
         bar.update(1, "tflite int8", message="converting tflite int8")
+        bar.note("tflite int8 failed: no kernel")
         bar.update(4)
     drawn = terminal.getvalue()
+    assert "\r\x1b[Ktflite int8 failed: no kernel\n\rconverting [" in drawn
     assert "\rconverting [######..................] 1/4" in drawn and "tflite int8" in drawn
     assert "] 4/4" in drawn and drawn.endswith("\n") and logged == []
 
@@ -25,7 +27,8 @@ def test_bar_draws_on_a_terminal_only():
     with Progress(4, "converting", stream=log_file, log=logged.append) as bar:
         bar.update(1, "tflite int8", message="converting tflite int8")
         bar.update(2, "calibrating 10/200")
-    assert log_file.getvalue() == "" and logged == ["converting tflite int8"]
+        bar.note("tflite int8 failed: no kernel")
+    assert log_file.getvalue() == "" and logged == ["converting tflite int8", "tflite int8 failed: no kernel"]
 
 
 def test_fast_updates_are_throttled():
