@@ -77,7 +77,7 @@ def optimization_summary(report: dict) -> str:
 def bench_table(model: dict) -> str:
     """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
     task metric and fidelity against the float model; skipped and failed targets below."""
-    from edgekit.report.summary import not_run  # summary builds on this module's helpers
+    from edgekit.report.summary import not_run, recommend  # summary builds on this module's helpers
 
     data = model["data"]
     metric = data["metric"]
@@ -126,4 +126,5 @@ def bench_table(model: dict) -> str:
                     and metric else ""))
     if model.get("reference_note"):
         lines.append(f"fidelity: {model['reference_note']}")
+    lines.append(recommend(model).line())
     return "\n".join(lines)

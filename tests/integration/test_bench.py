@@ -38,6 +38,7 @@ def test_convert_benchmarks_every_artifact_on_every_runtime(results, converted):
         assert ran == expected, target
     assert [r["status"] for r in by_target["keras:cpu"]] == ["ok"]
     assert "the benchmark" not in converted["stdout"] and "p50 us" in converted["stdout"]
+    assert "\nrecommended: digits_cnn_" in converted["stdout"]  # the fastest file within 1 point
 
 
 def test_every_record_that_did_not_run_says_why(results):
