@@ -2,7 +2,7 @@
 names, benchmark every file on its runtimes and thread counts, write one results.json with the
 Markdown and HTML reports, and compare with the committed baseline.
 
-    python benchmarks/run.py                       # the whole suite (about 4 minutes on 2 cores)
+    python benchmarks/run.py                       # the whole suite (about 2.5 minutes on 2 cores)
     python benchmarks/run.py --quick               # the same rows, fewer timed runs (.ci/run)
     python benchmarks/run.py --update-baseline     # run it and make the result the new baseline
 
