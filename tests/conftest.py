@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.pop("GITHUB_STEP_SUMMARY", None)  # the tests' reports must not land in a real CI job summary
 REPO = Path(__file__).resolve().parents[1]
 
 
