@@ -93,21 +93,20 @@ def _run(args, log) -> int:
     out = args.out.resolve()
     os.chdir(REPO)  # models and data are recorded by their paths in the repository
     results = run_suite(suite, out, log)
-    text = json.dumps(results, indent=2) + "\n"
-    write_output_file(out / schema.RESULTS_NAME, text)
+    schema.write(out / schema.RESULTS_NAME, results)
     write_output_file(out / "report.md", markdown.render(results))
     write_output_file(out / "report.html", html.render(results))
     log(f"wrote {out / schema.RESULTS_NAME}, report.md and report.html")
     if args.update_baseline:
-        write_output_file(BASELINE, text)
+        schema.write(BASELINE, results)
         log(f"wrote the new baseline {BASELINE}")
         return 0
     if args.no_compare:
         return 0
-    gates = compare.Gates(max_latency_regression=0.10 if args.gate_latency else None)
+    gates = compare.Gates() if args.gate_latency else compare.Gates(max_latency_regression=None)
     comparison = compare.compare(schema.read(args.baseline), results, gates)
-    verdict = compare.render(comparison, str(args.baseline.relative_to(REPO) if args.baseline.is_relative_to(REPO)
-                                             else args.baseline), "this run")
+    shown = args.baseline.relative_to(REPO) if args.baseline.is_relative_to(REPO) else args.baseline
+    verdict = compare.render(comparison, str(shown), "this run")
     write_output_file(out / "compare.md", verdict + "\n")
     print(verdict)
     markdown.append_to_step_summary(verdict)

@@ -3,7 +3,6 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 
@@ -52,8 +51,9 @@ def settings_from(args, **extra):
 
 
 def run(args) -> int:
-    from edgekit.artifacts import check_output_file, write_output_file
+    from edgekit.artifacts import check_output_file
     from edgekit.bench.engine import run as bench
+    from edgekit.report import schema
     from edgekit.report.table import bench_table
 
     settings = settings_from(args, data=args.data, reference=args.reference,
@@ -62,7 +62,7 @@ def run(args) -> int:
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     results = bench(args.path, settings, log, progress=not args.quiet)
     if json_path:
-        write_output_file(json_path, json.dumps(results, indent=2) + "\n")
+        schema.write(json_path, results)
     for model in results["models"]:
         print(bench_table(model))
     return 0

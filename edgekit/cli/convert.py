@@ -65,18 +65,17 @@ def run(args) -> int:
         print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "
               "and in manifest.json", file=sys.stderr)
     if bench_settings is not None:
-        from edgekit.artifacts import atomic_write_json
         from edgekit.bench.engine import run as bench
-        from edgekit.report.schema import RESULTS_NAME
+        from edgekit.report import schema
         from edgekit.report.table import bench_table
 
         out_dir = Path(config.out) / manifest["name"]
         log(f"benchmarking the artifacts in {out_dir}")
         results = bench(out_dir, bench_settings, log, progress=not args.quiet)
-        atomic_write_json(out_dir / RESULTS_NAME, results)
+        written = schema.write(out_dir / schema.RESULTS_NAME, results)
         print()
         print("\n".join(bench_table(model) for model in results["models"]))
-        log(f"wrote {out_dir / RESULTS_NAME}")
+        log(f"wrote {written}")
     return 0
 
 

@@ -3,7 +3,6 @@ self-contained HTML page with plots, or JSON upgraded to the current schema."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 FORMATS = ("md", "html", "json")
@@ -30,7 +29,7 @@ def run(args) -> int:
     out = check_output_file(args.out, "--out") if args.out else None
     results = schema.read(args.results)
     if args.format == "json":
-        text = json.dumps(results, indent=2) + "\n"
+        text = schema.to_text(results)
     elif args.format == "html":
         from edgekit.report.html import render
 

@@ -98,9 +98,8 @@ class _ModelComparison:
             return label + ["-"] * 4 + [self.note(FAIL, b, "not measured in the current run")]
         if b["status"] != "ok" or c["status"] != "ok":
             return label + ["-"] * 4 + [self._status_change(b, c)]
-        verdicts = [self._accuracy(b, c), self._latency(b, c)]
-        accuracy, latency = verdicts[0][1], verdicts[1][1]
-        levels = [v[0] for v in verdicts]
+        (accuracy_level, accuracy), (latency_level, latency) = self._accuracy(b, c), self._latency(b, c)
+        levels = {accuracy_level, latency_level}
         verdict = FAIL if FAIL in levels else FLAG if FLAG in levels else "ok"
         return label + [*accuracy, *latency, verdict]
 

@@ -3,6 +3,8 @@ job summary, the recommended variant, and what did not run."""
 
 from __future__ import annotations
 
+import os
+
 from edgekit.report import summary
 
 
@@ -62,8 +64,6 @@ def _data_note(model: dict) -> str:
 
 def append_to_step_summary(text: str) -> str | None:
     """Append to the GitHub Actions job summary when the job has one; the file's path, or None."""
-    import os
-
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return None

@@ -42,6 +42,18 @@ def read(path: str | Path) -> dict:
     return parse(data, str(path))
 
 
+def write(path: str | Path, results: dict) -> Path:
+    """Write a results file atomically, making its folder: how bench, convert and the suite save one."""
+    from edgekit.artifacts import write_output_file
+
+    write_output_file(Path(path), to_text(results))
+    return Path(path)
+
+
+def to_text(results: dict) -> str:
+    return json.dumps(results, indent=2) + "\n"
+
+
 def parse(data, source: str = "results") -> dict:
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise EdgekitError(f"{source} is not an edgekit results file (it lacks \"kind\": \"{KIND}\"): give {_WHAT}")
