@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -145,14 +146,21 @@ def atomic_save_model(model, path: Path) -> Path:
     return path
 
 
-def check_output_parent(out: Path) -> None:
-    """Fail early, before any heavy work, when the output folder cannot be written."""
+def check_output_parent(out: Path, option: str = "--out") -> None:
+    """Fail early, before any heavy work, when the output folder cannot be written. Writability
+    is probed with a real file: permission bits do not tell (root ignores them, an immutable or
+    read-only-mounted folder refuses even root)."""
     for parent in [out, *out.parents]:
         if parent.exists():
             if not parent.is_dir():
-                raise EdgekitError(f"output path {parent} is a file: give --out a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise EdgekitError(f"output folder {parent} is not writable: choose another --out")
+                raise EdgekitError(f"output path {parent} is a file, not a folder: give {option} another path")
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".edgekit-probe-", dir=parent)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise EdgekitError(f"output folder {parent} is not writable ({exc.strerror}): "
+                                   f"give {option} another path") from None
             return
 
 
@@ -161,7 +169,7 @@ def check_output_file(path: str | Path, option: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise EdgekitError(f"{option} {path} is a folder: give a file name, e.g. {path / 'results.json'}")
-    check_output_parent(path.parent)
+    check_output_parent(path.parent, option)
     return path
 
 
@@ -183,16 +191,28 @@ def staged_folder(final: Path):
     os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; the result is an ordinary folder
     try:
         yield stage
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-            os.replace(final, old / final.name)
-            os.replace(stage, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, final)
+        with _interrupts_held():  # the two renames must not be split by Ctrl-C
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+                os.replace(final, old / final.name)
+                os.replace(stage, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(stage, final)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold SIGINT and SIGTERM until the block is done; they are delivered after it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def new_manifest(**fields) -> dict:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit import limits
+from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -23,13 +25,15 @@ def load_calibration(
     inputs: list[TensorSpec],
     image_range: tuple[float, float] = (0.0, 1.0),
     max_samples: int | None = None,
+    min_samples: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Read a calibration set and return one checked array per model input, keyed by name."""
+    """Read a calibration set and return one checked array per model input, keyed by name.
+    Nothing is decoded before its declared size is known to be within the data limit."""
     path = Path(path)
     if not path.exists():
         raise EdgekitError(f"calibration data {path} does not exist: give a .npz, .npy or image folder")
     if path.is_dir():
-        arrays = _from_image_folder(path, inputs, image_range)
+        arrays = _from_image_folder(path, inputs, image_range, max_samples)
     elif path.suffix == ".npz":
         arrays = _from_npz(path, inputs)
     elif path.suffix == ".npy":
@@ -37,10 +41,10 @@ def load_calibration(
     else:
         raise EdgekitError(f"calibration data {path}: unsupported format {path.suffix or '(none)'}; "
                            "use .npz, .npy or a folder of images")
-    return check_calibration(path, arrays, inputs, max_samples)
+    return check_calibration(path, arrays, inputs, max_samples, min_samples)
 
 
-def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=None) -> dict:
+def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=None, min_samples=1) -> dict:
     counts = set()
     checked = {}
     for spec in inputs:
@@ -57,7 +61,10 @@ def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=
                 f"{where} has shape {array.shape}; model input {spec.name!r} needs (N, {shown})"
             )
         if len(array) == 0:
-            raise EdgekitError(f"{where} is empty: it needs at least one sample")
+            raise EdgekitError(f"{where} is empty: it needs at least {min_samples} sample(s)")
+        if len(array) < min_samples:
+            raise EdgekitError(f"{where} has {len(array)} sample(s); calibration needs at least {min_samples} "
+                               "representative ones (a few hundred is better)")
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
             raise EdgekitError(f"{where} has NaN or inf values in {bad} sample(s): clean or drop them")
@@ -71,7 +78,21 @@ def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=
     return checked
 
 
+def check_npz(path: Path) -> None:
+    """Refuse an .npz whose arrays, as their headers declare them, are unsafe or too big to load."""
+    members = check_zip(path, "data", limits.current().data_bytes, "--max-data-size",
+                        check_ratio=False)  # zeros-heavy data compresses far: its size is what counts
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in members:
+                with archive.open(member) as fh:
+                    _check_npy_header(fh, path, member.file_size, member.filename)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise EdgekitError(f"data {path} is not a readable .npz ({exc})") from None
+
+
 def _from_npz(path: Path, inputs: list[TensorSpec]) -> dict:
+    check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.files)
@@ -97,12 +118,38 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict:
         raise EdgekitError(f"calibration data {path}: a .npy holds one array but the model has "
                            f"{len(inputs)} inputs; use a .npz keyed by input name")
     try:
+        with open(path, "rb") as fh:
+            _check_npy_header(fh, path, path.stat().st_size)
         return {inputs[0].name: np.load(path, allow_pickle=False)}
+    except EdgekitError:
+        raise
     except (ValueError, OSError, EOFError) as exc:
         raise EdgekitError(f"calibration data {path} is not a readable .npy ({exc})") from None
 
 
-def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range) -> dict:
+def _check_npy_header(fh, path: Path, file_size: int, member: str | None = None) -> None:
+    """Read an .npy header and refuse an array that would be too big to decode, or that declares
+    more data than the file holds (a huge declared shape in a tiny file)."""
+    where = f"data {path}" + (f" [{member}]" if member else "")
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version not in readers:
+            raise EdgekitError(f"{where}: .npy format version {version} is not supported; save with numpy.save")
+        shape, _, dtype = readers[version](fh)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # numpy parses the header as Python literals: many error types
+        raise EdgekitError(f"{where} is not a readable .npy ({first_line(exc)})") from None
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    limits.check_data_size(path, declared)
+    held = file_size - fh.tell()
+    if dtype.kind != "O" and held < declared:
+        raise EdgekitError(f"{where} declares shape {shape} ({declared} bytes) but holds {held} bytes: "
+                           "the file is truncated")
+
+
+def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_samples=None) -> dict:
     from PIL import Image, UnidentifiedImageError
 
     if len(inputs) != 1 or len(inputs[0].shape) not in (3, 4):
@@ -116,16 +163,19 @@ def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range) -> d
                            "images need a fixed height, width and 1, 3 or 4 channels")
     mode = {None: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    low, high = image_range
-    images = []
     for file in files:
         if file.suffix.lower() not in IMAGE_SUFFIXES:
             raise EdgekitError(f"calibration data {folder}: {file.name} is not an image "
                                f"(expected {', '.join(sorted(IMAGE_SUFFIXES))})")
+    files = files[:max_samples]  # only what will be used is decoded
+    limits.check_data_size(folder, len(files) * height * width * (channels or 1) * 4)
+    low, high = image_range
+    images = []
+    for file in files:
         try:
             with Image.open(file) as img:
                 pixels = np.asarray(img.convert(mode).resize((width, height), Image.BILINEAR))
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise EdgekitError(f"calibration data {folder}: {file.name} cannot be read as an image ({exc})") from None
         images.append(pixels.astype(np.float32) / 255.0 * (high - low) + low)
     if not images:

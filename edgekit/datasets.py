@@ -190,7 +190,9 @@ def cifar10(data_path: str | Path | None = None) -> Dataset | None:
     `cifar-10-batches-py` folder or `cifar-10-python.tar.gz`, or else from the local Keras cache.
     None when there is no `data_path` and the cache does not hold it; nothing is downloaded.
 
-    The batches are Python pickles, read only from that cache or the path the user gives."""
+    The batches are Python pickles; they are read with an unpickler that builds only numpy
+    arrays and plain containers, so a hostile file cannot run code. The archive is read in
+    memory, never extracted."""
     import os
     import pickle
     import tarfile
@@ -214,13 +216,12 @@ def cifar10(data_path: str | Path | None = None) -> Dataset | None:
             for name in names:
                 if (path / name).is_file():
                     with open(path / name, "rb") as f:
-                        batches[name] = pickle.load(f, encoding="bytes")
+                        batches[name] = _arrays_only(f)
         else:
             with tarfile.open(path, "r:gz") as tar:
                 for member in tar.getmembers():
                     if member.isfile() and Path(member.name).name in names:
-                        batches[Path(member.name).name] = pickle.load(tar.extractfile(member),
-                                                                      encoding="bytes")
+                        batches[Path(member.name).name] = _arrays_only(tar.extractfile(member))
         missing = [name for name in names if name not in batches]
         if missing:
             raise EdgekitError(f"CIFAR-10 data {path} lacks {', '.join(missing)}: {hint}")
@@ -235,6 +236,27 @@ def cifar10(data_path: str | Path | None = None) -> Dataset | None:
     return Dataset(x["train"], y["train"], x["test"], y["test"],
                    description=f"CIFAR-10 ({len(y['train'])} train and {len(y['test'])} test 32x32 "
                                "RGB images, 10 classes), pixels scaled to [0, 1]")
+
+
+# what a pickled numpy array needs (numpy 1 and 2 module names, and the bytes codec protocol 2
+# uses); nothing else may be built
+PICKLE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+def _arrays_only(file):
+    """Unpickle a data batch, refusing any global but those that rebuild numpy arrays."""
+    import importlib
+    import pickle
+
+    class ArraysOnly(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) not in PICKLE_GLOBALS:
+                raise pickle.UnpicklingError(f"refused to load {module}.{name}: only numpy arrays are allowed")
+            return getattr(importlib.import_module(module), name)
+
+    return ArraysOnly(file, encoding="bytes").load()
 
 
 SOUND_CLASSES = ("silence", "noise burst", "low tone", "mid tone", "high tone", "rising chirp",

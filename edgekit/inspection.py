@@ -110,13 +110,23 @@ def inspect_onnx(path: Path) -> dict:
     def value_info(v) -> dict:
         kind = v.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim]
-        return {"name": v.name, "dtype": onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type).name, "shape": dims}
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type).name
+        except KeyError:  # the checker does not look at element types
+            dtype = f"unknown type {kind.elem_type}"
+        return {"name": v.name, "dtype": dtype, "shape": dims}
+
+    def values(name: str) -> np.ndarray:
+        try:
+            return numpy_helper.to_array(inits[name]).ravel()
+        except (ValueError, TypeError, KeyError) as exc:  # data that disagrees with its dims or type
+            raise EdgekitError(f"{path} has a damaged initializer {name!r} ({first_line(exc)})") from None
 
     quant = {}
     for node in graph.node:  # a QuantizeLinear's input 0 is the tensor it quantizes
         if node.op_type == "QuantizeLinear" and len(node.input) >= 3 and node.input[1] in inits:
-            scale = numpy_helper.to_array(inits[node.input[1]]).ravel()
-            zero = numpy_helper.to_array(inits[node.input[2]]).ravel() if node.input[2] in inits else []
+            scale = values(node.input[1])
+            zero = values(node.input[2]) if node.input[2] in inits else []
             quant[node.input[0]] = {"scale": [float(s) for s in scale], "zero_point": [int(z) for z in zero]}
     inputs = [value_info(v) for v in graph.input if v.name not in inits]
     outputs = [value_info(v) for v in graph.output]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit import limits
+from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec, sha256_of, size_of
 from edgekit.errors import EdgekitError, first_line
 from edgekit.heavy import tensorflow
@@ -27,8 +29,9 @@ SAVEDMODEL = "savedmodel"
 KERAS3 = "keras3"
 TF_KERAS = "tf_keras"
 
-# Layers whose config carries Python code (marshalled bytecode) that deserializing would run.
-CODE_CARRYING_LAYERS = {"Lambda"}
+# Config classes that carry Python code (marshalled bytecode) that deserializing would run:
+# tf-keras's and Keras 3's Lambda layer, and Keras 3's serialized lambda function.
+CODE_CARRYING_LAYERS = {"Lambda", "__lambda__"}
 CONVERTED_SUFFIXES = {".tflite", ".onnx"}
 
 
@@ -38,8 +41,11 @@ def detect_flavour(path: Path) -> str:
         raise EdgekitError(f"model {path} does not exist: give a .keras/.h5 file or a SavedModel folder")
     if path.is_dir():
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            limits.check_model_size(path, size_of(path))
             return SAVEDMODEL
         raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it)")
+    if not path.is_file():
+        raise EdgekitError(f"model {path} is not a regular file: give a .keras/.h5 file or a SavedModel folder")
     if path.suffix in CONVERTED_SUFFIXES:
         raise EdgekitError(
             f"model {path} is already converted: convert takes a Keras model or SavedModel "
@@ -47,7 +53,10 @@ def detect_flavour(path: Path) -> str:
         )
     if path.stat().st_size == 0:
         raise EdgekitError(f"model {path} is an empty file")
+    limits.check_model_size(path, path.stat().st_size)
     if zipfile.is_zipfile(path):
+        # Keras unpacks the archive: its members must stay inside, and unpack to a bounded size
+        check_zip(path, "model", limits.current().model_bytes, "--max-model-size")
         version = _keras_zip_version(path)
     elif _is_hdf5(path):
         version = _h5_attr(path, "keras_version") or "2"
@@ -73,7 +82,7 @@ def model_config(path: Path) -> dict:
         config = json.loads(text)
     except EdgekitError:
         raise
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, RecursionError) as exc:
         raise EdgekitError(f"model {path} has no readable config ({exc}): the file is damaged") from None
     if not isinstance(config, dict):
         raise EdgekitError(f"model {path} has a config that is not a JSON object: the file is damaged")
@@ -81,19 +90,20 @@ def model_config(path: Path) -> dict:
 
 
 def code_carrying_layers(config) -> list[str]:
-    """Names of the layers in a Keras config that hold arbitrary Python code."""
-    found = []
-    if isinstance(config, dict):
-        if config.get("class_name") in CODE_CARRYING_LAYERS:
-            inner = config.get("config")
-            name = inner.get("name", "?") if isinstance(inner, dict) else "?"
-            found.append(f"{config['class_name']} layer {name!r}")
-        for value in config.values():
-            found += code_carrying_layers(value)
-    elif isinstance(config, list):
-        for value in config:
-            found += code_carrying_layers(value)
-    return found
+    """Names of the layers in a Keras config that hold arbitrary Python code (walked without
+    recursion: a hostile config may nest deeper than Python's stack)."""
+    found, pending = [], [config]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") in CODE_CARRYING_LAYERS:
+                inner = node.get("config")
+                name = inner.get("name", "?") if isinstance(inner, dict) else "?"
+                found.append(f"{node['class_name']} layer {name!r}")
+            pending += node.values()
+        elif isinstance(node, list):
+            pending += node
+    return sorted(found)
 
 
 def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
@@ -156,14 +166,15 @@ def _load_keras(path: Path, flavour: str, trust_model_code: bool):
 class SourceModel:
     """A loaded float model: its named inputs and outputs and one serving function."""
 
-    def __init__(self, path, flavour, serve, inputs, outputs, keepalive=None):
+    def __init__(self, path, flavour, serve, inputs, outputs, keepalive=None, body=None):
         self.path = Path(path)
         self.flavour = flavour
         self.serve = serve  # tf.function: positional tensors in input order -> dict of outputs
         self.inputs: list[TensorSpec] = inputs
         self.outputs: list[TensorSpec] = outputs
         self._keepalive = keepalive  # the Keras model or loaded SavedModel that `serve` calls
-        self._export_dir: Path | None = None
+        self._body = body  # the Python function `serve` traces, to trace again at a fixed batch
+        self._export_dirs: dict[int | None, Path] = {}
         self.sha256 = sha256_of(self.path)
         self.size_bytes = size_of(self.path)
 
@@ -176,12 +187,20 @@ class SourceModel:
             chunks.append({k: v.numpy() for k, v in self.serve(*args).items()})
         return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
 
-    def saved_model_dir(self) -> Path:
-        """A SavedModel with a `serving_default` signature, exported once when needed."""
-        if self.flavour == SAVEDMODEL:
+    def saved_model_dir(self, batch: int | None = None) -> Path | None:
+        """A SavedModel with a `serving_default` signature, exported once when needed. With
+        `batch`, the signature is traced at that fixed batch (recurrent layers convert to TFLite
+        builtins only so); None when the model cannot be traced again (a SavedModel source)."""
+        if batch is None and self.flavour == SAVEDMODEL:
             return self.path
-        if self._export_dir is None:
+        if batch is not None and self._body is None:
+            return None
+        if batch not in self._export_dirs:
+            tf = tensorflow()
+            serve = self.serve if batch is None else tf.function(self._body, input_signature=[
+                tf.TensorSpec([batch, *t.shape[1:]], t.dtype, name=t.name) for t in self.inputs])
             export_dir = Path(tempfile.mkdtemp(prefix="edgekit-savedmodel-"))
+            self._export_dirs[batch] = export_dir
             if self.flavour == KERAS3:
                 # Keras 3 variables saved through a plain tf.Module convert to a TFLite model
                 # that outputs NaN; Keras's own export archive tracks them properly.
@@ -189,21 +208,19 @@ class SourceModel:
 
                 archive = keras.export.ExportArchive()
                 archive.track(self._keepalive)
-                archive.add_endpoint("serving_default", self.serve)
+                archive.add_endpoint("serving_default", serve)
                 archive.write_out(str(export_dir), verbose=False)
             else:
-                tf = tensorflow()
                 module = tf.Module()
                 module.model = self._keepalive
                 tf.saved_model.save(module, str(export_dir),
-                                    signatures={"serving_default": self.serve.get_concrete_function()})
-            self._export_dir = export_dir
-        return self._export_dir
+                                    signatures={"serving_default": serve.get_concrete_function()})
+        return self._export_dirs[batch]
 
     def close(self) -> None:
-        if self._export_dir is not None:
-            shutil.rmtree(self._export_dir, ignore_errors=True)
-            self._export_dir = None
+        for export_dir in self._export_dirs.values():
+            shutil.rmtree(export_dir, ignore_errors=True)
+        self._export_dirs.clear()
 
     def __enter__(self):
         return self
@@ -218,15 +235,15 @@ def from_keras(path, flavour, model, names_in, names_out) -> SourceModel:
     names_in, names_out = _clean_names(names_in, "input"), _clean_names(names_out, "output")
     specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for n, t in zip(names_in, model.inputs)]
 
-    @tf.function(input_signature=specs)
-    def serve(*args):
+    def body(*args):
         outs = model(list(args) if len(args) > 1 else args[0], training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         return dict(zip(names_out, outs))
 
+    serve = tf.function(body, input_signature=specs)
     outputs = serve.get_concrete_function().structured_outputs
     return SourceModel(path, flavour, serve, [_spec(s, s.name) for s in specs],
-                       [_spec(outputs[n], n) for n in names_out], keepalive=model)
+                       [_spec(outputs[n], n) for n in names_out], keepalive=model, body=body)
 
 
 def _from_saved_model(path: Path, tf) -> SourceModel:
@@ -291,8 +308,10 @@ def _h5_attr(path: Path, name: str) -> str | None:
     try:
         with h5py.File(path, "r") as h5:
             value = h5.attrs.get(name)
-    except OSError as exc:
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on damaged files
         raise EdgekitError(f"model {path} is a damaged HDF5 file ({first_line(exc)})") from None
     if isinstance(value, bytes):
-        value = value.decode()
+        value = value.decode(errors="replace")
+    if value is not None and not isinstance(value, str):
+        raise EdgekitError(f"model {path} has a {name} that is not text: the file is damaged")
     return value

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import __version__
+from edgekit import __version__, interrupts, limits
 from edgekit.artifacts import gzip_size, sha256_of, size_of
 from edgekit.bench import fidelity, subjects, targets, timing
 from edgekit.bench.accuracy import evaluation, score
 from edgekit.bench.memory import PeakMemory
-from edgekit.data import check_calibration, load_calibration
+from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.evaluation import is_classification
@@ -58,8 +58,14 @@ class BenchSettings:
 
 
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
-    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step)."""
+    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step).
+    The whole run stops with an error past the benchmark time limit."""
     log = log or (lambda message: print(message, file=sys.stderr))
+    with limits.wall_clock(limits.current().bench_seconds, f"the benchmark of {path}"):
+        return _run(path, settings, log, progress)
+
+
+def _run(path: str | Path, settings: BenchSettings, log, progress: bool) -> dict:
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
@@ -136,8 +142,12 @@ class _Measure:
         try:
             return {**record, "status": "ok", **self._measure(path, target, options)}
         except BackendUnavailable as exc:
+            interrupts.check()
             return {**record, "status": "skipped", "reason": str(exc)}
+        except limits.TimeLimitExceeded:
+            raise
         except Exception as exc:  # the runtime failed on this model; the others still run
+            interrupts.check()
             if os.environ.get("EDGEKIT_DEBUG"):
                 raise
             reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
@@ -231,6 +241,7 @@ def _task(subject: subjects.Subject, reference_model):
 def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.EvalData:
     """A labelled .npz (x and y, or x_test and y_test) is scored; anything else gives inputs."""
     if path.suffix == ".npz" and path.is_file():
+        check_npz(path)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 keys = set(npz.files)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit import limits
 from edgekit.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.bench.targets import ARTIFACT_FORMATS
 from edgekit.errors import EdgekitError
@@ -77,6 +78,7 @@ def find(path: str | Path, reference: str | Path | None) -> Subject:
     for artifact in artifacts:
         if not artifact.is_file():
             raise EdgekitError(f"{artifact} is listed in {folder / MANIFEST_NAME} but missing: convert again")
+        limits.check_model_size(artifact, artifact.stat().st_size)
     ref, note = _reference(reference, manifest)
     return Subject(name, artifacts, ref, manifest, note)
 
@@ -87,12 +89,30 @@ def _manifest(folder: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(file.read_text())
-        if not isinstance(manifest.get("artifacts"), list):
-            raise ValueError("no artifact list")
+        _check_manifest(manifest)
         return manifest
-    except (ValueError, OSError, AttributeError) as exc:
+    except (ValueError, OSError, RecursionError) as exc:
         raise EdgekitError(f"{file} is not a readable edgekit manifest ({exc}): convert again or "
                            "remove it") from None
+
+
+def _check_manifest(manifest) -> None:
+    """The fields bench reads, with artifact names that stay inside the manifest's folder."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), list):
+        raise ValueError("no artifact list")
+    for entry in manifest["artifacts"]:
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("path", "format", "variant")):
+            raise ValueError("an artifact entry lacks path, format or variant")
+        if Path(entry["path"]).name != entry["path"] or entry["path"] in ("", ".", ".."):
+            raise ValueError(f"artifact path {entry['path']!r} is not a file name in the folder")
+    source = manifest.get("source")
+    if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in ("path", "sha256")):
+        raise ValueError("no source model path and sha256")
+    if not isinstance(manifest.get("name"), str):
+        raise ValueError("no name")
+    for key in ("calibration", "config"):
+        if not isinstance(manifest.get(key) or {}, dict):
+            raise ValueError(f"{key} is not an object")
 
 
 def _reference(given, manifest) -> tuple[Path | None, str | None]:

@@ -2,7 +2,8 @@
 
 Errors meant for the user (`EdgekitError`) print one line and exit 2 (1 for a failed gate);
 an unexpected error prints one line and exits 70; `--debug` shows the traceback instead.
-Ctrl-C or SIGTERM prints one line and exits 130.
+Ctrl-C or SIGTERM prints one line and exits 130; outputs are staged and renamed into place,
+so an interrupted run leaves the previous ones as they were.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 
-from edgekit import __version__
+from edgekit import __version__, interrupts, limits
 from edgekit.errors import EdgekitError, first_line
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "train", "zoo", "inspect", "env")  # each is edgekit/cli/<name>.py
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.debug:
         os.environ["EDGEKIT_DEBUG"] = "1"
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _interrupt)
+    interrupts.install()
     try:
+        limits.from_arguments(args)
         return args.run(args) or 0
     except EdgekitError as exc:
-        if _interrupted:  # the interrupt surfaced as another error (e.g. a failed import)
+        if interrupts.requested():  # the interrupt surfaced as another error (e.g. a failed import)
             return _report_interrupt(args.command)
         if args.debug:
             raise
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _report_interrupt(args.command)
     except Exception as exc:  # a bug, not bad input: still one line, with the way to see more
-        if _interrupted:
+        if interrupts.requested():
             return _report_interrupt(args.command)
         if args.debug:
             raise
@@ -73,15 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         return INTERNAL_ERROR
 
 
-_interrupted = False
-
-
-def _interrupt(signum, frame):
-    global _interrupted
-    _interrupted = True
-    raise KeyboardInterrupt
-
-
 def _report_interrupt(command: str) -> int:
-    print(f"edgekit {command}: interrupted; the output folder is as it was", file=sys.stderr)
+    print(f"edgekit {command}: interrupted; no output was left half-written", file=sys.stderr)
     return 130

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from edgekit import limits
+
 
 def add_bench_arguments(p) -> None:
     """The options `bench` and `convert` share (convert runs the same benchmark at its end)."""
@@ -33,6 +35,7 @@ def register(sub, common):
     p.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     add_bench_arguments(p)
+    limits.add_arguments(p)
     p.set_defaults(run=run)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
+from edgekit import limits
 from edgekit.cli.bench import add_bench_arguments, settings_from
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
@@ -33,6 +33,7 @@ def register(sub, common):
     p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
     add_optimization_arguments(p)
     add_bench_arguments(p)
+    limits.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -59,23 +60,25 @@ def run(args) -> int:
     from edgekit.report.table import conversion_table
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-    manifest = convert(config, log=log, verbose=not args.quiet)
+    results = []
+
+    def benchmark(folder, manifest):  # inside the staged folder: an interrupt keeps the old output
+        from edgekit.bench.engine import run as bench
+        from edgekit.report import schema
+
+        log(f"benchmarking the artifacts of {manifest['name']}")
+        results.append(bench(folder, bench_settings, log, progress=not args.quiet))
+        schema.write(folder / schema.RESULTS_NAME, results[0])
+
+    manifest = convert(config, log=log, verbose=not args.quiet,
+                       finish=None if bench_settings is None else benchmark)
     print(conversion_table(manifest))
     if manifest["failed"]:
         print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "
               "and in manifest.json", file=sys.stderr)
-    if bench_settings is not None:
-        from edgekit.bench.engine import run as bench
-        from edgekit.report import schema
+    if results:
         from edgekit.report.table import bench_table
 
-        out_dir = Path(config.out) / manifest["name"]
-        log(f"benchmarking the artifacts in {out_dir}")
-        results = bench(out_dir, bench_settings, log, progress=not args.quiet)
-        written = schema.write(out_dir / schema.RESULTS_NAME, results)
         print()
-        print("\n".join(bench_table(model) for model in results["models"]))
-        log(f"wrote {written}")
+        print("\n".join(bench_table(model) for model in results[0]["models"]))
     return 0
-
-

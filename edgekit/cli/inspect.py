@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+from edgekit import limits
+
 
 def register(sub, common):
     p = sub.add_parser("inspect", parents=[common], help="show what is inside a .tflite or .onnx file",
                        description=__doc__.strip())
     p.add_argument("model", help="a .tflite or .onnx file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    limits.add_arguments(p)
     p.set_defaults(run=run)
 
 

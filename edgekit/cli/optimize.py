@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from edgekit import limits
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 
 
@@ -18,6 +19,7 @@ def register(sub, common):
     p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
+    limits.add_arguments(p)
     p.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from edgekit import zoo
+from edgekit import interrupts, zoo
 from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes,
                                atomic_write_json, check_output_parent, gzip_size, new_manifest,
                                sha256_of, staged_folder)
@@ -48,8 +48,15 @@ def model_name(model: Path) -> str:
     return model.parent.name if model.name == "model.keras" else (model.stem if model.is_file() else model.name)
 
 
-def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
-    """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json."""
+# int8 scales from a handful of samples do not represent the data, and validation on them means little
+MIN_CALIBRATION_SAMPLES = 10
+
+
+def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
+    """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
+
+    `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
+    output (the benchmark does): if it fails or is interrupted, the previous output stays."""
     log = log or (lambda message: print(message, file=sys.stderr))
     model_path, calib_path, name = resolve_inputs(config)
     out_dir = Path(config.out) / name
@@ -59,7 +66,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
     with staged_folder(out_dir) as stage, contextlib.ExitStack() as opened:
         original = opened.enter_context(load_model(model_path, config.trust_model_code))
         calibration = load_calibration(calib_path, original.inputs, IMAGE_RANGES[config.image_range],
-                                       config.max_calib_samples)
+                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
         samples = len(next(iter(calibration.values())))
         task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
                         lambda x: _first(original.predict({original.inputs[0].name: x})))
@@ -89,14 +96,22 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
                 payload, recipe = make(lambda done, total: bar.update(
                     step, f"{fmt} {variant}: calibrating {done}/{total}"))
             except ConversionFailed as exc:
+                interrupts.check()
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 bar.note(f"  {fmt} {variant} failed: {exc}")
                 continue
             if id(parent) not in references:
                 references[id(parent)] = parent.predict(calibration)
             path = atomic_write_bytes(stage / f"{name}_{variant}.{fmt}", payload)
-            artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
-                                 task, float_score)
+            try:
+                artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
+                                     task, float_score)
+            except ConversionFailed as exc:  # built, but its runtime cannot run it: not an artifact
+                interrupts.check()
+                path.unlink()
+                failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
+                bar.note(f"  {fmt} {variant} failed: {exc}")
+                continue
             reason = fidelity.outside_floor(
                 artifact.fidelity, "int8" if id(parent) in simulated_int8 else _precision(fmt, variant)[1])
             if reason:
@@ -126,6 +141,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
             failed=failed,
         )
         atomic_write_json(stage / MANIFEST_NAME, manifest)
+        if finish is not None:
+            finish(stage, manifest)
     log(f"wrote {len(artifacts)} artifacts to {out_dir}")
     return manifest
 
@@ -157,8 +174,8 @@ def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
             yield "tflite", variant, (lambda on_sample: tflite_convert.convert(
                 qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
             continue
-        yield "tflite", variant, (lambda on_sample, v=variant: tflite_convert.convert(
-            source.saved_model_dir(), v, calibration, config.io, on_sample)), source
+        yield "tflite", variant, (lambda on_sample, v=variant: _tflite(
+            source, v, calibration, config.io, on_sample)), source
     if not config.onnx:
         return
     fp32: dict = {}
@@ -183,6 +200,19 @@ def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
         fp32["path"].unlink(missing_ok=True)
 
 
+def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample) -> tuple[bytes, dict]:
+    """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM, DESIGN
+    pitfall 5) is converted again at batch 1, and its recipe says so."""
+    try:
+        return tflite_convert.convert(source.saved_model_dir(), variant, calibration, io, on_sample)
+    except ConversionFailed as exc:
+        fixed = tflite_convert.needs_fixed_batch(str(exc)) and source.saved_model_dir(batch=1)
+        if not fixed:
+            raise
+        payload, recipe = tflite_convert.convert(fixed, variant, calibration, io, on_sample)
+        return payload, {**recipe, "batch": 1, "fixed_batch_because": str(exc)}
+
+
 def _precision(fmt: str, variant: str) -> tuple[str, str]:
     return (tflite_convert if fmt == "tflite" else onnx_convert).PRECISION[variant]
 
@@ -197,8 +227,10 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
             score = None if task is None else task.score_session(session, source.inputs[0].name)
     except EdgekitError as exc:  # name the artifact, not its staging path
-        raise EdgekitError(f"{fmt} {variant} was built but does not run: "
-                           f"{str(exc).replace(str(path), path.name)}") from exc
+        dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
+        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: export the model "
+                "with a fixed input shape)" if dynamic else "")
+        raise ConversionFailed(f"built, but does not run: {str(exc).replace(str(path), path.name)}{hint}") from exc
     missing = set(reference) - set(outputs)
     if missing:
         raise EdgekitError(f"{path.name} lacks output(s) {', '.join(sorted(missing))} of the float model")

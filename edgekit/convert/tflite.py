@@ -58,6 +58,12 @@ def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarr
         raise ConversionFailed(explain_failure(str(exc))) from exc
 
 
+def needs_fixed_batch(reason: str) -> bool:
+    """Whether a conversion failed only for want of a static batch (Keras recurrent layers keep
+    their state in TensorLists, which lower to builtins only at a fixed batch)."""
+    return "element_shape to be static" in reason
+
+
 def _representative(calibration: dict[str, np.ndarray], on_sample=None):
     count = len(next(iter(calibration.values())))
 

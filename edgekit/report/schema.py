@@ -140,6 +140,7 @@ def _check_outline(data: dict, source: str) -> None:
         for j, record in enumerate(check.need(model, "records", list, where)):
             if not isinstance(record, dict):
                 raise EdgekitError(f"{source}: {where}.records[{j}] is not an object: the file is damaged")
+            check.need(record, "artifact", str, f"{where}.records[{j}]")  # the upgrade keys on it
 
 
 def _check(data: dict, source: str) -> None:

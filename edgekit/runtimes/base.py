@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit import interrupts
 from edgekit.artifacts import TensorSpec
 from edgekit.errors import BackendUnavailable, EdgekitError
 
@@ -27,6 +28,7 @@ class Runtime(abc.ABC):
         try:
             return True, self._available_impl()
         except BackendUnavailable as exc:
+            interrupts.check()  # an interrupt during a backend's import surfaces as ImportError
             return False, str(exc)
 
     def open(self, path: str | Path, **options) -> Session:

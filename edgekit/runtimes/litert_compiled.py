@@ -17,6 +17,7 @@ from edgekit.artifacts import TensorSpec
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.heavy import quiet_stderr, silence_stderr_at_exit
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
+from edgekit.runtimes.litert import check_model
 
 ACCELERATORS = ("cpu", "gpu", "npu")
 
@@ -51,6 +52,9 @@ class CompiledSession(Session):
     def __init__(self, path: Path, accelerator: str, threads: int | None, dispatch_library: str | None):
         from ai_edge_litert.compiled_model import CompiledModel, CpuOptions, HardwareAccelerator, Options
 
+        # what would crash LiteRT, refused before it (on the CPU, what its kernels would refuse: an
+        # NPU or GPU may take custom ops that they do not know)
+        check_model(path, builtin_kernels=accelerator == "cpu")
         flags = {"cpu": HardwareAccelerator.CPU,
                  "gpu": HardwareAccelerator.GPU | HardwareAccelerator.CPU,
                  "npu": HardwareAccelerator.NPU | HardwareAccelerator.CPU}[accelerator]
@@ -87,7 +91,7 @@ class CompiledSession(Session):
         self._out_names = list(signatures[self._key]["outputs"])
         details = self._model.get_input_tensor_details(self._key)
         self._in_shapes = [[int(d) for d in details[n]["shape"]] for n in self._in_names]
-        self.batch = self._in_shapes[0][0] if self._in_shapes else None
+        self.batch = self._in_shapes[0][0] if self._in_shapes and self._in_shapes[0] else None  # a scalar: none
         self._make_buffers()
 
     @functools.cached_property

@@ -6,6 +6,9 @@ providers are checked so a fall-back is reported, not hidden.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,15 +56,24 @@ class OnnxSession(Session):
         if threads:
             options.intra_op_num_threads = threads
         try:
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
+            # when a provider fails, onnxruntime prints a banner to stdout and retries on the CPU
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
+        except UnicodeDecodeError:  # the message it raised names something in the file that is not UTF-8
+            raise EdgekitError(f"onnxruntime cannot load {path}: a name in it is not UTF-8 text: "
+                               "the file is damaged") from None
         except Exception as exc:  # onnxruntime raises its own unexported exception types
-            raise EdgekitError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
+            raise EdgekitError(f"onnxruntime cannot load {path}: {_reason(exc)}") from None
         actual = self._session.get_providers()
         if actual[0] != provider:
             raise BackendUnavailable(f"onnxruntime fell back from {provider} to {actual[0]} for {path}")
         self.provider, self.threads = provider, threads
-        self.inputs = [_spec(i) for i in self._session.get_inputs()]
-        self.outputs = [_spec(o) for o in self._session.get_outputs()]
+        try:
+            self.inputs = [_spec(i) for i in self._session.get_inputs()]
+            self.outputs = [_spec(o) for o in self._session.get_outputs()]
+        except UnicodeDecodeError:  # a dimension or tensor name that is not UTF-8
+            raise EdgekitError(f"onnxruntime cannot load {path}: a name in it is not UTF-8 text: "
+                               "the file is damaged") from None
 
         fixed = {s.shape[0] for s in self.inputs if s.shape and s.shape[0] is not None}
         self.batch = fixed.pop() if len(fixed) == 1 else None  # None: a free batch dimension
@@ -95,3 +107,12 @@ def _spec(node) -> TensorSpec:
         raise EdgekitError(f"onnxruntime: tensor {node.name!r} has unsupported type {node.type}")
     shape = tuple(d if isinstance(d, int) else None for d in node.shape)
     return TensorSpec(name=node.name, dtype=ORT_TYPES[node.type], shape=shape)
+
+
+def _reason(exc: Exception) -> str:
+    """onnxruntime's message without its status prefix, the path it repeats, or the C++ source
+    location and signature it names before the reason."""
+    text = first_line(exc, limit=2000)
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", text)
+    text = re.sub(r"^/\S+\.(cc|h):\d+ [^(]*\([^)]*\) ", "", text)  # file:line Class::Method(args)
+    return text.strip()[:300]

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__, zoo
-from edgekit.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
+from edgekit.artifacts import (atomic_save_model, atomic_write_bytes, atomic_write_json, check_output_parent,
+                               sha256_of)
 from edgekit.bench.accuracy import meets, score
 from edgekit.heavy import tensorflow
 from edgekit.progress import Progress, keras_callback
@@ -24,6 +25,8 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
           verbose: bool = True, data_path: str | None = None, log=None) -> dict:
     """Train `name` from scratch; write model.keras, card.json and its calibration .npz under `root`."""
     module = zoo.recipe_module(name)
+    for folder in (zoo.model_path(name, root).parent, zoo.calibration_path(name, root).parent):
+        check_output_parent(folder, "--root")  # now, not after minutes of training
     recipe = dict(module.RECIPE)
     recipe["epochs"] = epochs or recipe["epochs"]
     recipe["seed"] = recipe["seed"] if seed is None else seed

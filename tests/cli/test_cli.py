@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from edgekit.cli import main
 from tests.conftest import folder_state, run_cli
+from tests.corpus.cases import snapshot
 
 
 def test_help_and_version_do_not_import_heavy_backends():
@@ -58,8 +60,8 @@ def bad_inputs(tmp_path):
     (tmp_path / "empty.keras").write_bytes(b"")
     (tmp_path / "random.keras").write_bytes(bytes(range(256)) * 8)
     (tmp_path / "notsaved").mkdir()
-    np.save(tmp_path / "wrong_shape.npy", np.zeros((4, 7, 7, 1), np.float32))
-    np.save(tmp_path / "nan.npy", np.full((4, 8, 8, 1), np.nan, np.float32))
+    np.save(tmp_path / "wrong_shape.npy", np.zeros((12, 7, 7, 1), np.float32))
+    np.save(tmp_path / "nan.npy", np.full((12, 8, 8, 1), np.nan, np.float32))
     np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
     np.savez(tmp_path / "keys.npz", x=np.zeros((2, 8, 8, 1)), y=np.zeros((2, 8, 8, 1)))
     return [
@@ -197,27 +199,62 @@ def test_full_training_recipe_reaches_its_target(tmp_path):
     assert card["metric"]["value"] >= 0.97
 
 
+def interrupt(argv, out, ready, signum, tmp_path):
+    """Start `edgekit ARGV`, send `signum` once `ready(stderr lines so far)` holds, and check the
+    contract: exit 130, one line saying so, no traceback, the output folder exactly as before,
+    and no temporary file left behind (the child's TMPDIR is a folder of its own)."""
+    before = snapshot(out)
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit", *map(str, argv)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp)})
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not ready(lines):
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before the point to interrupt it: {lines}"
+    proc.send_signal(signum)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert snapshot(out) == before
+    # onnxruntime writes a session marker, .ses, into TMPDIR whenever it is imported
+    assert [p.name for p in tmp.iterdir() if p.name != ".ses"] == []
+
+
+def previous_output(tmp_path):
+    out = tmp_path / "out"
+    (out / "digits_cnn").mkdir(parents=True)
+    (out / "digits_cnn" / "digits_cnn_int8.tflite").write_bytes(b"previous artifact")
+    (out / "results.json").write_text('{"previous": true}')
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_during_conversion_leaves_the_previous_output(tmp_path, signum):
-    out = tmp_path / "out"
-    folder = out / "digits_cnn"
-    folder.mkdir(parents=True)
-    (folder / "digits_cnn_int8.tflite").write_bytes(b"previous artifact")
-    proc = subprocess.Popen([sys.executable, "-m", "edgekit", "convert", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    staging = []
-    while time.monotonic() < deadline and proc.poll() is None:
+    out = previous_output(tmp_path)
+
+    def converting(lines):  # an artifact is already written in the staging folder
         staging = [p for p in out.iterdir() if ".staging-" in p.name]
-        if staging and any(staging[0].iterdir()):  # at least one artifact written: mid-conversion
-            break
-        time.sleep(0.02)
-    assert staging, "the conversion never started"
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
-    assert os.listdir(out) == ["digits_cnn"]
-    assert os.listdir(folder) == ["digits_cnn_int8.tflite"]
-    assert (folder / "digits_cnn_int8.tflite").read_bytes() == b"previous artifact"
+        return bool(staging) and any(p.suffix in (".tflite", ".onnx") for p in staging[0].iterdir())
+
+    interrupt(["convert", "--out", out], out, converting, signum, tmp_path)
+
+
+@pytest.mark.slow
+def test_interrupt_during_converts_benchmark_leaves_the_previous_output(tmp_path):
+    out = previous_output(tmp_path)
+    interrupt(["convert", "--out", out, "--runs", "2000"], out,
+              lambda lines: any(line.startswith("measuring") for line in lines), signal.SIGINT, tmp_path)
+
+
+@pytest.mark.slow
+def test_interrupt_during_bench_keeps_the_previous_results_file(converted, tmp_path):
+    out = previous_output(tmp_path)
+    interrupt(["bench", converted["folder"], "--json", out / "results.json", "--runs", "2000"], out,
+              lambda lines: sum(line.startswith("measuring") for line in lines) >= 2, signal.SIGTERM, tmp_path)

@@ -1,0 +1,135 @@
+"""Bounds on the work one run may do, so that a bad or hostile input cannot fill a CI machine's
+memory or hang its job: how big a model file may be (and what its archive may unpack to), how
+big a calibration or evaluation set may be, and how long a benchmark may run.
+
+Each bound has a default, an environment variable and a command-line option; the option wins.
+They are process-wide: the CLI sets them once, before any work starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import signal
+import threading
+from pathlib import Path
+
+from edgekit.errors import EdgekitError
+from edgekit.report.table import human_size
+
+GIB = 1 << 30
+
+
+class TimeLimitExceeded(EdgekitError):
+    """The benchmark ran past its wall-time limit; it stops the whole run, not one record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    model_bytes: int = 2 * GIB  # a model file, or what a .keras archive unpacks to
+    data_bytes: int = 4 * GIB  # a calibration or evaluation set, decoded into arrays
+    bench_seconds: float = 3600.0  # the whole benchmark of one run
+
+
+# field -> (command-line option, environment variable, parser)
+SETTINGS = {
+    "model_bytes": ("--max-model-size", "EDGEKIT_MAX_MODEL_SIZE", "size"),
+    "data_bytes": ("--max-data-size", "EDGEKIT_MAX_DATA_SIZE", "size"),
+    "bench_seconds": ("--max-bench-time", "EDGEKIT_MAX_BENCH_TIME", "duration"),
+}
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": GIB, "gb": GIB,
+          "t": 1 << 40, "tb": 1 << 40}
+_SECONDS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+_current: Limits | None = None
+
+
+def current() -> Limits:
+    """The limits in force: those the CLI set, else the environment's, else the defaults."""
+    return _current if _current is not None else from_environment()
+
+
+def from_environment() -> Limits:
+    values = {}
+    for field, (_, env, kind) in SETTINGS.items():
+        if os.environ.get(env):
+            values[field] = parse(kind, os.environ[env], env)
+    return Limits(**values)
+
+
+def configure(options: dict[str, str | None]) -> Limits:
+    """Set the process's limits from command-line values (field -> text, None: not given)."""
+    global _current
+    base = from_environment()
+    given = {field: parse(SETTINGS[field][2], text, SETTINGS[field][0])
+             for field, text in options.items() if text is not None}
+    _current = dataclasses.replace(base, **given)
+    return _current
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("limits (so that bad input cannot hang a CI job)")
+    defaults = Limits()
+    group.add_argument("--max-model-size", metavar="SIZE",
+                       help=f"largest model file to load, e.g. 500MB (default: {human_size(defaults.model_bytes)})")
+    group.add_argument("--max-data-size", metavar="SIZE",
+                       help="largest calibration or evaluation set, as decoded arrays "
+                            f"(default: {human_size(defaults.data_bytes)})")
+    group.add_argument("--max-bench-time", metavar="DURATION",
+                       help=f"stop benchmarking after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)")
+
+
+def from_arguments(args) -> Limits:
+    return configure({field: getattr(args, option[2:].replace("-", "_"), None)
+                      for field, (option, _, _) in SETTINGS.items()})
+
+
+def parse(kind: str, text: str, where: str) -> float:
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    units = _UNITS if kind == "size" else _SECONDS
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in units or float(match.group(1)) <= 0:
+        example = "500MB or 2GB" if kind == "size" else "90s, 10m or 1h"
+        raise EdgekitError(f"{where} {text!r} is not a positive {kind}: give e.g. {example}")
+    value = float(match.group(1)) * units[unit]
+    return int(value) if kind == "size" else value
+
+
+def check_model_size(path: Path, size: int, what: str = "model") -> None:
+    """Refuse a model (file, or unpacked archive) larger than the model limit."""
+    limit = current().model_bytes
+    if size > limit:
+        raise EdgekitError(f"{what} {path} is {human_size(size)}, over the {human_size(limit)} limit: "
+                           f"raise it with --max-model-size (or {SETTINGS['model_bytes'][1]}) if that is expected")
+
+
+def check_data_size(path: Path, size: int) -> None:
+    """Refuse a data set whose arrays would take more than the data limit."""
+    limit = current().data_bytes
+    if size > limit:
+        raise EdgekitError(f"data {path} would take {human_size(size)} decoded, over the {human_size(limit)} "
+                           f"limit: use fewer samples or raise it with --max-data-size")
+
+
+@contextlib.contextmanager
+def wall_clock(seconds: float, what: str):
+    """Raise TimeLimitExceeded in this (main) thread once `seconds` have passed inside the block.
+
+    A timer signal interrupts Python between bytecodes, so a long native call ends first; each
+    runtime call is short, so the benchmark stops within one call of the limit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise TimeLimitExceeded(f"{what} ran past its {seconds:g} s limit: lower --runs or "
+                                "raise --max-bench-time")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,88 @@
+"""Every command against every case of the bad-input corpus (tests/corpus/), and the valid but
+unusual models of the corpus through a real conversion."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.corpus import cases
+
+CORPUS_CASES = cases.all_cases()
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory):
+    found = cases.prepare(tmp_path_factory.mktemp("corpus-run"))
+    yield found
+    cases.release(found)
+
+
+@pytest.mark.parametrize("case", CORPUS_CASES, ids=[c.name for c in CORPUS_CASES])
+def test_bad_input_gets_one_clear_line_exit_2_and_changes_nothing(case, places):
+    if "{ro}" in " ".join(case.argv) and places["ro"] is None:
+        pytest.skip("no folder here is unwritable for this user (root without chattr)")
+    outcome = cases.run(case, places)
+    assert not outcome.faults, f"{outcome.faults}: {outcome.stderr}"
+
+
+def test_the_corpus_covers_every_command_that_reads_input():
+    commands = {c.argv[0] for c in CORPUS_CASES}
+    assert commands == {"convert", "optimize", "bench", "inspect", "report", "compare", "train"}
+    assert len(CORPUS_CASES) >= 100
+
+
+def test_a_zip_member_outside_its_folder_is_never_unpacked(places):
+    """The escaping archive is refused before Keras could extract it: nothing lands beside it."""
+    escaped = cases.CORPUS / "escaped.txt"
+    outcome = cases.run(cases.Case("escape", ("convert", str(cases.CORPUS / "models" / "escaping.keras"),
+                                              "--calib", str(cases.CALIB), "--out", "{out}", "-q"),
+                                   "escaping.keras", ("outside",)), places)
+    assert not outcome.faults and not escaped.exists() and not (cases.CORPUS.parent / "escaped.txt").exists()
+
+
+def test_lambda_model_converts_with_trust_model_code(tmp_path):
+    code, _, err = run_cli("convert", cases.CORPUS / "models" / "lambda.keras", "--calib", cases.CALIB,
+                           "--tflite", "fp32", "--onnx", "none", "--no-bench", "--trust-model-code", "--out", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "lambda" / "lambda_fp32.tflite").is_file()
+
+
+def convert_unusual(tmp_path, name, model_suffix, calib_suffix, *variants):
+    unusual = cases.CORPUS / "unusual"
+    code, stdout, err = run_cli("convert", unusual / f"{name}{model_suffix}", "--calib", unusual / f"{name}{calib_suffix}",
+                                *variants, "--no-bench", "-q", "--out", tmp_path)
+    assert code == 0, err
+    return json.loads((tmp_path / name / "manifest.json").read_text()), stdout
+
+
+@pytest.mark.slow
+def test_lstm_converts_to_builtins_at_a_fixed_batch(tmp_path):
+    manifest, _ = convert_unusual(tmp_path, "lstm", ".keras", ".npy", "--tflite", "fp32,int16x8", "--onnx", "fp32")
+    built = {a["path"]: a for a in manifest["artifacts"]}
+    assert set(built) == {"lstm_fp32.tflite", "lstm_fp32.onnx"}
+    tflite = built["lstm_fp32.tflite"]
+    assert tflite["recipe"]["batch"] == 1 and "element_shape" in tflite["recipe"]["fixed_batch_because"]
+    assert tflite["fidelity"]["sqnr_db"] > 60  # the LSTM state is reset between samples
+    [failed] = manifest["failed"]
+    assert failed["variant"] == "int16x8" and "UNIDIRECTIONAL_SEQUENCE_LSTM" in failed["reason"]
+
+
+@pytest.mark.slow
+def test_dynamic_input_shape_fails_tflite_per_variant_with_the_reason_and_onnx_builds(tmp_path):
+    manifest, stdout = convert_unusual(tmp_path, "dynamic_shape", ".keras", ".npy", "--tflite", "fp32",
+                                       "--onnx", "fp32")
+    assert [a["path"] for a in manifest["artifacts"]] == ["dynamic_shape_fp32.onnx"]
+    [failed] = manifest["failed"]
+    assert failed["format"] == "tflite" and "dynamic shape" in failed["reason"]
+    assert "tflite fp32 failed" in stdout
+    assert sorted(p.name for p in (tmp_path / "dynamic_shape").iterdir()) == ["dynamic_shape_fp32.onnx", "manifest.json"]
+
+
+@pytest.mark.slow
+def test_two_inputs_and_flex_models_from_the_corpus_convert(tmp_path):
+    manifest, _ = convert_unusual(tmp_path, "two_inputs", ".keras", ".npz", "--tflite", "int8", "--onnx", "fp32")
+    assert manifest["failed"] == [] and len(manifest["artifacts"]) == 2
+    manifest, _ = convert_unusual(tmp_path, "needs_flex", "", ".npy", "--tflite", "fp32", "--onnx", "fp32")
+    assert [a["path"] for a in manifest["artifacts"]] == ["needs_flex_fp32.onnx"]
+    assert "Flex" in manifest["failed"][0]["reason"]

@@ -1,0 +1,142 @@
+"""Bounded work and safe loading: limits, archive checks, the restricted unpickler, and
+interrupts that a library swallows."""
+
+import io
+import json
+import os
+import pickle
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from edgekit import interrupts, limits
+from edgekit.archives import check_zip
+from edgekit.data import load_calibration
+from edgekit.artifacts import TensorSpec
+from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.loading import code_carrying_layers, detect_flavour
+from edgekit.runtimes.base import Runtime
+
+PIXELS = [TensorSpec("pixels", "float32", (None, 8, 8, 1))]
+
+
+def test_sizes_and_durations_parse_and_bad_ones_are_clear():
+    assert limits.parse("size", "2GB", "x") == 2 << 30 and limits.parse("size", "1.5k", "x") == 1536
+    assert limits.parse("duration", "90s", "x") == 90 and limits.parse("duration", "2m", "x") == 120
+    for bad in ("lots", "-1GB", "0", "5 parsecs"):
+        with pytest.raises(EdgekitError, match="not a positive"):
+            limits.parse("size", bad, "--max-model-size")
+
+
+def test_options_override_the_environment_which_overrides_the_defaults(monkeypatch):
+    monkeypatch.setenv("EDGEKIT_MAX_MODEL_SIZE", "1MB")
+    try:
+        assert limits.configure({"model_bytes": None}).model_bytes == 1 << 20
+        assert limits.configure({"model_bytes": "3MB"}).model_bytes == 3 << 20
+        assert limits.configure({}).data_bytes == limits.Limits().data_bytes
+    finally:
+        limits._current = None
+
+
+def test_model_file_over_the_limit_is_refused_before_loading(tmp_path, monkeypatch):
+    model = tmp_path / "big.keras"
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", os.urandom(4096))
+    monkeypatch.setenv("EDGEKIT_MAX_MODEL_SIZE", "2KB")
+    with pytest.raises(EdgekitError, match="over the 2.0 KB limit.*--max-model-size"):
+        detect_flavour(model)
+
+
+def zip_of(path, members):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_archive_checks(tmp_path):
+    ok = zip_of(tmp_path / "ok.zip", {"config.json": b"{}", "assets/a.txt": b"x"})
+    assert len(check_zip(ok, "model", 1 << 20, "--max-model-size")) == 2
+    for name in ("../up.txt", "/abs.txt", "a/../../up.txt", "C:/win.txt"):
+        with pytest.raises(EdgekitError, match="refused"):
+            check_zip(zip_of(tmp_path / "bad.zip", {name: b"x"}), "model", 1 << 20, "--max-model-size")
+    link = zipfile.ZipInfo("link")
+    link.external_attr = (0o120777 << 16)
+    with zipfile.ZipFile(tmp_path / "link.zip", "w") as archive:
+        archive.writestr(link, "/etc/passwd")
+    with pytest.raises(EdgekitError, match="symbolic link"):
+        check_zip(tmp_path / "link.zip", "model", 1 << 20, "--max-model-size")
+    bomb = zip_of(tmp_path / "bomb.zip", {"w": bytes(32 << 20)})
+    with pytest.raises(EdgekitError, match="zip bomb"):
+        check_zip(bomb, "model", 1 << 30, "--max-model-size")
+    assert check_zip(bomb, "data", 1 << 30, "--max-data-size", check_ratio=False)  # zeros are fine data
+    with pytest.raises(EdgekitError, match="over the 1.0 MB limit: raise --max-data-size"):
+        check_zip(bomb, "data", 1 << 20, "--max-data-size", check_ratio=False)
+
+
+def test_npy_header_is_checked_before_any_array_is_decoded(tmp_path, monkeypatch):
+    np.save(tmp_path / "ok.npy", np.zeros((12, 8, 8, 1), np.float32))
+    assert load_calibration(tmp_path / "ok.npy", PIXELS)["pixels"].shape == (12, 8, 8, 1)
+    monkeypatch.setenv("EDGEKIT_MAX_DATA_SIZE", "1KB")
+    with pytest.raises(EdgekitError, match="3.0 KB decoded, over the 1.0 KB limit"):
+        load_calibration(tmp_path / "ok.npy", PIXELS)
+    np.savez(tmp_path / "ok.npz", pixels=np.zeros((12, 8, 8, 1), np.float32))
+    with pytest.raises(EdgekitError, match="over the 1.0 KB limit"):
+        load_calibration(tmp_path / "ok.npz", PIXELS)
+
+
+def test_object_arrays_are_never_unpickled(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    with pytest.raises(EdgekitError, match="not a readable .npy"):
+        load_calibration(tmp_path / "objects.npy", PIXELS)
+
+
+def test_the_benchmark_wall_clock_stops_a_long_loop():
+    started = time.monotonic()
+    with pytest.raises(limits.TimeLimitExceeded, match="0.2 s limit"):
+        with limits.wall_clock(0.2, "the loop"):
+            while True:
+                pass
+    assert time.monotonic() - started < 2
+
+
+def test_cifar_batches_unpickle_only_numpy_arrays():
+    from edgekit.datasets import _arrays_only
+
+    batch = {b"data": np.arange(6, dtype=np.uint8), b"labels": [1, 2]}
+    for protocol in (2, 4, 5):
+        assert _arrays_only(io.BytesIO(pickle.dumps(batch, protocol=protocol)))[b"labels"] == [1, 2]
+
+    class Hostile:
+        def __reduce__(self):
+            return (os.system, ("touch /tmp/edgekit-pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        _arrays_only(io.BytesIO(pickle.dumps(Hostile())))
+
+
+def test_code_in_a_deeply_nested_config_is_found_without_recursion():
+    config = {"class_name": "Lambda", "config": {"name": "deep"}}
+    for _ in range(20000):
+        config = {"layers": [config]}
+    assert code_carrying_layers(config) == ["Lambda layer 'deep'"]
+    assert code_carrying_layers(json.loads('{"class_name": "__lambda__", "config": {}}')) == ["__lambda__ layer '?'"]
+
+
+def test_an_interrupt_a_backend_swallowed_still_stops_the_run(monkeypatch):
+    class Flaky(Runtime):
+        name = "flaky"
+
+        def _available_impl(self):
+            raise BackendUnavailable("initialization failed")  # what an interrupted import looks like
+
+        def _open_impl(self, path, **options):
+            raise AssertionError
+
+    assert Flaky().available() == (False, "initialization failed")
+    monkeypatch.setattr(interrupts, "_requested", True)
+    with pytest.raises(KeyboardInterrupt):
+        Flaky().available()
