@@ -25,7 +25,7 @@ def check_zip(path: Path, what: str, max_bytes: int, option: str, check_ratio: b
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise EdgekitError(f"{what} {path} is a damaged zip ({exc})") from None
     for member in members:
         reason = _unsafe(member)

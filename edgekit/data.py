@@ -87,7 +87,7 @@ def check_npz(path: Path) -> None:
             for member in members:
                 with archive.open(member) as fh:
                     _check_npy_header(fh, path, member.file_size, member.filename)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise EdgekitError(f"data {path} is not a readable .npz ({exc})") from None
 
 
@@ -109,7 +109,7 @@ def _from_npz(path: Path, inputs: list[TensorSpec]) -> dict:
             return {k: npz[k] for k in names}
     except EdgekitError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise EdgekitError(f"calibration data {path} is not a readable .npz ({exc})") from None
 
 
