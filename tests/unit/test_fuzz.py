@@ -3,20 +3,24 @@
 The contract: every input gets a result or an `EdgekitError` (a one-line message), never another
 exception type, never a crash of the process, never a hang. Each target feeds its entry point
 random bytes with the right extension (some behind the format's magic number, so they get past the
-first check) and mutated copies of small valid files built here (byte flips, truncation, inserted,
-deleted and repeated spans, 4-byte little-endian integers overwritten with extreme values; for zip
-files also a mutated member re-zipped with good checksums; for results files also a mutated JSON
-tree).
+first check) and damaged copies of small valid files built here: byte flips, truncation, inserted,
+deleted, repeated and copied spans, 4-byte little-endian integers overwritten with extreme values;
+for zip files also one member damaged and re-zipped with good checksums; for .tflite and .onnx
+also the parsed model rebuilt with a field removed or set to an extreme value (what passes the
+format's own checks and reaches the runtime); for results files also a damaged JSON tree.
 
 Environment:
   EDGEKIT_FUZZ_EXAMPLES  examples per target (default 100)
   EDGEKIT_FUZZ_SEED      an integer: random instead of the fixed (derandomized) sequence CI runs
   EDGEKIT_FUZZ_TIMEOUT   seconds one example may take before the process is killed, loudly (60)
   EDGEKIT_FUZZ_SAVE_DIR  a folder: each input is written there (TARGET.last) before it runs, so
-                         the one that crashed the process is left behind to reproduce it
+                         the one that crashed or hung the process is left behind to reproduce it;
+                         an input that raised another exception is saved there too (by default
+                         in edgekit-fuzz-failures in the temporary folder)
 
-More examples in a child process, so that a native crash shows as a signal exit status:
-  python tests/unit/test_fuzz.py --examples 2000 [TARGET ...]
+More examples, in a child process so that a native crash shows as a signal exit status:
+  python tests/unit/test_fuzz.py --examples 2000 [--keep-going] [TARGET ...]
+(--keep-going records each kind of failure with its smallest input and goes on.)
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ def _fixed_zip(archive: bytes) -> bytes:
 
 @functools.cache
 def tflite_seeds() -> tuple[bytes, ...]:
-    """Small .tflite files (about 1-3 KB): a float graph without signatures, and a Keras model
+    """Small .tflite files (1 to 5 KB): a float graph without signatures, and a Keras model
     with a signature and a dozen kinds of op (convolutions, pooling, add, concatenate, reshape,
     fully connected, softmax), in float and in full int8 with quantization parameters."""
     from edgekit.heavy import quiet_stderr, tensorflow
@@ -274,7 +278,7 @@ def mutated(seeds: Callable[[], tuple[bytes, ...]]) -> st.SearchStrategy[bytes]:
 def random_bytes(*magics: bytes) -> st.SearchStrategy[bytes]:
     """Random bytes, alone or behind one of the format's magic numbers."""
     tails = st.binary(max_size=2048)
-    return tails | st.tuples(st.sampled_from(magics), tails).map(b"".join) if magics else tails
+    return (tails | st.tuples(st.sampled_from(magics), tails).map(b"".join)) if magics else tails
 
 
 @st.composite
@@ -529,7 +533,7 @@ def input_file(data: bytes, suffix: str, target: str):
         Path(SAVE_DIR).mkdir(parents=True, exist_ok=True)
         saved = Path(SAVE_DIR) / f"{target}.last"
         saved.write_bytes(data)
-    path = _workdir() / f"{next(_inputs)}{suffix}"
+    path = _workdir() / f"{target}-{next(_inputs)}{suffix}"  # left behind by a crash or a hang
     path.write_bytes(data)
     try:
         yield path
@@ -603,31 +607,30 @@ class Target(NamedTuple):
 
 
 TFLITE_MAGIC = (b"\x1c\x00\x00\x00TFL3", b"\x18\x00\x00\x00TFL3", b"\x00\x00\x00\x00TFL3", b"\xff\xff\xff\x7fTFL3")
+ONNX_MAGIC = (b"\x08\x08\x12",)  # ir_version 8, then the producer name's tag
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 HDF5_MAGIC = (b"\x89HDF\r\n\x1a\n",)
 NPY_MAGIC = (b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00", b"\x93NUMPY\x03\x00")
 
+TFLITE_INPUTS = random_bytes(*TFLITE_MAGIC) | mutated(tflite_seeds) | restructured(tflite_seeds, mutated_flatbuffer)
+ONNX_INPUTS = random_bytes(*ONNX_MAGIC) | mutated(onnx_seeds) | restructured(onnx_seeds, mutated_protobuf)
+KERAS_ZIP = lambda: (keras_seeds()[".keras"],)  # noqa: E731
+KERAS_H5 = lambda: (keras_seeds()[".h5"],)  # noqa: E731
+
 TARGETS: dict[str, Target] = {
-    "inspect-tflite": Target(random_bytes(*TFLITE_MAGIC) | mutated(tflite_seeds)
-                             | restructured(tflite_seeds, mutated_flatbuffer), check_inspect(".tflite")),
-    "inspect-onnx": Target(random_bytes(b"\x08\x08\x12") | mutated(onnx_seeds)
-                           | restructured(onnx_seeds, mutated_protobuf), check_inspect(".onnx")),
-    "load-keras": Target(random_bytes(*ZIP_MAGIC) | mutated(lambda: (keras_seeds()[".keras"],))
-                         | rezipped_from(lambda: (keras_seeds()[".keras"],)), check_load(".keras")),
-    "load-h5": Target(random_bytes(*HDF5_MAGIC) | mutated(lambda: (keras_seeds()[".h5"],)), check_load(".h5")),
+    "inspect-tflite": Target(TFLITE_INPUTS, check_inspect(".tflite")),
+    "inspect-onnx": Target(ONNX_INPUTS, check_inspect(".onnx")),
+    "load-keras": Target(random_bytes(*ZIP_MAGIC) | mutated(KERAS_ZIP) | rezipped_from(KERAS_ZIP), check_load(".keras")),
+    "load-h5": Target(random_bytes(*HDF5_MAGIC) | mutated(KERAS_H5), check_load(".h5")),
     "calibration-npy": Target(random_bytes(*NPY_MAGIC) | mutated(lambda: numpy_seeds()[".npy"]),
                               check_calibration(".npy")),
     "calibration-npz": Target(random_bytes(*ZIP_MAGIC) | mutated(lambda: numpy_seeds()[".npz"])
                               | rezipped_from(lambda: numpy_seeds()[".npz"]), check_calibration(".npz")),
     "results-json": Target(random_bytes(b"{") | JSON_TOKENS | mutated(results_seed_bytes) | mutated_tree(),
                            check_results),
-    "open-tflite": Target(random_bytes(*TFLITE_MAGIC) | mutated(tflite_seeds)
-                          | restructured(tflite_seeds, mutated_flatbuffer), check_open("tflite")),
-    "open-tflite-compiled": Target(random_bytes(*TFLITE_MAGIC) | mutated(tflite_seeds)
-                                   | restructured(tflite_seeds, mutated_flatbuffer),
-                                   check_open("tflite", "litert-compiled")),
-    "open-onnx": Target(random_bytes(b"\x08\x08\x12") | mutated(onnx_seeds)
-                        | restructured(onnx_seeds, mutated_protobuf), check_open("onnx")),
+    "open-tflite": Target(TFLITE_INPUTS, check_open("tflite")),  # LiteRT's interpreter, as bench validates
+    "open-tflite-compiled": Target(TFLITE_INPUTS, check_open("tflite", "litert-compiled")),  # bench's litert-compiled:cpu
+    "open-onnx": Target(ONNX_INPUTS, check_open("onnx")),
 }
 
 
