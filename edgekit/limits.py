@@ -77,7 +77,7 @@ def add_arguments(parser) -> None:
                        help="largest calibration or evaluation set, as decoded arrays "
                             f"(default: {human_size(defaults.data_bytes)})")
     group.add_argument("--max-bench-time", metavar="DURATION",
-                       help=f"stop benchmarking after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)")
+                       help=f"stop measuring after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)")
 
 
 def from_arguments(args) -> Limits:

@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +76,20 @@ def model_config(path: Path) -> dict:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 text = archive.read("config.json")
-        else:
+        elif _is_hdf5(path):
             text = _h5_attr(path, "model_config")
             if text is None:
                 raise EdgekitError(f"model {path} is an HDF5 file without a model config: "
                                    "it holds weights only; save the whole model")
+        else:
+            raise EdgekitError(f"model {path} is neither a Keras zip (.keras) nor an HDF5 (.h5) file: "
+                               "it may be truncated or not a model")
         config = json.loads(text)
     except EdgekitError:
         raise
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, RecursionError, NotImplementedError) as exc:
-        raise EdgekitError(f"model {path} has no readable config ({exc}): the file is damaged") from None
+    except (KeyError, ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, RecursionError,
+            NotImplementedError) as exc:
+        raise EdgekitError(f"model {path} has no readable config ({first_line(exc)}): the file is damaged") from None
     if not isinstance(config, dict):
         raise EdgekitError(f"model {path} has a config that is not a JSON object: the file is damaged")
     return config
@@ -151,17 +156,21 @@ def _load_keras(path: Path, flavour: str, trust_model_code: bool):
         if flavour == KERAS3:
             import keras
 
-            return keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
-        import tf_keras
+            model = keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
+        else:
+            import tf_keras
 
-        from edgekit.optimize import qat
+            from edgekit.optimize import qat
 
-        kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
-        # a QAT model (e.g. from `edgekit optimize --qat`) needs the toolkit's layer classes
-        with qat.scope() if qat.is_qat_config(config) else contextlib.nullcontext():
-            return tf_keras.models.load_model(path, compile=False, **kwargs)
+            kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
+            # a QAT model (e.g. from `edgekit optimize --qat`) needs the toolkit's layer classes
+            with qat.scope() if qat.is_qat_config(config) else contextlib.nullcontext():
+                model = tf_keras.models.load_model(path, compile=False, **kwargs)
     except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
         raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
+    if not hasattr(model, "inputs"):  # tf-keras hands back a damaged config as a plain dict
+        raise EdgekitError(f"model {path} holds no model in its config ({type(model).__name__}): the file is damaged")
+    return model
 
 
 class SourceModel:
@@ -293,7 +302,7 @@ def _keras_zip_version(path: Path) -> str:
                 return str(json.loads(archive.read("metadata.json")).get("keras_version", "3"))
     except EdgekitError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, NotImplementedError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError) as exc:
         raise EdgekitError(f"model {path} is a damaged zip ({exc})") from None
     return "3"
 

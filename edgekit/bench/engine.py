@@ -59,13 +59,9 @@ class BenchSettings:
 
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
     """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step).
-    The whole run stops with an error past the benchmark time limit."""
+    The measuring stops with an error past the benchmark time limit (loading is bounded by the
+    size limits instead: a timer signal during a first import would break the module)."""
     log = log or (lambda message: print(message, file=sys.stderr))
-    with limits.wall_clock(limits.current().bench_seconds, f"the benchmark of {path}"):
-        return _run(path, settings, log, progress)
-
-
-def _run(path: str | Path, settings: BenchSettings, log, progress: bool) -> dict:
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
@@ -93,8 +89,9 @@ def _run(path: str | Path, settings: BenchSettings, log, progress: bool) -> dict
         pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
                   if a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
         records = []
-        with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
-                      log=log) as bar:
+        with limits.wall_clock(limits.current().bench_seconds, f"the benchmark of {path}"), \
+                Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
+                         log=log) as bar:
             for done, (path, kind, target) in enumerate(pairs):
                 bar.update(done, f"{path.name} on {target.label}", message=f"measuring {path.name} on {target.label}")
                 records.append(measure(path, kind, target))
