@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.data import check_npz
 from edgekit.errors import EdgekitError
 
 TEST_FRACTION = 0.2
@@ -56,6 +57,7 @@ def load_labelled(path: str | Path, input_names: list[str], seed: int = 0) -> Da
     if not path.is_file() or path.suffix != ".npz":
         raise EdgekitError(f"training data {path} is not an .npz file: save arrays x and y with "
                            "numpy.savez")
+    check_npz(path)  # within the data limit, before anything is decoded
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

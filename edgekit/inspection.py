@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit import limits
 from edgekit.errors import EdgekitError, first_line
 
 FLEX_PREFIX = "Flex"
@@ -18,6 +19,7 @@ def inspect_model(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise EdgekitError(f"{path} is not a file: inspect takes a .tflite or .onnx file")
+    limits.check_model_size(path, path.stat().st_size)
     if path.suffix == ".tflite":
         return inspect_tflite(path)
     if path.suffix == ".onnx":

@@ -8,12 +8,10 @@ They are process-wide: the CLI sets them once, before any work starts.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import signal
-import threading
+import time
 from pathlib import Path
 
 from edgekit.errors import EdgekitError
@@ -68,16 +66,19 @@ def configure(options: dict[str, str | None]) -> Limits:
     return _current
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser, *fields: str) -> None:
+    """The limit options a command honours (all three when none are named)."""
     group = parser.add_argument_group("limits (so that bad input cannot hang a CI job)")
     defaults = Limits()
-    group.add_argument("--max-model-size", metavar="SIZE",
-                       help=f"largest model file to load, e.g. 500MB (default: {human_size(defaults.model_bytes)})")
-    group.add_argument("--max-data-size", metavar="SIZE",
-                       help="largest calibration or evaluation set, as decoded arrays "
-                            f"(default: {human_size(defaults.data_bytes)})")
-    group.add_argument("--max-bench-time", metavar="DURATION",
-                       help=f"stop measuring after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)")
+    helps = {
+        "model_bytes": f"largest model file to load, e.g. 500MB (default: {human_size(defaults.model_bytes)})",
+        "data_bytes": "largest calibration or evaluation set, as decoded arrays "
+                      f"(default: {human_size(defaults.data_bytes)})",
+        "bench_seconds": f"stop measuring after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)",
+    }
+    for field in fields or SETTINGS:
+        option, _, kind = SETTINGS[field]
+        group.add_argument(option, metavar="SIZE" if kind == "size" else "DURATION", help=helps[field])
 
 
 def from_arguments(args) -> Limits:
@@ -112,24 +113,15 @@ def check_data_size(path: Path, size: int) -> None:
                            f"limit: use fewer samples or raise it with --max-data-size")
 
 
-@contextlib.contextmanager
-def wall_clock(seconds: float, what: str):
-    """Raise TimeLimitExceeded in this (main) thread once `seconds` have passed inside the block.
+class Deadline:
+    """A point in time that long loops check between steps (a timer signal instead would raise
+    wherever the program happens to be, e.g. in a first import, and break the module)."""
 
-    A timer signal interrupts Python between bytecodes, so a long native call ends first; each
-    runtime call is short, so the benchmark stops within one call of the limit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    def __init__(self, seconds: float, what: str):
+        self.seconds, self.what = seconds, what
+        self.end = time.monotonic() + seconds
 
-    def expired(signum, frame):
-        raise TimeLimitExceeded(f"{what} ran past its {seconds:g} s limit: lower --runs or "
-                                "raise --max-bench-time")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: lower --runs or "
+                                    "raise --max-bench-time")

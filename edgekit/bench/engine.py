@@ -60,7 +60,7 @@ class BenchSettings:
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
     """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step).
     The measuring stops with an error past the benchmark time limit (loading is bounded by the
-    size limits instead: a timer signal during a first import would break the module)."""
+    size limits instead)."""
     log = log or (lambda message: print(message, file=sys.stderr))
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
@@ -83,16 +83,17 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         reference_outputs = reference_model.predict(data.inputs) if reference_model and not data.random else None
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
-        measure = _Measure(settings, data, reference_outputs, float_score)
+        deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
+        measure = _Measure(settings, data, reference_outputs, float_score, deadline)
         pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t)
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
                   if a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
         records = []
-        with limits.wall_clock(limits.current().bench_seconds, f"the benchmark of {path}"), \
-                Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
-                         log=log) as bar:
+        with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
+                      log=log) as bar:
             for done, (path, kind, target) in enumerate(pairs):
+                deadline.check()
                 bar.update(done, f"{path.name} on {target.label}", message=f"measuring {path.name} on {target.label}")
                 records.append(measure(path, kind, target))
             bar.update(len(pairs))
@@ -124,8 +125,9 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
 class _Measure:
     """Measures one (model file, target) pair into a record."""
 
-    def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score):
-        self.settings, self.data = settings, data
+    def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score,
+                 deadline: limits.Deadline):
+        self.settings, self.data, self.deadline = settings, data, deadline
         self.reference_outputs, self.float_score = reference_outputs, float_score
         count = min(settings.latency_samples, data.samples)
         self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
@@ -156,7 +158,7 @@ class _Measure:
             session, cold = timing.cold_start(lambda: runtime.open(path, **options), self.latency_feeds[0])
             try:
                 prepared = [session.prepare(feed) for feed in self.latency_feeds]
-                times = timing.time_invocations(session, prepared, settings.runs, settings.warmup)
+                times = timing.time_invocations(session, prepared, settings.runs, settings.warmup, self.deadline)
             except BaseException:
                 session.close()
                 raise
@@ -165,7 +167,7 @@ class _Measure:
                      "latency_us": timing.latency_stats(times), "memory": memory.record(),
                      "throughput": timing.throughput(session, self.latency_feeds[0], settings.batch,
                                                      max(10, settings.runs // settings.batch),
-                                                     max(2, settings.warmup // settings.batch))}
+                                                     max(2, settings.warmup // settings.batch), self.deadline)}
             if self.data.random:
                 return {**found, "accuracy": None, "fidelity": None}
             started = time.perf_counter()

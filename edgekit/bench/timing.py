@@ -17,6 +17,7 @@ PERCENTILES = (50, 90, 99)
 # which equals the CV for normal noise) passes this: a busy machine spreads the whole
 # distribution, while one pre-empted run among hundreds only inflates the plain CV.
 SPREAD_LIMIT = 0.1
+CHECK_EVERY = 64  # timed calls between looks at the benchmark's deadline
 
 
 def latency_stats(times_ns) -> dict:
@@ -36,10 +37,12 @@ def latency_stats(times_ns) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
 
 
-def time_invocations(session, prepared: list, runs: int, warmup: int) -> np.ndarray:
+def time_invocations(session, prepared: list, runs: int, warmup: int, deadline=None) -> np.ndarray:
     """Nanoseconds of `runs` calls to `session.invoke()` after `warmup` untimed ones, cycling
-    through the prepared feeds (binding each outside the timed region)."""
+    through the prepared feeds (binding each outside the timed region). A `deadline`
+    (limits.Deadline) is checked every CHECK_EVERY calls, outside the timed region."""
     clock, invoke, bind = time.perf_counter_ns, session.invoke, session.bind
+    check = deadline.check if deadline is not None else (lambda: None)
     count = len(prepared)
     for i in range(warmup):
         bind(prepared[i % count])
@@ -51,12 +54,16 @@ def time_invocations(session, prepared: list, runs: int, warmup: int) -> np.ndar
             start = clock()
             invoke()
             times[i] = clock() - start
+            if i % CHECK_EVERY == 0:
+                check()
         return times
     for i in range(runs):
         bind(prepared[i % count])
         start = clock()
         invoke()
         times[i] = clock() - start
+        if i % CHECK_EVERY == 0:
+            check()
     return times
 
 
@@ -81,7 +88,7 @@ def cold_start(open_session, feed: dict) -> tuple[object, dict]:
                      "cold_start_us": round(load_us + first_us, 1)}
 
 
-def throughput(session, feed: dict, batch: int, runs: int, warmup: int) -> dict:
+def throughput(session, feed: dict, batch: int, runs: int, warmup: int, deadline=None) -> dict:
     """Samples per second at `batch` samples per call, resizing the inputs when the runtime can.
     `feed` holds at least one sample; it is tiled up to the batch."""
     original = session.batch
@@ -89,7 +96,7 @@ def throughput(session, feed: dict, batch: int, runs: int, warmup: int) -> dict:
     used = batch if reason is None else original
     tiled = {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
     try:
-        times = time_invocations(session, [session.prepare(tiled)], runs, warmup)
+        times = time_invocations(session, [session.prepare(tiled)], runs, warmup, deadline)
     finally:
         if original is not None:
             session.resize(original)

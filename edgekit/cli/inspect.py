@@ -12,7 +12,7 @@ def register(sub, common):
                        description=__doc__.strip())
     p.add_argument("model", help="a .tflite or .onnx file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    limits.add_arguments(p)
+    limits.add_arguments(p, "model_bytes")
     p.set_defaults(run=run)
 
 

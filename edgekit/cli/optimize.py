@@ -19,7 +19,7 @@ def register(sub, common):
     p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
-    limits.add_arguments(p)
+    limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
 
 

@@ -92,23 +92,18 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                                             enabled=None if verbose else False, log=log))
         for step, (fmt, variant, make, parent) in enumerate(_plan(config, source, qat_source, calibration, stage)):
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
+            path = stage / f"{name}_{variant}.{fmt}"
             try:
                 payload, recipe = make(lambda done, total: bar.update(
                     step, f"{fmt} {variant}: calibrating {done}/{total}"))
-            except ConversionFailed as exc:
-                interrupts.check()
-                failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
-                bar.note(f"  {fmt} {variant} failed: {exc}")
-                continue
-            if id(parent) not in references:
-                references[id(parent)] = parent.predict(calibration)
-            path = atomic_write_bytes(stage / f"{name}_{variant}.{fmt}", payload)
-            try:
+                if id(parent) not in references:
+                    references[id(parent)] = parent.predict(calibration)
+                atomic_write_bytes(path, payload)
                 artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
                                      task, float_score)
-            except ConversionFailed as exc:  # built, but its runtime cannot run it: not an artifact
+            except ConversionFailed as exc:  # not built, or built but its runtime cannot run it
                 interrupts.check()
-                path.unlink()
+                path.unlink(missing_ok=True)
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 bar.note(f"  {fmt} {variant} failed: {exc}")
                 continue

@@ -17,7 +17,7 @@ from edgekit.artifacts import TensorSpec
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.heavy import quiet_stderr, silence_stderr_at_exit
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
-from edgekit.runtimes.litert import check_model
+from edgekit.runtimes.litert_guard import check_model
 
 ACCELERATORS = ("cpu", "gpu", "npu")
 
