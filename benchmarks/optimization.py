@@ -53,7 +53,8 @@ def check(rows: list, what: str, measured: str, limit: str, ok: bool) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--models", default=",".join(zoo.names()))
+    # digits_outlier is made to lose accuracy under int8 (benchmarks/tuning.py measures that)
+    parser.add_argument("--models", default=",".join(n for n in zoo.names() if n != "digits_outlier"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args(argv)
     rows, runs = [], {}

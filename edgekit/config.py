@@ -40,6 +40,8 @@ class ConvertConfig:
     max_calib_samples: int = 500  # calibration and validation use at most this many samples
     image_range: str = "0,1"  # pixel range that an image-folder calibration set is scaled to
     trust_model_code: bool = False
+    # layers (Keras names) or TFLite op types the int8 variant keeps in float; see convert/selective.py
+    keep_float: list[str] = dataclasses.field(default_factory=list)
     # optimization before conversion (edgekit.optimize); fine-tuning needs labelled data
     prune: float | None = None  # target sparsity, 0 < prune < 1
     prune_structure: str | None = None  # "M:N": M zeros in every N consecutive weights
@@ -71,6 +73,9 @@ class ConvertConfig:
             raise EdgekitError(
                 f"--image-range {self.image_range!r} is not one of {', '.join(IMAGE_RANGES)}"
             )
+        self.keep_float = _name_list(self.keep_float, "--keep-float")
+        if self.keep_float and "int8" not in self.tflite:
+            raise EdgekitError("--keep-float applies to the TFLite int8 variant: add int8 to --tflite")
         self._validate_optimization()
 
     @property
@@ -131,6 +136,15 @@ def structure_of(text: str) -> tuple[int, int]:
     if not 0 < zeros < group:
         raise EdgekitError(f"--prune-structure {text!r} must be M:N with 0 < M < N, e.g. 2:4")
     return zeros, group
+
+
+def _name_list(value, flag: str) -> list[str]:
+    """'a,b' or ['a', 'b'] -> ['a', 'b'], in order, without repeats."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise EdgekitError(f"{flag} {value!r} must be comma-separated names")
+    return list(dict.fromkeys(v.strip() for v in value if v.strip()))
 
 
 def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:

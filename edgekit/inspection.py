@@ -44,18 +44,10 @@ def inspect_tflite(path: Path) -> dict:
 
 
 def _describe_tflite(model, schema) -> dict:
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     if not model.subgraphs:
         raise EdgekitError("the TFLite model has no subgraphs")
-    codes, custom = [], set()
-    for code in model.operatorCodes or []:
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            custom.add((code.customCode or b"?").decode(errors="replace"))
-            codes.append((code.customCode or b"?").decode(errors="replace"))
-        else:
-            codes.append(op_names.get(builtin, f"BUILTIN_{builtin}"))
+    codes, custom = _op_codes(model, schema)
     graph = model.subgraphs[0]
 
     def tensor(index: int, name: str | None = None) -> dict:
@@ -95,6 +87,32 @@ def _describe_tflite(model, schema) -> dict:
         "flex_ops": flex,
         "custom_ops": sorted(n for n in ops if n in custom and not n.startswith(FLEX_PREFIX)),
     }
+
+
+def _op_codes(model, schema) -> tuple[list[str], set[str]]:
+    """The op type of every operator code (builtin name or custom code), and the custom ones."""
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes, custom = [], set()
+    for code in model.operatorCodes or []:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom.add((code.customCode or b"?").decode(errors="replace"))
+            codes.append((code.customCode or b"?").decode(errors="replace"))
+        else:
+            codes.append(op_names.get(builtin, f"BUILTIN_{builtin}"))
+    return codes, custom
+
+
+def tflite_ops(buf: bytes) -> list[tuple[str, list[str]]]:
+    """The main graph's ops in order: (op type, names of the tensors it writes)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+    codes, _ = _op_codes(model, schema)
+    graph = model.subgraphs[0]
+    return [(codes[op.opcodeIndex], [(graph.tensors[i].name or b"").decode(errors="replace")
+                                     for i in (op.outputs if op.outputs is not None else [])])
+            for op in graph.operators or []]
 
 
 def inspect_onnx(path: Path) -> dict:

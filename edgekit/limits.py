@@ -117,11 +117,14 @@ class Deadline:
     """A point in time that long loops check between steps (a timer signal instead would raise
     wherever the program happens to be, e.g. in a first import, and break the module)."""
 
-    def __init__(self, seconds: float, what: str):
-        self.seconds, self.what = seconds, what
+    def __init__(self, seconds: float, what: str, fix: str = "lower --runs or raise --max-bench-time"):
+        self.seconds, self.what, self.fix = seconds, what, fix
         self.end = time.monotonic() + seconds
 
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() > self.end
+
     def check(self) -> None:
-        if time.monotonic() > self.end:
-            raise TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: lower --runs or "
-                                    "raise --max-bench-time")
+        if self.passed:
+            raise TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: {self.fix}")

@@ -84,7 +84,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
-        measure = _Measure(settings, data, reference_outputs, float_score, deadline)
+        measure = Measure(settings, data, reference_outputs, float_score, deadline)
         pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t)
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
@@ -122,7 +122,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     }
 
 
-class _Measure:
+class Measure:
     """Measures one (model file, target) pair into a record."""
 
     def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score,

@@ -16,7 +16,8 @@ import sys
 from edgekit import __version__, interrupts, limits
 from edgekit.errors import EdgekitError, first_line
 
-COMMANDS = ("convert", "bench", "report", "compare", "optimize", "train", "zoo", "inspect", "env")  # each is edgekit/cli/<name>.py
+COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
+            "env")  # each is edgekit/cli/<name>.py, with _ for -
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
-        importlib.import_module(f"edgekit.cli.{name}").register(sub, common)
+        importlib.import_module(f"edgekit.cli.{name.replace('-', '_')}").register(sub, common)
     return parser
 
 

@@ -27,6 +27,9 @@ def register(sub, common):
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
     p.add_argument("--trust-model-code", action="store_true", default=None,
                    help="allow models that carry Python code (Lambda layers)")
+    p.add_argument("--keep-float", metavar="NAMES",
+                   help="leave these Keras layers or TFLite op types (e.g. probs or FULLY_CONNECTED) in float "
+                        "in the int8 variant, comma-separated; `edgekit debug-quant` ranks the candidates")
     p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
@@ -42,7 +45,7 @@ def build_config(args) -> ConvertConfig:
     if args.preset:
         data.update(PRESETS[args.preset])
     for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
-                "image_range", "trust_model_code"):
+                "image_range", "trust_model_code", "keep_float"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value

@@ -15,6 +15,7 @@ from edgekit.bench import fidelity
 from edgekit.bench.accuracy import evaluation
 from edgekit.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
 from edgekit.convert import onnx as onnx_convert
+from edgekit.convert import selective
 from edgekit.convert import tflite as tflite_convert
 from edgekit.data import load_calibration
 from edgekit.environment import package_versions
@@ -90,7 +91,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         artifacts, failed, diverged = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
-        for step, (fmt, variant, make, parent) in enumerate(_plan(config, source, qat_source, calibration, stage)):
+        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
             path = stage / f"{name}_{variant}.{fmt}"
             try:
@@ -115,7 +116,9 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
             bar.update(step + 1, f"{fmt} {variant}: validated")
         bar.close()
         if diverged:
-            raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged))
+            raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged) +
+                               ("; `edgekit debug-quant` ranks the layers to keep in float with --keep-float, "
+                                "or leave the variant out" if any("int" in d for d in diverged) else ""))
         if not artifacts:
             raise EdgekitError("no variant could be built: " +
                                "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
@@ -161,7 +164,7 @@ def _saved(model, path: Path, original) -> SourceModel:
                       [t.name for t in original.outputs])
 
 
-def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
+def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
     """(format, variant, thunk, source it is checked against) for every requested variant; the
     thunk takes a calibration progress callback, on_sample(done, total)."""
     for variant in config.tflite:
@@ -170,7 +173,7 @@ def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
                 qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
             continue
         yield "tflite", variant, (lambda on_sample, v=variant: _tflite(
-            source, v, calibration, config.io, on_sample)), source
+            source, v, calibration, config.io, on_sample, config.keep_float)), source
     if not config.onnx:
         return
     fp32: dict = {}
@@ -195,16 +198,25 @@ def _plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
         fp32["path"].unlink(missing_ok=True)
 
 
-def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample) -> tuple[bytes, dict]:
+def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample, keep_float=()
+            ) -> tuple[bytes, dict]:
     """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM, DESIGN
-    pitfall 5) is converted again at batch 1, and its recipe says so."""
+    pitfall 5) is converted again at batch 1, and its recipe says so. With `keep_float`, int8
+    leaves those layers or op types in float."""
+    def build(saved_model: Path) -> tuple[bytes, dict]:
+        if variant != "int8" or not keep_float:
+            return tflite_convert.convert(saved_model, variant, calibration, io, on_sample)
+        calibrated = selective.calibrate(saved_model, calibration, io, on_sample)
+        keep = selective.resolve(calibrated, list(keep_float))
+        return selective.quantize(calibrated, keep), selective.recipe(calibrated, keep)
+
     try:
-        return tflite_convert.convert(source.saved_model_dir(), variant, calibration, io, on_sample)
+        return build(source.saved_model_dir())
     except ConversionFailed as exc:
         fixed = tflite_convert.needs_fixed_batch(str(exc)) and source.saved_model_dir(batch=1)
         if not fixed:
             raise
-        payload, recipe = tflite_convert.convert(fixed, variant, calibration, io, on_sample)
+        payload, recipe = build(fixed)
         return payload, {**recipe, "batch": 1, "fixed_batch_because": str(exc)}
 
 
@@ -229,8 +241,11 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     missing = set(reference) - set(outputs)
     if missing:
         raise EdgekitError(f"{path.name} lacks output(s) {', '.join(sorted(missing))} of the float model")
+    kept = recipe.get("keep_float")
+    precision = _precision(fmt, variant)[0] + (
+        f", except {', '.join(kept['layers'] + kept['ops'])} in float" if kept else "")
     return Artifact(
-        path=path.name, format=fmt, variant=variant, precision=_precision(fmt, variant)[0],
+        path=path.name, format=fmt, variant=variant, precision=precision,
         size_bytes=path.stat().st_size, sha256=sha256_of(path), parent=source.sha256, recipe=recipe,
         inputs=inputs_spec, outputs=outputs_spec,
         fidelity=fidelity.compare(reference, outputs, None if task is None else task.metric == "accuracy"),

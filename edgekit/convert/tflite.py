@@ -30,6 +30,13 @@ def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarr
             io: str = "int", on_sample=None) -> tuple[bytes, dict]:
     """Convert to one variant; returns the flatbuffer and the recipe that made it.
     `on_sample(done, total)` follows calibration."""
+    converter, recipe = converter_for(saved_model_dir, variant, calibration, io, on_sample)
+    return run(converter), recipe
+
+
+def converter_for(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarray] | None,
+                  io: str = "int", on_sample=None):
+    """The TFLiteConverter set up for `variant`, and the recipe that describes it."""
     tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     recipe: dict = {"converter": f"tensorflow {tf.__version__} TFLiteConverter.from_saved_model"}
@@ -51,9 +58,14 @@ def convert(saved_model_dir: Path, variant: str, calibration: dict[str, np.ndarr
         if io == "int":
             converter.inference_input_type = converter.inference_output_type = io_type
         recipe["io"] = io_type.name if io == "int" else "float32"
+    return converter, recipe
+
+
+def run(converter) -> bytes:
+    """`converter.convert()`, its failure explained in one line."""
     try:
         with quiet_stderr(replay_on_error=False):  # the converter's errors are in the exception
-            return converter.convert(), recipe
+            return converter.convert()
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
         raise ConversionFailed(explain_failure(str(exc))) from exc
 

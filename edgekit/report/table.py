@@ -128,3 +128,48 @@ def bench_table(model: dict) -> str:
         lines.append(f"fidelity: {model['reference_note']}")
     lines.append(recommend(model).line())
     return "\n".join(lines)
+
+
+def quant_debug_table(report: dict, top: int = 20) -> str:
+    """The layers of an int8 conversion, worst first, and the whole model's numbers below."""
+    rows = [[str(r["rank"]), r["layer"], r["op"], f"{r['rmse_per_step']:.2f}", f"{r['mse']:.3g}",
+             f"{r['max_abs_error']:.3g}", f"{r['scale']:.3g}"] for r in report["layers"][:top]]
+    lines = [render(["rank", "layer", "op", "rmse/step", "mse", "max abs", "step"], rows, right={0, 3, 4, 5, 6})]
+    if len(report["layers"]) > top:
+        lines.append(f"... {len(report['layers']) - top} more layers in the JSON report")
+    lines.append(f"rmse/step: RMS error of the layer's own int8 output in quantization steps; rounding alone "
+                 f"is {report['rounding_only_rmse_per_step']:.2f}")
+    if report["keep_float"]:
+        kept = report["keep_float"]
+        lines.append(f"kept in float: {', '.join(kept['layers'] + kept['ops'])}")
+    whole, fid = report["whole_model"], report["whole_model"]["fidelity"]
+    summary = f"whole model (int8 in LiteRT vs float): SQNR {fid['sqnr_db']:.1f} dB"
+    if fid.get("top1_agreement") is not None:
+        summary += f", top-1 agreement {fid['top1_agreement']:.1%}"
+    ev = whole["evaluation"]
+    if ev:
+        summary += (f"; {ev['metric']} {ev['value']:.4f} vs float {ev['float']:.4f} "
+                    f"(drop {ev['drop_points']:+.2f} points) on {report['evaluation_data']}")
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+def tune_table(report: dict) -> str:
+    """Every candidate of a search, fastest first, and what was picked."""
+    ok = sorted((r for r in report["candidates"] if r["status"] == "ok"), key=lambda r: r["p50_us"])
+    rows = [["*" if r is report["pick"] or r == report["pick"] else ("+" if r["within_tolerance"] else ""),
+             r["file"], ", ".join(r["kept_float"] or []) or "-", f"x{r['threads']}", f"{r['p50_us']:.1f}",
+             human_size(r["size_bytes"]), f"{r['value']:.4f}", f"{r['drop_points']:+.2f}"] for r in ok]
+    lines = [render(["", "candidate", "in float", "threads", "p50 us", "size", report["evaluation"]["metric"],
+                     "drop"], rows, right={4, 5, 6, 7})]
+    lines += [f"  {r['format']} {r['variant']}: {r['status']}: {r.get('reason')}" for r in report["candidates"]
+              if r["status"] != "ok"]
+    tolerance = report["settings"]["max_drop"]
+    lines.append(f"float {report['evaluation']['metric']} {report['evaluation']['float']:.4f} on "
+                 f"{report['evaluation']['data']}; + within {tolerance:g} points, * the pick "
+                 f"({report['seconds']:g} s" + (", stopped at the budget)" if report["stopped_at_budget"] else ")"))
+    pick = report["pick"]
+    if pick:
+        lines.append(f"picked: {pick['file']} on {pick['target']} x{pick['threads']}: p50 {pick['p50_us']:.1f} us, "
+                     f"drop {pick['drop_points']:+.2f} points")
+    return "\n".join(lines)

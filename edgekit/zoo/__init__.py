@@ -13,9 +13,10 @@ from edgekit.errors import EdgekitError
 
 DEFAULT_MODEL = "digits_cnn"
 # name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras, steps),
-# where steps is the number of optimizer steps the training will take (for learning-rate decay)
+# where steps is the number of optimizer steps the training will take (for learning-rate decay),
+# and optionally after_training(model), which changes the trained model before it is scored and saved
 RECIPES = {name: f"edgekit.zoo.{name}"
-           for name in ("digits_mlp", "digits_cnn", "sine", "resnet8", "ds_cnn", "autoencoder")}
+           for name in ("digits_mlp", "digits_cnn", "sine", "resnet8", "ds_cnn", "autoencoder", "digits_outlier")}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

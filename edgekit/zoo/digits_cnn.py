@@ -23,7 +23,7 @@ def dataset(seed: int, data_path=None) -> datasets.Dataset:
     return datasets.digits(seed)
 
 
-def build():
+def build(name: str = "digits_cnn"):
     import tf_keras
     from tf_keras import layers
 
@@ -39,7 +39,7 @@ def build():
             layers.Dense(64, activation="relu", name="dense"),
             layers.Dense(10, activation="softmax", name="probs"),
         ],
-        name="digits_cnn",
+        name=name,
     )
 
 

@@ -49,6 +49,8 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
         model.fit(data.x_train, data.y_train, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   verbose=0, shuffle=True, callbacks=[keras_callback(bar, tf_keras)])
     seconds = time.perf_counter() - started
+    if hasattr(module, "after_training"):
+        module.after_training(model)
     metric = score(recipe["metric"], model.predict(data.x_test, batch_size=256, verbose=0),
                    data.x_test, data.y_test)
 

@@ -42,7 +42,7 @@ MODEL_FILES = {
 }
 # which commands read which model files (the others refuse them by kind, also with exit 2)
 READERS = {"convert": (".keras", ".h5", ""), "optimize": (".keras", ".h5"), "bench": (".tflite", ".onnx", ".keras", ".h5"),
-           "inspect": (".tflite", ".onnx")}
+           "inspect": (".tflite", ".onnx"), "debug-quant": (".keras", ".h5", ""), "tune": (".keras", ".h5", "")}
 
 DATA_FILES = {
     "empty.npy": ("empty",), "empty_file.npz": ("damaged",), "wrong_shape.npy": ("shape",),
@@ -66,6 +66,8 @@ def model_cases() -> list[Case]:
             "optimize": ("optimize", path, "--prune", "0.5", "--out", "{out}", "-q"),
             "bench": ("bench", path, "--json", "{out}/results.json", "-q"),
             "inspect": ("inspect", path),
+            "debug-quant": ("debug-quant", path, "--calib", CALIB, "--json", "{out}/debug.json", "-q"),
+            "tune": ("tune", path, "--calib", CALIB, "--out", "{out}", "-q"),
         }
         for command, argv in argvs.items():
             reads = path.suffix in READERS[command]
@@ -117,6 +119,12 @@ def argument_cases() -> list[Case]:
              ("over the 10.0 KB limit",)),
         Case("data over the size limit", (*bench, "--data", calib, "--max-data-size", "1KB", "--json",
                                           "{out}/results.json"), "digits_cnn.npz", ("over the 1.0 KB limit",)),
+        Case("budget that is not a duration", ("tune", model, "--calib", calib, "--budget", "soon", "--out", "{out}",
+                                                "-q"), "--budget", ("not a duration",)),
+        Case("unknown tune candidate", ("tune", model, "--calib", calib, "--tflite", "int4", "--out", "{out}", "-q"),
+             "int4", ("unknown candidate",)),
+        Case("unknown --keep-float layer", ("debug-quant", model, "--calib", calib, "--keep-float", "nosuch", "--json",
+                                            "{out}/debug.json", "-q"), "nosuch", ("neither a layer nor an op type",)),
         Case("benchmark over its time limit", (*bench, "--runs", "1000000", "--max-bench-time", "3s", "--json",
                                                "{out}/results.json"), "model.keras", ("3 s limit",)),
     ]
@@ -129,6 +137,9 @@ def argument_cases() -> list[Case]:
             Case(f"--out in {kind} via report", ("report", results, "--out", f"{where}/report.md"), where, (what,)),
             Case(f"--out in {kind} via compare", ("compare", results, results, "--out", f"{where}/compare.md"),
                  where, (what,)),
+            Case(f"--out {kind} via tune", ("tune", model, "--calib", calib, "--out", where, "-q"), where, (what,)),
+            Case(f"--json in {kind} via debug-quant", ("debug-quant", model, "--calib", calib, "--json",
+                                                       f"{where}/debug.json", "-q"), where, (what,)),
             Case(f"--root {kind} via train", ("train", "digits_mlp", "--epochs", "1", "--root", where, "-q"),
                  where, (what,)),
         ]

@@ -27,8 +27,9 @@ def test_each_zoo_model_trains_one_epoch_and_converts(name, tmp_path):
     assert key in card["inputs"] and len(calibration[key]) == recipe["calibration_samples"]
 
     # no --calib: a trained zoo model's own calibration set is found beside it
+    keep_float = ["--keep-float", ",".join(recipe["keep_float"])] if "keep_float" in recipe else []
     code, stdout, stderr = run_cli("convert", tmp_path / "models" / name / "model.keras", "--tflite", "fp32,int8",
-                                   "--onnx", "fp32", "--out", tmp_path / "out", "-q")
+                                   "--onnx", "fp32", "--out", tmp_path / "out", "-q", *keep_float)
     assert code == 0, stderr
     manifest = json.loads((tmp_path / "out" / name / "manifest.json").read_text())
     assert manifest["calibration"]["path"] == str(tmp_path / "calibration_data" / f"{name}.npz")

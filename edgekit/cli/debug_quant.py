@@ -1,0 +1,57 @@
+"""edgekit debug-quant: which layers lose the most in the full-int8 TFLite conversion, ranked,
+with the whole model's metric; keep the worst in float with `convert --keep-float`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from edgekit import limits
+from edgekit.config import IMAGE_RANGES
+
+
+def register(sub, common):
+    p = sub.add_parser("debug-quant", parents=[common], help="rank layers by their int8 quantization error",
+                       description=__doc__.strip())
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
+                                            "digits_cnn reference model)")
+    p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
+                                   "brings its own)")
+    p.add_argument("--train-data", help="labelled .npz (x and y) to score the whole model on (a zoo model "
+                                        "brings its own)")
+    p.add_argument("--keep-float", metavar="NAMES", help="debug with these layers or op types left in float")
+    p.add_argument("--io", choices=["int", "float"], default="int", help="I/O type (default: int)")
+    p.add_argument("--max-calib-samples", type=int, default=500, help="use at most this many samples (default: 500)")
+    p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
+                   help="pixel range for image folders (default: 0,1)")
+    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--json", metavar="PATH", help="where to write the JSON report "
+                                                  "(default: edgekit-out/<model name>-quant-debug.json)")
+    p.add_argument("--top", type=int, default=20, help="layers in the printed table (default: 20; JSON has all)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    limits.add_arguments(p, "model_bytes", "data_bytes")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import json
+
+    from edgekit.artifacts import check_output_file, write_output_file
+    from edgekit.config import ConvertConfig
+    from edgekit.convert.pipeline import resolve_inputs
+
+    config = ConvertConfig(model=args.model, calib=args.calib, tflite=["int8"], onnx=[], io=args.io,
+                           max_calib_samples=args.max_calib_samples, image_range=args.image_range,
+                           trust_model_code=args.trust_model_code, keep_float=args.keep_float or [],
+                           train_data=args.train_data)
+    json_path = check_output_file(args.json or Path("edgekit-out") / f"{resolve_inputs(config)[2]}-quant-debug.json",
+                                  "--json")
+    from edgekit import quant_debug
+    from edgekit.report.table import quant_debug_table
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    report = quant_debug.run(config, log)
+    write_output_file(json_path, json.dumps(report, indent=2) + "\n")
+    print(quant_debug_table(report, args.top))
+    log(f"wrote {json_path}")
+    return 0

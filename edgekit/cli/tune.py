@@ -1,0 +1,76 @@
+"""edgekit tune: search TFLite and ONNX variants (int8 with its worst layers in float among them)
+and thread counts for the fastest one on this machine whose accuracy drop is within a tolerance."""
+
+from __future__ import annotations
+
+import sys
+
+from edgekit import limits
+from edgekit.config import IMAGE_RANGES
+
+
+def register(sub, common):
+    from edgekit.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES
+
+    p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
+                       description=__doc__.strip())
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
+                                            "digits_cnn reference model)")
+    p.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="POINTS",
+                   help="largest drop of the task metric allowed, in points (accuracy: percent) (default: 1.0)")
+    p.add_argument("--budget", default="10m", help="time for the whole search, e.g. 90s, 10m, 1h (default: 10m); "
+                                                   "it stops there with the best found so far")
+    p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
+                                   "brings its own)")
+    p.add_argument("--train-data", help="labelled .npz (x and y) to judge accuracy on (a zoo model brings its own)")
+    p.add_argument("--out", default="edgekit-out", help="the pick and tune.json go to OUT/<model name>-tuned/ "
+                                                        "(default: edgekit-out)")
+    p.add_argument("--tflite", default=",".join(TFLITE_CANDIDATES),
+                   help=f"TFLite candidates, comma-separated (default: {','.join(TFLITE_CANDIDATES)}); "
+                        "int8-keep is int8 with its k worst layers in float")
+    p.add_argument("--onnx", default=",".join(ONNX_CANDIDATES),
+                   help=f"ONNX candidates, comma-separated, or none (default: {','.join(ONNX_CANDIDATES)})")
+    p.add_argument("--max-keep-float", type=int, default=3, metavar="K",
+                   help="int8-keep tries the 1..K worst layers in float (default: 3)")
+    p.add_argument("--threads", default="1", help="CPU thread counts to try, comma-separated (default: 1)")
+    p.add_argument("--runs", type=int, default=100, help="timed batch-1 runs per candidate (default: 100)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default: 10)")
+    p.add_argument("--io", choices=["int", "float"], default="int", help="I/O type of int8 variants (default: int)")
+    p.add_argument("--max-calib-samples", type=int, default=500, help="use at most this many samples (default: 500)")
+    p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
+                   help="pixel range for image folders (default: 0,1)")
+    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    limits.add_arguments(p, "model_bytes", "data_bytes")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from edgekit.bench.targets import parse_threads
+    from edgekit.config import ConvertConfig
+    from edgekit.errors import GateFailed
+    from edgekit.tune import TuneSettings, parse_budget, tune
+    from edgekit.report.table import tune_table
+
+    settings = TuneSettings(
+        max_drop=args.max_accuracy_drop, budget_seconds=parse_budget(args.budget),
+        tflite=tuple(_names(args.tflite)), onnx=tuple(_names(args.onnx)), max_keep_float=args.max_keep_float,
+        threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup)
+    config = ConvertConfig(model=args.model, calib=args.calib, out=args.out, tflite=["fp32"], onnx=[],
+                           io=args.io, max_calib_samples=args.max_calib_samples, image_range=args.image_range,
+                           trust_model_code=args.trust_model_code, train_data=args.train_data)
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    report = tune(config, settings, log)
+    print(tune_table(report))
+    if report["pick"] is None:
+        closest = report["closest"]
+        raise GateFailed(f"no candidate is within {settings.max_drop:g} points of the float model"
+                         + (f"; the closest is {closest['file']} ({closest['drop_points']:+.2f} points)"
+                            if closest else "; none could be measured")
+                         + f": see {args.out}/{report['name']}-tuned/tune.json")
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return [] if names in (["none"], ["-"]) else list(dict.fromkeys(names))
