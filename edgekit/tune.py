@@ -131,7 +131,8 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
             "calibration": {"path": str(calib_path), "samples": len(_first(calibration))},
             "evaluation": {"metric": task.metric, "data": task.source, "samples": data.samples,
                            "float": round(float_score, 6)},
-            "settings": dataclasses.asdict(settings), "config": config.to_dict(),
+            "settings": dataclasses.asdict(settings),
+            "config": {k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "keep_float")},
             "seconds": round(time.monotonic() - started, 1), "stopped_at_budget": stopped,
             "pick": pick, "closest": closest, "candidates": rows,
         }

@@ -157,7 +157,7 @@ def quant_debug_table(report: dict, top: int = 20) -> str:
 def tune_table(report: dict) -> str:
     """Every candidate of a search, fastest first, and what was picked."""
     ok = sorted((r for r in report["candidates"] if r["status"] == "ok"), key=lambda r: r["p50_us"])
-    rows = [["*" if r is report["pick"] or r == report["pick"] else ("+" if r["within_tolerance"] else ""),
+    rows = [["*" if r == report["pick"] else ("+" if r["within_tolerance"] else ""),
              r["file"], ", ".join(r["kept_float"] or []) or "-", f"x{r['threads']}", f"{r['p50_us']:.1f}",
              human_size(r["size_bytes"]), f"{r['value']:.4f}", f"{r['drop_points']:+.2f}"] for r in ok]
     lines = [render(["", "candidate", "in float", "threads", "p50 us", "size", report["evaluation"]["metric"],
