@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import functools
 import io
 import re
@@ -100,14 +99,6 @@ def _load(library: str, options: dict):
     """The delegate in `library`, or BackendUnavailable with the reason."""
     from edgekit.runtimes.litert import load_delegate
 
-    try:
-        handle = ctypes.CDLL(library)
-    except OSError:
-        handle = None  # load_delegate says why, in the loader's words
-    # a shared library that is not a delegate makes LiteRT raise AttributeError, and again in the
-    # half-made delegate's destructor: refused before
-    if handle is not None and not hasattr(handle, "tflite_plugin_create_delegate"):
-        raise BackendUnavailable(f"{library} is not a TFLite delegate (it has no tflite_plugin_create_delegate)")
     return load_delegate(library, {str(k): str(v) for k, v in options.items()})
 
 

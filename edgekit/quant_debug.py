@@ -29,21 +29,14 @@ ROUNDING_ONLY = 1 / math.sqrt(12)  # RMS error of uniform rounding, in quantizat
 
 def run(config, log) -> dict:
     """Rank the layers of `config.model`'s full-int8 conversion by their quantization error."""
-    from edgekit.convert.pipeline import MIN_CALIBRATION_SAMPLES, resolve_inputs
-    from edgekit.config import IMAGE_RANGES
-    from edgekit.data import load_calibration
-    from edgekit.evaluation import task_for
+    from edgekit.convert.pipeline import prepare, resolve_inputs
     from edgekit.loading import load_model
 
     model_path, calib_path, name = resolve_inputs(config)
     log(f"loading {model_path}")
     with load_model(model_path, config.trust_model_code) as source:
-        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
-                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+        calibration, task, float_score = prepare(config, model_path, calib_path, source)
         input_name = source.inputs[0].name
-        task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
-                        lambda x: _first(source.predict({input_name: x})))
-        float_score = task.score(_first(source.predict({input_name: task.data.x_test}))) if task else None
         reference = source.predict(calibration)
         log(f"calibrating on {len(next(iter(calibration.values())))} samples from {calib_path}")
         calibrated = selective.calibrate(source.saved_model_dir(), calibration, config.io)
@@ -122,7 +115,3 @@ def _input_order(model: bytes, calibration: dict[str, np.ndarray]) -> list[str]:
     names = list(calibration)
     order = [next((n for n in names if d["name"] in (n, f"serving_default_{n}:0")), None) for d in details]
     return order if None not in order and len(set(order)) == len(names) else names
-
-
-def _first(outputs: dict):
-    return next(iter(outputs.values()))

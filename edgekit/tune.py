@@ -19,7 +19,7 @@ from edgekit import interrupts, limits
 from edgekit.artifacts import atomic_write_bytes, atomic_write_json, check_output_parent, staged_folder
 from edgekit.bench import subjects, targets
 from edgekit.bench.engine import BenchSettings, Measure
-from edgekit.config import IMAGE_RANGES, ConvertConfig
+from edgekit.config import ConvertConfig
 from edgekit.convert import selective
 from edgekit.errors import ConversionFailed, EdgekitError
 
@@ -69,9 +69,8 @@ def parse_budget(text: str) -> float:
 
 def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
     """Search, write <out>/<name>-tuned/ (the pick's file and tune.json), return the report."""
-    from edgekit.convert.pipeline import MIN_CALIBRATION_SAMPLES, resolve_inputs
-    from edgekit.data import load_calibration
-    from edgekit.evaluation import require_task, task_for
+    from edgekit.convert.pipeline import prepare, resolve_inputs
+    from edgekit.evaluation import require_task
     from edgekit.loading import load_model
 
     started = time.monotonic()
@@ -81,14 +80,11 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
     check_output_parent(out_dir)
     log(f"loading {model_path}")
     with staged_folder(out_dir) as stage, load_model(model_path, config.trust_model_code) as source:
-        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
-                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
-        input_name = source.inputs[0].name
-        task = require_task(task_for(model_path, config.train_data, [t.name for t in source.inputs],
-                                     lambda x: _first(source.predict({input_name: x}))), model_path, "tune")
-        data = subjects.EvalData({input_name: task.data.x_test}, task.data.y_test, task.metric, task.source)
+        calibration, task, float_score = prepare(config, model_path, calib_path, source)
+        task = require_task(task, model_path, "tune")
+        data = subjects.EvalData({source.inputs[0].name: task.data.x_test}, task.data.y_test, task.metric,
+                                 task.source)
         reference = source.predict(data.inputs)
-        float_score = task.score(_first(reference))
         measure = Measure(BenchSettings(runs=settings.runs, warmup=settings.warmup), data, reference,
                           float_score, budget)
         rows, stopped = [], False

@@ -66,12 +66,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
     log(f"loading {model_path}")
     with staged_folder(out_dir) as stage, contextlib.ExitStack() as opened:
         original = opened.enter_context(load_model(model_path, config.trust_model_code))
-        calibration = load_calibration(calib_path, original.inputs, IMAGE_RANGES[config.image_range],
-                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+        calibration, task, float_score = prepare(config, model_path, calib_path, original)
         samples = len(next(iter(calibration.values())))
-        task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
-                        lambda x: _first(original.predict({original.inputs[0].name: x})))
-        float_score = task.score(_first(original.predict(_test_feeds(task, original)))) if task else None
 
         source, qat_source, optimization = original, None, None
         # a QAT model computes in simulated int8 whatever the file format: judge it as int8
@@ -143,6 +139,17 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
             finish(stage, manifest)
     log(f"wrote {len(artifacts)} artifacts to {out_dir}")
     return manifest
+
+
+def prepare(config: ConvertConfig, model_path: Path, calib_path: Path, source: SourceModel):
+    """The calibration samples, the model's task (None without labelled data) and the float
+    model's score on its held-out data: what convert, debug-quant and tune all start from."""
+    calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
+                                   config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+    task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
+                    lambda x: _first(source.predict({source.inputs[0].name: x})))
+    float_score = task.score(_first(source.predict(_test_feeds(task, source)))) if task else None
+    return calibration, task, float_score
 
 
 def _is_qat(model_path: Path, source) -> bool:

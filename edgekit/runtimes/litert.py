@@ -8,6 +8,7 @@ runtime unavailable for that run, with the loader's message.
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def load_delegate(library: str, options: dict):
         if "Delegate.__del__" not in repr(unraisable.object):
             previous_hook(unraisable)
 
+    _check_exports_delegate(library)
     sys.unraisablehook = hook
     try:
         with quiet_stderr(replay_on_error=False) as written:
@@ -63,6 +65,19 @@ def load_delegate(library: str, options: dict):
         raise BackendUnavailable(f"delegate {library} did not load: {reason}")
     finally:
         sys.unraisablehook = previous_hook
+
+
+def _check_exports_delegate(library: str) -> None:
+    """A shared library that is not a delegate makes LiteRT raise AttributeError (and again in the
+    half-made delegate's destructor): refuse it first. One that does not open is left to LiteRT,
+    which says why in the loader's words."""
+    try:
+        handle = ctypes.CDLL(library)
+    except OSError:
+        return
+    if not hasattr(handle, "tflite_plugin_create_delegate"):
+        raise BackendUnavailable(f"delegate {library} did not load: it is not a TFLite delegate "
+                                 "(it exports no tflite_plugin_create_delegate)")
 
 
 class LiteRTSession(Session):
