@@ -86,7 +86,7 @@ def main(argv=None) -> int:
 
 
 def _run(args, log) -> int:
-    from edgekit.artifacts import write_output_file
+    from edgekit.outputs import write_output_file
     from edgekit.report import compare, html, markdown, schema
 
     suite = load_suite(args.suite, args.quick)

@@ -2,7 +2,7 @@
 
 An artifact never changes once written: a step reads artifacts and makes new ones. Every file
 is written under a temporary name and renamed, and a whole run is staged in a sibling folder
-that replaces the output folder only when the run has succeeded.
+that replaces the output folder only when the run has succeeded (edgekit/outputs.py).
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
 
 from edgekit import __version__
-from edgekit.errors import EdgekitError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
+# The files whose presence marks a folder as one edgekit wrote (convert, optimize, tune)
+OPTIMIZATION_NAME = "optimization.json"
+TUNE_NAME = "tune.json"
+OWN_MANIFESTS = (MANIFEST_NAME, OPTIMIZATION_NAME, TUNE_NAME)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +107,7 @@ def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -116,13 +118,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal mode
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the file a normal mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     return path
 
@@ -144,75 +148,6 @@ def atomic_save_model(model, path: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def check_output_parent(out: Path, option: str = "--out") -> None:
-    """Fail early, before any heavy work, when the output folder cannot be written. Writability
-    is probed with a real file: permission bits do not tell (root ignores them, an immutable or
-    read-only-mounted folder refuses even root)."""
-    for parent in [out, *out.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise EdgekitError(f"output path {parent} is a file, not a folder: give {option} another path")
-            try:
-                fd, probe = tempfile.mkstemp(prefix=".edgekit-probe-", dir=parent)
-                os.close(fd)
-                os.unlink(probe)
-            except OSError as exc:
-                raise EdgekitError(f"output folder {parent} is not writable ({exc.strerror}): "
-                                   f"give {option} another path") from None
-            return
-
-
-def check_output_file(path: str | Path, option: str) -> Path:
-    """Fail early when a file option (--json, --out) names a folder or an unwritable place."""
-    path = Path(path)
-    if path.is_dir():
-        raise EdgekitError(f"{option} {path} is a folder: give a file name, e.g. {path / 'results.json'}")
-    check_output_parent(path.parent, option)
-    return path
-
-
-def write_output_file(path: Path, text: str) -> None:
-    """Write a report or results file, making its folder, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-@contextlib.contextmanager
-def staged_folder(final: Path):
-    """Yield an empty staging folder beside `final`; on success it replaces `final` whole.
-
-    On any failure or interrupt the staging folder is removed and `final` is left as it was.
-    """
-    check_output_parent(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
-    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; the result is an ordinary folder
-    try:
-        yield stage
-        with _interrupts_held():  # the two renames must not be split by Ctrl-C
-            if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-                os.replace(final, old / final.name)
-                os.replace(stage, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(stage, final)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _interrupts_held():
-    """Hold SIGINT and SIGTERM until the block is done; they are delivered after it."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def new_manifest(**fields) -> dict:

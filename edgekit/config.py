@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import stat
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, first_line
 
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 QAT_VARIANT = "int8-qat"  # only with --qat: full int8 from the quantization-aware-trained model
@@ -18,6 +20,21 @@ IO_TYPES = ("int", "float")
 IMAGE_RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
 MAX_ONNX_OPSET = 18  # tf2onnx 1.17 converts up to opset 18
 MIN_ONNX_OPSET = 13  # onnxruntime's QDQ per-channel quantization needs opset 13
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this keeps a wrong file from being read whole
+
+# What a config file may give for each field: one JSON type, or several ("strs" is a list of
+# strings; a variant or name list may also be one comma-separated string).
+FIELD_TYPES = {
+    "model": ("str", "null"), "calib": ("str", "null"), "out": ("str",),
+    "tflite": ("strs", "str"), "onnx": ("strs", "str"), "io": ("str",), "opset": ("int",),
+    "max_calib_samples": ("int",), "image_range": ("str",), "trust_model_code": ("bool",),
+    "keep_float": ("strs", "str"), "prune": ("number", "null"), "prune_structure": ("str", "null"),
+    "qat": ("bool",), "cluster": ("int", "null"), "train_data": ("str", "null"),
+    "fine_tune_epochs": ("int", "null"),
+}
+_TYPE_WORDS = {"str": "a string", "strs": "a list of strings", "int": "an integer", "number": "a number",
+               "bool": "true or false", "null": "null"}
 
 PRESETS = {
     "all": {"tflite": list(TFLITE_VARIANTS), "onnx": list(ONNX_VARIANTS)},
@@ -101,30 +118,75 @@ class ConvertConfig:
             raise EdgekitError("--tflite int8-qat is made by quantization-aware training: add --qat")
 
     @classmethod
-    def from_dict(cls, data: dict) -> ConvertConfig:
+    def from_dict(cls, data: dict, source: str = "config") -> ConvertConfig:
+        """A config from JSON-like values, each checked for its type first (`source` names them
+        in an error: a config file, say)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(map(str, data)) - known)
         if unknown:
-            raise EdgekitError(
-                f"unknown config key(s) {', '.join(unknown)}: valid keys are {', '.join(sorted(known))}"
-            )
+            shown = ", ".join(json.dumps(key)[:40] for key in unknown[:5])
+            raise EdgekitError(f"{source}: unknown config key(s) {shown}: valid keys are {', '.join(sorted(known))}")
+        for key, value in data.items():
+            _check_type(key, value, source)
         return cls(**data)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ConvertConfig:
+        path = Path(path)
+        source = f"config file {path}"
         try:
-            data = json.loads(Path(path).read_text())
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+                raise EdgekitError(f"{source} is {'a folder' if stat.S_ISDIR(info.st_mode) else 'not a regular file'}"
+                                   ": give a JSON file written with --dump-config")
+            if info.st_size > MAX_CONFIG_BYTES:
+                raise EdgekitError(f"{source} is {info.st_size} bytes, far more than a config: give a JSON file "
+                                   "written with --dump-config")
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise EdgekitError(f"config file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EdgekitError(f"config file {path} is not readable JSON ({exc}): "
-                               "write one with --dump-config") from None
+            raise EdgekitError(f"{source} does not exist") from None
+        except RecursionError:
+            raise EdgekitError(f"{source} nests deeper than any config: write one with --dump-config") from None
+        except (OSError, ValueError) as exc:  # ValueError: JSON and text decoding, an overlong integer
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+            raise EdgekitError(f"{source} is not readable JSON ({reason}): write one with --dump-config") from None
         if not isinstance(data, dict):
-            raise EdgekitError(f"config file {path} must hold a JSON object")
-        return cls.from_dict(data)
+            raise EdgekitError(f"{source} must hold a JSON object: write one with --dump-config")
+        try:
+            return cls.from_dict(data, source)
+        except EdgekitError as exc:  # a value out of range: say which file it came from
+            if str(exc).startswith(source):
+                raise
+            raise EdgekitError(f"{source}: {exc}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _check_type(key: str, value, source: str) -> None:
+    """One line naming the key when its value is not of a type FIELD_TYPES allows."""
+    allowed = FIELD_TYPES[key]
+    if not any(_is_type(value, kind) for kind in allowed):
+        shown = json.dumps(value)[:40] if isinstance(value, (str, int, float, bool, type(None))) else \
+            ("a list" if isinstance(value, list) else "an object")
+        raise EdgekitError(f"{source}: \"{key}\" is {shown}, not {' or '.join(_TYPE_WORDS[k] for k in allowed)}: "
+                           "write the file with --dump-config")
+    if isinstance(value, str) and "\0" in value:
+        raise EdgekitError(f"{source}: \"{key}\" holds a NUL character, which no path or name can")
+
+
+def _is_type(value, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "strs":
+        return isinstance(value, list) and all(isinstance(v, str) and "\0" not in v for v in value)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    return value is None
 
 
 def structure_of(text: str) -> tuple[int, int]:
@@ -150,6 +212,8 @@ def _name_list(value, flag: str) -> list[str]:
 def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
     if isinstance(value, str):
         value = [v for v in value.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise EdgekitError(f"{flag} {value!r} must be comma-separated variant names")
     names = [str(v).strip() for v in value if str(v).strip()]
     if names in (["none"], ["-"]):
         return []

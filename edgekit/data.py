@@ -7,6 +7,8 @@ set is checked against the model's inputs before any conversion starts.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from edgekit import limits
 from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec
 from edgekit.errors import EdgekitError, first_line
+from edgekit.report.table import human_size
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -28,10 +31,20 @@ def load_calibration(
     min_samples: int = 1,
 ) -> dict[str, np.ndarray]:
     """Read a calibration set and return one checked array per model input, keyed by name.
-    Nothing is decoded before its declared size is known to be within the data limit."""
+    Nothing is decoded before its declared size is known to be within the data limit, and nothing
+    but regular files and folders is opened."""
     path = Path(path)
+    try:
+        return _load_calibration(path, inputs, image_range, max_samples, min_samples)
+    except OSError as exc:  # permissions, a link loop, a name too long: the user's path, not a bug
+        raise EdgekitError(f"calibration data {path} cannot be read ({exc.strerror or first_line(exc)}): "
+                           "check the path and its permissions") from None
+
+
+def _load_calibration(path: Path, inputs, image_range, max_samples, min_samples) -> dict[str, np.ndarray]:
     if not path.exists():
         raise EdgekitError(f"calibration data {path} does not exist: give a .npz, .npy or image folder")
+    check_regular(path, "calibration data")
     if path.is_dir():
         arrays = _from_image_folder(path, inputs, image_range, max_samples)
     elif path.suffix == ".npz":
@@ -78,8 +91,19 @@ def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=
     return checked
 
 
+def check_regular(path: Path, what: str = "data", give: str = "a .npz, .npy or a folder of images") -> None:
+    """Refuse a FIFO, socket or device (following links) before anything opens it: reading one
+    blocks, or never ends. Folders pass: their files are checked one by one."""
+    from edgekit.loading import special_kind
+
+    kind = special_kind(path)
+    if kind:
+        raise EdgekitError(f"{what} {path} is {kind}, not a regular file: give {give}")
+
+
 def check_npz(path: Path) -> None:
     """Refuse an .npz whose arrays, as their headers declare them, are unsafe or too big to load."""
+    check_regular(path)
     members = check_zip(path, "data", limits.current().data_bytes, "--max-data-size",
                         check_ratio=False)  # zeros-heavy data compresses far: its size is what counts
     try:
@@ -150,7 +174,9 @@ def _check_npy_header(fh, path: Path, file_size: int, member: str | None = None)
 
 
 def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_samples=None) -> dict:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from edgekit.loading import special_kind
 
     if len(inputs) != 1 or len(inputs[0].shape) not in (3, 4):
         raise EdgekitError(f"calibration data {folder}: an image folder needs a model with one "
@@ -162,21 +188,34 @@ def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_
         raise EdgekitError(f"calibration data {folder}: model input {spec.name!r} has shape {spec.shape}; "
                            "images need a fixed height, width and 1, 3 or 4 channels")
     mode = {None: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for file in files:
-        if file.suffix.lower() not in IMAGE_SUFFIXES:
-            raise EdgekitError(f"calibration data {folder}: {file.name} is not an image "
+    files = []
+    for entry in sorted(p for p in folder.rglob("*") if not p.name.startswith(".")):
+        if entry.is_dir():
+            continue
+        name = entry.relative_to(folder)
+        if not entry.exists():
+            raise EdgekitError(f"calibration data {folder}: {name} is a link to nothing: remove it")
+        kind = special_kind(entry)
+        if kind:  # opening a FIFO blocks until someone writes to it
+            raise EdgekitError(f"calibration data {folder}: {name} is {kind}, not an image file: remove it")
+        if entry.suffix.lower() not in IMAGE_SUFFIXES:
+            raise EdgekitError(f"calibration data {folder}: {name} is not an image "
                                f"(expected {', '.join(sorted(IMAGE_SUFFIXES))})")
+        files.append(entry)
     files = files[:max_samples]  # only what will be used is decoded
     limits.check_data_size(folder, len(files) * height * width * (channels or 1) * 4)
+    for file in files:  # every header first: a too-big image is refused before any is decoded
+        with _open_image(folder, file) as img:
+            _check_decoded_size(folder, file, img, mode)
     low, high = image_range
     images = []
     for file in files:
-        try:
-            with Image.open(file) as img:
+        with _open_image(folder, file) as img:
+            try:
                 pixels = np.asarray(img.convert(mode).resize((width, height), Image.BILINEAR))
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise EdgekitError(f"calibration data {folder}: {file.name} cannot be read as an image ({exc})") from None
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+                raise EdgekitError(f"calibration data {folder}: {file.name} cannot be read as an image "
+                                   f"({first_line(exc)})") from None
         images.append(pixels.astype(np.float32) / 255.0 * (high - low) + low)
     if not images:
         raise EdgekitError(f"calibration data {folder} holds no images")
@@ -184,3 +223,47 @@ def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_
     if channels == 1:
         array = array[..., None]
     return {spec.name: array}
+
+
+@contextlib.contextmanager
+def _open_image(folder: Path, file: Path):
+    """An image opened lazily: Pillow reads the header (size, mode), nothing is decoded yet.
+    Pillow's own decompression-bomb warning is silenced (the data limit is the bound here, and a
+    warning is a second line on stderr); its error, for images past twice that, is one line."""
+    from PIL import Image, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(file)
+        except Image.DecompressionBombError as exc:
+            raise EdgekitError(f"calibration data {folder}: {file.name} has more pixels than Pillow will "
+                               f"decode ({first_line(exc)}): shrink it") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise EdgekitError(f"calibration data {folder}: {file.name} cannot be read as an image "
+                               f"({first_line(exc)})") from None
+        with img:
+            yield img
+
+
+def _check_decoded_size(folder: Path, file: Path, img, mode: str) -> None:
+    """Refuse an image whose decoding would pass the data limit, from its header alone: a tiny
+    compressed file can declare 12000x12000 pixels. Only the first frame of an animated or
+    multi-page image is decoded, so its size is what counts."""
+    from PIL import ImageMode
+
+    def pixel_bytes(name: str) -> int:  # what Pillow holds one pixel in: 1 byte, else 4 or more
+        try:
+            described = ImageMode.getmode(name)
+            size = len(described.bands) * np.dtype(described.typestr).itemsize
+        except (KeyError, TypeError, ValueError):
+            size = 4
+        return 1 if size == 1 else max(4, size)
+
+    width, height = img.size
+    decoded = width * height * (pixel_bytes(img.mode) + pixel_bytes(mode))  # the image and its converted copy
+    limit = limits.current().data_bytes
+    if decoded > limit:
+        raise EdgekitError(f"calibration data {folder}: {file.name} is {width}x{height} pixels, "
+                           f"{human_size(decoded)} to decode, over the {human_size(limit)} limit: shrink it or "
+                           "raise --max-data-size")

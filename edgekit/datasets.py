@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.data import check_npz
+from edgekit import limits
+from edgekit.data import check_npz, check_regular
 from edgekit.errors import EdgekitError
 
 TEST_FRACTION = 0.2
@@ -54,10 +55,16 @@ def load_labelled(path: str | Path, input_names: list[str], seed: int = 0) -> Da
     """A user's training data: an `.npz` with the inputs (`x`, or one array per input name) and
     the targets (`y`). When it has no `x_test`/`y_test`, a fixed fifth is held out."""
     path = Path(path)
-    if not path.is_file() or path.suffix != ".npz":
-        raise EdgekitError(f"training data {path} is not an .npz file: save arrays x and y with "
-                           "numpy.savez")
-    check_npz(path)  # within the data limit, before anything is decoded
+    try:
+        if path.exists():
+            check_regular(path, "training data", "an .npz with arrays x and y")  # a FIFO would block for ever
+        if not path.is_file() or path.suffix != ".npz":
+            raise EdgekitError(f"training data {path} is not an .npz file: save arrays x and y with "
+                               "numpy.savez")
+        check_npz(path)  # within the data limit, before anything is decoded
+    except OSError as exc:
+        raise EdgekitError(f"training data {path} cannot be read ({exc.strerror or exc}): check the path "
+                           "and its permissions") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -213,16 +220,25 @@ def cifar10(data_path: str | Path | None = None) -> Dataset | None:
         raise EdgekitError(f"CIFAR-10 data {path} is not a folder or a .tar.gz file: {hint}")
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     batches = {}
+    unpacked = 0  # the batches' bytes: their arrays take that as uint8 and four times it as float32
+
+    def within_limit(size: int) -> None:
+        nonlocal unpacked
+        unpacked += size
+        limits.check_data_size(path, 5 * unpacked)
+
     try:
         if path.is_dir():
             for name in names:
-                if (path / name).is_file():
+                if (path / name).is_file():  # not a FIFO or a device
+                    within_limit((path / name).stat().st_size)
                     with open(path / name, "rb") as f:
                         batches[name] = _arrays_only(f)
         else:
             with tarfile.open(path, "r:gz") as tar:
-                for member in tar.getmembers():
+                for member in tar:
                     if member.isfile() and Path(member.name).name in names:
+                        within_limit(member.size)  # as the header declares it, before unpacking
                         batches[Path(member.name).name] = _arrays_only(tar.extractfile(member))
         missing = [name for name in names if name not in batches]
         if missing:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import limits
+from edgekit import limits, trust
 from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec, sha256_of, size_of
 from edgekit.errors import EdgekitError, first_line
@@ -31,23 +33,35 @@ SAVEDMODEL = "savedmodel"
 KERAS3 = "keras3"
 TF_KERAS = "tf_keras"
 
-# Config classes that carry Python code (marshalled bytecode) that deserializing would run:
-# tf-keras's and Keras 3's Lambda layer, and Keras 3's serialized lambda function.
-CODE_CARRYING_LAYERS = {"Lambda", "__lambda__"}
 CONVERTED_SUFFIXES = {".tflite", ".onnx"}
+MAX_SAVEDMODEL_ENTRIES = 100_000  # files and folders; a real SavedModel has a handful
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"))
 
 
 def detect_flavour(path: Path) -> str:
     """Tell which flavour of model `path` holds, from its contents."""
+    try:
+        return _detect_flavour(path)
+    except OSError as exc:  # unreadable, a link loop, ...: the user's path, not a bug here
+        raise EdgekitError(f"model {path} cannot be read ({exc.strerror or first_line(exc)}): "
+                           "check the path and its permissions") from None
+
+
+def _detect_flavour(path: Path) -> str:
     if not path.exists():
         raise EdgekitError(f"model {path} does not exist: give a .keras/.h5 file or a SavedModel folder")
     if path.is_dir():
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+        graphs = [path / "saved_model.pb", path / "saved_model.pbtxt"]
+        if any(os.path.lexists(graph) for graph in graphs):
+            check_savedmodel_files(path)
+        if any(graph.is_file() for graph in graphs):
             limits.check_model_size(path, size_of(path))
             return SAVEDMODEL
         raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it)")
-    if not path.is_file():
-        raise EdgekitError(f"model {path} is not a regular file: give a .keras/.h5 file or a SavedModel folder")
+    kind = special_kind(path)
+    if kind:  # reading a FIFO, socket or device blocks or never ends
+        raise EdgekitError(f"model {path} is {kind}, not a regular file: give a .keras/.h5 file or a SavedModel folder")
     if path.suffix in CONVERTED_SUFFIXES:
         raise EdgekitError(
             f"model {path} is already converted: convert takes a Keras model or SavedModel "
@@ -95,27 +109,46 @@ def model_config(path: Path) -> dict:
     return config
 
 
-def code_carrying_layers(config) -> list[str]:
-    """Names of the layers in a Keras config that hold arbitrary Python code (walked without
-    recursion: a hostile config may nest deeper than Python's stack)."""
-    found, pending = [], [config]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            if node.get("class_name") in CODE_CARRYING_LAYERS:
-                inner = node.get("config")
-                name = inner.get("name", "?") if isinstance(inner, dict) else "?"
-                found.append(f"{node['class_name']} layer {name!r}")
-            pending += node.values()
-        elif isinstance(node, list):
-            pending += node
-    return sorted(found)
+def special_kind(path: Path) -> str | None:
+    """What a path is when it is not a regular file or a folder (following links), in words."""
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), "not a regular file")
+
+
+def check_savedmodel_files(path: Path) -> None:
+    """Refuse a SavedModel folder holding anything but files and folders (TensorFlow would block
+    reading a FIFO for ever) or a dangling link, before anything reads or hashes it. Linked
+    folders are followed (TensorFlow follows them), each once."""
+    seen, count = set(), 0
+    for folder, dirs, files in os.walk(path, followlinks=True):
+        info = os.stat(folder)
+        key = (info.st_dev, info.st_ino)
+        if key in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(key)
+        count += len(dirs) + len(files)
+        if count > MAX_SAVEDMODEL_ENTRIES:
+            raise EdgekitError(f"model folder {path} holds more than {MAX_SAVEDMODEL_ENTRIES} files and folders: "
+                               "not a SavedModel")
+        for name in files:
+            entry = Path(folder) / name
+            if not entry.exists():
+                raise EdgekitError(f"model folder {path} holds {entry}, a link to nothing: remove it")
+            kind = special_kind(entry)
+            if kind:
+                raise EdgekitError(f"model folder {path} holds {entry}, {kind}, not a regular file: "
+                                   "a SavedModel holds only files and folders")
 
 
 def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
     path = Path(path)
     flavour = detect_flavour(path)
-    if flavour == SAVEDMODEL:  # a SavedModel is a graph: loading it runs no Python code
+    if flavour == SAVEDMODEL:
+        if not trust_model_code:  # the graph is a program: check it before TensorFlow reads it
+            trust.check_saved_model(path)
         tf = tensorflow()
         try:
             return _from_saved_model(path, tf)
@@ -145,12 +178,8 @@ def load_keras_model(path: str | Path, trust_model_code: bool = False):
 
 def _load_keras(path: Path, flavour: str, trust_model_code: bool):
     config = model_config(path)
-    unsafe = code_carrying_layers(config)
-    if unsafe and not trust_model_code:
-        raise EdgekitError(
-            f"model {path} contains arbitrary code ({', '.join(unsafe)}) that loading would run: "
-            "pass --trust-model-code if you trust its source"
-        )
+    if not trust_model_code:  # before Keras deserializes anything
+        trust.check_keras_config(path, config)
     tensorflow()
     try:
         if flavour == KERAS3:
@@ -299,11 +328,17 @@ def _keras_zip_version(path: Path) -> str:
             if "config.json" not in names:
                 raise EdgekitError(f"model {path} is a zip without config.json: not a Keras model file")
             if "metadata.json" in names:
-                return str(json.loads(archive.read("metadata.json")).get("keras_version", "3"))
+                metadata = json.loads(archive.read("metadata.json"))
+                if not isinstance(metadata, dict):
+                    raise EdgekitError(f"model {path} has a metadata.json that is not a JSON object: "
+                                       "the file is damaged")
+                return str(metadata.get("keras_version", "3"))
     except EdgekitError:
         raise
+    except RecursionError:
+        raise EdgekitError(f"model {path} has a metadata.json nested too deep to read: the file is damaged") from None
     except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError) as exc:
-        raise EdgekitError(f"model {path} is a damaged zip ({exc})") from None
+        raise EdgekitError(f"model {path} is a damaged zip ({first_line(exc)})") from None
     return "3"
 
 

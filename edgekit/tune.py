@@ -11,22 +11,24 @@ tolerance; only the pick's file is written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
 
 from edgekit import interrupts, limits
-from edgekit.artifacts import atomic_write_bytes, atomic_write_json, check_output_parent, staged_folder
+from edgekit.artifacts import TUNE_NAME, atomic_write_bytes, atomic_write_json, new_manifest
 from edgekit.bench import subjects, targets
 from edgekit.bench.engine import BenchSettings, Measure
 from edgekit.config import ConvertConfig
 from edgekit.convert import selective
 from edgekit.errors import ConversionFailed, EdgekitError
+from edgekit.outputs import staged_folder
 
 TFLITE_CANDIDATES = ("int8", "int8-keep", "dynamic", "int16x8", "fp16", "fp32")
 ONNX_CANDIDATES = ("int8-static", "int8-dynamic", "fp32")
 TARGET_OF = {"tflite": "litert:xnnpack", "onnx": "onnxruntime:cpu"}
-REPORT_NAME = "tune.json"
+REPORT_NAME = TUNE_NAME
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +71,7 @@ def parse_budget(text: str) -> float:
 
 def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
     """Search, write <out>/<name>-tuned/ (the pick's file and tune.json), return the report."""
-    from edgekit.convert.pipeline import prepare, resolve_inputs
+    from edgekit.convert.pipeline import prepare, resolve_inputs, run_inputs
     from edgekit.evaluation import require_task
     from edgekit.loading import load_model
 
@@ -77,9 +79,12 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
     budget = limits.Deadline(settings.budget_seconds, "the search", "raise --budget")
     model_path, calib_path, name = resolve_inputs(config)
     out_dir = Path(config.out) / f"{name}-tuned"
-    check_output_parent(out_dir)
-    log(f"loading {model_path}")
-    with staged_folder(out_dir) as stage, load_model(model_path, config.trust_model_code) as source:
+    # the output folder is checked, locked and staged before any heavy work
+    with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
+            contextlib.ExitStack() as opened:
+        log(f"loading {model_path}")
+        source = opened.enter_context(load_model(model_path, config.trust_model_code))
+        interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
         calibration, task, float_score = prepare(config, model_path, calib_path, source)
         task = require_task(task, model_path, "tune")
         data = subjects.EvalData({source.inputs[0].name: task.data.x_test}, task.data.y_test, task.metric,
@@ -90,6 +95,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
         rows, stopped = [], False
         candidates = _candidates(config, settings, source, calibration, stage, log)
         while not stopped:
+            interrupts.check()
             if budget.passed:
                 stopped = True
                 break
@@ -122,16 +128,15 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
         for path in stage.iterdir():  # only the pick is an output; every candidate's numbers stay
             if pick is None or path.name != pick["file"]:
                 path.unlink()
-        report = {
-            "kind": "edgekit tune", "name": name, "model": str(model_path),
-            "calibration": {"path": str(calib_path), "samples": len(_first(calibration))},
-            "evaluation": {"metric": task.metric, "data": task.source, "samples": data.samples,
-                           "float": round(float_score, 6)},
-            "settings": dataclasses.asdict(settings),
-            "config": {k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "keep_float")},
-            "seconds": round(time.monotonic() - started, 1), "stopped_at_budget": stopped,
-            "pick": pick, "closest": closest, "candidates": rows,
-        }
+        report = new_manifest(  # the manifest fields mark the folder as edgekit's, to be replaced next time
+            kind="edgekit tune", name=name, model=str(model_path),
+            calibration={"path": str(calib_path), "samples": len(_first(calibration))},
+            evaluation={"metric": task.metric, "data": task.source, "samples": data.samples,
+                        "float": round(float_score, 6)},
+            settings=dataclasses.asdict(settings),
+            config={k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "keep_float")},
+            seconds=round(time.monotonic() - started, 1), stopped_at_budget=stopped,
+            pick=pick, closest=closest, candidates=rows)
         atomic_write_json(stage / REPORT_NAME, report)
     log(f"wrote {out_dir}")
     return report

@@ -3,6 +3,7 @@ model through the CLI that the integration tests read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -22,6 +23,20 @@ def run_cli(*args, cwd=None, timeout=600):
     result = subprocess.run([sys.executable, "-m", "edgekit", *map(str, args)], capture_output=True,
                             text=True, cwd=cwd, timeout=timeout)
     return result.returncode, result.stdout, result.stderr
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str):
+    """A real small file system at `path` (root only); the test is skipped where mounting is not
+    allowed."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "edgekit-test", str(path)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root and CAP_SYS_ADMIN")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], capture_output=True)
 
 
 def folder_state(path: Path) -> dict:

@@ -81,6 +81,10 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
         reference_outputs = reference_model.predict(data.inputs) if reference_model and not data.random else None
+        broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
+        if broken:  # every score and fidelity figure against it would be NaN
+            raise EdgekitError(f"the float model {subject.reference} outputs NaN or inf on {broken} of {data.samples} "
+                               "evaluation samples: nothing can be compared with it; check the model and the data")
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
@@ -173,6 +177,9 @@ class Measure:
             started = time.perf_counter()
             outputs = session.predict(self.data.inputs)
             found["evaluation_seconds"] = round(time.perf_counter() - started, 4)
+        bad = fidelity.non_finite_samples(outputs)
+        if bad:  # a broken file: a failed record with the reason, never NaN in the results
+            raise EdgekitError(f"outputs NaN or inf on {bad} of {self.data.samples} evaluation samples")
         return {**found, "accuracy": self._accuracy(outputs), "fidelity": self._fidelity(outputs, path)}
 
     def _accuracy(self, outputs: dict) -> dict | None:
@@ -253,6 +260,9 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
                 raise EdgekitError(f"data {path}: labelled data (x, y) needs a model with one input")
             inputs = check_calibration(path, {specs[0].name: arrays[0]}, subjects.float_specs(specs))
             labels = arrays[1]
+            if labels.dtype.kind not in "fiub" or (labels.dtype.kind == "f" and not np.isfinite(labels).all()):
+                raise EdgekitError(f"data {path}: {pair[1]} must be finite numbers (it has dtype {labels.dtype}, "
+                                   "or NaN or inf values)")
             if len(labels) != len(next(iter(inputs.values()))):
                 raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
             metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)

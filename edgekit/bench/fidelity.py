@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.errors import ConversionFailed, EdgekitError
+
 # precision class -> (minimum SQNR in dB, minimum top-1 agreement for classifiers)
 FIDELITY_FLOORS = {
     "float32": (60.0, 0.99),  # only op re-ordering and fusion: errors near float epsilon
@@ -29,7 +31,18 @@ def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
             classifier: bool | None = None) -> dict:
     """Fidelity of `candidate` against `reference`, output by output and overall (the worst).
     `classifier`: whether top-1 agreement means anything (None: judge from the output's shape;
-    a known task says better, e.g. an autoencoder's 640 outputs are not class scores)."""
+    a known task says better, e.g. an autoencoder's 640 outputs are not class scores).
+
+    Every figure is finite: outputs holding NaN or inf are no measurement but a broken model,
+    refused here (ConversionFailed for the candidate: its variant or record fails with the
+    reason; EdgekitError for the float model, which nothing can be compared with)."""
+    bad = non_finite_samples(reference)
+    if bad:
+        raise EdgekitError(f"the float model outputs NaN or inf on {bad} of {_count(reference)} samples: "
+                           "nothing can be compared with it; check the model and its input data")
+    bad = non_finite_samples(candidate)
+    if bad:
+        raise ConversionFailed(f"outputs NaN or inf on {bad} of {_count(candidate)} samples")
     per_output = {}
     for name, ref in reference.items():
         out = candidate[name].reshape(ref.shape).astype(np.float64)
@@ -59,13 +72,30 @@ def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
     return {**worst, "outputs": per_output}
 
 
+def non_finite_samples(outputs: dict[str, np.ndarray]) -> int:
+    """How many samples have a NaN or inf in any output (numeric outputs only)."""
+    bad = None
+    for array in outputs.values():
+        array = np.asarray(array)
+        if array.dtype.kind not in "fc" or array.ndim == 0:
+            continue
+        rows = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
+        bad = rows if bad is None or len(bad) != len(rows) else bad | rows
+    return 0 if bad is None else int(bad.sum())
+
+
+def _count(outputs: dict[str, np.ndarray]) -> int:
+    return int(len(next(iter(outputs.values()))))
+
+
 def outside_floor(fidelity: dict, precision_class: str) -> str | None:
-    """A one-line reason when `fidelity` is outside the sane bound for its precision, else None."""
+    """A one-line reason when `fidelity` is outside the sane bound for its precision, else None
+    (written so that a NaN, which compares false with everything, is outside too)."""
     min_sqnr, min_top1 = FIDELITY_FLOORS[precision_class]
-    if fidelity["sqnr_db"] < min_sqnr:
+    if not fidelity["sqnr_db"] >= min_sqnr:
         return f"SQNR {fidelity['sqnr_db']:.1f} dB is below the {min_sqnr:.0f} dB floor for {precision_class}"
     top1 = fidelity["top1_agreement"]
-    if top1 is not None and top1 < min_top1:
+    if top1 is not None and not top1 >= min_top1:
         return f"top-1 agreement {top1:.1%} is below the {min_top1:.0%} floor for {precision_class}"
     return None
 

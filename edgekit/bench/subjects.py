@@ -19,6 +19,7 @@ from edgekit import limits
 from edgekit.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.bench.targets import ARTIFACT_FORMATS
 from edgekit.errors import EdgekitError
+from edgekit.loading import detect_flavour, special_kind
 
 FLOAT_FORMATS = ("keras", "h5")
 
@@ -54,6 +55,14 @@ class EvalData:
 
 def find(path: str | Path, reference: str | Path | None) -> Subject:
     path = Path(path)
+    try:
+        return _find(path, reference)
+    except OSError as exc:  # permissions, a link loop, a name too long: the user's path, not a bug
+        raise EdgekitError(f"{path} cannot be read ({exc.strerror or exc}): check the path and its "
+                           "permissions") from None
+
+
+def _find(path: Path, reference: str | Path | None) -> Subject:
     if not path.exists():
         raise EdgekitError(f"{path} does not exist: give a .tflite or .onnx file, or a folder of them")
     folder = path if path.is_dir() else path.parent
@@ -76,10 +85,13 @@ def find(path: str | Path, reference: str | Path | None) -> Subject:
     else:
         raise EdgekitError(f"{path}: bench takes .tflite, .onnx, .keras or .h5 files, or a folder of them")
     for artifact in artifacts:
-        if not artifact.is_file():
+        if not artifact.exists():
             raise EdgekitError(f"{artifact} is listed in {folder / MANIFEST_NAME} but missing: convert again")
+        kind = special_kind(artifact)
+        if kind or artifact.is_dir():  # a FIFO blocks whoever opens it; a device never ends
+            raise EdgekitError(f"{artifact} is {kind or 'a folder'}, not a model file: give a .tflite or .onnx file")
         limits.check_model_size(artifact, artifact.stat().st_size)
-    ref, note = _reference(reference, manifest)
+    ref, note = _reference(reference, manifest, folder)
     return Subject(name, artifacts, ref, manifest, note)
 
 
@@ -115,7 +127,7 @@ def _check_manifest(manifest) -> None:
             raise ValueError(f"{key} is not an object")
 
 
-def _reference(given, manifest) -> tuple[Path | None, str | None]:
+def _reference(given, manifest, folder: Path) -> tuple[Path | None, str | None]:
     if given:
         path = Path(given)
         if not path.exists():
@@ -126,6 +138,11 @@ def _reference(given, manifest) -> tuple[Path | None, str | None]:
     source = Path(manifest["source"]["path"])
     if not source.exists():
         return None, f"the float model {source} named in the manifest is not here: give --reference MODEL"
+    try:  # a model, checked as one before it is hashed: hashing a FIFO blocks, hashing "/" never ends
+        detect_flavour(source)
+    except EdgekitError as exc:
+        raise EdgekitError(f"{folder / MANIFEST_NAME} names a float model edgekit cannot use ({exc}): give "
+                           "--reference MODEL, or convert again") from None
     if sha256_of(source) != manifest["source"]["sha256"]:
         return None, f"the float model {source} changed since conversion: give --reference MODEL"
     return source, None

@@ -2,8 +2,10 @@
 
 Errors meant for the user (`EdgekitError`) print one line and exit 2 (1 for a failed gate);
 an unexpected error prints one line and exits 70; `--debug` shows the traceback instead.
-Ctrl-C or SIGTERM prints one line and exits 130; outputs are staged and renamed into place,
-so an interrupted run leaves the previous ones as they were.
+Ctrl-C or SIGTERM, at any point, prints one line and exits 130 (edgekit/interrupts.py); outputs
+are staged and renamed into place, so an interrupted run leaves the previous ones as they were.
+An OSError that is the user's environment (a full disk, a name too long, a symlink loop, no
+permission) is bad input too: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -44,36 +46,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Called without `argv` it is the program itself (the console script,
+    `python -m edgekit`): then a signal after it returns is only recorded, never a traceback."""
+    interrupts.install("edgekit")  # first: a signal from here on ends in the one interrupt line
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return interrupts.report()
+    finally:
+        interrupts.uninstall(keep_recording=argv is None)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    interrupts.set_label(f"edgekit {args.command}")
     if args.debug:
         os.environ["EDGEKIT_DEBUG"] = "1"
-    interrupts.install()
     try:
         limits.from_arguments(args)
-        return args.run(args) or 0
+        code = args.run(args) or 0
     except EdgekitError as exc:
         if interrupts.requested():  # the interrupt surfaced as another error (e.g. a failed import)
-            return _report_interrupt(args.command)
+            return interrupts.report()
         if args.debug:
             raise
         print(f"edgekit {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return _report_interrupt(args.command)
+        return interrupts.report()
     except Exception as exc:  # a bug, not bad input: still one line, with the way to see more
         if interrupts.requested():
-            return _report_interrupt(args.command)
+            return interrupts.report()
         if args.debug:
             raise
+        message = _environment_error(exc)
+        if message:  # a full disk, a name too long, a symlink loop: the user's to fix, not a bug
+            print(f"edgekit {args.command}: error: {message}", file=sys.stderr)
+            return EdgekitError.exit_code
         print(f"edgekit {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
               "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
         return INTERNAL_ERROR
+    # an interrupt that a library swallowed (see edgekit.interrupts) still ends the run as one
+    return interrupts.report() if interrupts.requested() else code
 
 
-def _report_interrupt(command: str) -> int:
-    print(f"edgekit {command}: interrupted; no output was left half-written", file=sys.stderr)
-    return 130
+def _environment_error(exc: Exception) -> str | None:
+    """The last resort for an OSError of the user's environment that no earlier check caught:
+    one line naming the path and the fix; None for any other error."""
+    from edgekit.outputs import USER_ERRNOS, user_path_error
+
+    if not isinstance(exc, OSError) or exc.errno not in USER_ERRNOS:
+        return None
+    return str(user_path_error(exc, exc.filename or "(unnamed)", what="path"))

@@ -4,8 +4,10 @@ runtime that can run it here, against the float model."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from edgekit import limits
+from edgekit.trust import TRUST_HELP
 
 
 def add_bench_arguments(p) -> None:
@@ -31,7 +33,7 @@ def register(sub, common):
     p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
                                   ".npy, or an image folder (default: the model's held-out data)")
     p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
-    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     add_bench_arguments(p)
@@ -53,15 +55,30 @@ def settings_from(args, **extra):
         target_settings=target_settings, **extra)
 
 
+def bench_inputs(args) -> list[tuple[str, Path | None]]:
+    """What bench reads, as (what, path), so that --json cannot overwrite any of it: the artifacts
+    and manifest of a folder (results.json beside them is its output), or the file given."""
+    from edgekit.artifacts import MANIFEST_NAME
+
+    path = Path(args.path)
+    if path.is_dir():
+        read = [("manifest", path / MANIFEST_NAME)] + [
+            ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5")]
+    else:
+        read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
+    return read + [("data", Path(args.data) if args.data else None),
+                   ("reference model", Path(args.reference) if args.reference else None)]
+
+
 def run(args) -> int:
-    from edgekit.artifacts import check_output_file
+    from edgekit.outputs import check_output_file
     from edgekit.bench.engine import run as bench
     from edgekit.report import schema
     from edgekit.report.table import bench_table
 
     settings = settings_from(args, data=args.data, reference=args.reference,
                              trust_model_code=args.trust_model_code)
-    json_path = check_output_file(args.json, "--json") if args.json else None
+    json_path = check_output_file(args.json, "--json", bench_inputs(args)) if args.json else None
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     results = bench(args.path, settings, log, progress=not args.quiet)
     if json_path:

@@ -8,6 +8,7 @@ baseline that fails or is missing now fails too. The verdict is Markdown, for CI
 
 from __future__ import annotations
 
+import re
 
 
 def register(sub, common):
@@ -42,7 +43,8 @@ def percent(text: str, option: str, allow_off: bool = False) -> float | None:
 
 
 def run(args) -> int:
-    from edgekit.artifacts import check_output_file, write_output_file
+    from edgekit.outputs import check_output_file, write_output_file
+    from edgekit.cli.report import results_file
     from edgekit.errors import EdgekitError, GateFailed
     from edgekit.report import schema
     from edgekit.report.compare import Gates, compare, render
@@ -53,7 +55,8 @@ def run(args) -> int:
     gates = Gates(args.max_accuracy_drop,
                   percent(args.max_latency_regression, "--max-latency-regression", allow_off=True),
                   percent(args.max_size_growth, "--max-size-growth"))
-    out = check_output_file(args.out, "--out") if args.out else None
+    inputs = [("baseline", results_file(args.baseline)), ("current results", results_file(args.current))]
+    out = check_output_file(args.out, "--out", inputs) if args.out else None
     baseline, current = schema.read(args.baseline), schema.read(args.current)
     comparison = compare(baseline, current, gates)
     text = render(comparison, args.baseline, args.current)
@@ -63,6 +66,7 @@ def run(args) -> int:
         write_output_file(out, text + "\n")
     if not comparison.passed:
         failures = comparison.failures
+        first = f"{failures[0].where}: {failures[0].message}"  # names and reasons from the files: one line
         raise GateFailed(f"{len(failures)} gate(s) failed against {args.baseline}, the first: "
-                         f"{failures[0].where}: {failures[0].message}")
+                         + re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", first))
     return 0

@@ -6,6 +6,7 @@ import json
 import sys
 
 from edgekit import limits
+from edgekit.trust import TRUST_HELP
 from edgekit.cli.bench import add_bench_arguments, settings_from
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
@@ -25,8 +26,7 @@ def register(sub, common):
     p.add_argument("--opset", type=int, help="ONNX opset, 13 to 18 (default: 17)")
     p.add_argument("--max-calib-samples", type=int, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
-    p.add_argument("--trust-model-code", action="store_true", default=None,
-                   help="allow models that carry Python code (Lambda layers)")
+    p.add_argument("--trust-model-code", action="store_true", default=None, help=TRUST_HELP)
     p.add_argument("--keep-float", metavar="NAMES",
                    help="leave these Keras layers or TFLite op types (e.g. probs or FULLY_CONNECTED) in float "
                         "in the int8 variant, comma-separated; `edgekit debug-quant` ranks the candidates")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgekit import limits
+from edgekit.trust import TRUST_HELP
 from edgekit.config import IMAGE_RANGES
 
 
@@ -24,7 +25,7 @@ def register(sub, common):
     p.add_argument("--max-calib-samples", type=int, default=500, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
                    help="pixel range for image folders (default: 0,1)")
-    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.add_argument("--json", metavar="PATH", help="where to write the JSON report "
                                                   "(default: edgekit-out/<model name>-quant-debug.json)")
     p.add_argument("--top", type=int, default=20, help="layers in the printed table (default: 20; JSON has all)")
@@ -36,16 +37,17 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.artifacts import check_output_file, write_output_file
+    from edgekit.outputs import check_output_file, write_output_file
     from edgekit.config import ConvertConfig
-    from edgekit.convert.pipeline import resolve_inputs
+    from edgekit.convert.pipeline import resolve_inputs, run_inputs
 
     config = ConvertConfig(model=args.model, calib=args.calib, tflite=["int8"], onnx=[], io=args.io,
                            max_calib_samples=args.max_calib_samples, image_range=args.image_range,
                            trust_model_code=args.trust_model_code, keep_float=args.keep_float or [],
                            train_data=args.train_data)
-    json_path = check_output_file(args.json or Path("edgekit-out") / f"{resolve_inputs(config)[2]}-quant-debug.json",
-                                  "--json")
+    model_path, calib_path, name = resolve_inputs(config)
+    json_path = check_output_file(args.json or Path("edgekit-out") / f"{name}-quant-debug.json", "--json",
+                                  run_inputs(config, model_path, calib_path))
     from edgekit import quant_debug
     from edgekit.report.table import quant_debug_table
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from edgekit import limits
+from edgekit.trust import TRUST_HELP
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 
 
@@ -16,7 +17,7 @@ def register(sub, common):
     p.add_argument("model", nargs="?", help=".keras or .h5 file (default: the bundled digits_cnn)")
     p.add_argument("--out", default="edgekit-out", help="output folder; files go to OUT/<model name>/ "
                                                         "(default: edgekit-out)")
-    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
     limits.add_arguments(p, "model_bytes", "data_bytes")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from edgekit import limits
+from edgekit.trust import TRUST_HELP
 from edgekit.config import IMAGE_RANGES
 
 
@@ -39,7 +40,7 @@ def register(sub, common):
     p.add_argument("--max-calib-samples", type=int, default=500, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
                    help="pixel range for image folders (default: 0,1)")
-    p.add_argument("--trust-model-code", action="store_true", help="allow models that carry Python code")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from edgekit import interrupts, zoo
-from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes,
-                               atomic_write_json, check_output_parent, gzip_size, new_manifest,
-                               sha256_of, staged_folder)
+from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes, atomic_write_json,
+                               gzip_size, new_manifest, sha256_of)
 from edgekit.bench import fidelity
 from edgekit.bench.accuracy import evaluation
 from edgekit.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
@@ -24,6 +23,7 @@ from edgekit.evaluation import task_for, zoo_name
 from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model, model_config
 from edgekit.optimize import qat
 from edgekit.optimize.chain import optimize
+from edgekit.outputs import staged_folder
 from edgekit.progress import Progress
 from edgekit.runtimes import for_format
 
@@ -44,6 +44,12 @@ def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
     raise EdgekitError(f"no calibration data for {model}: give --calib (a .npz, .npy or image folder)")
 
 
+def run_inputs(config: ConvertConfig, model_path: Path, calib_path: Path | None = None) -> list[tuple[str, Path]]:
+    """What a run reads, as (what, path): its output must not be, hold or lie inside any of them."""
+    return [("model", model_path), ("calibration data", calib_path),
+            ("training data", Path(config.train_data) if config.train_data else None)]
+
+
 def model_name(model: Path) -> str:
     """The run's name: a zoo model's folder, a file's stem, or a SavedModel folder's name."""
     return model.parent.name if model.name == "model.keras" else (model.stem if model.is_file() else model.name)
@@ -61,13 +67,16 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
     log = log or (lambda message: print(message, file=sys.stderr))
     model_path, calib_path, name = resolve_inputs(config)
     out_dir = Path(config.out) / name
-    check_output_parent(out_dir)  # before any heavy work
 
-    log(f"loading {model_path}")
-    with staged_folder(out_dir) as stage, contextlib.ExitStack() as opened:
+    # the output folder is checked, locked and staged before any heavy work
+    with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
+            contextlib.ExitStack() as opened:
+        log(f"loading {model_path}")
         original = opened.enter_context(load_model(model_path, config.trust_model_code))
+        interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
         calibration, task, float_score = prepare(config, model_path, calib_path, original)
         samples = len(next(iter(calibration.values())))
+        interrupts.check()
 
         source, qat_source, optimization = original, None, None
         # a QAT model computes in simulated int8 whatever the file format: judge it as int8
@@ -88,11 +97,16 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
         for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
+            interrupts.check()
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
             path = stage / f"{name}_{variant}.{fmt}"
+
+            def on_sample(done, total, step=step, label=f"{fmt} {variant}"):
+                interrupts.check()
+                bar.update(step, f"{label}: calibrating {done}/{total}")
+
             try:
-                payload, recipe = make(lambda done, total: bar.update(
-                    step, f"{fmt} {variant}: calibrating {done}/{total}"))
+                payload, recipe = make(on_sample)
                 if id(parent) not in references:
                     references[id(parent)] = parent.predict(calibration)
                 atomic_write_bytes(path, payload)

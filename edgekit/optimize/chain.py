@@ -98,32 +98,35 @@ def _seed(seed: int) -> None:
 
 def optimize_to_folder(config: ConvertConfig, log, verbose: bool = True) -> dict:
     """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
-    from edgekit import zoo
-    from edgekit.artifacts import (atomic_save_model, atomic_write_json, check_output_parent,
-                                   new_manifest, sha256_of, staged_folder)
-    from edgekit.convert.pipeline import model_name
+    from edgekit import interrupts, zoo
+    from edgekit.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
+    from edgekit.outputs import staged_folder
+    from edgekit.convert.pipeline import model_name, run_inputs
     from edgekit.evaluation import task_for
     from edgekit.loading import load_model
 
     model_path = Path(config.model) if config.model else zoo.bundled(zoo.DEFAULT_MODEL)[0]
     name = model_name(model_path)
     out_dir = Path(config.out) / name
-    check_output_parent(out_dir)
-    log(f"loading {model_path}")
-    with load_model(model_path, config.trust_model_code) as original, staged_folder(out_dir) as stage:
-        first = original.inputs[0].name
-        task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
-                        lambda x: next(iter(original.predict({first: x}).values())))
-        optimized = optimize(model_path, config, task, log, verbose)
-        files = {"model": atomic_save_model(optimized.model, stage / f"{name}_optimized.keras")}
-        if optimized.qat_model is not None:
-            files["qat_model"] = atomic_save_model(optimized.qat_model, stage / f"{name}_qat.h5")
-        report = new_manifest(
-            name=name, source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256},
-            config={k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "io", "opset")},
-            optimization={**optimized.report,
-                          **{k: p.name for k, p in files.items()},
-                          **{f"{k}_sha256": sha256_of(p) for k, p in files.items()}})
-        atomic_write_json(stage / "optimization.json", report)
+    # the output folder is checked, locked and staged before the model loads
+    with staged_folder(out_dir, run_inputs(config, model_path)) as stage:
+        log(f"loading {model_path}")
+        with load_model(model_path, config.trust_model_code) as original:
+            interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
+            first = original.inputs[0].name
+            task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
+                            lambda x: next(iter(original.predict({first: x}).values())))
+            optimized = optimize(model_path, config, task, log, verbose)
+            interrupts.check()
+            files = {"model": atomic_save_model(optimized.model, stage / f"{name}_optimized.keras")}
+            if optimized.qat_model is not None:
+                files["qat_model"] = atomic_save_model(optimized.qat_model, stage / f"{name}_qat.h5")
+            report = new_manifest(
+                name=name, source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256},
+                config={k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "io", "opset")},
+                optimization={**optimized.report,
+                              **{k: p.name for k, p in files.items()},
+                              **{f"{k}_sha256": sha256_of(p) for k, p in files.items()}})
+            atomic_write_json(stage / OPTIMIZATION_NAME, report)
     log(f"wrote {', '.join(p.name for p in files.values())} to {out_dir}")
     return report

@@ -37,9 +37,9 @@ QAT_LAYERS = {"QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2"}
 
 def is_qat_config(config) -> bool:
     """Whether a stored Keras config holds quantization-aware-training wrappers."""
-    if isinstance(config, dict):
-        return config.get("class_name") in QAT_LAYERS or any(is_qat_config(v) for v in config.values())
-    return isinstance(config, list) and any(is_qat_config(v) for v in config)
+    from edgekit.trust import config_objects
+
+    return any(node["class_name"] in QAT_LAYERS for node in config_objects(config))
 
 
 def scope():

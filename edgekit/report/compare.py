@@ -4,6 +4,10 @@ size: what `edgekit compare` prints and CI fails on.
 Rows are paired on (model, format, variant, target, threads). Latency is judged against the
 noise both runs recorded: a change inside NOISE_SIGMAS combined spreads (robust cv x p50 of each
 run) is flagged, not failed, and so is any latency change between different machines.
+
+`compare` may be given results that never went through `schema.parse` (a library caller's own
+dicts): a figure a gate reads that is not a finite number (NaN, Infinity, a string) fails its
+row with the reason, since every comparison with NaN is false and a gate would pass on it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from edgekit.report.markdown import cell, table
+from edgekit.report.markdown import cell, item, table
 from edgekit.report.schema import record_key, target_label
 from edgekit.report.table import human_size
 
@@ -98,6 +102,9 @@ class _ModelComparison:
             return label + ["-"] * 4 + [self.note(FAIL, b, "not measured in the current run")]
         if b["status"] != "ok" or c["status"] != "ok":
             return label + ["-"] * 4 + [self._status_change(b, c)]
+        unusable = _unusable_figure(c, "current") or _unusable_figure(b, "baseline")
+        if unusable:
+            return label + ["-"] * 4 + [self.note(FAIL, c, f"{unusable}: no gate can pass on it")]
         (accuracy_level, accuracy), (latency_level, latency) = self._accuracy(b, c), self._latency(b, c)
         levels = {accuracy_level, latency_level}
         verdict = FAIL if FAIL in levels else FLAG if FLAG in levels else "ok"
@@ -114,10 +121,13 @@ class _ModelComparison:
 
     def _accuracy(self, b: dict, c: dict) -> tuple[str, list[str]]:
         old, new = (b.get("accuracy") or {}).get("value"), (c.get("accuracy") or {}).get("value")
-        if old is None or new is None or not self.same_data:
+        if old is None or new is None or not self.same_data or self.metric is None:
             return "ok", ["-", "-"]
-        from edgekit.bench.accuracy import drop_points
+        from edgekit.bench.accuracy import METRICS, drop_points
 
+        if self.metric not in METRICS:
+            return self.note(FAIL, c, f"the metric {self.metric!r} is not one edgekit scores "
+                                      f"({', '.join(METRICS)}): accuracy cannot be judged"), ["-", "-"]
         drop = drop_points(self.metric, old, new)
         shown = [f"{old:.4f} → {new:.4f}", f"{0.0 - drop:+.2f}"]
         if drop > self.gates.max_accuracy_drop + 1e-9:
@@ -146,18 +156,48 @@ class _ModelComparison:
             c = current.get((a["format"], a["variant"]))
             if c is None or not a.get("size_bytes") or c.get("size_bytes") is None:
                 continue  # a missing file already fails through its rows
+            where = f"{self.base['name']} {a['format']} {a['variant']}"
+            unusable = _unusable(c["size_bytes"], "current size_bytes") or _unusable(a["size_bytes"],
+                                                                                   "baseline size_bytes")
+            if unusable:
+                self.result.findings.append(Finding(FAIL, where, f"{unusable}: no gate can pass on it"))
+                continue
             growth = c["size_bytes"] / a["size_bytes"] - 1
             if growth > self.gates.max_size_growth:
                 self.result.findings.append(Finding(
-                    FAIL, f"{self.base['name']} {a['format']} {a['variant']}",
+                    FAIL, where,
                     f"the file grew {growth:+.1%} ({human_size(a['size_bytes'])} → {human_size(c['size_bytes'])}), "
                     f"over the {self.gates.max_size_growth:.0%} limit"))
 
 
+def _unusable_figure(record: dict, which: str) -> str | None:
+    """Why a gate cannot judge an ok record's figures, or None: each must be a finite number not
+    below zero, and a latency above it."""
+    latency, accuracy = record.get("latency_us") or {}, record.get("accuracy")
+    return (_unusable(latency.get("p50"), f"{which} latency_us.p50", above_zero=True)
+            or _unusable(latency.get("robust_cv"), f"{which} latency_us.robust_cv")
+            or (None if accuracy is None else _unusable(accuracy.get("value"), f"{which} accuracy.value")))
+
+
+def _unusable(value, name: str, above_zero: bool = False) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"the {name} is {repr(value)[:40]}, not a finite number"
+    if above_zero and value <= 0:
+        return f"the {name} is {value!r}, not above zero"
+    if value < 0:  # no metric, latency, spread or size is
+        return f"the {name} is {value!r}, below zero"
+    return None
+
+
 def _machines_differ(baseline: dict, current: dict) -> str | None:
-    old, new = baseline["environment"].get("cpu", {}), current["environment"].get("cpu", {})
+    old, new = _cpu(baseline), _cpu(current)
     changed = [f"{key} {old.get(key)} → {new.get(key)}" for key in ("name", "cores") if old.get(key) != new.get(key)]
     return ", ".join(changed) or None
+
+
+def _cpu(results: dict) -> dict:
+    cpu = (results.get("environment") or {}).get("cpu")
+    return cpu if isinstance(cpu, dict) else {}
 
 
 def render(comparison: Comparison, baseline_name: str, current_name: str) -> str:
@@ -169,7 +209,7 @@ def render(comparison: Comparison, baseline_name: str, current_name: str) -> str
     latency_gate = ("not gated" if gates.max_latency_regression is None
                     else f"p50 regression at most {gates.max_latency_regression:.0%} beyond noise")
     lines = [f"## edgekit compare: {verdict} ({len(failures)} failed, {len(flags)} flagged)", "",
-             f"{cell(current_name)} against the baseline {cell(baseline_name)}. Gates: accuracy drop at most "
+             f"{item(current_name)} against the baseline {cell(baseline_name)}. Gates: accuracy drop at most "
              f"{gates.max_accuracy_drop:g} points; latency {latency_gate}; file size growth at most "
              f"{gates.max_size_growth:.0%}.", ""]
     if comparison.machines_differ:
@@ -178,7 +218,7 @@ def render(comparison: Comparison, baseline_name: str, current_name: str) -> str
     for title, found in (("Failed", failures), ("Flagged", flags),
                          ("Noted", [f for f in comparison.findings if f.level == INFO])):
         if found:
-            lines += [f"### {title}", "", *(f"- {cell(f.where)}: {cell(f.message)}" for f in found), ""]
+            lines += [f"### {title}", "", *(f"- {item(f.where)}: {cell(f.message)}" for f in found), ""]
     headers = ["variant", "runtime", "task metric", "change (points)", "p50 us", "p50 change", "verdict"]
     for name, rows in comparison.tables.items():
         lines += [f"### {cell(name)}", "", *table(headers, rows, right={3, 4, 5}), ""]

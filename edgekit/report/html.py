@@ -63,8 +63,8 @@ def _dl(pairs: list[tuple[str, str]]) -> str:
 
 def _header(results: dict) -> str:
     env, settings = results["environment"], results["settings"]
-    cpu = env.get("cpu", {})
-    versions = ", ".join(f"{name} {version}" for name, version in env.get("versions", {}).items() if version)
+    cpu = env.get("cpu") or {}
+    versions = ", ".join(f"{name} {version}" for name, version in (env.get("versions") or {}).items() if version)
     threads = ", ".join(map(str, (settings.get("target_settings") or {}).get("threads") or [])) or "default"
     return "<header><h1>edgekit benchmark</h1>" + _dl([
         ("machine", _e(f"{cpu.get('name', '?')}, {cpu.get('cores', '?')} cores; {env.get('platform', '?')}; "
@@ -146,7 +146,7 @@ def _artifact(artifact: dict, model: dict) -> str:
              ("size", f"{human_size(size)} ({size:,} bytes)" if size is not None else "-"),
              ("gzip", human_size(gzip) if gzip is not None else "-"),
              ("sha256", f"<code>{_e(artifact['sha256'])}</code>" if artifact.get("sha256") else "not recorded")]
-    specs = artifact.get("inputs", []) + artifact.get("outputs", [])
+    specs = (artifact.get("inputs") or []) + (artifact.get("outputs") or [])
     kind = f"{artifact.get('format')} {artifact.get('variant')}" + (f", {human_size(size)}" if size is not None else "")
     parts = [f'<details><summary>{_e(artifact["name"])} <span class="muted">{_e(kind)}</span></summary>', _dl(facts)]
     parts.append(_specs(artifact) if specs else
@@ -159,7 +159,7 @@ def _specs(artifact: dict) -> str:
     """Inputs and outputs: name, dtype, shape (? where dynamic) and quantization when present."""
     rows = []
     for kind in ("inputs", "outputs"):
-        for spec in artifact.get(kind, []):
+        for spec in artifact.get(kind) or []:
             shape = "[" + ", ".join("?" if d is None else str(d) for d in spec.get("shape") or []) + "]"
             cells = [kind[:-1], spec.get("name"), spec.get("dtype"), shape,
                      _values(spec.get("scale")), _values(spec.get("zero_point"))]

@@ -1,17 +1,66 @@
 """The Markdown report: a compact table per model that reads well in a pull request and in a CI
-job summary, the recommended variant, and what did not run."""
+job summary, the recommended variant, and what did not run.
+
+Every string from a results file is input: `cell` (inline text, a table cell) and `item` (text
+that starts a list item or a paragraph) make it literal text for CommonMark and GitHub's
+Markdown, so that no tag, link, image, entity, mention or line break can come through.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 
 from edgekit.report import summary
 
+# What makes inline markup wherever it stands: escapes, code spans, emphasis, strikethrough,
+# links and images ([ ]), raw HTML and autolinks (< >), table cells (|), headings' closing #s
+# and issue references (#), math ($) and mentions or e-mail autolinks (@).
+_INLINE = frozenset("\\`*[]<>|#~$@")
+# What starts a block when it begins a list item's or a paragraph's text and `cell` leaves as
+# it is: a list's "- " or "+ " (a thematic break's "---"), a setext underline's "=", an ordered
+# list's "1. " or "1) ". (Headings, quotes, fences and HTML start with characters `cell` escapes;
+# "-0.50" or "1.5" start no block.)
+_BLOCK_START = re.compile(r"[+\-=](?=[\s+\-=]|$)|\d{1,9}[.)](?=\s|$)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")  # line breaks among them
+
 
 def cell(text) -> str:
-    """Table-safe text: pipes escaped, line breaks and HTML-significant characters neutralised."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", " ").replace("\n", " "))
+    """Any value as literal inline Markdown text (a table cell, a heading, mid-line): the
+    characters that make markup backslash-escaped, & as &amp;, line breaks and other control
+    characters as one space. Numbers and file names stay readable: `.`, `-`, `+`, `:`, and `_`
+    inside a word cannot make markup there and are left alone."""
+    text = _CONTROL.sub(" ", str(text))
+    out = []
+    for i, char in enumerate(text):
+        if char == "&":
+            out.append("&amp;")  # no entity (&lt;, &#60;) can form
+        elif char in _INLINE:
+            out.append("\\" + char)
+        elif char == "_" and not (_word(text, i - 1) and _word(text, i + 1)):
+            out.append("\\_")  # an underscore between letters or digits never emphasises
+        elif char == ":" and text.startswith("//", i + 1):
+            out.append("\\:")  # GitHub links bare http:// and https:// URLs
+        elif char == "." and text[max(0, i - 3):i].lower() == "www":
+            out.append("\\.")  # ... and bare www. names
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def item(text) -> str:
+    """`cell`, for text that begins a list item or a paragraph: leading spaces (an indented code
+    block) dropped and a leading block marker escaped as well."""
+    text = cell(_CONTROL.sub(" ", str(text)).lstrip())
+    start = _BLOCK_START.match(text)
+    if start:
+        marker = start.end() - 1  # the character that makes the block: "#", "-", the "." of "1."
+        text = text[:marker] + "\\" + text[marker:]
+    return text
+
+
+def _word(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isascii() and text[i].isalnum()
 
 
 def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
@@ -35,17 +84,19 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> 
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):
         notes.append("!: the timing spread widely (robust cv above 0.1); rerun on a quiet machine before trusting it")
     notes.append(_data_note(model))
-    lines += [f"- {cell(note)}" for note in notes]
+    lines += [f"- {item(note)}" for note in notes]
     return lines
 
 
 def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
     env = results["environment"]
-    cpu, versions = env.get("cpu", {}), env.get("versions", {})
+    cpu, versions = env.get("cpu") or {}, env.get("versions") or {}
+    version = {name: cell(versions.get(name) or "?") for name in ("edgekit", "tensorflow", "ai-edge-litert",
+                                                                   "onnxruntime")}
     lines = ["## edgekit benchmark", "",
-             f"{cell(cpu.get('name', '?'))}, {cpu.get('cores', '?')} cores; edgekit {versions.get('edgekit', '?')}, "
-             f"TensorFlow {versions.get('tensorflow', '?')}, LiteRT {versions.get('ai-edge-litert', '?')}, "
-             f"onnxruntime {versions.get('onnxruntime', '?')}; {cell(results.get('created', ''))}", ""]
+             f"{item(cpu.get('name') or '?')}, {cell(cpu.get('cores') or '?')} cores; edgekit "
+             f"{version['edgekit']}, TensorFlow {version['tensorflow']}, LiteRT {version['ai-edge-litert']}, "
+             f"onnxruntime {version['onnxruntime']}; {cell(results.get('created') or '')}", ""]
     for model in results["models"]:
         lines += model_section(model, tolerance) + [""]
     return "\n".join(lines)

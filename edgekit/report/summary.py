@@ -97,7 +97,7 @@ class Recommendation:
         spread = " (its timing spread widely: rerun before trusting it)" if r.record["latency_us"].get("high_spread") else ""
         return (f"recommended: {r.record['artifact']} on {r.target}, the fastest within {self.tolerance:g} "
                 f"point(s) of the float model: p50 {r.p50:,.1f} us{faster}, {human_size(r.record['size_bytes'])}"
-                f", {r.record['accuracy']['metric']} {r.accuracy:.4f} (drop {r.drop:+.2f} points){spread}")
+                f", {r.record['accuracy'].get('metric') or 'score'} {r.accuracy:.4f} (drop {r.drop:+.2f} points){spread}")
 
 
 def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendation:

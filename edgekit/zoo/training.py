@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__, zoo
-from edgekit.artifacts import (atomic_save_model, atomic_write_bytes, atomic_write_json, check_output_parent,
-                               sha256_of)
+from edgekit.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
 from edgekit.bench.accuracy import meets, score
 from edgekit.heavy import tensorflow
+from edgekit.outputs import check_output_parent
 from edgekit.progress import Progress, keras_callback
 
 

@@ -20,8 +20,9 @@ def places(tmp_path_factory):
 
 @pytest.mark.parametrize("case", CORPUS_CASES, ids=[c.name for c in CORPUS_CASES])
 def test_bad_input_gets_one_clear_line_exit_2_and_changes_nothing(case, places):
-    if "{ro}" in " ".join(case.argv) and places["ro"] is None:
-        pytest.skip("no folder here is unwritable for this user (root without chattr)")
+    reason = cases.unavailable(case, places)
+    if reason:
+        pytest.skip(reason)
     outcome = cases.run(case, places)
     assert not outcome.faults, f"{outcome.faults}: {outcome.stderr}"
 
@@ -46,6 +47,61 @@ def test_lambda_model_converts_with_trust_model_code(tmp_path):
                            "--tflite", "fp32", "--onnx", "none", "--no-bench", "--trust-model-code", "--out", tmp_path)
     assert code == 0, err
     assert (tmp_path / "lambda" / "lambda_fp32.tflite").is_file()
+
+
+@pytest.mark.parametrize("file", cases.TRUST_FILES)
+def test_a_model_that_reaches_files_or_python_is_refused_naming_the_trust_option(file, places):
+    case = cases.Case(f"{file} via convert", ("convert", str(cases.CORPUS / "models" / file), "--calib",
+                                              str(cases.CALIB), "--out", "{out}", "-q"), file, ("--trust-model-code",))
+    outcome = cases.run(case, places)
+    assert not outcome.faults, f"{outcome.faults}: {outcome.stderr}"
+
+
+def _write_model_runs(places):
+    """Every command that would run the file-writing SavedModel, and the TFSMLayer model that
+    would load it (by the path relative to the repository root its config holds)."""
+    model, tfsm, calib = str(cases.TRUST_WRITE_MODEL), str(cases.CORPUS / "models" / "trust_tfsm.keras"), str(cases.CALIB)
+    return {
+        "convert": ("convert", model, "--calib", calib, "--out", "{out}", "-q"),
+        "bench --reference": ("bench", "{no_artifacts}", "--reference", model, "--json", "{out}/results.json", "-q"),
+        "tune": ("tune", model, "--calib", calib, "--out", "{out}", "-q"),
+        "debug-quant": ("debug-quant", model, "--calib", calib, "--json", "{out}/debug.json", "-q"),
+        "optimize": ("optimize", model, "--prune", "0.5", "--out", "{out}", "-q"),
+        "bench TFSMLayer": ("bench", tfsm, "--json", "{out}/results.json", "-q"),
+    }
+
+
+@pytest.mark.parametrize("command", list(_write_model_runs({})))
+def test_a_model_that_writes_a_file_is_refused_and_writes_nothing(command, places, tmp_path, monkeypatch):
+    """Run from an empty folder (the model writes to a relative path): nothing may appear there."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tests" / "corpus" / "models").mkdir(parents=True)  # where trust_tfsm.keras looks
+    (tmp_path / "tests" / "corpus" / "models" / "trust_write_savedmodel").symlink_to(cases.TRUST_WRITE_MODEL)
+    argv = _write_model_runs(places)[command]
+    named = "trust_tfsm.keras" if "TFSM" in command else "trust_write_savedmodel"
+    outcome = cases.run(cases.Case(command, argv, named, ("--trust-model-code",)), places)
+    assert not outcome.faults, f"{outcome.faults}: {outcome.stderr}"
+    assert not list(tmp_path.glob("edgekit-pwned-*"))
+
+
+def test_the_file_writing_model_is_real_it_writes_when_trusted(tmp_path):
+    """The refusal test above can fail: trusted, the same model does write its file."""
+    (tmp_path / "no_artifacts").mkdir()
+    code, _, err = run_cli("bench", tmp_path / "no_artifacts", "--reference", cases.TRUST_WRITE_MODEL,
+                           "--trust-model-code", "--runtime", "keras:cpu", "--runs", "2", "--warmup", "1", "-q",
+                           cwd=tmp_path)
+    assert code == 0, err
+    assert (tmp_path / cases.TRUST_WRITE_FILE).read_text() == "written by a model\n"
+
+
+SPECIAL_CASES = cases.special_model_cases()
+
+
+@pytest.mark.parametrize("case", SPECIAL_CASES, ids=[c.name for c in SPECIAL_CASES])
+def test_a_model_path_that_is_a_fifo_or_device_is_refused_before_anything_reads_it(case, places):
+    with cases.unblocked(places):
+        outcome = cases.run(case, places)
+    assert not outcome.faults, f"{outcome.faults}: {outcome.stderr}"
 
 
 def convert_unusual(tmp_path, name, model_suffix, calib_suffix, *variants):

@@ -4,11 +4,16 @@ option) and the problem, with no traceback, and must leave the output folder as 
 
 Placeholders in argv, filled in by the runner: {out} is an output folder holding a previous
 run's files, {file} is a plain file where a folder is expected, {ro} is a folder the run
-cannot write.
+cannot write, {fifo_model}, {fifo_graph} and {fifo_variables} are FIFOs where a model, a
+SavedModel's graph or its variables belong, {no_artifacts} is an empty folder. The output paths
+of `output_places` ({dangling}, {loop}, {full}, {rofs}, {long_model}, {project}, {user_folder})
+are described there, and the FIFOs and manifests of `special_data` ({fifo_npy}, {fifo_npz},
+{fifo_images}, {fifo_config}, {fifo_results}, {manifest_fifo}, {manifest_root}) there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -17,6 +22,7 @@ REPO = CORPUS.parents[1]
 MODEL = REPO / "models" / "digits_cnn" / "model.keras"  # a valid model: 8x8x1 float input
 CALIB = REPO / "calibration_data" / "digits_cnn.npz"
 RESULTS = REPO / "benchmarks" / "baseline.json"  # valid results, to pair with a bad one
+HUGE_IMAGE = CORPUS / "data" / "huge_image"  # one PNG of 12000x12000 pixels in 18 KB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +45,18 @@ MODEL_FILES = {
     "not_a_savedmodel": ("not a SavedModel", "no .tflite or .onnx"),
     "corrupted.tflite": ("damaged", "not a valid Flatbuffer"), "dangling.onnx": ("not a valid ONNX", "nowhere"),
     "lambda.keras": ("--trust-model-code",), "lambda.h5": ("--trust-model-code",),
+    # models that reach files or Python (edgekit/trust.py), refused before anything loads; the
+    # error line also names --trust-model-code (tests/cli/test_corpus.py checks)
+    "trust_write_savedmodel": ("op WriteFile",), "trust_read_savedmodel": ("op ReadFile",),
+    "trust_tfoplambda.h5": ("tf.io.read_file",), "trust_lookup_file.h5": ("vocabulary from the file",),
+    "trust_lookup_file.keras": ("vocabulary from the file",), "trust_keras3_lookup.keras": ("vocabulary from the file",),
+    "trust_custom.keras": ("custom object",), "trust_tfsm.keras": ("TFSMLayer",),
+    "metadata_list.keras": ("metadata.json",), "metadata_deep.keras": ("metadata.json",),
+    "config_deep.keras": ("no readable config",),
 }
+TRUST_FILES = tuple(name for name in MODEL_FILES if name.startswith(("trust_", "lambda.")))
+TRUST_WRITE_MODEL = CORPUS / "models" / "trust_write_savedmodel"
+TRUST_WRITE_FILE = "edgekit-pwned-write.txt"  # what that model writes, relative to the current folder
 # which commands read which model files (the others refuse them by kind, also with exit 2)
 READERS = {"convert": (".keras", ".h5", ""), "optimize": (".keras", ".h5"), "bench": (".tflite", ".onnx", ".keras", ".h5"),
            "inspect": (".tflite", ".onnx"), "debug-quant": (".keras", ".h5", ""), "tune": (".keras", ".h5", "")}
@@ -54,7 +71,17 @@ DATA_FILES = {
 FOR_CALIBRATION_ONLY = {"single_sample.npy"}  # one evaluation sample is valid for bench
 
 RESULTS_FILES = {"future_schema.json": ("schema_version 99", "newer"), "other_tool.json": ("not an edgekit",),
-                 "not_json.json": ("not valid JSON", "JSON")}
+                 "not_json.json": ("not valid JSON", "JSON"),
+                 # no gate may pass on a figure that is not a finite number (issue 15): the line names the field
+                 **{f"nonfinite_{key}_{literal.replace('-', 'minus_')}.json": (f"{where}.{key} is {literal}",)
+                    for where, key in (("accuracy", "value"), ("latency_us", "p50"), ("latency_us", "robust_cv"))
+                    for literal in ("NaN", "Infinity", "-Infinity")},
+                 "exponent_overflow.json": ("latency_us.p50 is Infinity",),
+                 "overlong_integer.json": ("not readable JSON",), "deep.json": ("nests deeper",),
+                 "cpu_string.json": ("environment.cpu is a string",),
+                 "unknown_metric_a.json": ("data.metric is \"bleu\"",)}
+CONFIG_FILES = {"tflite_number.json": ('"tflite" is 5',), "image_range_list.json": ('"image_range" is a list',),
+                "deep.json": ("nests deeper",)}
 
 
 def model_cases() -> list[Case]:
@@ -75,6 +102,52 @@ def model_cases() -> list[Case]:
     return cases
 
 
+def special_model_cases() -> list[Case]:
+    """Model paths that are not regular files (made by `special_models`): reading one blocks or
+    never ends, so each must be refused before anything opens it. Run them under `unblocked`:
+    a regression then fails the test instead of hanging it."""
+    calib = str(CALIB)
+    cases = []
+    for where in ("{fifo_model}", "{fifo_graph}", "{fifo_variables}", "/dev/null"):
+        problem = ("not a regular file",)
+        cases += [Case(f"{where} via convert", ("convert", where, "--calib", calib, "--out", "{out}", "-q"), where,
+                       problem),
+                  Case(f"{where} via bench --reference", ("bench", "{no_artifacts}", "--reference", where, "--json",
+                                                          "{out}/results.json", "-q"), where, problem),
+                  Case(f"{where} via tune", ("tune", where, "--calib", calib, "--out", "{out}", "-q"), where, problem)]
+    return cases + special_data_cases()
+
+
+def special_data_cases() -> list[Case]:
+    """Data, config and results paths that are not regular files, and manifests naming one (or
+    "/") as their float model (made by `special_data`): refused before anything opens or hashes
+    them, like the models above."""
+    model = str(MODEL)
+    fifo = ("FIFO",)
+    cases = []
+    for where in ("{fifo_npy}", "{fifo_npz}", "{fifo_images}"):
+        named = where if where != "{fifo_images}" else "1.png"
+        cases += [Case(f"{where} via convert --calib", ("convert", model, "--calib", where, "--out", "{out}", "-q"),
+                       named, fifo),
+                  Case(f"{where} via bench --data", ("bench", model, "--data", where, "--json", "{out}/results.json",
+                                                     "-q"), named, fifo)]
+    return cases + [
+        Case("{fifo_npz} via optimize --train-data", ("optimize", model, "--prune", "0.5", "--train-data", "{fifo_npz}",
+                                                       "--out", "{out}", "-q"), "{fifo_npz}", fifo),
+        Case("{fifo_config} via convert --config", ("convert", "--config", "{fifo_config}", "--out", "{out}", "-q"),
+             "{fifo_config}", ("not a regular file",)),
+        Case("{fifo_results} via report", ("report", "{fifo_results}", "--out", "{out}/report.md"), "{fifo_results}",
+             ("not a file",)),
+        Case("{fifo_results} via compare", ("compare", str(RESULTS), "{fifo_results}", "--out", "{out}/compare.md"),
+             "{fifo_results}", ("not a file",)),
+        Case("manifest naming a FIFO as its model via bench", ("bench", "{manifest_fifo}", "--json",
+                                                                "{out}/results.json", "-q"),
+             "{manifest_fifo}/source.keras", fifo),
+        Case("manifest naming / as its model via bench", ("bench", "{manifest_root}", "--json", "{out}/results.json",
+                                                           "-q"), "{manifest_root}/manifest.json", ("not a SavedModel",)),
+    ]
+
+
 def data_cases() -> list[Case]:
     cases = []
     for file, problem in DATA_FILES.items():
@@ -88,7 +161,13 @@ def data_cases() -> list[Case]:
 
 
 def results_cases() -> list[Case]:
-    cases = []
+    pair = [str(CORPUS / "results" / name) for name in ("unknown_metric_a.json", "unknown_metric_b.json")]
+    cases = [Case("two results files with an unknown metric via compare", ("compare", *pair, "--out",
+                                                                           "{out}/compare.md"),
+                  "unknown_metric_a.json", ("not a metric edgekit scores",))]
+    for file, problem in CONFIG_FILES.items():
+        cases.append(Case(f"config {file} via convert", ("convert", "--config", str(CORPUS / "config" / file), "--out",
+                                                         "{out}", "-q"), file, problem))
     for file, problem in RESULTS_FILES.items():
         path = str(CORPUS / "results" / file)
         cases += [Case(f"{file} via report", ("report", path, "--out", "{out}/report.md"), file, problem),
@@ -119,6 +198,11 @@ def argument_cases() -> list[Case]:
              ("over the 10.0 KB limit",)),
         Case("data over the size limit", (*bench, "--data", calib, "--max-data-size", "1KB", "--json",
                                           "{out}/results.json"), "digits_cnn.npz", ("over the 1.0 KB limit",)),
+        # an 18 KB PNG declaring 12000x12000 pixels: refused from its header, before any decoding
+        Case("image over the data limit via convert", (*convert, "--calib", str(HUGE_IMAGE), "--max-data-size", "100MB",
+                                                       "--out", "{out}"), "huge.png", ("12000x12000 pixels",)),
+        Case("image over the data limit via bench", (*bench, "--data", str(HUGE_IMAGE), "--max-data-size", "100MB",
+                                                     "--json", "{out}/results.json"), "huge.png", ("12000x12000 pixels",)),
         Case("budget that is not a duration", ("tune", model, "--calib", calib, "--budget", "soon", "--out", "{out}",
                                                 "-q"), "--budget", ("not a duration",)),
         Case("unknown tune candidate", ("tune", model, "--calib", calib, "--tflite", "int4", "--out", "{out}", "-q"),
@@ -128,8 +212,7 @@ def argument_cases() -> list[Case]:
         Case("benchmark over its time limit", (*bench, "--runs", "1000000", "--max-bench-time", "3s", "--json",
                                                "{out}/results.json"), "model.keras", ("3 s limit",)),
     ]
-    for where, what in (("{file}", "is a file"), ("{ro}", "not writable")):
-        kind = "a file" if where == "{file}" else "unwritable"
+    for where, (kind, what) in OUTPUT_PLACES.items():
         cases += [
             Case(f"--out {kind} via convert", (*convert, "--out", where), where, (what,)),
             Case(f"--out {kind} via optimize", ("optimize", model, "--prune", "0.5", "--out", where, "-q"), where, (what,)),
@@ -143,7 +226,65 @@ def argument_cases() -> list[Case]:
             Case(f"--root {kind} via train", ("train", "digits_mlp", "--epochs", "1", "--root", where, "-q"),
                  where, (what,)),
         ]
-    return cases
+    return cases + output_path_cases()
+
+
+# placeholder -> (what it is, in a case's name; what the error line must say)
+OUTPUT_PLACES = {
+    "{file}": ("a file", "is a file"), "{ro}": ("unwritable", "not writable"),
+    "{dangling}": ("a dangling symlink", "does not exist"), "{loop}": ("a symlink loop", "symlink loop"),
+    "{full}": ("a full disk", "no space left"), "{rofs}": ("a read-only file system", "Read-only file system"),
+}
+LONG_MODEL_STEM = "m" * 240  # {long_model}: a model file whose name makes a 240-character output folder
+
+
+def output_path_cases() -> list[Case]:
+    """Output paths edgekit must refuse before it writes: names too long once edgekit adds its
+    temporary suffixes, and outputs that are, hold or lie inside the command's own input (a
+    model that a swap of its folder would delete, issue 15) or a folder edgekit did not write."""
+    model, calib, results = str(MODEL), str(CALIB), str(RESULTS)
+    too_long = ("too long",)
+    whole = ("replaces its output folder whole",)
+    return [
+        Case("240-character model name via convert", ("convert", "{long_model}", "--calib", calib, "--out", "{out}",
+                                                      "-q"), LONG_MODEL_STEM, too_long),
+        Case("240-character model name via optimize", ("optimize", "{long_model}", "--prune", "0.5", "--out",
+                                                       "{out}", "-q"), LONG_MODEL_STEM, too_long),
+        Case("240-character model name via tune", ("tune", "{long_model}", "--calib", calib, "--out", "{out}", "-q"),
+             LONG_MODEL_STEM, too_long),
+        Case("300-character --out name via convert", ("convert", model, "--calib", calib, "-q", "--out",
+                                                      "{out}/" + "o" * 300), "o" * 300, too_long),
+        Case("250-character --json name via bench", ("bench", model, "-q", "--json", "{out}/" + "r" * 245 + ".json"),
+             "r" * 245, too_long),
+        Case("300-character --out name via report", ("report", results, "--out", "{out}/" + "p" * 300 + ".md"),
+             "p" * 300, too_long),
+        Case("--out that holds the model via convert", ("convert", "{project}/net/model.keras", "--calib", calib,
+                                                        "--out", "{project}", "-q"), "{project}/net/model.keras", whole),
+        Case("--out that holds the model via optimize", ("optimize", "{project}/net/model.keras", "--prune", "0.5",
+                                                         "--out", "{project}", "-q"), "{project}/net/model.keras", whole),
+        Case("--out that is the SavedModel via convert", ("convert", "{project}/sm", "--out", "{project}", "--calib",
+                                                          calib, "-q"), "{project}/sm", whole),
+        Case("--out inside the SavedModel via convert", ("convert", "{project}/sm", "--out", "{project}/sm/x",
+                                                         "--calib", calib, "-q"), "{project}/sm/x/sm", whole),
+        Case("--json that is the model via bench", ("bench", "{project}/net/model.keras", "--json",
+                                                    "{project}/net/model.keras", "-q"), "{project}/net/model.keras",
+             ("would change the model",)),
+        Case("--json that is the model via debug-quant", ("debug-quant", "{project}/net/model.keras", "--calib", calib,
+                                                          "--json", "{project}/net/model.keras", "-q"),
+             "{project}/net/model.keras", ("would change the model",)),
+        Case("--out that is the results file via report", ("report", "{project}/results.json", "--out",
+                                                           "{project}/results.json"), "{project}/results.json",
+             ("would change the results file",)),
+        Case("--out that is the current results via compare", ("compare", results, "{project}/results.json", "--out",
+                                                               "{project}/results.json"), "{project}/results.json",
+             ("would change the current results",)),
+        Case("--out a folder edgekit did not write via convert", ("convert", model, "--calib", calib, "--out",
+                                                                  "{user_folder}", "-q"), "{user_folder}/digits_cnn",
+             ("did not write",)),
+        Case("--out a folder edgekit did not write via tune", ("tune", model, "--calib", calib, "--out",
+                                                               "{user_folder}", "-q"), "{user_folder}/digits_cnn-tuned",
+             ("did not write",)),
+    ]
 
 
 def all_cases() -> list[Case]:
@@ -202,19 +343,181 @@ def prepare(root: Path) -> dict[str, Path]:
     import subprocess
 
     out = root / "out"
-    (out / "digits_cnn").mkdir(parents=True, exist_ok=True)
-    (out / "digits_cnn" / "digits_cnn_int8.tflite").write_bytes(b"a previous artifact")
+    plant_previous_output(out / "digits_cnn")
     (out / "results.json").write_text('{"previous": true}\n')
     (out / "report.md").write_text("previous report\n")
     (root / "a_file").write_text("not a folder\n")
     ro = root / "read_only"
     ro.mkdir(exist_ok=True)
-    places = {"out": out, "file": root / "a_file", "ro": ro}
+    places = {"out": out, "file": root / "a_file", "ro": ro, **special_models(root), **special_data(root),
+              **output_places(root)}
     if os.geteuid() != 0:
         ro.chmod(0o555)
     elif subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
         places["ro"] = None
     return places
+
+
+def plant_previous_output(folder: Path) -> None:
+    """A folder as an earlier `edgekit convert` left it: an artifact and the manifest that makes
+    the folder edgekit's to replace (edgekit refuses to replace anything else)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "digits_cnn_int8.tflite").write_bytes(b"a previous artifact")
+    manifest = {"schema_version": 1, "edgekit_version": "0.1.0", "created": "2025-01-01T00:00:00+0000",
+                "name": folder.name, "artifacts": [{"path": "digits_cnn_int8.tflite", "format": "tflite",
+                                                    "variant": "int8"}], "failed": []}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+# why a placeholder is None (the case is skipped): what this machine does not allow
+UNAVAILABLE = {
+    "ro": "no folder here is unwritable for this user (root without chattr)",
+    "full": "mounting a small tmpfs (to fill it) needs root and CAP_SYS_ADMIN",
+    "rofs": "mounting a read-only tmpfs needs root and CAP_SYS_ADMIN",
+}
+
+
+def unavailable(case: Case, places: dict) -> str | None:
+    """Why `case` cannot run here (a placeholder it uses could not be made), or None."""
+    argv = " ".join(case.argv)
+    return next((UNAVAILABLE.get(k, k) for k, v in places.items() if v is None and f"{{{k}}}" in argv), None)
+
+
+def output_places(root: Path) -> dict[str, Path | None]:
+    """Output paths that git cannot hold: a symlink to nowhere, a symlink loop, a full file
+    system and a read-only one (small tmpfs mounts, None where mounting is not allowed), a model
+    whose 240-character name is too long for edgekit's temporary names, a project folder with a
+    model, a SavedModel and a results file in it, and a folder of the user's own files."""
+    import os
+    import shutil
+    import subprocess
+
+    places = {"dangling": root / "dangling", "loop": root / "loop", "full": root / "full", "rofs": root / "rofs",
+              "long_model": root / f"{LONG_MODEL_STEM}.keras", "project": root / "project",
+              "user_folder": root / "user_folder"}
+    if not os.path.lexists(places["dangling"]):
+        places["dangling"].symlink_to(root / "nowhere")
+        places["loop"].symlink_to("loop")
+        shutil.copyfile(MODEL, places["long_model"])
+        (places["project"] / "net").mkdir(parents=True)
+        shutil.copyfile(MODEL, places["project"] / "net" / "model.keras")
+        shutil.copytree(CORPUS / "unusual" / "needs_flex", places["project"] / "sm")
+        shutil.copyfile(RESULTS, places["project"] / "results.json")
+        for name in ("digits_cnn", "digits_cnn-tuned"):
+            (places["user_folder"] / name).mkdir(parents=True)
+            (places["user_folder"] / name / "notes.txt").write_text("the user's own file\n")
+    for name, options in (("full", "size=64k"), ("rofs", "size=64k,ro")):
+        places[name].mkdir(exist_ok=True)
+        if os.path.ismount(places[name]):
+            continue
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "edgekit-test", str(places[name])],
+                                 capture_output=True).returncode == 0
+        if not mounted:
+            places[name] = None
+        elif name == "full":
+            _fill(places[name])
+    return places
+
+
+def _fill(folder: Path) -> None:
+    """Write until the file system is full: every later write there fails with ENOSPC."""
+    import errno
+
+    try:
+        with open(folder / "filler", "wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+
+
+def special_models(root: Path) -> dict[str, Path]:
+    """FIFOs where a model belongs (git cannot hold one): the model file itself, a SavedModel's
+    saved_model.pb, and a variables file inside an otherwise valid SavedModel; and an empty
+    folder for `bench --reference` to measure the float model alone."""
+    import os
+    import shutil
+
+    fifo_model, fifo_graph, fifo_variables = root / "fifo_model.keras", root / "fifo_graph", root / "fifo_variables"
+    (root / "no_artifacts").mkdir(exist_ok=True)
+    if not fifo_model.exists():
+        os.mkfifo(fifo_model)
+        fifo_graph.mkdir()
+        os.mkfifo(fifo_graph / "saved_model.pb")
+        shutil.copytree(CORPUS / "unusual" / "needs_flex", fifo_variables)
+        (fifo_variables / "variables" / "variables.index").unlink()
+        os.mkfifo(fifo_variables / "variables" / "variables.index")
+    return {"fifo_model": fifo_model, "fifo_graph": fifo_graph, "fifo_variables": fifo_variables,
+            "no_artifacts": root / "no_artifacts"}
+
+
+def special_data(root: Path) -> dict[str, Path]:
+    """FIFOs where data, a config or results belong (an .npy, an .npz, an image among real ones in
+    a folder), and converted folders whose manifest names a FIFO, or "/", as the float model."""
+    import json
+    import os
+    import shutil
+
+    places = {"fifo_npy": root / "fifo_data.npy", "fifo_npz": root / "fifo_data.npz", "fifo_images": root / "fifo_images",
+              "fifo_config": root / "fifo_config.json", "fifo_results": root / "fifo_results.json",
+              "manifest_fifo": root / "manifest_fifo", "manifest_root": root / "manifest_root"}
+    if places["fifo_npy"].exists():
+        return places
+    for name in ("fifo_npy", "fifo_npz", "fifo_config", "fifo_results"):
+        os.mkfifo(places[name])
+    places["fifo_images"].mkdir()
+    shutil.copyfile(CORPUS / "data" / "images_with_text" / "0.png", places["fifo_images"] / "0.png")
+    os.mkfifo(places["fifo_images"] / "1.png")
+    for name, source in (("manifest_fifo", places["manifest_fifo"] / "source.keras"), ("manifest_root", Path("/"))):
+        places[name].mkdir()
+        (places[name] / "m_fp32.tflite").write_bytes(b"never opened: the manifest is refused first")
+        manifest = {"name": "m", "artifacts": [{"path": "m_fp32.tflite", "format": "tflite", "variant": "fp32"}],
+                    "source": {"path": str(source), "sha256": "0" * 64}, "calibration": {}, "config": {}}
+        (places[name] / "manifest.json").write_text(json.dumps(manifest))
+    os.mkfifo(places["manifest_fifo"] / "source.keras")
+    return places
+
+
+def data_fifos(places: dict[str, Path]) -> list[Path]:
+    """The FIFOs `special_data` made, for `unblocked` to open."""
+    return [*(places[k] for k in ("fifo_npy", "fifo_npz", "fifo_config", "fifo_results")),
+            places["fifo_images"] / "1.png", places["manifest_fifo"] / "source.keras"]
+
+
+@contextlib.contextmanager
+def unblocked(places: dict[str, Path], after_seconds: float = 60):
+    """While the block runs, a watchdog process opens every FIFO among `places` for writing now
+    and then: a reader stuck on one gets end-of-file, so a missing check fails a test instead of
+    hanging it. A process, not a thread: a native loader blocked in open() may hold the GIL."""
+    import subprocess
+    import sys
+
+    fifos = [places["fifo_model"], places["fifo_graph"] / "saved_model.pb",
+             places["fifo_variables"] / "variables" / "variables.index"]
+    if "fifo_npy" in places:
+        fifos += data_fifos(places)
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(after_seconds), *map(str, fifos)])
+    try:
+        yield
+    finally:
+        watchdog.kill()
+        watchdog.wait()
+
+
+_WATCHDOG = """
+import os, sys, time
+while True:
+    time.sleep(float(sys.argv[1]))
+    for fifo in sys.argv[2:]:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # ENXIO: nobody is reading it, all is well
+            pass
+"""
 
 
 def release(places: dict[str, Path]) -> None:
@@ -225,6 +528,9 @@ def release(places: dict[str, Path]) -> None:
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(places["ro"])], capture_output=True)
         places["ro"].chmod(0o755)
+    for name in ("full", "rofs"):
+        if places.get(name) is not None and os.path.ismount(places[name]):
+            subprocess.run(["umount", str(places[name])], capture_output=True)
 
 
 def snapshot(folder: Path) -> dict:

@@ -24,12 +24,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from edgekit.heavy import tensorflow  # noqa: E402  (after the path is set)
+from tests.corpus.cases import TRUST_WRITE_FILE  # noqa: E402  (relative: run, it lands in the current folder)
 
 SEED = 0
 
 
 def main() -> None:
-    for sub in ("models", "data", "results", "unusual"):
+    for sub in ("models", "data", "results", "unusual", "config"):
         shutil.rmtree(HERE / sub, ignore_errors=True)
         (HERE / sub).mkdir()
     tf = tensorflow()
@@ -118,8 +119,212 @@ def main() -> None:
     tf.saved_model.save(tf.Module(), str(unusual / "needs_flex"),
                         signatures={"serving_default": det.get_concrete_function()})
     np.save(unusual / "needs_flex.npy", rng.random((32, 3, 3), dtype=np.float32) + np.eye(3, dtype=np.float32))
+    make_trust_models(models)
+    make_results_and_config()
+    make_big_image()
     total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
     print(f"wrote the corpus under {HERE} ({total / 1024:.0f} KB)")
+
+
+def make_trust_models(models: Path = HERE / "models") -> None:
+    """Models that reach files or Python when loaded or run (refused without --trust-model-code),
+    and .keras files whose metadata or config is malformed."""
+    import contextlib
+    import tempfile
+
+    tf = tensorflow()
+    import keras
+    import tf_keras
+
+    for name in ("trust_write_savedmodel", "trust_read_savedmodel"):
+        shutil.rmtree(models / name, ignore_errors=True)
+    spec = tf.TensorSpec([None, 8, 8, 1], tf.float32, name="image")
+
+    def scores(image):
+        return tf.nn.softmax(tf.reshape(image, [-1, 64])[:, :3])
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[spec])
+        def serve(self, image):
+            with tf.control_dependencies([tf.io.write_file(TRUST_WRITE_FILE, "written by a model\n")]):
+                return {"scores": tf.identity(scores(image))}
+
+    writer = Writer()  # `serve` also callable by name, for the TFSMLayer below
+    tf.saved_model.save(writer, str(models / "trust_write_savedmodel"), signatures={"serving_default": writer.serve})
+
+    @tf.function(input_signature=[spec])
+    def read(image):
+        secret = tf.io.read_file("edgekit-secret.txt")
+        return {"scores": scores(image) + 0.0 * tf.cast(tf.strings.length(secret), tf.float32)}
+
+    tf.saved_model.save(tf.Module(), str(models / "trust_read_savedmodel"),
+                        signatures={"serving_default": read.get_concrete_function()})
+
+    # tf-keras: an op layer calling tf.io.read_file on a path made from the input
+    from tf_keras.src.layers.core.tf_op_layer import TFOpLambda
+
+    image = tf_keras.Input((8, 8, 1), name="image")
+    path = tf.strings.regex_replace(tf.strings.as_string(tf.math.reduce_sum(image)), ".*", "edgekit-secret.txt")
+    length = tf.cast(tf.strings.length(TFOpLambda(tf.io.read_file)(path)), tf.float32)
+    dense = tf_keras.layers.Dense(3, activation="softmax")(tf_keras.layers.Flatten()(image))
+    (models / "trust_tfoplambda.h5").write_bytes(_saved(tf_keras.Model(image, dense + 0.0 * length), ".h5"))
+
+    # lookup layers whose vocabulary is a file (a relative path, as the configs store it)
+    vocabulary = "edgekit-vocab.txt"
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        Path(vocabulary).write_text("cat\ndog\n")
+        words = tf_keras.Input((1,), dtype="string", name="words")
+        lookup = tf_keras.Model(words, tf_keras.layers.StringLookup(vocabulary=vocabulary)(words))
+        (models / "trust_lookup_file.h5").write_bytes(_saved(lookup, ".h5"))
+        (models / "trust_lookup_file.keras").write_bytes(_saved(lookup, ".keras"))
+    words = keras.Input((1,), dtype="string", name="words")
+    lookup3 = keras.Model(words, keras.layers.StringLookup(vocabulary=["cat", "dog"])(words))
+    (models / "trust_keras3_lookup.keras").write_bytes(_edited_config(_saved(lookup3, ".keras"), lambda config: config[
+        "config"]["layers"][1]["config"].update(vocabulary=vocabulary)))
+
+    # Keras 3: a registered custom layer (its code is not in the file: loading would need it)
+    @keras.saving.register_keras_serializable(package="edgekit_corpus")
+    class Twice(keras.layers.Layer):
+        def call(self, x):
+            return x * 2
+
+    numbers = keras.Input((3,), name="numbers")
+    (models / "trust_custom.keras").write_bytes(_saved(keras.Model(numbers, Twice()(numbers)), ".keras"))
+
+    # Keras 3: a TFSMLayer that loads (and would run) the writing SavedModel, named from the repo root
+    with contextlib.chdir(HERE.parents[1]):
+        image3 = keras.Input((8, 8, 1), name="image")
+        wrapped = keras.layers.TFSMLayer(str((models / "trust_write_savedmodel").relative_to(Path.cwd())),
+                                         call_endpoint="serve")
+        (models / "trust_tfsm.keras").write_bytes(_saved(keras.Model(image3, wrapped(image3)), ".keras"))
+
+    # malformed metadata.json and config.json in an otherwise real model (Keras would not get as far)
+    tiny = _saved(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), ".keras")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (models / "metadata_list.keras").write_bytes(_replaced(tiny, {"metadata.json": b"[]"}))
+    (models / "metadata_deep.keras").write_bytes(_replaced(tiny, {"metadata.json": deep}))
+    (models / "config_deep.keras").write_bytes(_replaced(tiny, {"config.json": deep}))
+
+
+def _replaced(keras_file: bytes, members: dict[str, bytes]) -> bytes:
+    """A .keras file with some members' contents replaced (as an attacker would)."""
+    with zipfile.ZipFile(io.BytesIO(keras_file)) as archive:
+        kept = {name: archive.read(name) for name in archive.namelist()}
+    return _zip({**kept, **members})
+
+
+def _edited_config(keras_file: bytes, edit) -> bytes:
+    """A .keras file with its config.json changed by `edit(config)`."""
+    with zipfile.ZipFile(io.BytesIO(keras_file)) as archive:
+        config = json.loads(archive.read("config.json"))
+    edit(config)
+    return _replaced(keras_file, {"config.json": json.dumps(config).encode()})
+
+
+# Strings no report may turn into markup, each with a marker naming the field it is put in: tags,
+# links (javascript: too), images, entities, line breaks that end a table row, emphasis, code,
+# autolinks, a mention, an issue reference, math, list and heading markers, a link definition.
+HOSTILE = ("<script>alert('{}')</script>", "[{}](javascript:alert(1))", "![{}](javascript:alert(2))",
+           "<img src=x onerror=alert(3)>{}", "&lt;b&gt;{}&#60;i&#62;&amp;", "{}\n| --- |\n# heading\r\nx",
+           "`{}` **bold** _em_ ~~strike~~ *it*", "<javascript:alert(4)>{}", "https://evil.example/{} www.evil.example",
+           "\\<b>{}</b>\\", "@someone #123 $x^2$ {}", "1. {}", "- {}", "    {} indented", "<!-- {} -->",
+           "[{}]: javascript:alert(5)", "> {}", "{} <a href='javascript:alert(6)'>a</a>", "a@evil.example {}")
+
+
+def hostile_results() -> dict:
+    """A valid results file with a hostile string (HOSTILE, in turn) in every string field a
+    report shows, each marked with the field's name."""
+    import itertools
+
+    from tests.results_sample import sample_results
+
+    pick = itertools.cycle(HOSTILE)
+
+    def hostile(field: str) -> str:
+        return next(pick).format(field.replace("_", "-"))
+
+    results = sample_results(hostile("model-name"))
+    results["created"] = hostile("created")
+    results["environment"] = {"cpu": {"name": hostile("cpu-name"), "cores": 2}, "platform": hostile("platform"),
+                              "python": hostile("python"),
+                              "versions": {name: hostile(f"version-{name}") for name in
+                                           ("edgekit", "tensorflow", "ai-edge-litert", "onnxruntime", "numpy")}}
+    model = results["models"][0]
+    model["reference_note"] = hostile("reference-note")
+    model["data"]["source"] = hostile("data-source")
+    names = {}
+    for artifact in model["artifacts"]:
+        names[artifact["name"]] = hostile(f"artifact-{artifact['variant']}")
+        artifact.update(name=names[artifact["name"]], sha256=hostile("sha256"))
+        for spec in artifact["inputs"] + artifact["outputs"]:
+            spec.update(name=hostile("tensor-name"), dtype=hostile("dtype"))
+    model["reference"]["artifact"] = names[model["reference"]["artifact"]]
+    for record in model["records"]:
+        record.update(artifact=names[record["artifact"]], format=hostile("format"),
+                      variant=hostile("variant"), runtime=hostile("runtime"), target=hostile("target"))
+        if record["status"] != "ok":
+            record["reason"] = hostile("reason")
+            continue
+        record["details"] = {hostile("option-name"): hostile("option-value")}
+        record["accuracy"]["metric"] = hostile("accuracy-metric")
+        if record["fidelity"]:
+            record["fidelity"]["outputs"] = {hostile("output-name"): record["fidelity"]["outputs"]["probs"]}
+    return results
+
+
+def make_results_and_config(results: Path = HERE / "results", configs: Path = HERE / "config",
+                            unusual: Path = HERE / "unusual") -> None:
+    """Results files that no report or gate may trust: a NaN, Infinity or -Infinity (JSON's
+    literals, which Python's json reads) where a gate reads a figure, a number past float range, an
+    integer past Python's digit limit, nesting 100k deep, environment.cpu a string, a metric no
+    edgekit scores (a pair, for compare); config files with a wrong type and 100k deep nesting;
+    and a valid results file with a hostile string in every string field (unusual/)."""
+    from tests.results_sample import sample_results
+
+    deep = "[" * 100_000 + "]" * 100_000
+    for field in ("accuracy.value", "latency_us.p50", "latency_us.robust_cv"):
+        for literal in ("NaN", "Infinity", "-Infinity"):
+            bad = sample_results()
+            block, key = field.split(".")
+            bad["models"][0]["records"][3][block][key] = 12345.678  # a placeholder, replaced as text
+            text = json.dumps(bad).replace("12345.678", literal)
+            (results / f"nonfinite_{key}_{literal.replace('-', 'minus_')}.json").write_text(text)
+    text = json.dumps(sample_results())
+    (results / "exponent_overflow.json").write_text(text.replace('"p50": 4.0', '"p50": 4e999'))
+    (results / "overlong_integer.json").write_text(text.replace('"size_bytes": 20000', '"size_bytes": 2' + "0" * 5000, 1))
+    (results / "deep.json").write_text('{"kind": "edgekit-bench", "schema_version": 2, "models": ' + deep + "}")
+    bad = sample_results()
+    bad["environment"]["cpu"] = "Intel(R) Xeon(R)"
+    (results / "cpu_string.json").write_text(json.dumps(bad))
+    for name in ("unknown_metric_a.json", "unknown_metric_b.json"):
+        bad = sample_results()
+        bad["models"][0]["data"]["metric"] = "bleu"
+        (results / name).write_text(json.dumps(bad))
+    configs.mkdir(exist_ok=True)
+    (configs / "tflite_number.json").write_text('{"tflite": 5}\n')
+    (configs / "image_range_list.json").write_text('{"image_range": [0, 1]}\n')
+    (configs / "deep.json").write_text('{"tflite": ' + deep + "}\n")
+    (unusual / "hostile_strings.json").write_text(json.dumps(hostile_results(), indent=1, ensure_ascii=False))
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A 1-bit black PNG of any size, written row by row: 12000x12000 packs into ~18 KB, and
+    nothing near its decoded size is ever held here."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\0" + bytes((width + 7) // 8)  # filter byte, then the pixels
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def make_big_image(data: Path = HERE / "data") -> None:
+    """An image folder whose one PNG declares 12000x12000 pixels: 18 KB on disk, 288 MB decoded."""
+    (data / "huge_image").mkdir(exist_ok=True)
+    (data / "huge_image" / "huge.png").write_bytes(blank_png(12000, 12000))
 
 
 def _saved(model, suffix: str) -> bytes:

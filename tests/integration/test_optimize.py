@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from edgekit.artifacts import new_manifest
 from tests.conftest import REPO, folder_state, run_cli
 
 
@@ -139,6 +140,7 @@ def test_optimizing_without_training_data_is_a_clear_error(tiny, tmp_path):
     out = tmp_path / "out"
     (out / "tfk").mkdir(parents=True)
     (out / "tfk" / "keep.txt").write_text("previous run")
+    (out / "tfk" / "manifest.json").write_text(json.dumps(new_manifest(name="tfk")))  # edgekit's to replace
     before = folder_state(out)
     code, _, stderr = run_cli("convert", tiny["paths"]["tf_keras_keras"], "--calib",
                               tiny["root"] / "calib_tiny.npz", "--out", out, "--prune", "0.5")

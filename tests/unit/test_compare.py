@@ -126,3 +126,54 @@ def test_cli_bad_files_exit_2(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "broken.json"), str(base)]) == 2
     err = capsys.readouterr().err
     assert "is not valid JSON" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("field", ["accuracy.value", "latency_us.p50", "latency_us.robust_cv"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "fast", None, -1.0])
+def test_a_current_figure_that_is_no_number_fails_its_row(field, value):
+    """compare may get dicts that never went through the reader: a NaN compares false with every
+    limit, so without this check the gate would pass (and Infinity was only flagged)."""
+    current = sample_results()
+    block, key = field.split(".")
+    int8(current)[block][key] = value
+    comparison = compare(sample_results(), current)
+    assert not comparison.passed
+    [failure] = comparison.failures
+    assert failure.where == "digits_cnn tflite int8 on litert:xnnpack x1"
+    assert f"the current {field} is {repr(value)}" in failure.message and "no gate can pass on it" in failure.message
+    assert comparison.tables["digits_cnn"][-1][-1] == FAIL
+
+
+def test_a_baseline_figure_or_a_size_that_is_no_number_fails_too():
+    baseline = sample_results()
+    int8(baseline)["latency_us"]["p50"] = 0.0  # a baseline of zero makes any change unmeasurable
+    assert "the baseline latency_us.p50 is 0.0, not above zero" in compare(baseline, sample_results()).failures[0].message
+    current = sample_results()
+    current["models"][0]["artifacts"][2]["size_bytes"] = float("nan")
+    [failure] = compare(sample_results(), current).failures
+    assert failure.where == "digits_cnn tflite int8" and "current size_bytes is nan" in failure.message
+
+
+def test_metrics_compare_does_not_know_fail_and_no_metric_skips_accuracy():
+    baseline, current = sample_results(), sample_results()
+    for results in (baseline, current):
+        results["models"][0]["data"]["metric"] = "bleu"
+    comparison = compare(baseline, current)
+    assert not comparison.passed and "the metric 'bleu' is not one edgekit scores" in comparison.failures[0].message
+    for results in (baseline, current):
+        results["models"][0]["data"]["metric"] = None  # records with values, but no metric to judge them by
+    assert compare(baseline, current).passed
+    current["environment"]["cpu"] = "a string"  # a caller's own dict: no crash, a different machine
+    assert compare(baseline, current).machines_differ == "name Test CPU → None, cores 2 → None"
+
+
+def test_the_cli_refuses_a_non_finite_current_file_naming_the_field(tmp_path, capsys):
+    base, now = tmp_path / "base.json", tmp_path / "now.json"
+    base.write_text(json.dumps(sample_results()))
+    current = sample_results()
+    int8(current)["latency_us"]["p50"] = float("nan")
+    now.write_text(json.dumps(current))  # Python writes NaN as the JSON literal NaN
+    assert main(["compare", str(base), str(now)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "models[0].records[3].latency_us.p50 is NaN, not a finite number" in captured.err

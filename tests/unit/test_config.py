@@ -1,8 +1,11 @@
+import dataclasses
 import json
+import os
+import re
 
 import pytest
 
-from edgekit.config import ONNX_VARIANTS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.config import MAX_CONFIG_BYTES, ONNX_VARIANTS, TFLITE_VARIANTS, ConvertConfig
 from edgekit.errors import EdgekitError
 
 
@@ -61,3 +64,57 @@ def test_qat_adds_its_variant_and_structure_alone_means_pruning():
     assert "int8-qat" not in ConvertConfig(tflite="all").tflite
     again = ConvertConfig.from_dict(config.to_dict())  # a dumped config reproduces the run
     assert again.tflite == ["int8", "int8-qat"]
+
+
+WRONG_VALUES = [True, 5, 2.5, -1, [1], ["int8"], "x", {}, None, float("nan")]
+
+
+@pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(ConvertConfig)])
+def test_any_value_of_any_key_in_a_config_file_is_read_or_refused_in_one_line(tmp_path, key):
+    """Every key with every JSON type: a config or one line naming the file (and the key when
+    its type is wrong), never another exception (an exit 70)."""
+    path = tmp_path / "c.json"
+    refused = 0
+    for value in WRONG_VALUES:
+        path.write_text(json.dumps({key: value}))
+        try:
+            ConvertConfig.from_file(path)
+        except EdgekitError as exc:
+            refused += 1
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            assert f'"{key}"' in str(exc) or f"--{key.replace('_', '-')}" in str(exc), str(exc)
+    assert refused >= 5  # each key takes one or two JSON types of the ten
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"tflite": 5}', '"tflite" is 5, not a list of strings or a string'),
+    ('{"opset": true}', '"opset" is true, not an integer'),
+    ('{"opset": 17.0}', '"opset" is 17.0, not an integer'),
+    ('{"trust_model_code": "yes"}', '"trust_model_code" is "yes", not true or false'),
+    ('{"prune": NaN}', '"prune" is NaN, not a number or null'),
+    ('{"image_range": [0, 1]}', '"image_range" is a list, not a string'),
+    ('{"keep_float": ["a", 1]}', '"keep_float" is a list, not a list of strings or a string'),
+    ('{"model": "a\\u0000b"}', '"model" holds a NUL character'),
+    ('{"tflite": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests deeper than any config"),
+    ('{"opset": 1' + "0" * 5000 + "}", "is not readable JSON"),
+    ("[]", "must hold a JSON object"),
+])
+def test_config_file_errors_name_the_key(tmp_path, text, message):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(EdgekitError, match=re.escape(message)) as caught:
+        ConvertConfig.from_file(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_config_that_is_not_a_regular_file_is_refused_before_reading(tmp_path):
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    with pytest.raises(EdgekitError, match="is not a regular file"):
+        ConvertConfig.from_file(fifo)
+    with pytest.raises(EdgekitError, match="is a folder"):
+        ConvertConfig.from_file(tmp_path)
+    big = tmp_path / "big.json"
+    big.write_text(" " * (MAX_CONFIG_BYTES + 1) + "{}")
+    with pytest.raises(EdgekitError, match="far more than a config"):
+        ConvertConfig.from_file(big)

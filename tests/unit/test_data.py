@@ -1,11 +1,17 @@
+import os
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from edgekit import limits
 from edgekit.artifacts import TensorSpec
+from edgekit.bench.memory import PeakMemory
 from edgekit.data import load_calibration
-from edgekit.datasets import digits
+from edgekit.datasets import cifar10, digits, load_labelled
 from edgekit.errors import EdgekitError
+from tests.corpus.make_corpus import blank_png
 
 IMAGE = [TensorSpec("image", "float32", (None, 8, 8, 1))]
 TWO = [TensorSpec("a", "float32", (None, 4)), TensorSpec("b", "float32", (None, 3))]
@@ -92,3 +98,80 @@ def test_digits_split_is_the_real_dataset_and_stable():
     assert 0.0 <= x_train.min() and x_train.max() <= 1.0
     assert sorted(set(y_test.tolist())) == list(range(10))
     np.testing.assert_array_equal(digits(0).y_test, y_test)
+
+
+@pytest.fixture
+def data_limit():
+    """Set the process's data limit for one test, and restore the environment's afterwards."""
+    yield lambda text: limits.configure({"data_bytes": text})
+    limits.configure({})
+
+
+def test_an_image_too_big_to_decode_is_refused_from_its_header(tmp_path, data_limit):
+    """18 KB on disk, 12000x12000 pixels: refused before a pixel is decoded. Decoding it (with a
+    limit that allows it) takes 144 MB or more of resident memory; the refusal takes almost none."""
+    (tmp_path / "huge.png").write_bytes(blank_png(12000, 12000))
+    data_limit("100MB")
+    with PeakMemory() as refused:
+        with pytest.raises(EdgekitError, match=r"huge.png is 12000x12000 pixels, 274.7 MB to decode, over the "
+                                               r"100.0 MB limit: shrink it or raise --max-data-size"):
+            load_calibration(tmp_path, IMAGE)
+    if not refused.scoped:
+        pytest.skip("no per-block peak memory on this system (Linux's clear_refs)")
+    data_limit("1GB")
+    with PeakMemory() as decoded:
+        assert load_calibration(tmp_path, IMAGE, min_samples=1)["image"].shape == (1, 8, 8, 1)
+    assert refused.record()["peak_over_start_bytes"] < 20 << 20 < 140 << 20 < decoded.record()["peak_over_start_bytes"]
+
+
+def test_pillows_bomb_bound_is_one_line_and_its_warning_no_second_line(tmp_path, monkeypatch):
+    """Pillow warns past MAX_IMAGE_PIXELS and refuses past twice that; scaled down here to 1000
+    pixels. The warning would be a second line on stderr: the data limit is the bound instead."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    (tmp_path / "warned.png").write_bytes(blank_png(40, 40))  # 1600 pixels: a warning only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning fails the test
+        assert load_calibration(tmp_path, IMAGE)["image"].shape == (1, 8, 8, 1)
+    (tmp_path / "bomb.png").write_bytes(blank_png(50, 50))  # 2500 pixels: Pillow refuses to open it
+    with pytest.raises(EdgekitError, match="bomb.png has more pixels than Pillow will decode") as caught:
+        load_calibration(tmp_path, IMAGE)
+    assert "\n" not in str(caught.value)
+
+
+def test_fifos_and_devices_are_refused_as_data_before_anything_opens_them(tmp_path):
+    """Opening a FIFO for reading waits for a writer for ever: each is refused from its stat."""
+    for name in ("c.npy", "c.npz"):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(EdgekitError, match=f"calibration data {tmp_path / name} is a FIFO, not a regular file"):
+            load_calibration(tmp_path / name, IMAGE)
+    with pytest.raises(EdgekitError, match="training data .*c.npz is a FIFO"):
+        load_labelled(tmp_path / "c.npz", ["image"])
+    with pytest.raises(EdgekitError, match="/dev/null is a character device"):
+        load_calibration("/dev/null", IMAGE)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "ok.png")
+    os.mkfifo(folder / "stuck.png")
+    with pytest.raises(EdgekitError, match="stuck.png is a FIFO, not an image file"):
+        load_calibration(folder, IMAGE)
+    (folder / "stuck.png").unlink()
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(EdgekitError, match="gone.png is a link to nothing"):
+        load_calibration(folder, IMAGE)
+
+
+def test_cifar_batches_are_held_to_the_data_limit_before_unpickling(tmp_path, data_limit):
+    import pickle
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {b"data": np.zeros((10, 3072), np.uint8), b"labels": [0] * 10}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    data_limit("100KB")  # a batch is 31 KB, five times that as uint8 and float32 arrays
+    with pytest.raises(EdgekitError, match="over the 100.0 KB limit"):
+        cifar10(folder)
+    data_limit("10MB")
+    assert cifar10(folder).x_test.shape == (10, 32, 32, 3)
