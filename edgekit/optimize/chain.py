@@ -100,10 +100,10 @@ def optimize_to_folder(config: ConvertConfig, log, verbose: bool = True) -> dict
     """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
     from edgekit import interrupts, zoo
     from edgekit.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
-    from edgekit.outputs import staged_folder
     from edgekit.convert.pipeline import model_name, run_inputs
     from edgekit.evaluation import task_for
     from edgekit.loading import load_model
+    from edgekit.outputs import staged_folder
 
     model_path = Path(config.model) if config.model else zoo.bundled(zoo.DEFAULT_MODEL)[0]
     name = model_name(model_path)
