@@ -17,7 +17,7 @@ import numpy as np
 from edgekit import limits
 from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, unreadable
 from edgekit.report.table import human_size
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -37,8 +37,7 @@ def load_calibration(
     try:
         return _load_calibration(path, inputs, image_range, max_samples, min_samples)
     except OSError as exc:  # permissions, a link loop, a name too long: the user's path, not a bug
-        raise EdgekitError(f"calibration data {path} cannot be read ({exc.strerror or first_line(exc)}): "
-                           "check the path and its permissions") from None
+        raise unreadable(path, exc, "calibration data") from None
 
 
 def _load_calibration(path: Path, inputs, image_range, max_samples, min_samples) -> dict[str, np.ndarray]:

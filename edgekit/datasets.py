@@ -14,7 +14,7 @@ import numpy as np
 
 from edgekit import limits
 from edgekit.data import check_npz, check_regular
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, unreadable
 
 TEST_FRACTION = 0.2
 
@@ -63,8 +63,7 @@ def load_labelled(path: str | Path, input_names: list[str], seed: int = 0) -> Da
                                "numpy.savez")
         check_npz(path)  # within the data limit, before anything is decoded
     except OSError as exc:
-        raise EdgekitError(f"training data {path} cannot be read ({exc.strerror or exc}): check the path "
-                           "and its permissions") from None
+        raise unreadable(path, exc, "training data") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -21,6 +21,13 @@ class GateFailed(EdgekitError):
     exit_code = 1
 
 
+def unreadable(path, exc: OSError, what: str = "") -> EdgekitError:
+    """One line for an OSError met reading a path the user gave (permissions, a link loop, a name
+    too long): the user's to fix, not a bug."""
+    return EdgekitError(f"{what + ' ' if what else ''}{path} cannot be read ({exc.strerror or first_line(exc)}): "
+                        "check the path and its permissions")
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (backends raise pages of text)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -26,7 +26,7 @@ import numpy as np
 from edgekit import limits, trust
 from edgekit.archives import check_zip
 from edgekit.artifacts import TensorSpec, sha256_of, size_of
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, unreadable
 from edgekit.heavy import tensorflow
 
 SAVEDMODEL = "savedmodel"
@@ -44,8 +44,7 @@ def detect_flavour(path: Path) -> str:
     try:
         return _detect_flavour(path)
     except OSError as exc:  # unreadable, a link loop, ...: the user's path, not a bug here
-        raise EdgekitError(f"model {path} cannot be read ({exc.strerror or first_line(exc)}): "
-                           "check the path and its permissions") from None
+        raise unreadable(path, exc, "model") from None
 
 
 def _detect_flavour(path: Path) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from edgekit import limits
 from edgekit.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.bench.targets import ARTIFACT_FORMATS
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, unreadable
 from edgekit.loading import detect_flavour, special_kind
 
 FLOAT_FORMATS = ("keras", "h5")
@@ -58,8 +58,7 @@ def find(path: str | Path, reference: str | Path | None) -> Subject:
     try:
         return _find(path, reference)
     except OSError as exc:  # permissions, a link loop, a name too long: the user's path, not a bug
-        raise EdgekitError(f"{path} cannot be read ({exc.strerror or exc}): check the path and its "
-                           "permissions") from None
+        raise unreadable(path, exc) from None
 
 
 def _find(path: Path, reference: str | Path | None) -> Subject:

@@ -43,9 +43,8 @@ def percent(text: str, option: str, allow_off: bool = False) -> float | None:
 
 
 def run(args) -> int:
-    from edgekit.outputs import check_output_file, write_output_file
-    from edgekit.cli.report import results_file
     from edgekit.errors import EdgekitError, GateFailed
+    from edgekit.outputs import check_output_file, write_output_file
     from edgekit.report import schema
     from edgekit.report.compare import Gates, compare, render
     from edgekit.report.markdown import append_to_step_summary
@@ -55,7 +54,8 @@ def run(args) -> int:
     gates = Gates(args.max_accuracy_drop,
                   percent(args.max_latency_regression, "--max-latency-regression", allow_off=True),
                   percent(args.max_size_growth, "--max-size-growth"))
-    inputs = [("baseline", results_file(args.baseline)), ("current results", results_file(args.current))]
+    inputs = [("baseline", schema.results_path(args.baseline)),
+              ("current results", schema.results_path(args.current))]
     out = check_output_file(args.out, "--out", inputs) if args.out else None
     baseline, current = schema.read(args.baseline), schema.read(args.current)
     comparison = compare(baseline, current, gates)

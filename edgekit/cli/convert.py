@@ -6,10 +6,10 @@ import json
 import sys
 
 from edgekit import limits
-from edgekit.trust import TRUST_HELP
 from edgekit.cli.bench import add_bench_arguments, settings_from
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.trust import TRUST_HELP
 
 
 def register(sub, common):

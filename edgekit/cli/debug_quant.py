@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from edgekit import limits
-from edgekit.trust import TRUST_HELP
 from edgekit.config import IMAGE_RANGES
+from edgekit.trust import TRUST_HELP
 
 
 def register(sub, common):
@@ -37,9 +37,9 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.outputs import check_output_file, write_output_file
     from edgekit.config import ConvertConfig
     from edgekit.convert.pipeline import resolve_inputs, run_inputs
+    from edgekit.outputs import check_output_file, write_output_file
 
     config = ConvertConfig(model=args.model, calib=args.calib, tflite=["int8"], onnx=[], io=args.io,
                            max_calib_samples=args.max_calib_samples, image_range=args.image_range,

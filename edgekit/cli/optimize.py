@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 
 from edgekit import limits
-from edgekit.trust import TRUST_HELP
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
+from edgekit.trust import TRUST_HELP
 
 
 def register(sub, common):

@@ -19,24 +19,15 @@ def register(sub, common):
     p.set_defaults(run=run)
 
 
-def results_file(path: str):
-    """The file a results argument names (a folder stands for the results.json in it)."""
-    from pathlib import Path
-
-    from edgekit.report.schema import RESULTS_NAME
-
-    path = Path(path)
-    return path / RESULTS_NAME if path.is_dir() else path
-
-
 def run(args) -> int:
-    from edgekit.outputs import check_output_file, write_output_file
     from edgekit.errors import EdgekitError
+    from edgekit.outputs import check_output_file, write_output_file
     from edgekit.report import schema
 
     if args.tolerance < 0:
         raise EdgekitError(f"--tolerance {args.tolerance:g} must be 0 or more (points of accuracy)")
-    out = check_output_file(args.out, "--out", [("results file", results_file(args.results))]) if args.out else None
+    inputs = [("results file", schema.results_path(args.results))]
+    out = check_output_file(args.out, "--out", inputs) if args.out else None
     results = schema.read(args.results)
     if args.format == "json":
         text = schema.to_text(results)

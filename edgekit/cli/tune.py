@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from edgekit import limits
-from edgekit.trust import TRUST_HELP
 from edgekit.config import IMAGE_RANGES
+from edgekit.trust import TRUST_HELP
 
 
 def register(sub, common):

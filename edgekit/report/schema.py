@@ -16,7 +16,7 @@ import math
 import re
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, unreadable
 
 SCHEMA_VERSION = 2
 KIND = "edgekit-bench"
@@ -29,9 +29,7 @@ _WHAT = "a results.json written by edgekit bench or edgekit convert"
 
 def read(path: str | Path) -> dict:
     """A results file (or a folder holding `results.json`), checked and upgraded to this version."""
-    path = Path(path)
-    if path.is_dir() and (path / RESULTS_NAME).is_file():
-        path = path / RESULTS_NAME
+    path = results_path(path)
     if not path.is_file():  # a FIFO or a device too: reading one would block or never end
         raise EdgekitError(f"{path} is not a file: give {_WHAT}")
     try:
@@ -47,9 +45,14 @@ def read(path: str | Path) -> dict:
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise EdgekitError(f"{path} is not readable JSON ({first_line(exc)}): give {_WHAT}") from None
     except OSError as exc:
-        raise EdgekitError(f"{path} cannot be read ({exc.strerror or first_line(exc)}): check the path "
-                           "and its permissions") from None
+        raise unreadable(path, exc) from None
     return parse(data, str(path))
+
+
+def results_path(path: str | Path) -> Path:
+    """The file a results argument names: a folder stands for the results.json in it."""
+    path = Path(path)
+    return path / RESULTS_NAME if path.is_dir() and (path / RESULTS_NAME).is_file() else path
 
 
 def write(path: str | Path, results: dict) -> Path:
