@@ -1,17 +1,23 @@
 """Ctrl-C and SIGTERM: a run stops at any point, and never between the two renames of a swap.
 
-The handler raises KeyboardInterrupt, but that exception can be lost, and each way was seen here:
+The handler raises KeyboardInterrupt, but raised in the wrong frame that exception is lost or
+printed, and each way was seen here:
 
 - Raised inside a finalizer (`__del__`, e.g. TF's `ConcreteFunction.__del__` while the TFLite
   converter runs) or a weakref callback, Python prints "Exception ignored" and goes on: the run
-  finished and replaced its output, exit 0. So the handler does not raise inside a `__del__`: it
-  sends the signal again a moment later, once the finalizer is done; what still ends up
-  "ignored" is left out of stderr (`sys.unraisablehook`).
-- A native module being imported (pybind11 turns it into ImportError) or a backend's broad
-  `except` turns it into an ordinary failure. So the request is also remembered: every place
-  that records a failure and goes on calls `check()`, a run calls it between its steps, an
-  output folder is swapped in only after a last `check()` (`deferred`), and the CLI exits 130
-  whenever an interrupt was requested.
+  finished and replaced its output, exit 0.
+- Raised in Python that native library code called (TF's C++ `nest.flatten` calling `__import__`;
+  a pybind11 module being imported), it comes back as a SystemError or ImportError, which the
+  library may print with its traceback.
+
+So the handler raises only where the run's own code is running: when a library, an import or a
+finalizer is between the run (the caller of `install`) and the current frame, it marks the
+run's frame just below them, and raises on that frame's next line (a trace function: what
+debuggers use to stop in a frame). What still ends up "ignored" is left out of stderr
+(`sys.unraisablehook`), and the request is also remembered, for a backend's broad `except`:
+every place that records a failure and goes on calls `check()`, a run calls it between its
+steps, an output folder is swapped in only after a last `check()` (`deferred`), and the CLI
+exits 130 whenever an interrupt was requested.
 - Python runs handlers in the main thread between bytecodes, so a long native call (a
   converter) holds them back. The C-level handler also wakes a watchdog thread; if the process
   still runs GRACE_SECONDS after the signal, the watchdog removes what the run staged
@@ -48,14 +54,16 @@ _reported = False
 _report_lock = threading.Lock()
 _aborts: list = []  # what the watchdog removes before it ends the process
 _installed: dict = {}  # what install() replaced, for uninstall()
+_run_frame = None  # the frame that called install(): the run is what runs inside it
 
 
 def install(label: str = "edgekit") -> None:
     """Take over SIGINT and SIGTERM for one run (from the main thread; elsewhere, a no-op)."""
-    global _requested, _raising, _deferring, _reported, _label
+    global _requested, _raising, _deferring, _reported, _label, _run_frame
     if threading.current_thread() is not threading.main_thread():
         return
     uninstall()
+    _run_frame = sys._getframe(1)
     _requested = _reported = False
     _deferring = 0
     _label = label
@@ -76,8 +84,11 @@ def set_label(label: str) -> None:
 def uninstall(keep_recording: bool = False) -> None:
     """Stop the watchdog and give the signals back. With `keep_recording` (the process is about
     to exit) the handler stays and only records, so a late signal prints no traceback."""
-    global _raising, _requested
+    global _raising, _requested, _run_frame
     _raising = False
+    _run_frame = None
+    if "trace" in _installed:
+        sys.settrace(_installed.pop("trace"))
     watchdog = _installed.pop("watchdog", None)
     if watchdog is not None:
         watchdog.close()
@@ -151,12 +162,59 @@ def _request(signum, frame):
     _requested = True
     if not _raising or _deferring:
         return
-    if _in_finalizer(frame):  # Python would print and drop the exception there: raise it later
-        timer = threading.Timer(REDELIVER_SECONDS, signal.pthread_kill, (threading.main_thread().ident, signum))
-        timer.daemon = True
-        timer.start()
+    target = _own_frame(frame)
+    if target is frame:
+        raise KeyboardInterrupt
+    if target is not None:
+        _raise_on_next_line(target)
         return
-    raise KeyboardInterrupt
+    # no frame of the run's own below (a finalizer the run did not call): send the signal again
+    timer = threading.Timer(REDELIVER_SECONDS, signal.pthread_kill, (threading.main_thread().ident, signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _own_frame(frame):
+    """The innermost frame, between `frame` and the run's, that no library, import machinery or
+    finalizer runs above: where a KeyboardInterrupt travels only through the run's own code."""
+    target, current = frame, frame
+    while current is not None:
+        if _foreign(current):
+            target = current.f_back
+        if current is _run_frame:
+            return target
+        current = current.f_back
+    return None if _in_finalizer(frame) else frame  # not inside the run (e.g. a late signal)
+
+
+def _foreign(frame) -> bool:
+    code = frame.f_code
+    if code.co_name == "__del__" or code.co_filename.startswith("<frozen"):
+        return True
+    if frame.f_globals.get("__name__", "").partition(".")[0] == "edgekit":
+        return False  # even when edgekit itself is installed in site-packages
+    return f"{os.sep}site-packages{os.sep}" in code.co_filename or f"{os.sep}dist-packages{os.sep}" in code.co_filename
+
+
+def _raise_on_next_line(frame) -> None:
+    frame.f_trace = _raise_here
+    if "trace" not in _installed:
+        _installed["trace"] = sys.gettrace()
+    sys.settrace(_no_new_frames)  # line events reach `frame.f_trace` only while a trace is set
+
+
+def _no_new_frames(frame, event, arg):
+    return None
+
+
+def _raise_here(frame, event, arg):
+    if event == "return":  # the frame ends without another line: raise in its caller instead
+        if frame.f_back is not None:
+            frame.f_back.f_trace = _raise_here
+        return None
+    if event == "line" and _raising and not _deferring:
+        raise KeyboardInterrupt  # CPython then switches the trace off
+    return _raise_here
 
 
 def _in_finalizer(frame, depth: int = 64) -> bool:

@@ -41,6 +41,45 @@ except KeyboardInterrupt:
     assert result.stderr == ""  # no "Exception ignored", no traceback
 
 
+LIBRARY = """
+import time, traceback
+
+def work(seconds):
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            pass  # the handler runs here, inside the library
+    except BaseException:
+        traceback.print_exc()  # what TF did with the SystemError its C++ made of the interrupt
+    return "library finished"
+"""
+
+
+def test_a_signal_inside_a_library_is_raised_once_the_run_s_own_code_runs_again(tmp_path):
+    """Raised inside library code, the KeyboardInterrupt is the library's to mishandle: in CI,
+    TF printed it with a traceback (issue 15). It is raised in the run's own frame instead, also
+    when that frame returns straight after the library call."""
+    library = tmp_path / "site-packages"
+    library.mkdir()
+    (library / "fakelib.py").write_text(LIBRARY)
+    result, _ = child(f"""
+sys.path.insert(0, {str(library)!r})
+import fakelib, threading
+
+def step():
+    return fakelib.work(1.0)  # the frame ends right after the library returns
+
+try:
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    print(step())
+    print("the run went on")
+except KeyboardInterrupt:
+    print("stopped")
+""")
+    assert result.stdout.splitlines() == ["library finished", "stopped"], result.stdout + result.stderr
+    assert result.stderr == ""
+
+
 def test_an_interrupt_a_library_swallowed_still_stops_the_run():
     result, _ = child("""
 try:
