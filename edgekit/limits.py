@@ -21,7 +21,8 @@ GIB = 1 << 30
 
 
 class TimeLimitExceeded(EdgekitError):
-    """The benchmark ran past its wall-time limit; it stops the whole run, not one record."""
+    """The benchmark ran past its wall-time limit: the row measured then is stopped, and the
+    rows after it are not measured."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,4 +128,7 @@ class Deadline:
 
     def check(self) -> None:
         if self.passed:
-            raise TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: {self.fix}")
+            raise self.exceeded()
+
+    def exceeded(self) -> TimeLimitExceeded:
+        return TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: {self.fix}")

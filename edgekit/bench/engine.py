@@ -4,8 +4,9 @@ the same way and compared with the float model on the same inputs.
 Per (artifact, target): cold start, batch-1 latency, throughput at a batch, peak memory,
 the task metric on the evaluation data (batched), and fidelity against the float model. A
 target that cannot run here is a skipped record with its reason; one that fails on a model is a
-failed record with the error. An artifact that does not open on its plain CPU runtime is bad
-input, and stops the run.
+failed record with the error (a runtime that crashes too: every pair but the Keras ones is
+measured by a runner, in a worker process here or on a board, `edgekit.runners`). An artifact
+that does not open on its plain CPU runtime is bad input, and stops the run.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import __version__, interrupts, limits
+from edgekit import __version__, interrupts, limits, runners
 from edgekit.artifacts import gzip_size, sha256_of, size_of
-from edgekit.bench import fidelity, subjects, targets, timing
+from edgekit.bench import fidelity, subjects, targets
 from edgekit.bench.accuracy import evaluation, score
-from edgekit.bench.memory import PeakMemory
 from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.evaluation import is_classification
 from edgekit.progress import Progress
 from edgekit.report import schema
+from edgekit.report.table import record_line
+from edgekit.runners.base import Job
+from edgekit.runners.devices import runner_for
 from edgekit.runtimes import RUNTIMES, for_format
 
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
@@ -45,6 +48,10 @@ class BenchSettings:
     reference: str | None = None
     trust_model_code: bool = False
     latency_samples: int = 16  # distinct real samples the latency loop cycles through
+    in_process: bool = False  # measure in edgekit's own process, not in a worker per (artifact, target)
+    device: str | None = None  # --device: local (None), ssh://[user@]host[:port], or a name in devices_file
+    devices_file: str | None = None
+    remote_python: str | None = None
 
     def __post_init__(self):
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
@@ -58,9 +65,10 @@ class BenchSettings:
 
 
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
-    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step).
-    The measuring stops with an error past the benchmark time limit (loading is bounded by the
-    size limits instead)."""
+    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step),
+    and each record is printed as it is measured. Past the benchmark time limit the record being
+    measured is stopped and the rest are not measured; the results say so in `stopped` (loading
+    is bounded by the size limits instead)."""
     log = log or (lambda message: print(message, file=sys.stderr))
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
@@ -77,6 +85,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
         described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
+    measure = None
     try:
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
@@ -93,15 +102,27 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
                   if a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
-        records = []
+        records, stopped = [], None
         with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
                       log=log) as bar:
             for done, (path, kind, target) in enumerate(pairs):
-                deadline.check()
+                if stopped is not None or deadline.passed:
+                    records.append({**measure.row(path, kind, target), "status": "skipped",
+                                    "reason": "not measured: the benchmark's time limit was reached"})
+                    continue
                 bar.update(done, f"{path.name} on {target.label}", message=f"measuring {path.name} on {target.label}")
-                records.append(measure(path, kind, target))
+                try:
+                    records.append(measure(path, kind, target))
+                except limits.TimeLimitExceeded as exc:
+                    stopped = str(exc)
+                    records.append({**measure.row(path, kind, target), "status": "failed",
+                                    "reason": f"stopped at the time limit ({deadline.seconds:g} s, --max-bench-time)"})
+                bar.note(record_line(records[-1]))  # each row as soon as it is measured
             bar.update(len(pairs))
+        board = measure.runner.fingerprint()  # the board's, when the runner measured on one
     finally:
+        if measure is not None:
+            measure.runner.close()
         if reference_model is not None:
             reference_model.close()
     return {
@@ -110,6 +131,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         "edgekit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": fingerprint(),
+        **({"devices": {measure.runner.device: board}} if board else {}),
         "settings": settings.to_dict(),
         "models": [{
             "name": subject.name,
@@ -122,6 +144,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                      "metric": data.metric, "random": data.random,
                      "float_score": None if float_score is None else round(float_score, 6)},
             "records": records,
+            **({"stopped": stopped} if stopped else {}),
         }],
     }
 
@@ -133,12 +156,22 @@ class Measure:
                  deadline: limits.Deadline):
         self.settings, self.data, self.deadline = settings, data, deadline
         self.reference_outputs, self.float_score = reference_outputs, float_score
+        self.in_process = runners.runner("in-process")
+        self.runner = self.in_process if settings.in_process else runner_for(
+            settings.device, settings.devices_file, settings.remote_python)
         count = min(settings.latency_samples, data.samples)
         self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
 
+    def row(self, path: Path, kind: dict, target: targets.Target) -> dict:
+        """What names a record: the file, its kind, the target and where it ran."""
+        runner = self.in_process if target.runtime == "keras" else self.runner
+        return {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
+                "threads": target.open_options().get("threads"), "device": runner.device, "runner": runner.kind,
+                **_sizes(path)}
+
     def __call__(self, path: Path, kind: dict, target: targets.Target) -> dict:
-        record = {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
-                  "threads": target.open_options().get("threads"), **_sizes(path)}
+        """A record; limits.TimeLimitExceeded when the benchmark's deadline passed while it ran."""
+        record = self.row(path, kind, target)
         options = target.open_options()
         if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
             options["trust_model_code"] = self.settings.trust_model_code
@@ -157,26 +190,14 @@ class Measure:
             return {**record, "status": "failed", "reason": reason}
 
     def _measure(self, path: Path, target: targets.Target, options: dict) -> dict:
-        runtime, settings = RUNTIMES[target.runtime], self.settings
-        with PeakMemory() as memory:
-            session, cold = timing.cold_start(lambda: runtime.open(path, **options), self.latency_feeds[0])
-            try:
-                prepared = [session.prepare(feed) for feed in self.latency_feeds]
-                times = timing.time_invocations(session, prepared, settings.runs, settings.warmup, self.deadline)
-            except BaseException:
-                session.close()
-                raise
-        with session:
-            found = {"details": session.details(), "cold": cold,
-                     "latency_us": timing.latency_stats(times), "memory": memory.record(),
-                     "throughput": timing.throughput(session, self.latency_feeds[0], settings.batch,
-                                                     max(10, settings.runs // settings.batch),
-                                                     max(2, settings.warmup // settings.batch), self.deadline)}
-            if self.data.random:
-                return {**found, "accuracy": None, "fidelity": None}
-            started = time.perf_counter()
-            outputs = session.predict(self.data.inputs)
-            found["evaluation_seconds"] = round(time.perf_counter() - started, 4)
+        # Keras runs here: TensorFlow is too heavy to start once per job
+        runner = self.in_process if target.runtime == "keras" else self.runner
+        settings = self.settings
+        job = Job(path, target.runtime, target.label, options, self.latency_feeds,
+                  None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch)
+        found, outputs = runner.measure(job, self.deadline)
+        if outputs is None:
+            return {**found, "accuracy": None, "fidelity": None}
         bad = fidelity.non_finite_samples(outputs)
         if bad:  # a broken file: a failed record with the reason, never NaN in the results
             raise EdgekitError(f"outputs NaN or inf on {bad} of {self.data.samples} evaluation samples")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgekit import limits
+from edgekit.errors import EdgekitError
 from edgekit.trust import TRUST_HELP
 
 
@@ -24,6 +25,15 @@ def add_bench_arguments(p) -> None:
     g.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
                    help="an option for --delegate (repeatable)")
     g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu")
+    g.add_argument("--device", metavar="WHERE",
+                   help="where to measure: local (default), ssh://[user@]host[:port] (a Linux board with Python 3, "
+                        "numpy and ai-edge-litert or onnxruntime), or a name from --devices")
+    g.add_argument("--devices", metavar="FILE", help="a TOML file of named boards: [name] ssh = \"user@host\", "
+                                                     "python = \"...\", notes = \"...\"")
+    g.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: python3)")
+    g.add_argument("--in-process", action="store_true",
+                   help="measure inside edgekit's own process rather than in a worker process per file and "
+                        "target (no isolation: a runtime that crashes ends the run, one that hangs is not stopped)")
 
 
 def register(sub, common):
@@ -50,9 +60,16 @@ def settings_from(args, **extra):
         delegate_options=targets.parse_options(args.delegate_option, "--delegate-option"),
         dispatch_library=args.dispatch_library)
     targets.parse(args.runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
+    if args.device:
+        from edgekit.runners.devices import find
+
+        find(args.device, args.devices, args.remote_python)  # a bad --device or devices file fails now
+        if args.in_process:
+            raise EdgekitError("--in-process measures on this machine: leave out --device, or --in-process")
     return BenchSettings(
         runtime=args.runtime, runs=args.runs, warmup=args.warmup, batch=args.batch,
-        target_settings=target_settings, **extra)
+        target_settings=target_settings, in_process=args.in_process, device=args.device,
+        devices_file=args.devices, remote_python=args.remote_python, **extra)
 
 
 def bench_inputs(args) -> list[tuple[str, Path | None]]:
@@ -85,4 +102,13 @@ def run(args) -> int:
         schema.write(json_path, results)
     for model in results["models"]:
         print(bench_table(model))
-    return 0
+    return stopped_code(results, "bench")
+
+
+def stopped_code(results: dict, command: str) -> int:
+    """1, with one line, when the time limit stopped the measuring (the rows before it stand)."""
+    stopped = next((m["stopped"] for m in results["models"] if m.get("stopped")), None)
+    if stopped is None:
+        return 0
+    print(f"edgekit {command}: {stopped}; the rows measured before it are in the table", file=sys.stderr)
+    return 1

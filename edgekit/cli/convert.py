@@ -6,7 +6,7 @@ import json
 import sys
 
 from edgekit import limits
-from edgekit.cli.bench import add_bench_arguments, settings_from
+from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
 from edgekit.trust import TRUST_HELP
@@ -84,4 +84,5 @@ def run(args) -> int:
 
         print()
         print("\n".join(bench_table(model) for model in results[0]["models"]))
+        return stopped_code(results[0], "convert")
     return 0

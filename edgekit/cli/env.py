@@ -9,10 +9,46 @@ def register(sub, common):
     p = sub.add_parser("env", parents=[common], help="show versions, hardware and available backends",
                        description=__doc__.strip())
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--device", metavar="WHERE", help="describe a board instead: ssh://[user@]host[:port] or a name "
+                                                     "from --devices (what it has, what it lacks)")
+    p.add_argument("--devices", metavar="FILE", help="a TOML file of named boards (see `edgekit bench --help`)")
+    p.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: python3)")
     p.set_defaults(run=run)
 
 
+# what a board needs for each runtime, and the line that installs it
+BOARD_PACKAGES = {"numpy": "numpy", "ai-edge-litert": "ai-edge-litert numpy", "onnxruntime": "onnxruntime numpy"}
+
+
+def run_board(args) -> int:
+    from edgekit.runners.devices import runner_for
+
+    board = runner_for(args.device, args.devices, args.remote_python)
+    if board.kind == "local":
+        args.device = None
+        return run(args)
+    try:
+        info = board.probe()
+    finally:
+        board.close()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    cpu, versions = info.get("cpu", {}), info.get("versions", {})
+    lines = [f"{board.device}: Python {info.get('python')} ({info.get('platform')})",
+             f"cpu: {cpu.get('name')} ({cpu.get('machine')}), {cpu.get('cores')} cores", "packages:"]
+    for name, install in BOARD_PACKAGES.items():
+        found = versions.get(name)
+        lines.append(f"  {name:<16} {found}" if found else f"  {name:<16} missing: pip install {install}")
+    if not versions.get("ai-edge-litert") and not versions.get("onnxruntime"):
+        lines.append("this board can run no model yet: install ai-edge-litert (for .tflite) or onnxruntime (for .onnx)")
+    print("\n".join(lines))
+    return 0
+
+
 def run(args) -> int:
+    if args.device:
+        return run_board(args)
     from edgekit.environment import describe
 
     info = describe()

@@ -96,12 +96,15 @@ def combine(parts: list[dict]) -> dict:
 
 
 def record_key(record: dict) -> tuple:
-    """What a record measured: the same key in two runs means the same file on the same target."""
-    return record["format"], record["variant"], record["target"], record.get("threads")
+    """What a record measured: the same key in two runs means the same file on the same target
+    of the same device (records before devices were measured here: local)."""
+    return record.get("device", "local"), record["format"], record["variant"], record["target"], record.get("threads")
 
 
 def target_label(record: dict) -> str:
-    return record["target"] + (f" x{record['threads']}" if record.get("threads") else "")
+    device = record.get("device", "local")
+    return (record["target"] + (f" x{record['threads']}" if record.get("threads") else "")
+            + ("" if device == "local" else f" on {device}"))
 
 
 def _v1_to_v2(data: dict) -> dict:
@@ -306,6 +309,7 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
     for key in ("artifact", "format", "variant", "runtime", "target", "status"):
         check.need(record, key, str, where)
     check.need(record, "threads", int, where, optional=True, minimum=0)
+    check.need(record, "device", str, where, optional=True)
     check.need(record, "size_bytes", int, where, minimum=0)
     if record["status"] not in STATUSES:
         raise EdgekitError(f"{check.source}: {where}.status is {json.dumps(record['status'])[:60]}, not one of "

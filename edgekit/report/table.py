@@ -74,6 +74,20 @@ def optimization_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def record_line(record: dict) -> str:
+    """One record as one line, printed as soon as it is measured."""
+    head = f"{record['artifact']} on {target_label(record)}"
+    if record["status"] != "ok":
+        return f"{head}: {record['status']}: {record['reason']}"
+    parts = [f"p50 {record['latency_us']['p50']:.1f} us"]
+    accuracy, fid = record.get("accuracy"), record.get("fidelity")
+    if accuracy:
+        parts.append(f"{accuracy.get('metric') or 'score'} {accuracy['value']:.4f}")
+    if fid:
+        parts.append(f"SQNR {fid['sqnr_db']:.1f} dB")
+    return f"{head}: {', '.join(parts)}"
+
+
 def bench_table(model: dict) -> str:
     """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
     task metric and fidelity against the float model; skipped and failed targets below."""

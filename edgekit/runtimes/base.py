@@ -31,11 +31,17 @@ class Runtime(abc.ABC):
             interrupts.check()  # an interrupt during a backend's import surfaces as ImportError
             return False, str(exc)
 
-    def open(self, path: str | Path, **options) -> Session:
-        path = Path(path)
+    def check_target(self, **options) -> None:
+        """BackendUnavailable when these options cannot run here, as far as that is known without
+        opening a model (a missing provider or library): no native model code runs."""
         ok, reason = self.available()
         if not ok:
             raise BackendUnavailable(f"{self.name}: {reason}")
+        self._check_target_impl(**options)
+
+    def open(self, path: str | Path, **options) -> Session:
+        path = Path(path)
+        self.check_target(**options)
         if path.suffix.lstrip(".") not in self.formats:
             raise EdgekitError(f"{self.name} cannot open {path}: it runs {', '.join(self.formats)} files")
         return self._open_impl(path, **options)
@@ -45,6 +51,9 @@ class Runtime(abc.ABC):
 
     @abc.abstractmethod
     def _open_impl(self, path: Path, **options) -> Session: ...
+
+    def _check_target_impl(self, **options) -> None:
+        pass
 
 
 class Session(abc.ABC):

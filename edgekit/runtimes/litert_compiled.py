@@ -35,8 +35,8 @@ class LiteRTCompiledRuntime(Runtime):
 
         return f"ai-edge-litert {version('ai-edge-litert')}"
 
-    def _open_impl(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
-                   dispatch_library: str | None = None) -> Session:
+    def _check_target_impl(self, accelerator: str = "cpu", threads: int | None = None,
+                           dispatch_library: str | None = None) -> None:
         if accelerator not in ACCELERATORS:
             raise EdgekitError(f"litert-compiled accelerator {accelerator!r} is not one of "
                                f"{', '.join(ACCELERATORS)}")
@@ -45,6 +45,9 @@ class LiteRTCompiledRuntime(Runtime):
                                      "--dispatch-library PATH (a libLiteRtDispatch_*.so)")
         if dispatch_library and not Path(dispatch_library).exists():
             raise BackendUnavailable(f"dispatch library {dispatch_library} does not exist")
+
+    def _open_impl(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
+                   dispatch_library: str | None = None) -> Session:
         return CompiledSession(path, accelerator, threads, dispatch_library)
 
 

@@ -40,10 +40,12 @@ class OnnxRuntime(Runtime):
 
         return onnxruntime.get_available_providers()
 
-    def _open_impl(self, path: Path, threads: int | None = None,
-                   provider: str = "CPUExecutionProvider") -> Session:
+    def _check_target_impl(self, threads: int | None = None, provider: str = "CPUExecutionProvider") -> None:
         if provider not in self.providers():
             raise BackendUnavailable(f"onnxruntime here has no {provider} (it has {', '.join(self.providers())})")
+
+    def _open_impl(self, path: Path, threads: int | None = None,
+                   provider: str = "CPUExecutionProvider") -> Session:
         return OnnxSession(path, threads, provider)
 
 

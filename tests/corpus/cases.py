@@ -209,8 +209,6 @@ def argument_cases() -> list[Case]:
              "int4", ("unknown candidate",)),
         Case("unknown --keep-float layer", ("debug-quant", model, "--calib", calib, "--keep-float", "nosuch", "--json",
                                             "{out}/debug.json", "-q"), "nosuch", ("neither a layer nor an op type",)),
-        Case("benchmark over its time limit", (*bench, "--runs", "1000000", "--max-bench-time", "3s", "--json",
-                                               "{out}/results.json"), "model.keras", ("3 s limit",)),
     ]
     for where, (kind, what) in OUTPUT_PLACES.items():
         cases += [

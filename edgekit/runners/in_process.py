@@ -1,0 +1,19 @@
+"""Measuring inside edgekit's own process: for Keras (TensorFlow is too heavy to start per
+job, and it is the float model edgekit already loaded), and with `--in-process` to see what
+the isolation costs. A native crash here ends the whole run."""
+
+from __future__ import annotations
+
+from edgekit.bench import harness
+from edgekit.runners.base import Job, Runner
+
+
+class InProcessRunner(Runner):
+    kind = "in-process"
+
+    def _measure_impl(self, job: Job, deadline):
+        from edgekit.runtimes import RUNTIMES
+
+        runtime = RUNTIMES[job.runtime]
+        return harness.measure(lambda: runtime.open(job.artifact, **job.options), job.latency_feeds, job.eval_inputs,
+                               job.runs, job.warmup, job.batch, deadline)

@@ -1,0 +1,88 @@
+"""The worker: measures models for a host edgekit, speaking `runners.protocol` on its standard
+input and output (`python -m edgekit.runners.worker`, or the bundle `runners.bundle` makes).
+
+It imports numpy, the runtime a job names and the worker's own part of edgekit (`bundle.MODULES`:
+the runtimes, the timing harness, the protocol), never TensorFlow, so a board needs only
+`pip install numpy ai-edge-litert` (or onnxruntime). A native crash ends this process only:
+the host reads the signal and the last lines of stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+ORPHAN_SECONDS = 30  # past its job's time, a worker ends itself (a host that vanished cannot kill it)
+
+
+class _TimeUp(Exception):
+    pass
+
+
+class _Deadline:
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise _TimeUp
+
+
+def main() -> int:
+    from edgekit.environment import fingerprint
+    from edgekit.runners import protocol
+
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what a runtime prints to stdout goes to stderr, never into the protocol
+    source = sys.stdin.buffer
+    protocol.send(channel, "hello", {"fingerprint": fingerprint()})
+    while True:
+        try:
+            header, arrays = protocol.receive(source)
+        except EOFError:
+            return 0
+        if header.get("type") == "exit":
+            return 0
+        if header.get("protocol") != protocol.VERSION or header.get("type") != "measure":
+            protocol.send(channel, "result", {"status": "failed", "reason": (
+                f"the worker speaks protocol {protocol.VERSION} and got a {header.get('type')!r} message of "
+                f"protocol {header.get('protocol')}")})
+            continue
+        reply, outputs = measure(header, arrays)
+        protocol.send(channel, "result", reply, {f"outputs/{k}": v for k, v in (outputs or {}).items()})
+
+
+def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
+    """One measure message: the reply header and the evaluation outputs."""
+    from edgekit.bench.harness import measure as harness_measure
+    from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+    from edgekit.runtimes import RUNTIMES
+
+    feeds = [{k.split("/", 2)[2]: v for k, v in arrays.items() if k.startswith(f"latency/{i}/")}
+             for i in range(job["feeds"])]
+    evaluation = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("eval/")} or None
+    runtime = RUNTIMES.get(job["runtime"])
+    if runtime is None:
+        return {"status": "skipped", "reason": f"this worker has no runtime {job['runtime']!r}"}, None
+    guard = threading.Timer(job["seconds"] + ORPHAN_SECONDS, os._exit, (124,))
+    guard.daemon = True
+    guard.start()
+    try:
+        found, outputs = harness_measure(lambda: runtime.open(job["artifact"], **job["options"]), feeds, evaluation,
+                                         job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]))
+    except BackendUnavailable as exc:
+        return {"status": "skipped", "reason": str(exc)}, None
+    except _TimeUp:
+        return {"status": "stopped", "reason": "stopped at the time limit"}, None
+    except Exception as exc:  # the runtime failed on this model: the host makes it a failed row
+        reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
+        return {"status": "failed", "reason": reason}, None
+    finally:
+        guard.cancel()
+    return {"status": "ok", "found": found}, outputs
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The host's side of one worker process: start it, check its protocol version, send a job,
+read the reply before a hard deadline, and say why when the worker died instead.
+
+The worker runs in a session of its own (a Ctrl-C at the terminal reaches edgekit, which
+kills it), with stderr in a temporary file, so that a crash can be reported with its last
+lines and a chatty runtime can never fill a pipe and stall.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+
+from edgekit import interrupts
+from edgekit.errors import EdgekitError
+from edgekit.runners import protocol
+
+STDERR_LINES = 2  # the last lines of a crashed worker's stderr its row quotes
+STDERR_CHARS = 300
+
+
+class WorkerTimedOut(Exception):
+    """The worker did not answer before the deadline (it has been killed)."""
+
+
+class WorkerFailed(EdgekitError):
+    """The worker crashed, exited or spoke something else: the row's reason says which."""
+
+
+class WorkerProcess:
+    def __init__(self, command: list[str], where: str, exit_meanings: dict | None = None, env: dict | None = None):
+        self.where = where  # e.g. "litert-compiled:cpu x1", or a board's name and target
+        self.exit_meanings = exit_meanings or {}  # e.g. ssh's 255: the connection failed
+        self.stderr = tempfile.TemporaryFile()
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=self.stderr, start_new_session=True, env=env)
+        except OSError as exc:
+            self.stderr.close()
+            raise WorkerFailed(f"could not start the worker ({' '.join(command[:2])}): {exc.strerror or exc}") from None
+        self._abort = interrupts.on_abort(self.kill)
+        self._abort.__enter__()
+
+    def hello(self, until: float) -> dict:
+        """The worker's first message: its fingerprint. Refuses a worker of another version."""
+        header, _ = self._receive(until)
+        if header.get("type") != "hello":
+            raise WorkerFailed(f"the worker for {self.where} did not introduce itself (got {header.get('type')!r})")
+        if header.get("protocol") != protocol.VERSION:
+            raise WorkerFailed(f"the worker for {self.where} speaks runner protocol {header.get('protocol')}, this "
+                               f"edgekit speaks {protocol.VERSION}: install the same edgekit version on both sides")
+        return header.get("fingerprint") or {}
+
+    def request(self, kind: str, header: dict, arrays: dict, until: float) -> tuple[dict, dict]:
+        try:
+            protocol.send(self.process.stdin, kind, header, arrays)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._died() from None
+        return self._receive(until)
+
+    def _receive(self, until: float) -> tuple[dict, dict]:
+        try:
+            return protocol.receive(_TimedReader(self.process.stdout.fileno(), until))
+        except WorkerTimedOut:
+            self.kill()
+            raise
+        except (EOFError, protocol.ProtocolError) as exc:
+            if self.process.poll() is None and not isinstance(exc, EOFError):
+                self.kill()
+                raise WorkerFailed(f"the worker for {self.where} sent something else than the runner protocol "
+                                   f"({exc})") from None
+            raise self._died() from None
+
+    def _died(self) -> WorkerFailed:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.returncode
+        if code in self.exit_meanings:
+            how = self.exit_meanings[code]
+        elif code is not None and (code < 0 or 128 < code < 128 + 65):  # a shell says 128+N (a worker over SSH)
+            number = -code if code < 0 else code - 128
+            try:
+                how = f"crashed with {signal.Signals(number).name}"
+            except ValueError:
+                how = f"crashed with signal {number}"
+        else:
+            how = f"exited with status {code}"
+        tail = self.stderr_tail()
+        return WorkerFailed(f"{how} in {self.where}" + (f": {tail}" if tail else ""))
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0, os.SEEK_END)
+        size = self.stderr.tell()
+        self.stderr.seek(max(0, size - 8192))
+        lines = [line.strip() for line in self.stderr.read().decode(errors="replace").splitlines() if line.strip()]
+        text = " / ".join(lines[-STDERR_LINES:])
+        return text if len(text) <= STDERR_CHARS else text[:STDERR_CHARS - 1] + "…"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Ask the worker to exit, then make sure it has."""
+        try:
+            if self.process.poll() is None:
+                try:
+                    protocol.send(self.process.stdin, "exit")
+                    self.process.stdin.close()
+                    self.process.wait(timeout=2)
+                except (OSError, ValueError, subprocess.TimeoutExpired):
+                    pass
+            self.kill()
+        finally:
+            for stream in (self.process.stdin, self.process.stdout, self.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self._abort.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _TimedReader:
+    """`read(n)` on a pipe that gives up at `until` (time.monotonic) with WorkerTimedOut."""
+
+    def __init__(self, fd: int, until: float):
+        self.fd, self.until = fd, until
+
+    def read(self, size: int) -> bytes:
+        chunks, left = [], size
+        while left:
+            wait = self.until - time.monotonic()
+            if wait <= 0:
+                raise WorkerTimedOut
+            ready, _, _ = select.select([self.fd], [], [], min(wait, 1.0))
+            if not ready:
+                continue
+            data = os.read(self.fd, min(left, 1 << 20))
+            if not data:
+                break
+            chunks.append(data)
+            left -= len(data)
+        return b"".join(chunks)

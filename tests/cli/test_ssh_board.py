@@ -1,0 +1,162 @@
+"""A Linux board over SSH, for real: the test starts OpenSSH's sshd on 127.0.0.1 with keys made
+in its own folder (no system configuration touched), makes a "board" virtual environment with
+only numpy and ai-edge-litert, and benchmarks the default model's artifacts there."""
+
+import getpass
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sshd(root: Path, port: int) -> subprocess.Popen:
+    config = root / "sshd_config"
+    config.write_text(f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {root}/host_key
+PidFile {root}/sshd.pid
+AuthorizedKeysFile {root}/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+""")
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder (made by its package's service)
+    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=open(root / "sshd.log", "ab"))
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    raise AssertionError((root / "sshd.log").read_text())
+
+
+def stop_sshd(process: subprocess.Popen) -> None:
+    """sshd and every connection it serves (each a child process of the listener)."""
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    process.kill()
+    process.wait(timeout=10)
+    for pid in children:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    if not os.path.exists(SSHD):
+        if os.environ.get("EDGEKIT_REQUIRE_SSHD"):
+            pytest.fail("sshd is missing: .ci/run installs Debian's openssh-server")
+        pytest.skip("OpenSSH's sshd is not installed (Debian: apt install openssh-server)")
+    root = tmp_path_factory.mktemp("board")
+    for name in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
+    shutil.copy(root / "client_key.pub", root / "authorized_keys")
+    venv = root / "venv"  # the board's Python: numpy and LiteRT only, no edgekit, no TensorFlow
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"numpy=={version('numpy')}",
+                    f"ai-edge-litert=={version('ai-edge-litert')}"], check=True, timeout=600)
+    port = free_port()
+    devices = root / "devices.toml"
+    devices.write_text(f"""[board]
+ssh = "{getpass.getuser()}@127.0.0.1:{port}"
+python = "{venv}/bin/python"
+notes = "sshd started by the test"
+ssh_options = ["-i", "{root}/client_key", "-o", "UserKnownHostsFile={root}/known_hosts",
+               "-o", "StrictHostKeyChecking=accept-new"]
+""")
+    process = start_sshd(root, port)
+    state = {"root": root, "port": port, "devices": devices, "venv": venv, "process": process}
+    yield state
+    stop_sshd(state["process"])
+
+
+def worker_folders() -> set:
+    return set(Path("/tmp").glob("edgekit-worker.*"))
+
+
+def test_env_says_what_the_board_has_and_lacks(board):
+    code, stdout, stderr = run_cli("env", "--device", "board", "--devices", board["devices"])
+    assert code == 0, stderr
+    assert f"ai-edge-litert   {version('ai-edge-litert')}" in stdout
+    assert "onnxruntime      missing: pip install onnxruntime numpy" in stdout
+
+
+def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converted, tmp_path):
+    before = worker_folders()
+    code, stdout, stderr = run_cli("bench", converted["folder"], "--device", "board", "--devices", board["devices"],
+                                   "--runtime", "keras:cpu,litert:xnnpack,onnxruntime:cpu", "--runs", "30",
+                                   "--json", tmp_path / "r.json")
+    assert code == 0, stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    board_print = results["devices"]["board"]
+    python = subprocess.run([str(board["venv"] / "bin" / "python"), "-c", "import platform; print(platform.python_version())"],
+                            capture_output=True, text=True).stdout.strip()
+    assert board_print["python"] == python
+    assert board_print["versions"]["ai-edge-litert"] == version("ai-edge-litert")
+    assert board_print["versions"]["tensorflow"] is None and board_print["versions"]["onnxruntime"] is None
+    records = results["models"][0]["records"]
+    litert = [r for r in records if r["target"] == "litert:xnnpack"]
+    assert litert and all(r["status"] == "ok" and r["device"] == "board" and r["runner"] == "ssh" for r in litert)
+    assert all(r["fidelity"]["sqnr_db"] > 20 and r["accuracy"]["value"] > 0.9 for r in litert)  # against the host's float model
+    onnx = [r for r in records if r["runtime"] == "onnxruntime"]
+    assert onnx and all(r["status"] == "skipped" and "onnxruntime is not installed" in r["reason"] for r in onnx)
+    assert [r["device"] for r in records if r["runtime"] == "keras"] == ["local"]  # the float model runs here
+    assert worker_folders() == before  # the board's temporary folder is removed
+
+
+def test_a_board_that_goes_away_mid_run_is_a_failed_row_not_a_hang(board, converted, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "edgekit", "bench", str(converted["folder"]), "--device",
+                                "board", "--devices", str(board["devices"]), "--runtime", "litert:xnnpack,litert:builtin",
+                                "--runs", "300000", "--json", str(tmp_path / "r.json")],  # a second or more a row
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:  # rows stream: stop the board while the second one is measured
+        lines.append(line)
+        if line.startswith("measuring digits_cnn_fp32.tflite on litert:builtin"):
+            break
+    time.sleep(3)  # the worker is connected and timing its 300,000 runs
+    stop_sshd(board["process"])
+    stopped = time.monotonic()
+    try:
+        _, rest = process.communicate(timeout=120)
+    finally:
+        board["process"] = start_sshd(board["root"], board["port"])  # for the tests after this one
+    assert time.monotonic() - stopped < 60
+    assert process.returncode == 0, "".join(lines) + rest
+    records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
+    failed = [r["reason"] for r in records if r["status"] == "failed"]
+    assert failed and failed[0].startswith("lost its SSH connection in litert:builtin x1 on board"), failed
+    assert all("SSH" in reason for reason in failed), failed
+
+
+def test_an_unreachable_board_is_a_failed_row_at_once(converted, tmp_path):
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    code, stdout, stderr = run_cli("bench", converted["folder"], "--device", f"ssh://127.0.0.1:{port}",
+                                   "--runtime", "litert:xnnpack", "--json", tmp_path / "r.json")
+    assert code == 0, stderr
+    records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
+    assert records and all(r["status"] == "failed" and "Connection refused" in r["reason"] for r in records), records
+    assert time.monotonic() - started < 90
