@@ -49,7 +49,8 @@ class BenchSettings:
     trust_model_code: bool = False
     latency_samples: int = 16  # distinct real samples the latency loop cycles through
     in_process: bool = False  # measure in edgekit's own process, not in a worker per (artifact, target)
-    device: str | None = None  # --device: local (None), ssh://[user@]host[:port], or a name in devices_file
+    device: str | None = None  # --device: local (None), ssh://[user@]host[:port] or a name in devices_file; commas
+    # between several: each file and target is measured on each
     devices_file: str | None = None
     remote_python: str | None = None
 
@@ -98,31 +99,32 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
         measure = Measure(settings, data, reference_outputs, float_score, deadline)
-        pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t)
+        pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t, measure.in_process)
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
-        pairs += [(a, subject.variant_of(a), t) for a in subject.artifacts for t in chosen
-                  if a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
+        pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
+                  for t in chosen if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
         records, stopped = [], None
         with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
                       log=log) as bar:
-            for done, (path, kind, target) in enumerate(pairs):
+            for done, (path, kind, target, runner) in enumerate(pairs):
                 if stopped is not None or deadline.passed:
-                    records.append({**measure.row(path, kind, target), "status": "skipped",
+                    records.append({**measure.row(path, kind, target, runner), "status": "skipped",
                                     "reason": "not measured: the benchmark's time limit was reached"})
                     continue
-                bar.update(done, f"{path.name} on {target.label}", message=f"measuring {path.name} on {target.label}")
+                where = target.label + ("" if runner.device == "local" else f" on {runner.device}")
+                bar.update(done, f"{path.name} on {where}", message=f"measuring {path.name} on {where}")
                 try:
-                    records.append(measure(path, kind, target))
+                    records.append(measure(path, kind, target, runner))
                 except limits.TimeLimitExceeded as exc:
                     stopped = str(exc)
-                    records.append({**measure.row(path, kind, target), "status": "failed",
+                    records.append({**measure.row(path, kind, target, runner), "status": "failed",
                                     "reason": f"stopped at the time limit ({deadline.seconds:g} s, --max-bench-time)"})
                 bar.note(record_line(records[-1]))  # each row as soon as it is measured
             bar.update(len(pairs))
-        board = measure.runner.fingerprint()  # the board's, when the runner measured on one
+        boards = measure.boards()
     finally:
         if measure is not None:
-            measure.runner.close()
+            measure.close()
         if reference_model is not None:
             reference_model.close()
     return {
@@ -131,7 +133,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         "edgekit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": fingerprint(),
-        **({"devices": {measure.runner.device: board}} if board else {}),
+        **({"devices": boards} if boards else {}),
         "settings": settings.to_dict(),
         "models": [{
             "name": subject.name,
@@ -157,26 +159,32 @@ class Measure:
         self.settings, self.data, self.deadline = settings, data, deadline
         self.reference_outputs, self.float_score = reference_outputs, float_score
         self.in_process = runners.runner("in-process")
-        self.runner = self.in_process if settings.in_process else runner_for(
-            settings.device, settings.devices_file, settings.remote_python)
+        devices = dict.fromkeys(d.strip() for d in (settings.device or "local").split(",") if d.strip())
+        self.runners = [self.in_process] if settings.in_process else [
+            runner_for(d, settings.devices_file, settings.remote_python) for d in devices]
         count = min(settings.latency_samples, data.samples)
         self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
 
-    def row(self, path: Path, kind: dict, target: targets.Target) -> dict:
+    def runner(self, target: targets.Target, runner=None):
+        """Where a pair is measured: Keras here (TensorFlow is too heavy to start once per job),
+        the rest on the runner given, else the first device's."""
+        return self.in_process if target.runtime == "keras" else runner or self.runners[0]
+
+    def row(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
         """What names a record: the file, its kind, the target and where it ran."""
-        runner = self.in_process if target.runtime == "keras" else self.runner
+        runner = self.runner(target, runner)
         return {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
                 "threads": target.open_options().get("threads"), "device": runner.device, "runner": runner.kind,
                 **_sizes(path)}
 
-    def __call__(self, path: Path, kind: dict, target: targets.Target) -> dict:
+    def __call__(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
         """A record; limits.TimeLimitExceeded when the benchmark's deadline passed while it ran."""
-        record = self.row(path, kind, target)
+        record = self.row(path, kind, target, runner)
         options = target.open_options()
         if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
             options["trust_model_code"] = self.settings.trust_model_code
         try:
-            return {**record, "status": "ok", **self._measure(path, target, options)}
+            return {**record, "status": "ok", **self._measure(path, target, options, self.runner(target, runner))}
         except BackendUnavailable as exc:
             interrupts.check()
             return {**record, "status": "skipped", "reason": str(exc)}
@@ -189,9 +197,15 @@ class Measure:
             reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
             return {**record, "status": "failed", "reason": reason}
 
-    def _measure(self, path: Path, target: targets.Target, options: dict) -> dict:
-        # Keras runs here: TensorFlow is too heavy to start once per job
-        runner = self.in_process if target.runtime == "keras" else self.runner
+    def boards(self) -> dict:
+        """Each board's fingerprint, by device name (this machine's is the results' environment)."""
+        return {r.device: found for r in self.runners if (found := r.fingerprint())}
+
+    def close(self) -> None:
+        for runner in self.runners:
+            runner.close()
+
+    def _measure(self, path: Path, target: targets.Target, options: dict, runner) -> dict:
         settings = self.settings
         job = Job(path, target.runtime, target.label, options, self.latency_feeds,
                   None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch)

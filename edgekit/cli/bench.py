@@ -27,7 +27,8 @@ def add_bench_arguments(p) -> None:
     g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu")
     g.add_argument("--device", metavar="WHERE",
                    help="where to measure: local (default), ssh://[user@]host[:port] (a Linux board with Python 3, "
-                        "numpy and ai-edge-litert or onnxruntime), or a name from --devices")
+                        "numpy and ai-edge-litert or onnxruntime), or a name from --devices; several, comma-separated, "
+                        "give one results file across them")
     g.add_argument("--devices", metavar="FILE", help="a TOML file of named boards: [name] ssh = \"user@host\", "
                                                      "python = \"...\", notes = \"...\"")
     g.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: python3)")
@@ -63,7 +64,8 @@ def settings_from(args, **extra):
     if args.device:
         from edgekit.runners.devices import find
 
-        find(args.device, args.devices, args.remote_python)  # a bad --device or devices file fails now
+        for device in args.device.split(","):  # a bad --device or devices file fails now
+            find(device.strip(), args.devices, args.remote_python)
         if args.in_process:
             raise EdgekitError("--in-process measures on this machine: leave out --device, or --in-process")
     return BenchSettings(

@@ -73,17 +73,32 @@ def _header(results: dict) -> str:
         ("created", _e(results.get("created", "?"))),
         ("settings", _e(f"{settings.get('runs', '?')} runs after {settings.get('warmup', '?')} warm-up runs, "
                         f"batch {settings.get('batch', '?')} for throughput, threads {threads}")),
+        *((f"device {name}", _e(_machine(board))) for name, board in (results.get("devices") or {}).items()),
     ]) + "</header>"
+
+
+def _machine(env: dict) -> str:
+    """A board's fingerprint in one line."""
+    cpu = env.get("cpu") or {}
+    versions = ", ".join(f"{name} {version}" for name, version in (env.get("versions") or {}).items()
+                         if version and name != "edgekit")
+    return (f"{cpu.get('name', '?')}, {cpu.get('cores', '?')} cores; {env.get('platform', '?')}; "
+            f"Python {env.get('python', '?')}; {versions or 'no packages recorded'}")
 
 
 def _model(model: dict, tolerance: float) -> str:
     metric, rows = model["data"].get("metric"), summary.rows(model)
     recommendation = summary.recommend(model, tolerance)
     not_run = summary.not_run(model)
+    where = summary.devices(model)
+    tables = [_table(rows, metric, recommendation.row)] if len(where) < 2 else [
+        f"<h3>On {_e(device)}</h3>\n" + _table([r for r in rows if r.record.get("device", "local") == device], metric,
+                                                recommendation.row) for device in where]
     return "\n".join([
         f"<section>\n<h2>{_e(model['name'])}</h2>",
         f'<p class="recommendation">{_e(recommendation.line())}</p>',
-        _table(rows, metric, recommendation.row),
+        *tables,
+        _cross_device(model),
         _data_note(model),
         f"<h3>Task metric{_e(f' ({metric})' if metric else '')} against latency</h3>",
         _scatter(rows, metric),
@@ -114,6 +129,16 @@ def _table(rows: list[summary.Row], metric: str | None, recommended: summary.Row
     spread = any(row.record["latency_us"].get("high_spread") for row in rows)
     return (f'<table class="results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
             + (f'<p class="note"><span class="flag">!</span> {_e(SPREAD_NOTE)}</p>' if spread else ""))
+
+
+def _cross_device(model: dict) -> str:
+    """The latency of each file and target side by side on every device measured."""
+    headers, rows = summary.cross_device(model)
+    if not rows:
+        return ""
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>"
+    body = "\n".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<h3>Latency across devices</h3>\n<table class="results">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody></table>'
 
 
 def _data_note(model: dict) -> str:

@@ -79,6 +79,9 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> 
         body.append(line)
     lines = [f"### {cell(model['name'])}", ""]
     lines += table(headers, body, right=set(range(2, len(headers)))) if body else ["No target could run."]
+    across, rows = summary.cross_device(model)
+    if rows:
+        lines += ["", "p50 on each device:", "", *table(across, rows, right=set(range(2, len(across))))]
     lines += ["", f"**{cell(summary.recommend(model, tolerance).line())}**", ""]
     notes = [*summary.not_run(model)]
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):

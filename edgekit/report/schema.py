@@ -242,6 +242,9 @@ def _check(data: dict, source: str) -> None:
     check = _Checker(source)
     check.need(data, "created", str, "results", optional=True)
     _check_environment(check, check.need(data, "environment", dict, "results"))
+    boards = check.need(data, "devices", dict, "results", optional=True) or {}
+    for name in boards:
+        _check_environment(check, check.need(boards, name, dict, "devices"))
     settings = check.need(data, "settings", dict, "results")
     for key in ("runs", "warmup", "batch"):
         check.need(settings, key, int, "settings", optional=True, minimum=0)

@@ -116,3 +116,27 @@ def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendati
                                                f"the closest is {closest.record['artifact']} ({closest.drop:+.2f})")
     return Recommendation(min(within, key=lambda r: r.p50), tolerance)
 
+
+
+def devices(model: dict) -> list[str]:
+    """The devices the model's records ran on, this machine first."""
+    found = dict.fromkeys(r.get("device", "local") for r in model["records"])
+    return sorted(found, key=lambda d: d != "local")
+
+
+def cross_device(model: dict) -> tuple[list[str], list[list[str]]]:
+    """p50 per file and target on each device, when a run measured on more than one (the Keras
+    float rows, which always run here, are left out): (headers, rows)."""
+    where = [d for d in devices(model) if any(r.get("device", "local") == d and r["runtime"] != "keras"
+                                               for r in model["records"])]
+    if len(where) < 2:
+        return [], []
+    table: dict[tuple, dict] = {}
+    for r in model["records"]:
+        if r["runtime"] == "keras":
+            continue
+        target = r["target"] + (f" x{r['threads']}" if r.get("threads") else "")
+        cell = f"{r['latency_us']['p50']:,.1f}" if r["status"] == "ok" else r["status"]
+        table.setdefault((r["artifact"], target), {})[r.get("device", "local")] = cell
+    return (["file", "target", *(f"p50 us on {d}" for d in where)],
+            [[artifact, target, *(cells.get(d, "-") for d in where)] for (artifact, target), cells in table.items()])

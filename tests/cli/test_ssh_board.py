@@ -105,9 +105,9 @@ def test_env_says_what_the_board_has_and_lacks(board):
 
 def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converted, tmp_path):
     before = worker_folders()
-    code, stdout, stderr = run_cli("bench", converted["folder"], "--device", "board", "--devices", board["devices"],
-                                   "--runtime", "keras:cpu,litert:xnnpack,onnxruntime:cpu", "--runs", "30",
-                                   "--json", tmp_path / "r.json")
+    code, stdout, stderr = run_cli("bench", converted["folder"], "--device", "local,board", "--devices",
+                                   board["devices"], "--runtime", "keras:cpu,litert:xnnpack,onnxruntime:cpu",
+                                   "--runs", "30", "--json", tmp_path / "r.json")
     assert code == 0, stderr
     results = json.loads((tmp_path / "r.json").read_text())
     board_print = results["devices"]["board"]
@@ -117,13 +117,23 @@ def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converte
     assert board_print["versions"]["ai-edge-litert"] == version("ai-edge-litert")
     assert board_print["versions"]["tensorflow"] is None and board_print["versions"]["onnxruntime"] is None
     records = results["models"][0]["records"]
-    litert = [r for r in records if r["target"] == "litert:xnnpack"]
+    litert = [r for r in records if r["target"] == "litert:xnnpack" and r["device"] == "board"]
     assert litert and all(r["status"] == "ok" and r["device"] == "board" and r["runner"] == "ssh" for r in litert)
     assert all(r["fidelity"]["sqnr_db"] > 20 and r["accuracy"]["value"] > 0.9 for r in litert)  # against the host's float model
-    onnx = [r for r in records if r["runtime"] == "onnxruntime"]
+    onnx = [r for r in records if r["runtime"] == "onnxruntime" and r["device"] == "board"]
     assert onnx and all(r["status"] == "skipped" and "onnxruntime is not installed" in r["reason"] for r in onnx)
     assert [r["device"] for r in records if r["runtime"] == "keras"] == ["local"]  # the float model runs here
+    here = [r for r in records if r["device"] == "local" and r["runtime"] != "keras"]
+    assert here and all(r["status"] == "ok" and r["runner"] == "local" for r in here)  # one file, both devices
     assert worker_folders() == before  # the board's temporary folder is removed
+    code, markdown, stderr = run_cli("report", tmp_path / "r.json")
+    assert code == 0, stderr
+    assert "p50 on each device:" in markdown and "| p50 us on local | p50 us on board |" in markdown
+    code, _, stderr = run_cli("report", tmp_path / "r.json", "--format", "html", "--out", tmp_path / "r.html")
+    assert code == 0, stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "<h3>On local</h3>" in page and "<h3>On board</h3>" in page and "Latency across devices" in page
+    assert "<dt>device board</dt>" in page
 
 
 def test_a_board_that_goes_away_mid_run_is_a_failed_row_not_a_hang(board, converted, tmp_path):
