@@ -9,12 +9,12 @@ the host reads the signal and the last lines of stderr.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import sys
 import threading
 import time
-
-ORPHAN_SECONDS = 30  # past its job's time, a worker ends itself (a host that vanished cannot kill it)
 
 
 class _TimeUp(Exception):
@@ -50,8 +50,35 @@ def main() -> int:
                 f"the worker speaks protocol {protocol.VERSION} and got a {header.get('type')!r} message of "
                 f"protocol {header.get('protocol')}")})
             continue
-        reply, outputs = measure(header, arrays)
+        with _ends_if_the_host_leaves(source.fileno()):
+            reply, outputs = measure(header, arrays)
         protocol.send(channel, "result", reply, {f"outputs/{k}": v for k, v in (outputs or {}).items()})
+
+
+@contextlib.contextmanager
+def _ends_if_the_host_leaves(fd: int):
+    """While a job runs the host sends nothing, so its end of our input closing means it is gone
+    (killed, or the SSH connection dropped): end at once rather than measure for no one. A thread
+    that sleeps in poll() until then, so the timings are not disturbed."""
+    stop_read, stop_write = os.pipe()
+    poller = select.poll()
+    poller.register(fd, select.POLLHUP | getattr(select, "POLLRDHUP", 0))
+    poller.register(stop_read, select.POLLIN)
+
+    def watch():
+        for ready, _ in poller.poll():
+            if ready == fd:
+                os._exit(3)
+
+    watcher = threading.Thread(target=watch, name="edgekit-worker-host-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        os.write(stop_write, b"x")
+        watcher.join()
+        os.close(stop_read)
+        os.close(stop_write)
 
 
 def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
@@ -66,9 +93,6 @@ def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     runtime = RUNTIMES.get(job["runtime"])
     if runtime is None:
         return {"status": "skipped", "reason": f"this worker has no runtime {job['runtime']!r}"}, None
-    guard = threading.Timer(job["seconds"] + ORPHAN_SECONDS, os._exit, (124,))
-    guard.daemon = True
-    guard.start()
     try:
         found, outputs = harness_measure(lambda: runtime.open(job["artifact"], **job["options"]), feeds, evaluation,
                                          job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]))
@@ -79,8 +103,6 @@ def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     except Exception as exc:  # the runtime failed on this model: the host makes it a failed row
         reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
         return {"status": "failed", "reason": reason}, None
-    finally:
-        guard.cancel()
     return {"status": "ok", "found": found}, outputs
 
 

@@ -189,3 +189,22 @@ def test_a_devices_file_names_a_board_with_its_python_and_ssh_options(tmp_path):
         "pi5", "pi@pi5.local", 2222, "~/venv/bin/python", ("-i", "key"))
     assert find("ssh://board", remote_python="/opt/py").python == "/opt/py"
     assert find("local") is None
+
+
+def test_a_worker_whose_host_goes_away_ends_at_once(converted):
+    """A host killed mid-job (or an SSH connection that dropped) cannot kill its worker: the
+    worker sees its input close and ends, rather than measure for no one until its time is up."""
+    worker = subprocess.Popen([sys.executable, "-m", "edgekit.runners.worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
+    header, _ = protocol.receive(worker.stdout)
+    assert header["type"] == "hello"
+    job = {"artifact": str(converted["folder"] / "digits_cnn_int8.tflite"), "runtime": "litert", "target": "t",
+           "options": {"kernels": "xnnpack", "threads": 1}, "runs": 100_000_000, "warmup": 0, "batch": 2,
+           "seconds": 3600, "feeds": 1}
+    protocol.send(worker.stdin, "measure", job, {"latency/0/image": np.zeros((1, 8, 8, 1), np.float32)})
+    time.sleep(2)  # measuring its hundred million runs
+    assert worker.poll() is None
+    worker.stdin.close()  # the host is gone
+    started = time.monotonic()
+    assert worker.wait(timeout=10) == 3
+    assert time.monotonic() - started < 2
