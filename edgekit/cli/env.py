@@ -24,9 +24,6 @@ def run_board(args) -> int:
     from edgekit.runners.devices import runner_for
 
     board = runner_for(args.device, args.devices, args.remote_python)
-    if board.kind == "local":
-        args.device = None
-        return run(args)
     try:
         info = board.probe()
     finally:
@@ -47,7 +44,7 @@ def run_board(args) -> int:
 
 
 def run(args) -> int:
-    if args.device:
+    if args.device and args.device != "local":
         return run_board(args)
     from edgekit.environment import describe
 

@@ -135,7 +135,7 @@ def cross_device(model: dict) -> tuple[list[str], list[list[str]]]:
     for r in model["records"]:
         if r["runtime"] == "keras":
             continue
-        target = r["target"] + (f" x{r['threads']}" if r.get("threads") else "")
+        target = target_label({**r, "device": "local"})  # the device is the column
         cell = f"{r['latency_us']['p50']:,.1f}" if r["status"] == "ok" else r["status"]
         table.setdefault((r["artifact"], target), {})[r.get("device", "local")] = cell
     return (["file", "target", *(f"p50 us on {d}" for d in where)],
