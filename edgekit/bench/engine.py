@@ -49,10 +49,12 @@ class BenchSettings:
     trust_model_code: bool = False
     latency_samples: int = 16  # distinct real samples the latency loop cycles through
     in_process: bool = False  # measure in edgekit's own process, not in a worker per (artifact, target)
-    device: str | None = None  # --device: local (None), ssh://[user@]host[:port] or a name in devices_file; commas
-    # between several: each file and target is measured on each
+    # --device: local (None), ssh://[user@]host[:port], adb[://SERIAL] or a name in devices_file;
+    # commas between several: each file and target is measured on each
+    device: str | None = None
     devices_file: str | None = None
     remote_python: str | None = None
+    benchmark_binary: str | None = None  # an Android phone's benchmark_model
 
     def __post_init__(self):
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
@@ -161,7 +163,8 @@ class Measure:
         self.in_process = runners.runner("in-process")
         devices = dict.fromkeys(d.strip() for d in (settings.device or "local").split(",") if d.strip())
         self.runners = [self.in_process] if settings.in_process else [
-            runner_for(d, settings.devices_file, settings.remote_python) for d in devices]
+            runner_for(d, settings.devices_file, settings.remote_python, settings.benchmark_binary)
+            for d in devices]
         count = min(settings.latency_samples, data.samples)
         self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
 

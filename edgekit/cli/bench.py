@@ -27,11 +27,16 @@ def add_bench_arguments(p) -> None:
     g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu")
     g.add_argument("--device", metavar="WHERE",
                    help="where to measure: local (default), ssh://[user@]host[:port] (a Linux board with Python 3, "
-                        "numpy and ai-edge-litert or onnxruntime), or a name from --devices; several, comma-separated, "
-                        "give one results file across them")
-    g.add_argument("--devices", metavar="FILE", help="a TOML file of named boards: [name] ssh = \"user@host\", "
-                                                     "python = \"...\", notes = \"...\"")
+                        "numpy and ai-edge-litert or onnxruntime), adb or adb://SERIAL (an Android phone, with "
+                        "--benchmark-binary), or a name from --devices; several, comma-separated, give one results "
+                        "file across them")
+    g.add_argument("--devices", metavar="FILE", help="a TOML file of named boards and phones: [name] ssh = "
+                                                     "\"user@host\", python = \"...\", notes = \"...\" (or adb = "
+                                                     "\"SERIAL\", benchmark_binary = \"...\")")
     g.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: python3)")
+    g.add_argument("--benchmark-binary", metavar="PATH",
+                   help="for an Android phone: LiteRT's benchmark_model built for its ABI (a download, e.g. "
+                        "android_aarch64_benchmark_model)")
     g.add_argument("--in-process", action="store_true",
                    help="measure inside edgekit's own process rather than in a worker process per file and "
                         "target (no isolation: a runtime that crashes ends the run, one that hangs is not stopped)")
@@ -62,16 +67,28 @@ def settings_from(args, **extra):
         dispatch_library=args.dispatch_library)
     targets.parse(args.runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
     if args.device:
-        from edgekit.runners.devices import find
+        from edgekit.runners.devices import Phone, find
 
-        for device in args.device.split(","):  # a bad --device or devices file fails now
-            find(device.strip(), args.devices, args.remote_python)
+        for device in args.device.split(","):  # a bad --device, devices file or benchmark binary fails now
+            found = find(device.strip(), args.devices, args.remote_python, args.benchmark_binary)
+            if isinstance(found, Phone):
+                check_benchmark_binary(found)
         if args.in_process:
             raise EdgekitError("--in-process measures on this machine: leave out --device, or --in-process")
     return BenchSettings(
         runtime=args.runtime, runs=args.runs, warmup=args.warmup, batch=args.batch,
         target_settings=target_settings, in_process=args.in_process, device=args.device,
-        devices_file=args.devices, remote_python=args.remote_python, **extra)
+        devices_file=args.devices, remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
+        **extra)
+
+
+def check_benchmark_binary(phone) -> None:
+    if not phone.benchmark_binary:
+        raise EdgekitError(f"--device {phone.name} measures with LiteRT's benchmark_model on the phone: give the "
+                           "binary for its ABI with --benchmark-binary PATH (e.g. android_aarch64_benchmark_model, "
+                           "from LiteRT's releases or TensorFlow's nightly builds)")
+    if not Path(phone.benchmark_binary).is_file():
+        raise EdgekitError(f"--benchmark-binary {phone.benchmark_binary}: no such file")
 
 
 def bench_inputs(args) -> list[tuple[str, Path | None]]:

@@ -9,8 +9,9 @@ def register(sub, common):
     p = sub.add_parser("env", parents=[common], help="show versions, hardware and available backends",
                        description=__doc__.strip())
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--device", metavar="WHERE", help="describe a board instead: ssh://[user@]host[:port] or a name "
-                                                     "from --devices (what it has, what it lacks)")
+    p.add_argument("--device", metavar="WHERE", help="describe a board or phone instead: ssh://[user@]host[:port], "
+                                                     "adb[://SERIAL] or a name from --devices (what it has, what it "
+                                                     "lacks)")
     p.add_argument("--devices", metavar="FILE", help="a TOML file of named boards (see `edgekit bench --help`)")
     p.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: python3)")
     p.set_defaults(run=run)
@@ -30,6 +31,11 @@ def run_board(args) -> int:
         board.close()
     if args.json:
         print(json.dumps(info, indent=2))
+        return 0
+    if board.kind == "adb":
+        print(f"{board.device}: {info['phone']} ({info['platform']})\n"
+              f"cpu: {info['cpu']['name']}, {info['cpu']['cores']} cores\n"
+              f"measures with LiteRT's benchmark_model for {info['abi']}: give it with --benchmark-binary")
         return 0
     cpu, versions = info.get("cpu", {}), info.get("versions", {})
     lines = [f"{board.device}: Python {info.get('python')} ({info.get('platform')})",

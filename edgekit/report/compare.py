@@ -16,7 +16,7 @@ import dataclasses
 import math
 
 from edgekit.report.markdown import cell, item, table
-from edgekit.report.schema import record_key, target_label
+from edgekit.report.schema import is_mean, record_key, target_label, typical_latency
 from edgekit.report.table import human_size
 
 NOISE_SIGMAS = 2.0  # about a 95% band for the difference of two noisy medians
@@ -136,14 +136,14 @@ class _ModelComparison:
         return "ok", shown
 
     def _latency(self, b: dict, c: dict) -> tuple[str, list[str]]:
-        old, new = b["latency_us"]["p50"], c["latency_us"]["p50"]
+        old, new = typical_latency(b), typical_latency(c)
         change = new / old - 1 if old > 0 else 0.0
-        noise = NOISE_SIGMAS * math.hypot(b["latency_us"]["robust_cv"] * old, c["latency_us"]["robust_cv"] * new)
+        noise = NOISE_SIGMAS * math.hypot(_spread(b) * old, _spread(c) * new)
         shown = [f"{old:,.1f} → {new:,.1f}", f"{change:+.1%} (noise ±{noise:,.1f} us)"]
         limit = self.gates.max_latency_regression
         if limit is None or change <= limit:
             return "ok", shown
-        detail = f"p50 {change:+.1%} ({old:,.1f} → {new:,.1f} us), over the {limit:.0%} limit"
+        detail = f"{'mean' if is_mean(c) else 'p50'} {change:+.1%} ({old:,.1f} → {new:,.1f} us), over the {limit:.0%} limit"
         if new - old <= noise:
             return self.note(FLAG, c, f"{detail}, but within the noise both runs recorded (±{noise:,.1f} us)"), shown
         if self.result.machines_differ:
@@ -170,12 +170,18 @@ class _ModelComparison:
                     f"over the {self.gates.max_size_growth:.0%} limit"))
 
 
+def _spread(record: dict) -> float:
+    """The relative spread of a record's timings: robust around a p50, the plain cv around a mean."""
+    return record["latency_us"]["cv" if is_mean(record) else "robust_cv"]
+
+
 def _unusable_figure(record: dict, which: str) -> str | None:
     """Why a gate cannot judge an ok record's figures, or None: each must be a finite number not
     below zero, and a latency above it."""
     latency, accuracy = record.get("latency_us") or {}, record.get("accuracy")
-    return (_unusable(latency.get("p50"), f"{which} latency_us.p50", above_zero=True)
-            or _unusable(latency.get("robust_cv"), f"{which} latency_us.robust_cv")
+    typical, spread = ("mean", "cv") if latency.get("statistic") == "mean" else ("p50", "robust_cv")
+    return (_unusable(latency.get(typical), f"{which} latency_us.{typical}", above_zero=True)
+            or _unusable(latency.get(spread), f"{which} latency_us.{spread}")
             or (None if accuracy is None else _unusable(accuracy.get("value"), f"{which} accuracy.value")))
 
 

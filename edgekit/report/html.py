@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from edgekit.report import plots, summary
+from edgekit.report import plots, schema, summary
 from edgekit.report.schema import target_label
 from edgekit.report.table import human_size
 
@@ -82,6 +82,8 @@ def _machine(env: dict) -> str:
     cpu = env.get("cpu") or {}
     versions = ", ".join(f"{name} {version}" for name, version in (env.get("versions") or {}).items()
                          if version and name != "edgekit")
+    if "phone" in env:  # an Android phone (runners.adb): no Python, LiteRT's benchmark_model measured
+        return f"{env['phone']}; {cpu.get('name', '?')}, {cpu.get('cores', '?')} cores; {env.get('platform', '?')}"
     return (f"{cpu.get('name', '?')}, {cpu.get('cores', '?')} cores; {env.get('platform', '?')}; "
             f"Python {env.get('python', '?')}; {versions or 'no packages recorded'}")
 
@@ -128,7 +130,8 @@ def _table(rows: list[summary.Row], metric: str | None, recommended: summary.Row
     head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>"
     spread = any(row.record["latency_us"].get("high_spread") for row in rows)
     return (f'<table class="results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
-            + (f'<p class="note"><span class="flag">!</span> {_e(SPREAD_NOTE)}</p>' if spread else ""))
+            + (f'<p class="note"><span class="flag">!</span> {_e(SPREAD_NOTE)}</p>' if spread else "")
+            + (f'<p class="note">{_e(schema.MEAN_NOTE)}</p>' if any(schema.is_mean(row.record) for row in rows) else ""))
 
 
 def _cross_device(model: dict) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgekit.report import summary
+from edgekit.report import schema, summary
 
 # What makes inline markup wherever it stands: escapes, code spans, emphasis, strikethrough,
 # links and images ([ ]), raw HTML and autolinks (< >), table cells (|), headings' closing #s
@@ -86,6 +86,8 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> 
     notes = [*summary.not_run(model)]
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):
         notes.append("!: the timing spread widely (robust cv above 0.1); rerun on a quiet machine before trusting it")
+    if any(map(schema.is_mean, model["records"])):
+        notes.append(schema.MEAN_NOTE)
     notes.append(_data_note(model))
     lines += [f"- {item(note)}" for note in notes]
     return lines

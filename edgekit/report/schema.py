@@ -107,6 +107,26 @@ def target_label(record: dict) -> str:
             + ("" if device == "local" else f" on {device}"))
 
 
+def typical_latency(record: dict) -> float:
+    """A measured record's typical batch-1 latency in us: its p50, or its mean where the tool that
+    timed it reports no percentiles (LiteRT's benchmark_model on a phone: `statistic` "mean")."""
+    latency = record["latency_us"]
+    return latency["mean"] if latency.get("statistic") == "mean" else latency["p50"]
+
+
+def latency_cell(record: dict, spec: str = ",.1f") -> str:
+    """That latency for a table: a mean is marked with MEAN_MARK."""
+    return format(typical_latency(record), spec) + (MEAN_MARK if is_mean(record) else "")
+
+
+def is_mean(record: dict) -> bool:
+    return record.get("status") == "ok" and record["latency_us"].get("statistic") == "mean"
+
+
+MEAN_MARK = "*"
+MEAN_NOTE = "* the mean: benchmark_model, which timed it, reports no percentiles"
+
+
 def _v1_to_v2(data: dict) -> dict:
     """Version 1 lacked the artifact list and the float model's size: both come from its records."""
     for model in data["models"]:
@@ -321,7 +341,9 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
         check.need(record, "reason", str, where)
         return
     latency = check.need(record, "latency_us", dict, where)
-    for key in ("p50", "p90", "p99", "robust_cv"):
+    check.need(latency, "statistic", str, f"{where}.latency_us", optional=True)
+    for key in ("mean", "std", "min", "max") if latency.get("statistic") == "mean" else ("p50", "p90", "p99",
+                                                                                       "robust_cv"):
         check.need(latency, key, _NUMBER, f"{where}.latency_us", minimum=0)
     check.need(latency, "runs", int, f"{where}.latency_us", minimum=0)
     check.need(latency, "high_spread", bool, f"{where}.latency_us", optional=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from edgekit.report.schema import target_label
+from edgekit.report.schema import is_mean, latency_cell, target_label, typical_latency
 from edgekit.report.table import human_size
 
 DEFAULT_TOLERANCE = 1.0  # points of the task metric a recommended variant may lose
@@ -30,7 +30,7 @@ class Row:
 
     @property
     def p50(self) -> float:
-        return self.record["latency_us"]["p50"]
+        return typical_latency(self.record)  # the mean where the tool gave no percentiles
 
     @property
     def accuracy(self) -> float | None:
@@ -51,7 +51,7 @@ def rows(model: dict) -> list[Row]:
     float_size = (model.get("reference") or {}).get("size_bytes")
     float_p50 = float_latency(model)
     return [Row(r, r["size_bytes"] / float_size if float_size else None,
-                float_p50 / r["latency_us"]["p50"] if float_p50 and r["latency_us"]["p50"] > 0 else None)
+                float_p50 / typical_latency(r) if float_p50 and typical_latency(r) > 0 else None)
             for r in model["records"] if r["status"] == "ok"]
 
 
@@ -66,7 +66,7 @@ def cells(row: Row, metric: str | None) -> list[str]:
     r = row.record
     return [row.name, row.target, human_size(r["size_bytes"]), _number(row.size_ratio, ".2f", "x"),
             *([_number(row.accuracy, ".4f"), _number(row.drop, "+.2f")] if metric else []),
-            f"{row.p50:,.1f}", f"{r['latency_us']['p99']:,.1f}", _number(row.speedup, ",.1f", "x")]
+            latency_cell(r), "-" if is_mean(r) else f"{r['latency_us']['p99']:,.1f}", _number(row.speedup, ",.1f", "x")]
 
 
 def _number(value, spec: str, suffix: str = "") -> str:
@@ -136,7 +136,7 @@ def cross_device(model: dict) -> tuple[list[str], list[list[str]]]:
         if r["runtime"] == "keras":
             continue
         target = target_label({**r, "device": "local"})  # the device is the column
-        cell = f"{r['latency_us']['p50']:,.1f}" if r["status"] == "ok" else r["status"]
+        cell = latency_cell(r) if r["status"] == "ok" else r["status"]
         table.setdefault((r["artifact"], target), {})[r.get("device", "local")] = cell
     return (["file", "target", *(f"p50 us on {d}" for d in where)],
             [[artifact, target, *(cells.get(d, "-") for d in where)] for (artifact, target), cells in table.items()])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekit.report.schema import target_label
+from edgekit.report.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
 
 
 def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
@@ -79,7 +79,7 @@ def record_line(record: dict) -> str:
     head = f"{record['artifact']} on {target_label(record)}"
     if record["status"] != "ok":
         return f"{head}: {record['status']}: {record['reason']}"
-    parts = [f"p50 {record['latency_us']['p50']:.1f} us"]
+    parts = [f"{'mean' if is_mean(record) else 'p50'} {typical_latency(record):.1f} us"]
     accuracy, fid = record.get("accuracy"), record.get("fidelity")
     if accuracy:
         parts.append(f"{accuracy.get('metric') or 'score'} {accuracy['value']:.4f}")
@@ -104,9 +104,10 @@ def bench_table(model: dict) -> str:
             continue
         lat, acc, fid = r["latency_us"], r.get("accuracy") or {}, r.get("fidelity")
         peak = r["memory"].get("peak_over_start_bytes", r["memory"]["peak_rss_bytes"])
-        row = [r["artifact"], target_label(r),
-               human_size(r["size_bytes"]), f"{lat['p50']:.1f}", f"{lat['p99']:.1f}",
-               f"{lat['robust_cv']:.2f}" + ("!" if lat["high_spread"] else ""), f"{r['cold']['cold_start_us'] / 1e3:.1f}",
+        row = [r["artifact"], target_label(r), human_size(r["size_bytes"]), latency_cell(r, ".1f"),
+               "-" if is_mean(r) else f"{lat['p99']:.1f}",
+               "-" if is_mean(r) else f"{lat['robust_cv']:.2f}" + ("!" if lat["high_spread"] else ""),
+               f"{r['cold']['cold_start_us'] / 1e3:.1f}",
                f"{r['throughput']['samples_per_s']:,.0f}", f"{peak / 2**20:.1f}"]
         if metric:
             row += [f"{acc['value']:.4f}" if acc else "-",
@@ -127,7 +128,9 @@ def bench_table(model: dict) -> str:
     for note in dict.fromkeys(r["throughput"]["note"] for r in model["records"]
                               if r["status"] == "ok" and "note" in r["throughput"]):
         lines.append(f"batch/s {note}")
-    if any(r["status"] == "ok" and r["latency_us"]["high_spread"] for r in model["records"]):
+    if any(map(is_mean, model["records"])):
+        lines.append(MEAN_NOTE)
+    if any(r["status"] == "ok" and r["latency_us"].get("high_spread") for r in model["records"]):
         lines.append("! these timings spread widely (robust cv above 0.1): the machine was busy; rerun "
                      "with more --runs or on a quiet machine before trusting them")
     first = next((r for r in model["records"] if r["status"] == "ok"), None)

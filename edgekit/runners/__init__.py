@@ -11,6 +11,7 @@ RUNNERS = {
     "local": "edgekit.runners.local:LocalRunner",  # a worker process per job on this machine (default)
     "in-process": "edgekit.runners.in_process:InProcessRunner",  # edgekit's own process (Keras, --in-process)
     "ssh": "edgekit.runners.ssh:SshRunner",  # a Linux board, given a runners.devices.Device
+    "adb": "edgekit.runners.adb:AdbRunner",  # an Android phone, given a runners.devices.Phone
 }
 
 

@@ -1,11 +1,16 @@
 """What `--device` names: `local` (the default: a worker process here), `ssh://[user@]host[:port]`
-(a Linux board), or a name from a devices file (`--devices FILE`, TOML):
+(a Linux board), `adb` or `adb://SERIAL` (an Android phone), or a name from a devices file
+(`--devices FILE`, TOML):
 
     [pi5]
     ssh = "pi@pi5.local"                    # or ssh://pi@pi5.local:22
     python = "/home/pi/edgekit/bin/python"  # default: python3
     notes = "Raspberry Pi 5, 8 GB, active cooler"
     ssh_options = ["-i", "~/.ssh/pi5"]      # added to the ssh command line
+
+    [pixel8]
+    adb = "39081FDJH00A2B"                  # its serial (`adb devices`); "" for the only one attached
+    benchmark_binary = "~/Downloads/android_aarch64_benchmark_model"
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from edgekit.errors import EdgekitError, unreadable
 
+ADB_TARGET = re.compile(r"^adb(?:://(?P<serial>[A-Za-z0-9._:-]+))?$")
 SSH_TARGET = re.compile(r"^(?:ssh://)?(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._:-]+?)(?::(?P<port>\d+))?$")
 
 
@@ -35,6 +41,14 @@ class Device:
         return f"{self.user}@{self.host}" if self.user else self.host
 
 
+@dataclasses.dataclass(frozen=True)
+class Phone:
+    name: str  # what records say: the devices file's name, or adb[://SERIAL]
+    serial: str | None = None  # None: the one phone attached
+    benchmark_binary: str | None = None  # LiteRT's benchmark_model for the phone's ABI
+    notes: str = ""
+
+
 def parse_ssh(target: str, name: str | None = None, **fields) -> Device:
     match = SSH_TARGET.match(target)
     if not match or not match["host"] or target.startswith("-"):
@@ -43,23 +57,32 @@ def parse_ssh(target: str, name: str | None = None, **fields) -> Device:
                   **fields)
 
 
-def find(spec: str, devices_file: str | None = None, remote_python: str | None = None) -> Device | None:
-    """The board `spec` names; None for this machine."""
+def find(spec: str, devices_file: str | None = None, remote_python: str | None = None,
+         benchmark_binary: str | None = None) -> Device | Phone | None:
+    """The board or phone `spec` names; None for this machine."""
     extra = {"python": remote_python} if remote_python else {}
     if spec == "local":
         return None
     if spec.startswith("ssh://"):
         return parse_ssh(spec, **extra)
+    if match := ADB_TARGET.match(spec):
+        return Phone(spec, match["serial"], benchmark_binary)
     if devices_file is None:
-        raise EdgekitError(f"--device {spec!r} is not local or ssh://[user@]host[:port]; to use a name, give the "
-                           "devices file that defines it with --devices FILE")
+        raise EdgekitError(f"--device {spec!r} is not local, ssh://[user@]host[:port] or adb[://SERIAL]; to use a "
+                           "name, give the devices file that defines it with --devices FILE")
     table = _read(Path(devices_file))
     if spec not in table:
         raise EdgekitError(f"--device {spec!r} is not in {devices_file} (it defines: {', '.join(table) or 'nothing'})")
     entry = table[spec]
     where = f"{devices_file}: [{spec}]"
+    if isinstance(entry, dict) and isinstance(entry.get("adb"), str):
+        for key in ("benchmark_binary", "notes"):
+            if not isinstance(entry.get(key, ""), str):
+                raise EdgekitError(f"{where}: {key} must be a string")
+        binary = benchmark_binary or entry.get("benchmark_binary")
+        return Phone(spec, entry["adb"] or None, binary and str(Path(binary).expanduser()), entry.get("notes", ""))
     if not isinstance(entry, dict) or not isinstance(entry.get("ssh"), str):
-        raise EdgekitError(f"{where} needs ssh = \"[user@]host[:port]\"")
+        raise EdgekitError(f"{where} needs ssh = \"[user@]host[:port]\" (a board) or adb = \"SERIAL\" (a phone)")
     options = entry.get("ssh_options", [])
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise EdgekitError(f"{where}: ssh_options must be a list of strings")
@@ -80,9 +103,12 @@ def _read(path: Path) -> dict:
         raise EdgekitError(f"devices file {path} is not valid TOML ({exc})") from None
 
 
-def runner_for(spec: str | None, devices_file: str | None = None, remote_python: str | None = None):
+def runner_for(spec: str | None, devices_file: str | None = None, remote_python: str | None = None,
+               benchmark_binary: str | None = None):
     """The runner that measures on what `--device` names."""
     from edgekit.runners import runner
 
-    device = find(spec or "local", devices_file, remote_python)
-    return runner("local") if device is None else runner("ssh", device)
+    found = find(spec or "local", devices_file, remote_python, benchmark_binary)
+    if found is None:
+        return runner("local")
+    return runner("adb" if isinstance(found, Phone) else "ssh", found)

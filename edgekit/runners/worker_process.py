@@ -81,16 +81,7 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.process.returncode
-        if code in self.exit_meanings:
-            how = self.exit_meanings[code]
-        elif code is not None and (code < 0 or 128 < code < 128 + 65):  # a shell says 128+N (a worker over SSH)
-            number = -code if code < 0 else code - 128
-            try:
-                how = f"crashed with {signal.Signals(number).name}"
-            except ValueError:
-                how = f"crashed with signal {number}"
-        else:
-            how = f"exited with status {code}"
+        how = self.exit_meanings.get(code) or how_it_ended(code)
         tail = self.stderr_tail()
         return WorkerFailed(f"{how} in {self.where}" + (f": {tail}" if tail else ""))
 
@@ -157,3 +148,14 @@ class _TimedReader:
             chunks.append(data)
             left -= len(data)
         return b"".join(chunks)
+
+
+def how_it_ended(code: int | None) -> str:
+    """A process's exit status in words: the signal that ended it, else the status."""
+    if code is not None and (code < 0 or 128 < code < 128 + 65):  # a shell says 128+N (over SSH or adb)
+        number = -code if code < 0 else code - 128
+        try:
+            return f"crashed with {signal.Signals(number).name}"
+        except ValueError:
+            return f"crashed with signal {number}"
+    return f"exited with status {code}"

@@ -1,0 +1,184 @@
+"""An Android phone over adb (Debian's `adb`, or Android's platform-tools). A phone has no
+Python, so the measuring is done by LiteRT's own benchmark_model binary for the phone's ABI,
+which the user downloads and names with --benchmark-binary. On first use it is pushed, with
+each file, to a temporary folder under /data/local/tmp that `close()` removes; each job is one
+run of the tool (`runners.benchmark_model` gives its flags and reads its report).
+
+No phone attached, or one not authorized, is a skipped row with adb's own message. The tool
+gives timings, cold start and memory, not outputs: accuracy and fidelity are measured on the
+host's rows.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.runners import benchmark_model
+from edgekit.runners.base import Job, Runner, seconds_left
+from edgekit.runners.devices import Phone
+from edgekit.runners.worker_process import how_it_ended
+
+COMMAND_SECONDS = 120  # one set-up command (a push, a folder) on the phone
+GRACE_SECONDS = 5.0  # past the deadline, what the tool gets to stop on its own --max_secs
+EXIT_MARK = "edgekit-exit-status="
+# ELF e_machine -> the Android ABI a binary is built for
+ELF_ABIS = {183: "arm64-v8a", 40: "armeabi-v7a", 62: "x86_64", 3: "x86", 243: "riscv64"}
+PROPERTIES = {"manufacturer": "ro.product.manufacturer", "model": "ro.product.model",
+              "soc_manufacturer": "ro.soc.manufacturer", "soc": "ro.soc.model", "board": "ro.board.platform",
+              "android": "ro.build.version.release", "sdk": "ro.build.version.sdk", "abi": "ro.product.cpu.abi",
+              "build": "ro.build.fingerprint"}
+
+
+class AdbRunner(Runner):
+    kind = "adb"
+
+    def __init__(self, phone: Phone):
+        self.serial, self.device = phone.serial, phone.name
+        self.binary = Path(phone.benchmark_binary) if phone.benchmark_binary else None
+        self.folder: str | None = None
+        self.broken: Exception | None = None
+        self.copied: dict[Path, str] = {}
+        self.phone: dict | None = None
+
+    def adb(self, *args: str, timeout: float = COMMAND_SECONDS) -> subprocess.CompletedProcess:
+        adb = shutil.which("adb")
+        if adb is None:
+            raise BackendUnavailable("adb is not installed: apt install adb (Debian), or add Android's "
+                                     "platform-tools to PATH")
+        serial = ["-s", self.serial] if self.serial else []
+        try:
+            return subprocess.run([adb, *serial, *args], capture_output=True, text=True, errors="replace",
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise EdgekitError(f"{self.device} did not answer adb within {timeout:.0f} s") from None
+
+    def shell(self, command: str) -> str:
+        """A set-up command on the phone; its failure is the row's reason."""
+        result = self.adb("shell", command)
+        if result.returncode != 0:
+            raise EdgekitError(f"{self.device}: `{command}` failed{benchmark_model.tail(result.stderr or result.stdout)}")
+        return result.stdout.strip()
+
+    def setup(self) -> None:
+        """The phone's fingerprint and a temporary folder holding the tool; a phone that is not
+        there skips every later job at once with the same reason."""
+        if self.broken:
+            raise self.broken
+        if self.folder is not None:
+            return
+        try:
+            self._check_binary(self.probe()["abi"])
+            folder = self.shell("mktemp -d /data/local/tmp/edgekit.XXXXXX")
+            self.push(self.binary, f"{folder}/benchmark_model")
+            self.shell(f"chmod 755 {shlex.quote(folder)}/benchmark_model")
+        except (BackendUnavailable, EdgekitError) as exc:
+            self.broken = exc
+            raise
+        self.folder = folder
+
+    def probe(self) -> dict:
+        """The phone's fingerprint (what `edgekit env --device adb` shows); BackendUnavailable with
+        adb's own message when it is not there."""
+        if self.phone is None:
+            state = self.adb("get-state", timeout=30)
+            if state.returncode != 0 or state.stdout.strip() != "device":
+                raise BackendUnavailable(f"adb says \"{_last_error(state)}\": attach the phone with USB debugging on "
+                                         "and accept its prompt (`adb devices` lists it)")
+            self.phone = fingerprint(self.shell("getprop"), self.shell("nproc"))
+        return self.phone
+
+    def push(self, local: Path, remote: str) -> None:
+        result = self.adb("push", str(local), remote)
+        if result.returncode != 0:
+            raise EdgekitError(f"adb push {local.name} to {self.device} failed{benchmark_model.tail(result.stderr)}")
+
+    def _check_binary(self, abi: str) -> None:
+        if self.binary is None:
+            raise EdgekitError("--device adb needs --benchmark-binary PATH: LiteRT's benchmark_model built for "
+                               f"the phone's ABI ({abi})")
+        built_for = elf_abi(self.binary)
+        if built_for != abi and not (built_for == "armeabi-v7a" and abi == "arm64-v8a"):
+            raise EdgekitError(f"--benchmark-binary {self.binary} is built for {built_for or 'no Android ABI'}, but "
+                               f"{self.device} is {abi}: download the benchmark_model for {abi}")
+
+    def _measure_impl(self, job: Job, deadline) -> tuple[dict, None]:
+        flags = benchmark_model.target_flags(job.runtime, job.options)
+        self.setup()
+        if job.artifact not in self.copied:
+            remote = f"{self.folder}/{len(self.copied)}-{job.artifact.name}"
+            self.push(job.artifact, remote)
+            self.copied[job.artifact] = remote
+        left = seconds_left(deadline)
+        line = benchmark_model.command("./benchmark_model", self.copied[job.artifact], flags, job.runs, job.warmup,
+                                       left)
+        script = f"cd {shlex.quote(self.folder)} && {shlex.join(line)} 2>&1; echo {EXIT_MARK}$?"
+        try:
+            result = self.adb("shell", script, timeout=left + GRACE_SECONDS)
+        except EdgekitError:
+            self._stop_the_tool()
+            deadline.check()  # past the deadline: stopped at the time limit
+            raise
+        report, _, status = result.stdout.rpartition(EXIT_MARK)
+        if not status.strip().isdigit():  # the connection dropped before the tool ended
+            raise EdgekitError(f"lost {self.device} while benchmark_model ran: {_last_error(result)}")
+        if int(status) != 0:
+            raise EdgekitError(f"benchmark_model {how_it_ended(int(status))} in {job.target} on {self.device}"
+                               f"{benchmark_model.tail(report)}")
+        found = benchmark_model.parse(report)
+        if found["latency_us"]["runs"] < job.runs:
+            deadline.check()  # the tool's --max_secs cut the runs short: the deadline passed
+        return found, None
+
+    def _stop_the_tool(self) -> None:
+        try:
+            self.adb("shell", f"pkill -f {shlex.quote(self.folder)}", timeout=10)
+        except EdgekitError:
+            pass
+
+    def fingerprint(self) -> dict | None:
+        return self.phone
+
+    def close(self) -> None:
+        if self.folder is not None:
+            folder, self.folder = self.folder, None
+            try:
+                self.adb("shell", f"rm -rf {shlex.quote(folder)}", timeout=30)
+            except (EdgekitError, BackendUnavailable):
+                pass  # the phone went away; /data/local/tmp keeps the folder until it is cleared
+
+
+def fingerprint(getprop: str, cores: str) -> dict:
+    """The phone as records name it, from `getprop`'s `[key]: [value]` lines."""
+    props = dict(line.strip()[1:-1].split("]: [", 1) for line in getprop.splitlines()
+                 if line.strip().startswith("[") and "]: [" in line)
+    found = {key: props.get(prop, "") for key, prop in PROPERTIES.items()}
+    soc = " ".join(filter(None, [found["soc_manufacturer"], found["soc"]])) or found["board"] or "unknown SoC"
+    return {"platform": f"Android {found['android']} (SDK {found['sdk']}), {found['abi']}",
+            "cpu": {"name": soc, "cores": int(cores) if cores.strip().isdigit() else 0, "machine": found["abi"]},
+            "phone": f"{found['manufacturer']} {found['model']}".strip(), "abi": found["abi"],
+            "build": found["build"], "versions": {}}
+
+
+def elf_abi(path: Path) -> str | None:
+    """The Android ABI an ELF executable is built for; None for anything else."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError as exc:
+        raise EdgekitError(f"--benchmark-binary {path} cannot be read ({exc.strerror})") from None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return ELF_ABIS.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))
+
+
+def _last_error(result: subprocess.CompletedProcess) -> str:
+    """adb's own message: its last `error:` line, else its last line."""
+    lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or [f"exit status {result.returncode}"])[-1]
+
