@@ -31,7 +31,7 @@ FIELD_TYPES = {
     "max_calib_samples": ("int",), "image_range": ("str",), "trust_model_code": ("bool",),
     "keep_float": ("strs", "str"), "prune": ("number", "null"), "prune_structure": ("str", "null"),
     "qat": ("bool",), "cluster": ("int", "null"), "train_data": ("str", "null"),
-    "fine_tune_epochs": ("int", "null"),
+    "fine_tune_epochs": ("int", "null"), "strict": ("bool",),
 }
 _TYPE_WORDS = {"str": "a string", "strs": "a list of strings", "int": "an integer", "number": "a number",
                "bool": "true or false", "null": "null"}
@@ -66,6 +66,7 @@ class ConvertConfig:
     cluster: int | None = None  # number of weight clusters per layer
     train_data: str | None = None  # .npz with x and y; a zoo model brings its own
     fine_tune_epochs: int | None = None  # per optimization step; None: the recipe's default
+    strict: bool = False  # any variant not built or rejected fails the whole run, and nothing is written
 
     def __post_init__(self) -> None:
         self.validate()

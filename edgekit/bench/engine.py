@@ -35,13 +35,17 @@ from edgekit.runners.devices import runner_for
 from edgekit.runtimes import RUNTIMES, for_format
 
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
+# --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
+# int16 activations, which XNNPACK hands to the reference kernels) are slow by design
+SHARE_SECONDS = 5.0
+DEBUG_SHARE_SECONDS = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchSettings:
     runtime: str | None = None  # --runtime, e.g. "litert:xnnpack,onnxruntime:cpu"; None: all
     target_settings: targets.TargetSettings = targets.TargetSettings()
-    runs: int = 200
+    runs: int | None = None  # timed batch-1 runs; None ("auto"): until the median is known to ±2%
     warmup: int = 20
     batch: int = 32  # for throughput
     data: str | None = None
@@ -58,7 +62,7 @@ class BenchSettings:
 
     def __post_init__(self):
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
-            if getattr(self, name) < low:
+            if getattr(self, name) is not None and getattr(self, name) < low:
                 raise EdgekitError(f"--{name} {getattr(self, name)} must be {low} or more")
 
     def to_dict(self) -> dict:
@@ -187,7 +191,8 @@ class Measure:
         if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
             options["trust_model_code"] = self.settings.trust_model_code
         try:
-            return {**record, "status": "ok", **self._measure(path, target, options, self.runner(target, runner))}
+            return {**record, "status": "ok", **self._measure(path, kind["variant"], target, options,
+                                                              self.runner(target, runner))}
         except BackendUnavailable as exc:
             interrupts.check()
             return {**record, "status": "skipped", "reason": str(exc)}
@@ -208,10 +213,11 @@ class Measure:
         for runner in self.runners:
             runner.close()
 
-    def _measure(self, path: Path, target: targets.Target, options: dict, runner) -> dict:
+    def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
         settings = self.settings
         job = Job(path, target.runtime, target.label, options, self.latency_feeds,
-                  None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch)
+                  None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch,
+                  None if settings.runs else time_share(variant, target))
         found, outputs = runner.measure(job, self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
@@ -233,6 +239,13 @@ class Measure:
             return None
         classifier = None if self.data.metric is None else self.data.metric == "accuracy"
         return fidelity.compare(self.reference_outputs, outputs, classifier)
+
+
+def time_share(variant: str, target: targets.Target) -> float:
+    """The seconds an adaptive timing of this pair may take."""
+    kernels = target.open_options().get("kernels")
+    debugging = kernels in ("builtin", "reference") or (variant == "int16x8" and target.runtime == "litert")
+    return DEBUG_SHARE_SECONDS if debugging else SHARE_SECONDS
 
 
 def _describe(path: Path, kind: dict, opened) -> dict:

@@ -55,21 +55,52 @@ def compare(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
             "mean_abs": float(np.mean(np.abs(err))),
             "sqnr_db": _sqnr_db(signal, noise),
         }
-        if is_classifier_output(ref) if classifier is None else classifier:
+        constant = _near_constant(ref)
+        if constant is not None:  # no signal to measure the noise against: judged by max-abs
+            entry["constant"] = {**constant, "relative_max_abs": entry["max_abs"] / constant["range"]}
+        elif is_classifier_output(ref) if classifier is None else classifier:
             flipped = np.flatnonzero(ref.argmax(axis=1) != out.argmax(axis=1))
             entry["top1_agreement"] = 1.0 - len(flipped) / len(ref)
             entry["flipped_samples"] = flipped.tolist()
         per_output[name] = entry
+    judged = [e for e in per_output.values() if "constant" not in e] or list(per_output.values())
     worst = {
         "samples": int(len(next(iter(reference.values())))),
         "max_abs": max(e["max_abs"] for e in per_output.values()),
         "mean_abs": max(e["mean_abs"] for e in per_output.values()),
-        "sqnr_db": min(e["sqnr_db"] for e in per_output.values()),
+        "sqnr_db": min(e["sqnr_db"] for e in judged),
         "top1_agreement": min(
             (e["top1_agreement"] for e in per_output.values() if "top1_agreement" in e), default=None
         ),
     }
-    return {**worst, "outputs": per_output}
+    constant = [name for name, e in per_output.items() if "constant" in e]
+    return {**worst, **({"constant_outputs": constant} if constant else {}), "outputs": per_output}
+
+
+# Outputs whose values move by less than this fraction of their size across the samples carry
+# no signal (a randomly initialised classifier gives 0.001 for each of 1000 classes on every
+# input): SQNR and top-1 agreement are undefined for them.
+CONSTANT_SPREAD = 1e-4
+
+
+def _near_constant(ref: np.ndarray) -> dict | None:
+    """{spread, range} when `ref` barely varies over its samples, else None. The range that an
+    error is judged against is 1 for probabilities (rows of non-negative values summing to 1),
+    else the largest magnitude."""
+    if len(ref) < 2:
+        return None
+    size = float(np.max(np.abs(ref)))
+    spread = float(np.max(np.ptp(ref.reshape(len(ref), -1), axis=0)))
+    if spread > CONSTANT_SPREAD * size:
+        return None
+    rows = ref.reshape(len(ref), -1)
+    probabilities = ref.ndim == 2 and rows.min() >= 0 and np.allclose(rows.sum(axis=1), 1.0, atol=1e-3)
+    return {"spread": spread, "range": 1.0 if probabilities else max(size, np.finfo(np.float32).tiny)}
+
+
+def judged_by_max_abs(fidelity: dict) -> bool:
+    """Whether every output was near-constant, so the figures that judge it are max-abs ones."""
+    return len(fidelity.get("constant_outputs", ())) == len(fidelity.get("outputs", {})) > 0
 
 
 def non_finite_samples(outputs: dict[str, np.ndarray]) -> int:
@@ -90,8 +121,19 @@ def _count(outputs: dict[str, np.ndarray]) -> int:
 
 def outside_floor(fidelity: dict, precision_class: str) -> str | None:
     """A one-line reason when `fidelity` is outside the sane bound for its precision, else None
-    (written so that a NaN, which compares false with everything, is outside too)."""
+    (written so that a NaN, which compares false with everything, is outside too). A near-
+    constant output is judged by its max-abs error against the output's range, allowed the
+    relative error the SQNR floor allows (10^(-floor/20))."""
     min_sqnr, min_top1 = FIDELITY_FLOORS[precision_class]
+    allowed = 10 ** (-min_sqnr / 20)
+    for name, entry in fidelity.get("outputs", {}).items():
+        constant = entry.get("constant")
+        if constant and not constant["relative_max_abs"] <= allowed:
+            return (f"output {name} is (near-)constant on these samples (spread {constant['spread']:.2g}) and its "
+                    f"max-abs error {entry['max_abs']:.3g} is {constant['relative_max_abs']:.1%} of its range "
+                    f"{constant['range']:.3g}, over the {allowed:.1%} allowed for {precision_class}")
+    if judged_by_max_abs(fidelity):
+        return None
     if not fidelity["sqnr_db"] >= min_sqnr:
         return f"SQNR {fidelity['sqnr_db']:.1f} dB is below the {min_sqnr:.0f} dB floor for {precision_class}"
     top1 = fidelity["top1_agreement"]

@@ -8,6 +8,7 @@ same rule LiteRT's benchmark tool uses).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -18,6 +19,11 @@ PERCENTILES = (50, 90, 99)
 # distribution, while one pre-empted run among hundreds only inflates the plain CV.
 SPREAD_LIMIT = 0.1
 CHECK_EVERY = 64  # timed calls between looks at the benchmark's deadline
+# --runs auto: time until the median's 95% confidence interval is within PRECISION of it, with
+# at least MIN_AUTO_RUNS and at most MAX_AUTO_RUNS runs, or until the pair's time share is spent
+PRECISION = 0.02
+MIN_AUTO_RUNS = 30
+MAX_AUTO_RUNS = 20000
 
 
 def latency_stats(times_ns) -> dict:
@@ -65,6 +71,42 @@ def time_invocations(session, prepared: list, runs: int, warmup: int, deadline=N
         if i % CHECK_EVERY == 0:
             check()
     return times
+
+
+def median_ci(times) -> float:
+    """Half the width of the median's distribution-free 95% confidence interval (between order
+    statistics n/2 -+ 0.98 sqrt(n)), over the median: how well the timings pin their median down."""
+    x = np.sort(np.asarray(times, dtype=np.float64))
+    n = len(x)
+    median = float(np.median(x))
+    if n < 3 or median <= 0:
+        return math.inf
+    lo = max(0, math.floor((n - 1.96 * math.sqrt(n)) / 2) - 1)
+    hi = min(n - 1, math.ceil(1 + (n + 1.96 * math.sqrt(n)) / 2) - 1)
+    return float(x[hi] - x[lo]) / 2 / median
+
+
+def time_until_stable(session, prepared: list, warmup: int, seconds: float, deadline=None,
+                      precision: float = PRECISION, runs: int = MAX_AUTO_RUNS) -> tuple[np.ndarray, str]:
+    """Timings as `time_invocations` takes them, stopping once the median is known to within
+    `precision` (95% confidence), `seconds` (this pair's share of the benchmark) are spent, or
+    `runs` were timed: (nanoseconds, why it stopped: "precise", "share" or "runs")."""
+    started = time.monotonic()
+    for i in range(warmup):  # a quarter of the share at most: a slow kernel's warm-up is long too
+        session.bind(prepared[i % len(prepared)])
+        session.invoke()
+        if time.monotonic() - started > seconds / 4:
+            break
+    times = time_invocations(session, prepared, min(MIN_AUTO_RUNS, runs), 0, deadline)
+    while True:
+        if median_ci(times) <= precision:
+            return times, "precise"
+        if len(times) >= runs:
+            return times, "runs"
+        if time.monotonic() - started >= seconds:
+            return times, "share"
+        more = min(runs - len(times), max(CHECK_EVERY, len(times) // 4))  # looks cost a sort: not every run
+        times = np.concatenate([times, time_invocations(session, prepared, more, 0, deadline)])
 
 
 def cold_start(open_session, feed: dict) -> tuple[object, dict]:

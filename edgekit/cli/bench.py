@@ -18,7 +18,10 @@ def add_bench_arguments(p) -> None:
                                      "default-kernels|reference|delegate, litert-compiled:cpu|gpu|npu, "
                                      "onnxruntime:cpu|cuda|tensorrt|openvino (default: every one that applies)")
     g.add_argument("--threads", default="1", help="CPU thread counts, comma-separated (default: 1)")
-    g.add_argument("--runs", type=int, default=200, help="timed batch-1 runs (default: 200)")
+    g.add_argument("--runs", default="auto",
+                   help="timed batch-1 runs per file and target, or auto (default): until the median's 95%% "
+                        "confidence interval is within ±2%%, at most 5 s per pair (1.5 s on builtin or reference "
+                        "kernels and for int16x8)")
     g.add_argument("--warmup", type=int, default=20, help="untimed runs first (default: 20)")
     g.add_argument("--batch", type=int, default=32, help="batch size for throughput (default: 32)")
     g.add_argument("--delegate", help="an external TFLite delegate library (e.g. libedgetpu.so.1)")
@@ -76,10 +79,20 @@ def settings_from(args, **extra):
         if args.in_process:
             raise EdgekitError("--in-process measures on this machine: leave out --device, or --in-process")
     return BenchSettings(
-        runtime=args.runtime, runs=args.runs, warmup=args.warmup, batch=args.batch,
+        runtime=args.runtime, runs=parse_runs(args.runs), warmup=args.warmup, batch=args.batch,
         target_settings=target_settings, in_process=args.in_process, device=args.device,
         devices_file=args.devices, remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
         **extra)
+
+
+def parse_runs(text: str) -> int | None:
+    """--runs: a count, or None for auto."""
+    if str(text).strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise EdgekitError(f"--runs {text!r} is not a count of runs or auto") from None
 
 
 def check_benchmark_binary(phone) -> None:

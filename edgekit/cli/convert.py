@@ -30,6 +30,10 @@ def register(sub, common):
     p.add_argument("--keep-float", metavar="NAMES",
                    help="leave these Keras layers or TFLite op types (e.g. probs or FULLY_CONNECTED) in float "
                         "in the int8 variant, comma-separated; `edgekit debug-quant` ranks the candidates")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="all or nothing: a variant that cannot be built or diverges from the float model fails the "
+                        "run and nothing is written (default: the others are written, the rejected file is kept "
+                        "apart in rejected/, exit 1)")
     p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
     p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
@@ -45,7 +49,7 @@ def build_config(args) -> ConvertConfig:
     if args.preset:
         data.update(PRESETS[args.preset])
     for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
-                "image_range", "trust_model_code", "keep_float"):
+                "image_range", "trust_model_code", "keep_float", "strict"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value
@@ -76,13 +80,21 @@ def run(args) -> int:
     manifest = convert(config, log=log, verbose=not args.quiet,
                        finish=None if bench_settings is None else benchmark)
     print(conversion_table(manifest))
-    if manifest["failed"]:
-        print(f"{len(manifest['failed'])} variant(s) could not be built; the reasons are in the table "
-              "and in manifest.json", file=sys.stderr)
+    code = 0
+    failed, rejected = manifest["failed"], manifest["rejected"]
+    if failed or rejected:  # a gate failed, as in `compare`: exit 1, the variants that passed written
+        from edgekit.convert.pipeline import fix_hint
+
+        why = [f"{len(failed)} could not be built"] * bool(failed) + [
+            f"{len(rejected)} diverged from the float model, kept in rejected/"] * bool(rejected)
+        total = len(failed) + len(rejected) + len(manifest["artifacts"])
+        print(f"edgekit convert: {len(failed) + len(rejected)} of {total} variants left out ({' and '.join(why)}; "
+              f"reasons in the table and manifest.json): {fix_hint(failed, rejected)}", file=sys.stderr)
+        code = 1
     if results:
         from edgekit.report.table import bench_table
 
         print()
         print("\n".join(bench_table(model) for model in results[0]["models"]))
-        return stopped_code(results[0], "convert")
-    return 0
+        return max(code, stopped_code(results[0], "convert"))
+    return code

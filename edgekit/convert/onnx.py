@@ -22,15 +22,25 @@ PRECISION = {
 
 
 def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
-    """Trace the source model's serving function with tf2onnx."""
+    """Trace the source model's serving function, freeze it, and convert it with tf2onnx.
+
+    tf2onnx's `from_function` takes every non-resource input of the concrete function for a graph
+    input, and that includes the tensors it captures: Keras 3's Normalization computes its mean
+    and variance once, eagerly, so EfficientNet's ONNX asked for them as inputs. Only the
+    signature's own inputs are named here, so the captures are frozen into constants."""
     import onnx
     import tf2onnx
+    from tf2onnx import tf_loader
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     try:
-        proto, _ = tf2onnx.convert.from_function(
-            source.serve, input_signature=source.serve.input_signature, opset=opset
-        )
+        concrete = source.serve.get_concrete_function()
+        inputs = [t.name for t in concrete.inputs[:len(source.serve.input_signature)]]  # then the captures
+        outputs = [t.name for t in concrete.outputs]
+        names = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)  # the signature's names
+        frozen = tf_loader.from_function(concrete, inputs, outputs)
+        proto, _ = tf2onnx.convert.from_graph_def(frozen, name=concrete.name, input_names=inputs,
+                                                  output_names=outputs, opset=opset, tensors_to_rename=names)
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # tf2onnx and the checker raise many types
         raise ConversionFailed(f"tf2onnx: {first_line(exc)}") from exc

@@ -93,7 +93,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
 
         log(f"running the float model on {samples} calibration samples from {calib_path}")
         references: dict = {}
-        artifacts, failed, diverged = [], [], []
+        artifacts, failed, rejected = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
         for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
@@ -120,16 +120,21 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 continue
             reason = fidelity.outside_floor(
                 artifact.fidelity, "int8" if id(parent) in simulated_int8 else _precision(fmt, variant)[1])
-            if reason:
-                diverged.append(f"{path.name}: {reason}")
+            if reason:  # kept apart, so that nobody ships it by mistake
+                (stage / REJECTED).mkdir(exist_ok=True)
+                path.rename(stage / REJECTED / path.name)
+                rejected.append({**artifact.to_dict(), "path": f"{REJECTED}/{path.name}", "reason": reason})
+                bar.note(f"  {fmt} {variant} rejected: {reason}")
+                continue
             artifacts.append(artifact)
             bar.update(step + 1, f"{fmt} {variant}: validated")
         bar.close()
-        if diverged:
-            raise EdgekitError("converted model diverges from the float model: " + "; ".join(diverged) +
-                               ("; `edgekit debug-quant` ranks the layers to keep in float with --keep-float, "
-                                "or leave the variant out" if any("int" in d for d in diverged) else ""))
-        if not artifacts:
+        if config.strict and (failed or rejected):
+            raise EdgekitError("--strict: " + "; ".join(
+                [f"{r['path']} diverges from the float model: {r['reason']}" for r in rejected]
+                + [f"{f['format']} {f['variant']} could not be built: {f['reason']}" for f in failed])
+                + f"; {fix_hint(failed, rejected)}")
+        if not artifacts and not rejected:
             raise EdgekitError("no variant could be built: " +
                                "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
         manifest = new_manifest(
@@ -147,12 +152,32 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
             versions=package_versions(),
             artifacts=[a.to_dict() for a in artifacts],
             failed=failed,
+            rejected=rejected,
         )
         atomic_write_json(stage / MANIFEST_NAME, manifest)
-        if finish is not None:
+        if finish is not None and artifacts:
             finish(stage, manifest)
-    log(f"wrote {len(artifacts)} artifacts to {out_dir}")
+    log(f"wrote {len(artifacts)} artifacts to {out_dir}"
+        + (f" and {len(rejected)} rejected one(s) to {out_dir / REJECTED}" if rejected else ""))
     return manifest
+
+
+REJECTED = "rejected"  # OUT/NAME/rejected/: files that diverge from the float model
+
+
+def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
+    """What to do about the variants left out, in the words that fit each format."""
+    hints = []
+    if any(r["format"] == "tflite" and r["variant"] != "fp32" for r in rejected):
+        hints.append("for TFLite, `edgekit debug-quant MODEL --calib DATA` ranks the layers to keep in float with "
+                     "--keep-float")
+    if any(r["format"] == "onnx" and r["variant"] == "int8-static" for r in rejected):
+        hints.append("for ONNX int8-static, the nodes that diverge (debug-quant ranks them on the TFLite file) are "
+                     "the ones to exclude from quantization; or use int8-dynamic")
+    if any(f["variant"] == "int16x8" and "int16x8" in f["reason"] for f in failed):
+        hints.append("leave int16x8 out (--tflite fp32,fp16,dynamic,int8): TFLite has no 16x8 kernel for an op "
+                     "the model uses")
+    return "; ".join(hints) or "leave the variant out (--tflite/--onnx)"
 
 
 def prepare(config: ConvertConfig, model_path: Path, calib_path: Path, source: SourceModel):
@@ -255,6 +280,10 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
             score = None if task is None else task.score_session(session, source.inputs[0].name)
     except EdgekitError as exc:  # name the artifact, not its staging path
+        op = tflite_convert.failed_to_prepare(str(exc)) if variant == "int16x8" else None
+        if op:
+            raise ConversionFailed(tflite_convert.unavailable_in_16x8(
+                op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
         dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
         hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: export the model "
                 "with a fixed input shape)" if dynamic else "")

@@ -95,6 +95,9 @@ def explain_failure(message: str) -> str:
         ops = select.group(1).strip() if select else "some ops"
         return (f"needs Flex (SELECT_TF_OPS) kernels for {ops}, which the LiteRT interpreter does not "
                 "run; replace them with builtin ops (recurrent layers: unroll=True with a fixed batch)")
+    unsupported = re.search(r"Quantization to 16x8-bit not yet supported for op: '?(\w+)", message)
+    if unsupported:
+        return unavailable_in_16x8(unsupported.group(1), "the converter has no 16x8 quantization for it")
     custom = re.search(r"Custom ops: (.+)", message)
     if custom:
         return f"TFLite has no kernel for {custom.group(1).strip()} (neither builtin nor Flex); replace it"
@@ -103,3 +106,15 @@ def explain_failure(message: str) -> str:
     useful = [e for e in errors if e and not e.startswith("failed while converting")]
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     return (useful[0] if useful else lines[-1] if lines else "the converter failed without a message")[:300]
+
+
+def unavailable_in_16x8(op: str, why: str) -> str:
+    """The one-line reason for an int16x8 variant that an op of the model rules out."""
+    return f"int16x8 is unavailable for op {op}: {why}; leave int16x8 out"
+
+
+def failed_to_prepare(message: str) -> str | None:
+    """The op whose kernel refused the file at load ("Node number 3 (DEPTHWISE_CONV_2D) failed to
+    prepare"), or None."""
+    found = re.search(r"\((\w+)\) failed to prepare", message)
+    return found.group(1) if found else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgekit.bench.timing import PRECISION
 from edgekit.report.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
 
 
@@ -30,12 +31,13 @@ def conversion_table(manifest: dict) -> str:
     metric = evaluation["metric"] if evaluation else None
     rows = [[f"{manifest['name']} (float {source['flavour']})", "float32", human_size(source["size_bytes"]),
              "-", "1.00x", "-", "-", "-"] + ([f"{evaluation['float']:.4f}", "-"] if metric else [])]
-    for a in manifest["artifacts"]:
+    rejected = manifest.get("rejected", [])
+    for a in [*manifest["artifacts"], *rejected]:
         fid = a["fidelity"]
         top1 = "-" if fid["top1_agreement"] is None else f"{fid['top1_agreement']:.1%}"
-        row = [a["path"], a["variant"], human_size(a["size_bytes"]), human_size(a["gzip_bytes"]),
-               f"{a['size_bytes'] / source['size_bytes']:.2f}x",
-               f"{fid['max_abs']:.2e}", f"{fid['sqnr_db']:.1f}", top1]
+        row = [a["path"], a["variant"] + (" REJECTED" if "reason" in a else ""), human_size(a["size_bytes"]),
+               human_size(a["gzip_bytes"]), f"{a['size_bytes'] / source['size_bytes']:.2f}x",
+               f"{fid['max_abs']:.2e}", sqnr_cell(fid), top1]
         if metric:
             ev = a["evaluation"]
             row += [f"{ev['value']:.4f}", f"{ev['drop_points']:+.2f}"]
@@ -47,7 +49,9 @@ def conversion_table(manifest: dict) -> str:
         headers += [metric, "drop (points)"]
     samples = manifest["calibration"]["samples"]
     lines = [render(headers, rows, right=set(range(2, len(headers)))),
+             *(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
+             *constant_notes([*manifest["artifacts"], *rejected], samples),
              f"fidelity against the float model on {samples} calibration samples"]
     if evaluation:
         lines.append(f"{metric} on {evaluation['samples']} held-out samples ({evaluation['data']})")
@@ -74,6 +78,25 @@ def optimization_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def sqnr_cell(fid: dict) -> str:
+    """SQNR, or "const" where every output of the float model was near-constant (not judged)."""
+    from edgekit.bench.fidelity import judged_by_max_abs
+
+    return "const" if judged_by_max_abs(fid) else f"{fid['sqnr_db']:.1f}"
+
+
+def constant_notes(artifacts: list[dict], samples: int) -> list[str]:
+    """One line per float output that was near-constant on the samples, with its spread."""
+    found = {}
+    for a in artifacts:
+        for name, entry in a["fidelity"].get("outputs", {}).items():
+            if "constant" in entry:
+                found.setdefault(name, entry["constant"])
+    return [f"float output {name} is (near-)constant on these {samples} samples (spread {c['spread']:.2g}): SQNR and "
+            f"top-1 agreement not judged; judged by max-abs error against its range ({c['range']:.3g})"
+            for name, c in found.items()]
+
+
 def record_line(record: dict) -> str:
     """One record as one line, printed as soon as it is measured."""
     head = f"{record['artifact']} on {target_label(record)}"
@@ -84,7 +107,8 @@ def record_line(record: dict) -> str:
     if accuracy:
         parts.append(f"{accuracy.get('metric') or 'score'} {accuracy['value']:.4f}")
     if fid:
-        parts.append(f"SQNR {fid['sqnr_db']:.1f} dB")
+        parts.append(f"SQNR {fid['sqnr_db']:.1f} dB" if sqnr_cell(fid) != "const" else
+                     f"max-abs {fid['max_abs']:.2e} (constant float output)")
     return f"{head}: {', '.join(parts)}"
 
 
@@ -113,7 +137,7 @@ def bench_table(model: dict) -> str:
             row += [f"{acc['value']:.4f}" if acc else "-",
                     f"{acc['drop_points']:+.2f}" if "drop_points" in acc else "-"]
         top1 = None if fid is None else fid["top1_agreement"]
-        row += ["-" if fid is None else f"{fid['sqnr_db']:.1f}", "-" if top1 is None else f"{top1:.1%}"]
+        row += ["-" if fid is None else sqnr_cell(fid), "-" if top1 is None else f"{top1:.1%}"]
         rows.append(row)
     lines = [render(headers, rows, right=set(range(2, len(headers))))] if rows else ["no target could run"]
     lines += not_run(model)
@@ -133,9 +157,16 @@ def bench_table(model: dict) -> str:
     if any(r["status"] == "ok" and r["latency_us"].get("high_spread") for r in model["records"]):
         lines.append("! these timings spread widely (robust cv above 0.1): the machine was busy; rerun "
                      "with more --runs or on a quiet machine before trusting them")
+    cut = [r for r in model["records"] if r["status"] == "ok" and r["latency_us"].get("stopped_by") == "share"]
+    if cut:
+        lines.append(f"stopped at its time share before its median was known to ±{PRECISION:.0%}: " + ", ".join(
+            f"{r['artifact']} on {target_label(r)} ({r['latency_us']['runs']} runs in {r['latency_us']['share_seconds']:g} "
+            f"s, median ±{r['latency_us']['median_ci']:.1%})" for r in cut))
     first = next((r for r in model["records"] if r["status"] == "ok"), None)
     if first:
-        lines.append(f"latency: batch 1 over {first['latency_us']['runs']} runs; spread: robust coefficient of "
+        counts = sorted(r["latency_us"]["runs"] for r in model["records"] if r["status"] == "ok")
+        runs = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+        lines.append(f"latency: batch 1 over {runs} runs; spread: robust coefficient of "
                      f"variation (MAD over median; the plain cv is in the JSON); batch/s at batch "
                      f"{first['throughput']['batch']}; peak MB: resident memory added while loading and running")
     lines.append(f"data: {data['samples']} samples from {data['source']}"

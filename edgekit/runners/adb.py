@@ -114,8 +114,9 @@ class AdbRunner(Runner):
             self.push(job.artifact, remote)
             self.copied[job.artifact] = remote
         left = seconds_left(deadline)
-        line = benchmark_model.command("./benchmark_model", self.copied[job.artifact], flags, job.runs, job.warmup,
-                                       left)
+        runs = job.runs or benchmark_model.AUTO_RUNS  # the tool has no stopping rule of its own
+        line = benchmark_model.command("./benchmark_model", self.copied[job.artifact], flags, runs, job.warmup,
+                                       min(left, job.share or left))
         script = f"cd {shlex.quote(self.folder)} && {shlex.join(line)} 2>&1; echo {EXIT_MARK}$?"
         try:
             result = self.adb("shell", script, timeout=left + GRACE_SECONDS)
@@ -130,7 +131,7 @@ class AdbRunner(Runner):
             raise EdgekitError(f"benchmark_model {how_it_ended(int(status))} in {job.target} on {self.device}"
                                f"{benchmark_model.tail(report)}")
         found = benchmark_model.parse(report)
-        if found["latency_us"]["runs"] < job.runs:
+        if job.runs and found["latency_us"]["runs"] < job.runs:
             deadline.check()  # the tool's --max_secs cut the runs short: the deadline passed
         return found, None
 

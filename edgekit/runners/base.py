@@ -22,9 +22,10 @@ class Job:
     options: dict
     latency_feeds: list  # batch-1 feeds the latency loop cycles through
     eval_inputs: dict | None  # the evaluation samples; None: latency only
-    runs: int
+    runs: int | None  # None: until the median is known (timing.time_until_stable), within `share` seconds
     warmup: int
     batch: int
+    share: float | None = None
 
 
 class Runner(abc.ABC):

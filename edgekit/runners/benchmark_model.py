@@ -19,6 +19,7 @@ NOT_ON_THE_TOOL = {
     "cpu": "benchmark_model times the interpreter, not CompiledModel: litert:xnnpack is its CPU figure",
 }
 
+AUTO_RUNS = 50  # --runs auto: the tool's own default count, cut short by the pair's time share
 _STAT = re.compile(r"\bcount=(\d+)(?: first=(\d+))? curr=(\d+)(?: min=(\d+) max=(\d+) avg=([\d.e+]+) std=([\d.e+]+))?")
 _TIMINGS = re.compile(r"Inference timings in us: Init: ([\d.e+]+), First inference: ([\d.e+]+), "
                       r"Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)")

@@ -16,4 +16,4 @@ class InProcessRunner(Runner):
 
         runtime = RUNTIMES[job.runtime]
         return harness.measure(lambda: runtime.open(job.artifact, **job.options), job.latency_feeds, job.eval_inputs,
-                               job.runs, job.warmup, job.batch, deadline)
+                               job.runs, job.warmup, job.batch, deadline, job.share)

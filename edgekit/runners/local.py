@@ -49,7 +49,7 @@ class LocalRunner(Runner):
             with WorkerProcess(self.command(), self.where(job), self.exit_meanings, self.environment()) as worker:
                 self.worker_fingerprint = worker.hello(until)
                 header = {"artifact": artifact, "runtime": job.runtime, "target": job.target, "options": job.options,
-                          "runs": job.runs, "warmup": job.warmup, "batch": job.batch,
+                          "runs": job.runs, "warmup": job.warmup, "batch": job.batch, "share": job.share,
                           "seconds": seconds_left(deadline), "feeds": len(job.latency_feeds)}
                 reply, arrays = worker.request("measure", header, job_arrays(job), until)
         except WorkerTimedOut:

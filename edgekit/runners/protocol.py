@@ -7,7 +7,8 @@ refused). Every header has "type" and "protocol". The worker speaks first:
 
     worker -> host  hello    {"fingerprint": {python, platform, cpu, versions}}
     host -> worker  measure  {"artifact", "runtime", "target", "options", "runs", "warmup",
-                              "batch", "seconds", "feeds"}  arrays: latency/<i>/<input>, eval/<input>
+                              "batch", "seconds", "feeds", "share"}  arrays: latency/<i>/<input>, eval/<input>
+                             ("runs" null: until the median is known, within "share" seconds)
     worker -> host  result   {"status": ok | skipped | failed | stopped, "reason" | "found"}
                              arrays: outputs/<output> (the evaluation outputs, when measured)
     host -> worker  exit     {}  (or end of input)

@@ -95,7 +95,8 @@ def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
         return {"status": "skipped", "reason": f"this worker has no runtime {job['runtime']!r}"}, None
     try:
         found, outputs = harness_measure(lambda: runtime.open(job["artifact"], **job["options"]), feeds, evaluation,
-                                         job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]))
+                                         job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]),
+                                         job.get("share"))
     except BackendUnavailable as exc:
         return {"status": "skipped", "reason": str(exc)}, None
     except _TimeUp:
