@@ -32,7 +32,8 @@ def measure(open_session, latency_feeds: list[dict], eval_inputs: dict | None, r
     with session:
         found = {"details": session.details(), "cold": cold, "latency_us": latency, "memory": memory.record(),
                  "throughput": timing.throughput(session, latency_feeds[0], batch, max(10, len(times) // batch),
-                                                 max(2, warmup // batch), deadline)}
+                                                 max(2, warmup // batch), deadline,
+                                                 None if share is None else time.monotonic() + share / 2)}
         if eval_inputs is None:
             return found, None
         started = time.perf_counter()

@@ -24,6 +24,7 @@ CHECK_EVERY = 64  # timed calls between looks at the benchmark's deadline
 PRECISION = 0.02
 MIN_AUTO_RUNS = 30
 MAX_AUTO_RUNS = 20000
+MIN_SHARE_RUNS = 3  # even a kernel slower than its share gets a median of three
 
 
 def latency_stats(times_ns) -> dict:
@@ -43,33 +44,34 @@ def latency_stats(times_ns) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
 
 
-def time_invocations(session, prepared: list, runs: int, warmup: int, deadline=None) -> np.ndarray:
+def time_invocations(session, prepared: list, runs: int, warmup: int, deadline=None,
+                     until: float | None = None) -> np.ndarray:
     """Nanoseconds of `runs` calls to `session.invoke()` after `warmup` untimed ones, cycling
     through the prepared feeds (binding each outside the timed region). A `deadline`
-    (limits.Deadline) is checked every CHECK_EVERY calls, outside the timed region."""
+    (limits.Deadline) is checked every CHECK_EVERY calls, outside the timed region. With `until`
+    (a time.monotonic() value) both loops end early once it has passed; at least one call is timed."""
     clock, invoke, bind = time.perf_counter_ns, session.invoke, session.bind
     check = deadline.check if deadline is not None else (lambda: None)
+    over = (lambda: False) if until is None else (lambda: time.monotonic() >= until)
     count = len(prepared)
     for i in range(warmup):
         bind(prepared[i % count])
         invoke()
+        if over():
+            break
     times = np.empty(runs, dtype=np.int64)
     if count == 1:  # the common case: bind once, a tight loop
         bind(prepared[0])
-        for i in range(runs):
-            start = clock()
-            invoke()
-            times[i] = clock() - start
-            if i % CHECK_EVERY == 0:
-                check()
-        return times
     for i in range(runs):
-        bind(prepared[i % count])
+        if count > 1:
+            bind(prepared[i % count])
         start = clock()
         invoke()
         times[i] = clock() - start
         if i % CHECK_EVERY == 0:
             check()
+        if over():
+            return times[:i + 1]
     return times
 
 
@@ -89,24 +91,22 @@ def median_ci(times) -> float:
 def time_until_stable(session, prepared: list, warmup: int, seconds: float, deadline=None,
                       precision: float = PRECISION, runs: int = MAX_AUTO_RUNS) -> tuple[np.ndarray, str]:
     """Timings as `time_invocations` takes them, stopping once the median is known to within
-    `precision` (95% confidence), `seconds` (this pair's share of the benchmark) are spent, or
-    `runs` were timed: (nanoseconds, why it stopped: "precise", "share" or "runs")."""
+    `precision` (95% confidence, after MIN_AUTO_RUNS at least), `seconds` (this pair's share of
+    the benchmark) are spent, or `runs` were timed: (nanoseconds, why it stopped: "precise",
+    "share" or "runs"). A slow kernel stops at its share after MIN_SHARE_RUNS."""
     started = time.monotonic()
-    for i in range(warmup):  # a quarter of the share at most: a slow kernel's warm-up is long too
-        session.bind(prepared[i % len(prepared)])
-        session.invoke()
-        if time.monotonic() - started > seconds / 4:
-            break
-    times = time_invocations(session, prepared, min(MIN_AUTO_RUNS, runs), 0, deadline)
+    end = started + seconds
+    time_invocations(session, prepared, 0, warmup, deadline, until=started + seconds / 4)
+    times = np.empty(0, dtype=np.int64)
     while True:
-        if median_ci(times) <= precision:
+        if len(times) >= MIN_AUTO_RUNS and median_ci(times) <= precision:
             return times, "precise"
         if len(times) >= runs:
             return times, "runs"
-        if time.monotonic() - started >= seconds:
+        if len(times) >= MIN_SHARE_RUNS and time.monotonic() >= end:
             return times, "share"
-        more = min(runs - len(times), max(CHECK_EVERY, len(times) // 4))  # looks cost a sort: not every run
-        times = np.concatenate([times, time_invocations(session, prepared, more, 0, deadline)])
+        more = min(runs - len(times), max(MIN_AUTO_RUNS - len(times), len(times) // 4, 1))  # a look sorts
+        times = np.concatenate([times, time_invocations(session, prepared, more, 0, deadline, until=end)])
 
 
 def cold_start(open_session, feed: dict) -> tuple[object, dict]:
@@ -130,15 +130,16 @@ def cold_start(open_session, feed: dict) -> tuple[object, dict]:
                      "cold_start_us": round(load_us + first_us, 1)}
 
 
-def throughput(session, feed: dict, batch: int, runs: int, warmup: int, deadline=None) -> dict:
+def throughput(session, feed: dict, batch: int, runs: int, warmup: int, deadline=None,
+               until: float | None = None) -> dict:
     """Samples per second at `batch` samples per call, resizing the inputs when the runtime can.
-    `feed` holds at least one sample; it is tiled up to the batch."""
+    `feed` holds at least one sample; it is tiled up to the batch. `until` as in time_invocations."""
     original = session.batch
     reason = session.resize(batch)
     used = batch if reason is None else original
     tiled = {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
     try:
-        times = time_invocations(session, [session.prepare(tiled)], runs, warmup, deadline)
+        times = time_invocations(session, [session.prepare(tiled)], runs, warmup, deadline, until)
     finally:
         if original is not None:
             session.resize(original)

@@ -86,3 +86,80 @@ def test_delegate_options_are_key_value():
     assert targets.parse_options(["device=usb", "a = b"], "--delegate-option") == (("device", "usb"), ("a", "b"))
     with pytest.raises(EdgekitError, match="key=value"):
         targets.parse_options(["novalue"], "--delegate-option")
+
+
+class SyntheticStream:
+    """A session whose calls take the durations a generator draws, on a clock it advances itself:
+    the timing loop sees exactly those durations and no real time passes."""
+
+    def __init__(self, durations_s):
+        self.durations = iter(durations_s)
+        self.now_ns = 0
+        self.calls = 0
+
+    def perf_counter_ns(self):
+        return self.now_ns
+
+    def monotonic(self):
+        return self.now_ns / 1e9
+
+    def bind(self, prepared):
+        pass
+
+    def invoke(self):
+        self.calls += 1
+        self.now_ns += int(next(self.durations) * 1e9)
+
+
+def timed(monkeypatch, durations_s, **kwargs):
+    stream = SyntheticStream(durations_s)
+    monkeypatch.setattr(timing, "time", stream)
+    times, why = timing.time_until_stable(stream, [None], kwargs.pop("warmup", 20), kwargs.pop("seconds", 5.0),
+                                          **kwargs)
+    return stream, times, why
+
+
+def test_adaptive_runs_stop_as_soon_as_a_steady_median_is_pinned_down(monkeypatch):
+    rng = np.random.default_rng(1)
+    stream, times, why = timed(monkeypatch, 100e-6 * (1 + 0.01 * rng.standard_normal(10**6)))
+    assert why == "precise"
+    assert len(times) == timing.MIN_AUTO_RUNS  # ±1% noise: the first look already pins it to ±2%
+    assert timing.median_ci(times) <= timing.PRECISION
+    assert np.median(times) == pytest.approx(100_000, rel=0.02)
+
+
+def test_adaptive_runs_on_a_noisy_stream_take_as_many_runs_as_the_interval_needs(monkeypatch):
+    # uniform 50..150 us: the median's 95% interval is about ±0.98/sqrt(n) of it, so ±2% needs
+    # about 2,400 runs; a fixed 200 runs would have left it at ±7%
+    rng = np.random.default_rng(2)
+    stream, times, why = timed(monkeypatch, rng.uniform(50e-6, 150e-6, 10**6))
+    assert why == "precise"
+    assert 1500 < len(times) < 4000
+    assert timing.median_ci(times) <= timing.PRECISION
+    assert timing.median_ci(times[:200]) > 0.05
+    assert np.median(times) == pytest.approx(100_000, rel=0.03)
+
+
+def test_a_slow_kernel_stops_at_its_time_share_after_three_runs(monkeypatch):
+    stream, times, why = timed(monkeypatch, [0.4] * 1000, seconds=1.5)
+    assert why == "share"
+    assert len(times) == timing.MIN_SHARE_RUNS
+    assert stream.calls == 1 + 3  # one warm-up call (the warm-up gets a quarter of the share), three timed
+    assert stream.monotonic() <= 1.5 + 0.4  # the share, overrun by one call at most
+
+
+def test_a_median_that_never_settles_stops_at_the_share_or_the_run_cap(monkeypatch):
+    # bimodal: half the calls 50 us, half 150 us, so the median jumps between the modes
+    rng = np.random.default_rng(3)
+    bimodal = np.where(rng.random(10**6) < 0.5, 50e-6, 150e-6)
+    stream, times, why = timed(monkeypatch, bimodal, seconds=0.05)
+    assert why == "share" and stream.monotonic() <= 0.05 + 150e-6
+    stream, times, why = timed(monkeypatch, bimodal, seconds=1e9, runs=500)
+    assert why == "runs" and len(times) == 500
+
+
+def test_throughput_stops_at_its_deadline(monkeypatch):
+    stream = SyntheticStream([0.1] * 1000)
+    monkeypatch.setattr(timing, "time", stream)
+    times = timing.time_invocations(stream, [None], 100, 2, until=0.55)
+    assert stream.calls == 6 and len(times) == 4  # two warm-up calls, then timed calls until 0.55 s passed
