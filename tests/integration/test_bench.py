@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from edgekit.bench import timing
 from edgekit.report import schema
 from tests.conftest import REPO, folder_state, run_cli
 
@@ -15,7 +16,7 @@ RUNS_EVERYWHERE = {"keras:cpu", "litert:xnnpack", "litert:builtin", "litert-comp
 
 @pytest.fixture(scope="module")
 def results(converted):
-    """What `edgekit convert` measured at its end (every default target, 200 runs)."""
+    """What `edgekit convert` measured at its end (every default target, runs chosen by the median's precision)."""
     return json.loads((converted["folder"] / "results.json").read_text())
 
 
@@ -72,7 +73,7 @@ def test_accuracy_matches_the_card_and_fidelity_is_against_the_float_model(resul
 def test_latency_throughput_memory_and_environment_are_recorded(results):
     env = results["environment"]
     assert env["cpu"]["cores"] >= 1 and env["versions"]["ai-edge-litert"] and env["versions"]["onnxruntime"]
-    assert results["schema_version"] == schema.SCHEMA_VERSION and results["settings"]["runs"] == 200
+    assert results["schema_version"] == schema.SCHEMA_VERSION and results["settings"]["runs"] is None
     assert schema.parse(results) == results  # what the engine writes is what the readers check
     files = {a["name"]: a for a in results["models"][0]["artifacts"]}
     assert files["digits_cnn_int8.tflite"]["inputs"][0]["dtype"] == "int8"
@@ -82,7 +83,9 @@ def test_latency_throughput_memory_and_environment_are_recorded(results):
         if r["status"] != "ok":
             continue
         lat = r["latency_us"]
-        assert lat["runs"] == 200
+        assert lat["stopped_by"] in ("precise", "share") and lat["runs"] >= timing.MIN_SHARE_RUNS
+        if lat["stopped_by"] == "precise":  # --runs auto: until the median is known to ±2%
+            assert lat["median_ci"] <= timing.PRECISION and lat["runs"] >= timing.MIN_AUTO_RUNS
         assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
         assert r["cold"]["cold_start_us"] >= r["cold"]["first_inference_us"] > 0
         assert r["memory"]["peak_rss_bytes"] > 0

@@ -130,8 +130,9 @@ def test_nothing_buildable_is_an_error_and_writes_nothing(tiny, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_diverging_artifact_fails_the_run(tiny, tmp_path, monkeypatch):
-    """A broken converter output (here: the largest weight tensor negated) is an error."""
+def test_a_diverging_artifact_is_kept_apart_and_strict_fails_the_run(tiny, tmp_path, monkeypatch):
+    """A broken converter output (here: the largest weight tensor negated) is rejected: kept in
+    rejected/ with its numbers; with --strict the whole run fails and nothing is written."""
     from edgekit.convert import tflite
 
     real = tflite.convert
@@ -146,11 +147,16 @@ def test_a_diverging_artifact_fails_the_run(tiny, tmp_path, monkeypatch):
         return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), recipe
 
     monkeypatch.setattr(tflite, "convert", scrambled)
-    config = ConvertConfig(model=str(tiny["paths"]["tf_keras_keras"]), calib=str(tiny["root"] / "calib_tiny.npz"),
-                           out=str(tmp_path), tflite="fp32", onnx="none")
-    with pytest.raises(EdgekitError, match="diverges from the float model.*tfk_fp32.tflite"):
-        convert(config, log=lambda m: None)
-    assert list(tmp_path.iterdir()) == []
+    options = dict(model=str(tiny["paths"]["tf_keras_keras"]), calib=str(tiny["root"] / "calib_tiny.npz"),
+                   tflite="fp32", onnx="none")
+    manifest = convert(ConvertConfig(out=str(tmp_path / "kept"), **options), log=lambda m: None)
+    [rejected] = manifest["rejected"]
+    assert manifest["artifacts"] == [] and rejected["path"] == "rejected/tfk_fp32.tflite"
+    assert rejected["fidelity"]["sqnr_db"] < 20 and "SQNR" in rejected["reason"]
+    assert (tmp_path / "kept" / "tfk" / "rejected" / "tfk_fp32.tflite").is_file()
+    with pytest.raises(EdgekitError, match="--strict: rejected/tfk_fp32.tflite diverges from the float model"):
+        convert(ConvertConfig(out=str(tmp_path / "strict"), strict=True, **options), log=lambda m: None)
+    assert not (tmp_path / "strict").exists() or list((tmp_path / "strict").iterdir()) == []
 
 
 def test_validation_runs_in_the_real_runtimes(converted):
