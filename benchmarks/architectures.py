@@ -17,11 +17,16 @@ missed.
 
 **Non-degenerate models.** A randomly initialised classifier outputs the same 0.001 for every
 class: there is nothing for SQNR or top-1 agreement to measure. So every BatchNormalization's
-moving statistics are set from a batch of the calibration inputs (one forward pass in training
-mode with momentum 0: each layer then normalizes what it really sees), and the classifier's
-kernel is rescaled and its bias centred so that each logit varies by about 2 across samples around 0. The inputs are smooth random
-images in [0, 255] (low-frequency noise plus a little texture), passed through each model's own
-`preprocess_input`, so each model sees its own input range.
+moving statistics are set from a batch of the calibration inputs (in one forward pass, each
+layer sets them from what it sees, then normalizes with them), and the classifier is
+replaced by one that reads the HEAD_COMPONENTS directions in which the features spread most
+over the calibration samples (a random head reads mostly noise), scaled and centred so that each
+logit varies by about LOGIT_SPREAD across samples. The inputs are random images in [0, 255]
+(blocks of random size, colour, contrast and texture), passed through each model's own
+`preprocess_input`, so each model sees its own input range. A body with random weights is still
+far more sensitive to quantization than a trained one (on MobileNetV2 int8 keeps about 4 dB SQNR
+against some 20 on trained weights), so int8 variants are often rejected here: that is the
+partial-success path, and the timing targets hold either way.
 """
 
 from __future__ import annotations
@@ -50,18 +55,24 @@ ARCHITECTURES = {  # name: (keras.applications constructor, its preprocessing mo
 }
 SIZE = 224
 LOGIT_SPREAD = 2.0
+HEAD_COMPONENTS = 4
 TARGETS = {"no_bench_time_ratio": 1.2, "no_bench_memory_ratio": 1.5, "resnet50_bench_time_ratio": 2.0,
            "peak_memory_gb": 3.0}
 
 
 def images(count: int, seed: int) -> np.ndarray:
-    """Smooth random images in [0, 255]: 7x7 noise upsampled, plus some finer texture."""
+    """Random images in [0, 255] that differ as photos do: blocks of random size and colour, with
+    random contrast, tint and texture (similar images give a random network similar features)."""
     rng = np.random.default_rng(seed)
-    coarse = rng.uniform(0, 255, (count, 7, 7, 3))
-    index = np.minimum(np.arange(SIZE) * 7 // SIZE, 6)
-    smooth = coarse[:, index][:, :, index]
-    texture = rng.normal(0, 20, (count, SIZE, SIZE, 3))
-    return np.clip(smooth + texture, 0, 255).astype(np.float32)
+    out = np.empty((count, SIZE, SIZE, 3), np.float32)
+    for i in range(count):
+        grid = int(rng.integers(2, 29))
+        blocks = rng.uniform(0, 1, (grid, grid, 3)) ** rng.uniform(0.3, 3)
+        index = np.minimum(np.arange(SIZE) * grid // SIZE, grid - 1)
+        image = blocks[index][:, index] * rng.uniform(0.2, 1.0) + rng.uniform(0, 0.5) * rng.uniform(0, 1, 3)
+        image = image + rng.normal(0, rng.uniform(0, 0.25), image.shape)
+        out[i] = np.clip(image, 0, 1) * 255
+    return out
 
 
 def build(name: str, folder: Path, samples: int) -> tuple[Path, Path, Path]:
@@ -74,18 +85,20 @@ def build(name: str, folder: Path, samples: int) -> tuple[Path, Path, Path]:
     model = getattr(keras.applications, constructor)(weights=None, input_shape=(SIZE, SIZE, 3))
     preprocess = getattr(keras.applications, module).preprocess_input
     calib = np.asarray(preprocess(images(samples, seed=0)), dtype=np.float32)
-    batch = calib[:16]
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.0  # the moving statistics become this batch's
-    model(batch, training=True)
+    normalizations = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in normalizations:  # each one's statistics become those of what it sees on a batch
+        layer.call = _setting_statistics(layer, layer.call)
+    model(calib[:16])  # inference mode: dropout stays off
+    for layer in normalizations:
+        del layer.call
     head = next(layer for layer in reversed(model.layers) if getattr(layer, "kernel", None) is not None)
-    features = keras.Model(model.inputs, head.input).predict(batch, verbose=0).reshape(len(batch), -1)
-    kernel = keras.ops.convert_to_numpy(head.kernel)
-    logits = features @ kernel.reshape(features.shape[1], -1)
-    scale = LOGIT_SPREAD / max(float(logits.std(axis=0).mean()), 1e-12)
-    head.kernel.assign(kernel * scale)
-    # centred per class: otherwise the features' common part picks one class for every input
+    features = keras.Model(model.inputs, head.input).predict(calib, verbose=0).reshape(len(calib), -1)
+    centred = features - features.mean(axis=0)
+    directions = np.linalg.svd(centred, full_matrices=False)[2][:HEAD_COMPONENTS]  # the features' widest spread
+    kernel = directions.T @ np.random.default_rng(0).normal(size=(HEAD_COMPONENTS, head.kernel.shape[-1]))
+    logits = features @ kernel
+    scale = LOGIT_SPREAD / float(logits.std(axis=0).mean())
+    head.kernel.assign((kernel * scale).reshape(head.kernel.shape).astype(np.float32))
     head.bias.assign((-logits.mean(axis=0) * scale).reshape(head.bias.shape).astype(np.float32))
     model_path, calib_path, labelled_path = (folder / f"{name}.keras", folder / f"{name}_calib.npy",
                                              folder / f"{name}_labelled.npz")
@@ -94,6 +107,19 @@ def build(name: str, folder: Path, samples: int) -> tuple[Path, Path, Path]:
     x = np.asarray(preprocess(images(200, seed=1)), dtype=np.float32)
     np.savez(labelled_path, x=x, y=model.predict(x, verbose=0).argmax(axis=1).astype(np.int64))
     return model_path, calib_path, labelled_path
+
+
+def _setting_statistics(layer, call):
+    import keras
+
+    def setting(inputs, training=None, mask=None):
+        axes = [i for i in range(len(inputs.shape)) if i != layer.axis % len(inputs.shape)]
+        mean, variance = keras.ops.moments(inputs, axes)
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+        return call(inputs, training=False)
+
+    return setting
 
 
 def timed(command: list[str], log_path: Path) -> dict:

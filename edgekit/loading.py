@@ -216,8 +216,11 @@ class SourceModel:
         self.sha256 = sha256_of(self.path)
         self.size_bytes = size_of(self.path)
 
-    def predict(self, feeds: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, np.ndarray]:
+    def predict(self, feeds: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, np.ndarray]:
+        from edgekit.runtimes.base import predict_batch
+
         tf = tensorflow()
+        batch_size = batch_size or predict_batch(feeds)
         count = len(next(iter(feeds.values())))
         chunks = []
         for start in range(0, count, batch_size):

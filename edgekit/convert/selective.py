@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.convert import tflite
-from edgekit.errors import ConversionFailed, EdgekitError
-from edgekit.heavy import quiet_stderr, tensorflow
+from edgekit.errors import EdgekitError
 from edgekit.inspection import tflite_ops
 
 
@@ -52,9 +51,8 @@ class Calibrated:
 
 def calibrate(saved_model_dir: Path, calibration: dict[str, np.ndarray], io: str = "int",
               on_sample=None) -> Calibrated:
-    converter, recipe = tflite.converter_for(saved_model_dir, "int8", calibration, io, on_sample)
-    converter._experimental_calibrate_only = True  # quantized below, as often as needed
-    content = tflite.run(converter)
+    content = tflite.calibrate(saved_model_dir, calibration, io, on_sample)
+    recipe = tflite.recipe_for("int8", calibration, io)
     layers = [Layer(_keras_layer(names[0]), op, names[0]) for op, names in tflite_ops(content) if names]
     return Calibrated(content, io, recipe, layers)
 
@@ -80,23 +78,13 @@ def resolve(calibrated: Calibrated, names: list[str]) -> KeepFloat:
 
 def quantize(calibrated: Calibrated, keep: KeepFloat | None = None, debug: bool = False) -> bytes:
     """The int8 flatbuffer with `keep` in float; `debug` adds the NumericVerify ops."""
-    tf = tensorflow()
-    from tensorflow.lite.python import convert as tflite_internals  # what the debugger itself calls
-
     keep = keep or KeepFloat()
-    io_type = tf.int8 if calibrated.io == "int" else tf.float32
-    try:
-        with quiet_stderr(replay_on_error=False):
-            return tflite_internals.mlir_quantize(
-                calibrated.content, input_data_type=io_type, output_data_type=io_type,
-                enable_numeric_verify=debug, denylisted_nodes=list(keep.tensors) or None,
-                denylisted_ops=list(keep.ops) or None)
-    except Exception as exc:  # the quantizer raises ConverterError and plain RuntimeErrors
-        raise ConversionFailed(tflite.explain_failure(str(exc))) from exc
+    return tflite.quantize(calibrated.content, "int8", calibrated.io, list(keep.tensors) or None,
+                           list(keep.ops) or None, debug)
 
 
 def recipe(calibrated: Calibrated, keep: KeepFloat | None) -> dict:
-    found = {**calibrated.recipe, "quantizer": "calibrate once, then TFLite's MLIR quantizer"}
+    found = dict(calibrated.recipe)
     if keep:
         found["keep_float"] = keep.to_dict()
     return found

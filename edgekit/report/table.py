@@ -52,7 +52,10 @@ def conversion_table(manifest: dict) -> str:
              *(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
-             f"fidelity against the float model on {samples} calibration samples"]
+             f"fidelity against the float model on {samples} calibration samples",
+             *(f"  {a['path']}: on the first {a['fidelity']['samples']} only (its kernels are slow; validation "
+               "stops after a time share)" for a in [*manifest["artifacts"], *rejected]
+               if a["fidelity"]["samples"] < samples)]
     if evaluation:
         lines.append(f"{metric} on {evaluation['samples']} held-out samples ({evaluation['data']})")
     if manifest.get("optimization"):

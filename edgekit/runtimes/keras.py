@@ -59,7 +59,7 @@ class KerasSession(Session):
     def _fetch_impl(self):
         return self._raw
 
-    def predict(self, feeds, batch: int = 256):
+    def predict(self, feeds, batch: int | None = None):
         with tensorflow().device(self.device):
             return self.model.predict(feeds, batch)
 
