@@ -221,24 +221,32 @@ class Measure:
         found, outputs = runner.measure(job, self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
+        evaluated = len(_first(outputs))  # fewer than the data's when the pair's time share ran out
         bad = fidelity.non_finite_samples(outputs)
         if bad:  # a broken file: a failed record with the reason, never NaN in the results
-            raise EdgekitError(f"outputs NaN or inf on {bad} of {self.data.samples} evaluation samples")
-        return {**found, "accuracy": self._accuracy(outputs), "fidelity": self._fidelity(outputs, path)}
+            raise EdgekitError(f"outputs NaN or inf on {bad} of {evaluated} evaluation samples")
+        record = {**found, "accuracy": self._accuracy(outputs, evaluated),
+                  "fidelity": self._fidelity(outputs, evaluated, path)}
+        if evaluated < self.data.samples:
+            record["evaluated_samples"] = evaluated
+        return record
 
-    def _accuracy(self, outputs: dict) -> dict | None:
+    def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
         if self.data.metric is None:
             return None
-        value = score(self.data.metric, _first(outputs), _first(self.data.inputs), self.data.labels)
+        inputs, labels = _first(self.data.inputs)[:evaluated], self.data.labels[:evaluated]
+        value = score(self.data.metric, _first(outputs), inputs, labels)
         if self.float_score is None:
             return {"metric": self.data.metric, "value": round(value, 6)}
-        return evaluation(self.data.metric, self.float_score, value)
+        float_score = self.float_score if evaluated == self.data.samples else score(
+            self.data.metric, _first(self.reference_outputs)[:evaluated], inputs, labels)  # on the same samples
+        return evaluation(self.data.metric, float_score, value)
 
-    def _fidelity(self, outputs: dict, path: Path) -> dict | None:
+    def _fidelity(self, outputs: dict, evaluated: int, path: Path) -> dict | None:
         if self.reference_outputs is None or path.suffix.lstrip(".") not in subjects.ARTIFACT_FORMATS:
             return None
         classifier = None if self.data.metric is None else self.data.metric == "accuracy"
-        return fidelity.compare(self.reference_outputs, outputs, classifier)
+        return fidelity.compare({k: v[:evaluated] for k, v in self.reference_outputs.items()}, outputs, classifier)
 
 
 def time_share(variant: str, target: targets.Target) -> float:

@@ -31,12 +31,31 @@ def measure(open_session, latency_feeds: list[dict], eval_inputs: dict | None, r
         latency.update(stopped_by=stopped_by, median_ci=round(timing.median_ci(times), 4), share_seconds=share)
     with session:
         found = {"details": session.details(), "cold": cold, "latency_us": latency, "memory": memory.record(),
-                 "throughput": timing.throughput(session, latency_feeds[0], batch, max(10, len(times) // batch),
-                                                 max(2, warmup // batch), deadline,
-                                                 None if share is None else time.monotonic() + share / 2)}
+                 "throughput": _throughput(session, latency_feeds[0], batch, len(times), warmup, latency["p50"] / 1e6,
+                                           deadline, share)}
         if eval_inputs is None:
             return found, None
         started = time.perf_counter()
-        outputs = session.predict(eval_inputs)
+        outputs = session.predict(eval_inputs, until=None if share is None else time.monotonic() + share,
+                                  at_least=MIN_EVALUATED)
         found["evaluation_seconds"] = round(time.perf_counter() - started, 4)
     return found, outputs
+
+
+# --runs auto bounds the rest of a pair's measurement by its time share too: the throughput batch
+# shrinks to what fits in a quarter of it, and the evaluation stops after the share, once
+# MIN_EVALUATED samples ran (the engine scores the float model on the same samples then)
+MIN_EVALUATED = 10
+
+
+def _throughput(session, feed: dict, batch: int, runs: int, warmup: int, seconds_per_call: float, deadline,
+                share: float | None) -> dict:
+    if share is None:
+        return timing.throughput(session, feed, batch, max(10, runs // batch), max(2, warmup // batch), deadline)
+    fits = max(1, int(share / 4 / max(seconds_per_call, 1e-9)))
+    found = timing.throughput(session, feed, min(batch, fits), max(10, runs // batch), 1, deadline,
+                              time.monotonic() + share / 2)
+    if fits < batch and "note" not in found:
+        found["note"] = (f"ran below batch {batch} where {batch} samples take longer than a quarter of the "
+                         "pair's time share (--runs auto; the batch is in the JSON)")
+    return found

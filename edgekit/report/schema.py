@@ -347,6 +347,9 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
         check.need(latency, key, _NUMBER, f"{where}.latency_us", minimum=0)
     check.need(latency, "runs", int, f"{where}.latency_us", minimum=0)
     check.need(latency, "high_spread", bool, f"{where}.latency_us", optional=True)
+    check.need(latency, "stopped_by", str, f"{where}.latency_us", optional=True)  # --runs auto
+    check.need(latency, "median_ci", _NUMBER, f"{where}.latency_us", optional=True, minimum=0)
+    check.need(record, "evaluated_samples", int, where, optional=True, minimum=1)
     for key in ("cold", "memory", "throughput"):
         check.need(record, key, dict, where)
     check.need(record, "details", dict, where, optional=True)

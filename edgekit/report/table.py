@@ -165,6 +165,10 @@ def bench_table(model: dict) -> str:
         lines.append(f"stopped at its time share before its median was known to ±{PRECISION:.0%}: " + ", ".join(
             f"{r['artifact']} on {target_label(r)} ({r['latency_us']['runs']} runs in {r['latency_us']['share_seconds']:g} "
             f"s, median ±{r['latency_us']['median_ci']:.1%})" for r in cut))
+    partial = [r for r in model["records"] if r["status"] == "ok" and "evaluated_samples" in r]
+    if partial:
+        lines.append(f"scored on the first samples only, at the pair's time share (of {data['samples']}): " + ", ".join(
+            f"{r['artifact']} on {target_label(r)} ({r['evaluated_samples']})" for r in partial))
     first = next((r for r in model["records"] if r["status"] == "ok"), None)
     if first:
         counts = sorted(r["latency_us"]["runs"] for r in model["records"] if r["status"] == "ok")

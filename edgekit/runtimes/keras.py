@@ -59,10 +59,6 @@ class KerasSession(Session):
     def _fetch_impl(self):
         return self._raw
 
-    def predict(self, feeds, batch: int | None = None):
-        with tensorflow().device(self.device):
-            return self.model.predict(feeds, batch)
-
     def details(self) -> dict:
         threading = tensorflow().config.threading
         return {"device": self.device, "threads": threading.get_intra_op_parallelism_threads() or None}

@@ -1,5 +1,7 @@
 """The harness's statistics, checked against figures worked out by hand on synthetic timings."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,59 @@ def test_throughput_stops_at_its_deadline(monkeypatch):
     monkeypatch.setattr(timing, "time", stream)
     times = timing.time_invocations(stream, [None], 100, 2, until=0.55)
     assert stream.calls == 6 and len(times) == 4  # two warm-up calls, then timed calls until 0.55 s passed
+
+
+class SlowSession:
+    """A session whose every call sleeps `per_sample` seconds per sample: a big model on slow kernels."""
+
+    def __init__(self, per_sample):
+        from edgekit.artifacts import TensorSpec
+        from edgekit.runtimes.base import Session
+
+        class Slow(Session):
+            batch = 1
+
+            def _prepare_impl(self, feeds):
+                return feeds["x"]
+
+            def _bind_impl(self, prepared):
+                self.bound = prepared
+
+            def _invoke_impl(self):
+                time.sleep(per_sample * len(self.bound))
+
+            def _fetch_impl(self):
+                return {"y": self.bound * 2}
+
+            def _finish_impl(self, raw):
+                return raw
+
+            def _resize_impl(self, batch):
+                self.batch = batch
+
+            def close(self):
+                pass
+
+        self.session = Slow()
+        self.session.inputs = [TensorSpec("x", "float32", (None, 3))]
+        self.session.outputs = [TensorSpec("y", "float32", (None, 3))]
+
+    def __call__(self):
+        return self.session
+
+
+def test_a_slow_pair_s_throughput_and_evaluation_stay_within_its_share():
+    from edgekit.bench import harness
+
+    feeds = [{"x": np.ones((1, 3), np.float32)}]
+    eval_inputs = {"x": np.arange(300, dtype=np.float32).reshape(100, 3)}
+    started = time.monotonic()
+    found, outputs = harness.measure(SlowSession(0.02), feeds, eval_inputs, None, 20, 32, share=0.4)
+    took = time.monotonic() - started
+    latency, throughput = found["latency_us"], found["throughput"]
+    assert latency["stopped_by"] == "precise" or latency["stopped_by"] == "share"
+    assert throughput["batch"] in (4, 5) and "below batch 32" in throughput["note"]  # 0.4 s / 4 / 20 ms a call
+    evaluated = len(outputs["y"])
+    assert harness.MIN_EVALUATED <= evaluated < 100  # stopped at the share, after the minimum
+    np.testing.assert_array_equal(outputs["y"], eval_inputs["x"][:evaluated] * 2)  # the first samples, in order
+    assert took < 4  # 100 samples alone would take 2 s, and a batch-32 throughput 0.64 s a call
