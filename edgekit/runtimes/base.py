@@ -115,6 +115,8 @@ class Session(abc.ABC):
         call that ends after it, once `at_least` samples ran: the outputs are then of the first
         samples only."""
         batch = batch or predict_batch(feeds)
+        if until is not None:  # calls small enough to look at the time often
+            batch = min(batch, max(1, at_least // 2))
         count = len(next(iter(feeds.values())))
         original = self.batch
         step = min(batch, count)
