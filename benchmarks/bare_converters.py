@@ -90,6 +90,12 @@ def onnx_variants(saved_model: Path, samples: np.ndarray, out: Path, opset: int,
     log(f"onnx int8-static: {time.perf_counter() - started:.1f} s")
 
 
+def peak_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("model")
@@ -100,8 +106,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
+    def log(message):  # with the peak memory so far: where it grows
+        print(f"{message} (peak {peak_gb():.2f} GB)", file=sys.stderr, flush=True)
 
     import keras
 

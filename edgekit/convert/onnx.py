@@ -6,7 +6,9 @@ checked with `onnx.checker` here and run by onnxruntime in validation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -39,13 +41,41 @@ def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
         outputs = [t.name for t in concrete.outputs]
         names = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)  # the signature's names
         frozen = tf_loader.from_function(concrete, inputs, outputs)
-        proto, _ = tf2onnx.convert.from_graph_def(frozen, name=concrete.name, input_names=inputs,
-                                                  output_names=outputs, opset=opset, tensors_to_rename=names)
+
+        def from_graph_def():
+            return tf2onnx.convert.from_graph_def(frozen, name=concrete.name, input_names=inputs,
+                                                  output_names=outputs, opset=opset, tensors_to_rename=names)[0]
+
+        try:
+            with _optimizers_unguarded():
+                proto = from_graph_def()
+        except Exception:  # an optimizer failed: the guarded way skips it
+            proto = from_graph_def()
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # tf2onnx and the checker raise many types
         raise ConversionFailed(f"tf2onnx: {first_line(exc)}") from exc
     recipe = {"converter": f"tf2onnx {tf2onnx.__version__}", "opset": opset}
     return proto.SerializeToString(), recipe
+
+
+@contextlib.contextmanager
+def _optimizers_unguarded():
+    """tf2onnx deep-copies the whole graph before each of its optimizers, so that a failing one can
+    be undone; on ResNet50 that peaked at 8.3 GB and took 30 s, against 4.9 GB and 16 s without.
+    Setting TF2ONNX_CATCH_ERRORS turns the copies off (tf2onnx 1.17 reads only whether it is set):
+    a failing optimizer then raises, and the caller converts again the guarded way."""
+    previous = os.environ.get(CATCH_ERRORS)
+    os.environ[CATCH_ERRORS] = "FALSE"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[CATCH_ERRORS]
+        else:
+            os.environ[CATCH_ERRORS] = previous
+
+
+CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
 
 
 def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None
@@ -64,6 +94,8 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
                 recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True,
                           "activation_type": "QInt8", "weight_type": "QInt8",
                           "calibration_samples": len(next(iter(calibration.values())))}
+                # one sample per call: at 6 per call MobileNetV2's calibration took 3.6 s and 0.87 GB
+                # against 3.0 s and 0.34 GB (the calibrator keeps each call's outputs)
                 quantize_static(str(prepared), str(out), _reader(calibration, on_sample), quant_format=QuantFormat.QDQ,
                                 per_channel=True, activation_type=QuantType.QInt8,
                                 weight_type=QuantType.QInt8)

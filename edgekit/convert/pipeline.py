@@ -74,10 +74,12 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
     with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
             contextlib.ExitStack() as opened:
         log(f"loading {model_path}")
+        seconds = {"started": time.monotonic()}  # where the run's time goes, kept in the manifest
         original = opened.enter_context(load_model(model_path, config.trust_model_code))
         interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
         calibration, task, float_score = prepare(config, model_path, calib_path, original)
         samples = len(next(iter(calibration.values())))
+        seconds["load and prepare"] = time.monotonic() - seconds.pop("started")
         interrupts.check()
 
         source, qat_source, optimization = original, None, None
@@ -108,14 +110,21 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 bar.update(step, f"{label}: calibrating {done}/{total}")
 
             try:
+                started = time.monotonic()
                 payload, recipe = make(on_sample)
+                converted = time.monotonic()
                 if id(parent) not in references:
                     references[id(parent)] = parent.predict(calibration)
+                    seconds["float model on the samples"] = time.monotonic() - converted
+                    converted = time.monotonic()
                 atomic_write_bytes(path, payload)
                 artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
                                      task, float_score)
+                seconds[f"{fmt} {variant}: convert"] = converted - started
+                seconds[f"{fmt} {variant}: validate"] = time.monotonic() - converted
             except ConversionFailed as exc:  # not built, or built but its runtime cannot run it
                 interrupts.check()
+                seconds[f"{fmt} {variant}: failed"] = time.monotonic() - started
                 path.unlink(missing_ok=True)
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 bar.note(f"  {fmt} {variant} failed: {exc}")
@@ -155,6 +164,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
             artifacts=[a.to_dict() for a in artifacts],
             failed=failed,
             rejected=rejected,
+            seconds={step: round(value, 2) for step, value in seconds.items()},
         )
         atomic_write_json(stage / MANIFEST_NAME, manifest)
         if finish is not None and artifacts:
