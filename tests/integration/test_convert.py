@@ -176,3 +176,48 @@ def test_validation_runs_in_the_real_runtimes(converted):
     np.testing.assert_allclose(outputs["digits_cnn_fp32.tflite"], reference, atol=1e-5)
     agree = (outputs["digits_cnn_int8.tflite"].argmax(1) == outputs["digits_cnn_int8-static.onnx"].argmax(1)).mean()
     assert agree >= 0.98
+
+
+def test_one_calibration_gives_the_converters_own_int8_and_int16x8(tiny):
+    """int8 and int16x8 are quantized from one calibration; each must hold the tensors, scales and
+    outputs that TFLiteConverter's own conversion gives (only the conversion metadata differs)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgekit.convert import pipeline
+    from edgekit.loading import load_model
+
+    saved, x = tiny["paths"]["savedmodel"], tiny["x"]
+    calls = []
+    with load_model(saved, False) as source:
+        shared = {}
+        built = {v: pipeline._tflite(source, v, {"pixels": x}, "int", lambda done, total: calls.append(done),
+                                     calibrated=shared)[0] for v in ("int8", "int16x8")}
+    assert calls == list(range(1, len(x) + 1))  # the samples ran once, for both variants
+
+    def by_converter(ops, io_type):
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = converter.inference_output_type = io_type
+        return converter.convert()
+
+    own = {"int8": by_converter(tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8),
+           "int16x8": by_converter(tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                                   tf.int16)}
+
+    def tensors_and_outputs(content):
+        interpreter = Interpreter(model_content=content)
+        interpreter.allocate_tensors()
+        tensors = [(t["name"], t["dtype"], tuple(t["shape"]), t["quantization"]) for t in interpreter.get_tensor_details()]
+        [given], [taken] = interpreter.get_input_details(), interpreter.get_output_details()
+        scale, zero = given["quantization"]
+        interpreter.set_tensor(given["index"], np.round(x[:1] / scale + zero).astype(given["dtype"]))
+        interpreter.invoke()
+        return tensors, interpreter.get_tensor(taken["index"])
+
+    for variant in ("int8", "int16x8"):
+        mine, theirs = tensors_and_outputs(built[variant]), tensors_and_outputs(own[variant])
+        assert mine[0] == theirs[0], variant
+        np.testing.assert_array_equal(mine[1], theirs[1])
