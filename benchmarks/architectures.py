@@ -142,7 +142,11 @@ def run_model(name: str, tmp: Path, samples: int, with_bench: bool = True) -> di
     folder = tmp / name
     folder.mkdir()
     started = time.perf_counter()
-    model, calib, labelled = build(name, folder, samples)
+    # built in a process of its own: a child's maxrss starts at the RSS of the process that
+    # forked it (Linux keeps the pre-exec image's high-water mark), so this one stays small
+    subprocess.run([sys.executable, __file__, "--build", name, "--into", str(folder), "--samples", str(samples)],
+                   check=True, cwd=REPO)
+    model, calib, labelled = (folder / f"{name}.keras", folder / f"{name}_calib.npy", folder / f"{name}_labelled.npz")
     row = {"model": name, "build_seconds": round(time.perf_counter() - started, 1)}
     print(f"{name}: built in {row['build_seconds']} s", flush=True)
     row["no_bench"] = timed(edgekit(model, calib, folder / "nobench", "--no-bench"), folder / "nobench.log")
@@ -251,11 +255,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--models", default=",".join(ARCHITECTURES))
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--build", help=argparse.SUPPRESS)  # one model, in a child process
+    parser.add_argument("--into", help=argparse.SUPPRESS)
     parser.add_argument("--bench-models", default=None,
                         help="the models to run with the benchmark too (default: all); the others get --no-bench only")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args(argv)
-    from edgekit.environment import describe
+    if args.build:
+        build(args.build, Path(args.into), args.samples)
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="edgekit-architectures-") as tmp:
         benched = set((args.bench_models or args.models).split(","))
@@ -263,7 +271,9 @@ def main(argv=None) -> int:
     checks = targets(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    machine = describe()
+    machine = json.loads(subprocess.run([sys.executable, "-c", "import json; from edgekit.environment import describe; "
+                                         "print(json.dumps(describe()))"], capture_output=True, text=True,
+                                        check=True, cwd=REPO).stdout.splitlines()[-1])
     versions = ", ".join(f"{k} {machine['versions'][k]}" for k in ("tensorflow", "tf2onnx", "onnxruntime", "ai-edge-litert"))
     (out / "architectures.md").write_text(markdown(rows, checks, f"{machine['cpu']['name']}, {machine['cpu']['cores']} "
                                                                  f"cores ({versions})"))
