@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekit.bench.timing import PRECISION
+from edgekit.bench.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.report.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
 
 
@@ -162,7 +162,7 @@ def bench_table(model: dict) -> str:
                      "with more --runs or on a quiet machine before trusting them")
     cut = [r for r in model["records"] if r["status"] == "ok" and r["latency_us"].get("stopped_by") == "share"]
     if cut:
-        lines.append(f"stopped at its time share before its median was known to ±{PRECISION:.0%}: " + ", ".join(
+        lines.append(f"stopped at its time share, before {MIN_AUTO_RUNS} runs pinned the median to ±{PRECISION:.0%}: " + ", ".join(
             f"{r['artifact']} on {target_label(r)} ({r['latency_us']['runs']} runs in {r['latency_us']['share_seconds']:g} "
             f"s, median ±{r['latency_us']['median_ci']:.1%})" for r in cut))
     partial = [r for r in model["records"] if r["status"] == "ok" and "evaluated_samples" in r]
