@@ -58,6 +58,9 @@ def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
     return proto.SerializeToString(), recipe
 
 
+CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+
+
 @contextlib.contextmanager
 def _optimizers_unguarded():
     """tf2onnx deep-copies the whole graph before each of its optimizers, so that a failing one can
@@ -73,9 +76,6 @@ def _optimizers_unguarded():
             del os.environ[CATCH_ERRORS]
         else:
             os.environ[CATCH_ERRORS] = previous
-
-
-CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
 
 
 def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None

@@ -4,7 +4,6 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from edgekit.convert import onnx as onnx_convert
 from edgekit.convert import selective
 from edgekit.convert import tflite as tflite_convert
 from edgekit.data import load_calibration
-from edgekit.environment import package_versions
+from edgekit.environment import package_versions, usable_cores
 from edgekit.errors import ConversionFailed, EdgekitError
 from edgekit.evaluation import task_for, zoo_name
 from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model, model_config
@@ -303,7 +302,7 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     """Load the file in its real runtime, run the calibration samples, compare with float, and
     score it on the held-out data when the task is known."""
     try:
-        with for_format(fmt).open(path, threads=os.cpu_count()) as session:
+        with for_format(fmt).open(path, threads=usable_cores()) as session:
             outputs = session.predict(calibration, until=time.monotonic() + VALIDATION_SECONDS,
                                       at_least=MIN_VALIDATION_SAMPLES)
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from edgekit.errors import BackendUnavailable, EdgekitError
