@@ -82,6 +82,7 @@ def build(name: str, folder: Path, samples: int) -> tuple[Path, Path, Path]:
     import keras
 
     constructor, module = ARCHITECTURES[name]
+    keras.utils.set_random_seed(0)  # the same weights on every run, so runs compare
     model = getattr(keras.applications, constructor)(weights=None, input_shape=(SIZE, SIZE, 3))
     preprocess = getattr(keras.applications, module).preprocess_input
     calib = np.asarray(preprocess(images(samples, seed=0)), dtype=np.float32)

@@ -72,6 +72,9 @@ def delegate_report(path: str | Path, delegate: str | None = None,
     if external is not None:
         entry = _apply(path, Path(delegate).name, names, _builtin_only(), [external])
         report["delegates"].append({**entry, "library": delegate, "options": options})
+    from edgekit.npu_compile import delegate_entry
+
+    report["delegates"].append(delegate_entry(path, info["ops"]))
     if info["subgraphs"] > 1:
         report["note"] = (f"only the main subgraph's {len(names)} ops are shown: LiteRT's Python "
                           "interpreter exposes no other")

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from edgekit import __version__
 
 PACKAGES = ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
-            "onnxruntime", "onnxruntime-gpu", "ai-edge-litert", "numpy")
+            "onnxruntime", "onnxruntime-gpu", "ai-edge-litert", "tflite-micro", "numpy")
 CPU_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "neon", "asimd")
 ORT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider",
                  "OpenVINOExecutionProvider")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import datasets, zoo
-from edgekit.bench.accuracy import score
+from edgekit.bench.accuracy import evaluation, score
 from edgekit.errors import EdgekitError
 
 
@@ -25,14 +25,21 @@ class Task:
     make_loss: Callable  # tf_keras -> the loss to fine-tune with
     recipe: dict | None  # the zoo recipe, when the model is a reference model
     source: str  # where the data comes from, in words
+    float_outputs: np.ndarray | None = None  # the float model's on the held-out inputs, once run
 
     def score(self, outputs: np.ndarray) -> float:
-        return score(self.metric, outputs, self.data.x_test, self.data.y_test)
+        """The metric on the first len(outputs) held-out samples."""
+        n = len(outputs)
+        return score(self.metric, outputs, self.data.x_test[:n], self.data.y_test[:n])
 
-    def score_session(self, session, input_name: str) -> float:
-        """The metric of a runtime session (any artifact) on the held-out inputs."""
-        outputs = session.predict({input_name: self.data.x_test})
-        return self.score(next(iter(outputs.values())))
+    def evaluate_session(self, session, input_name: str, until: float | None = None, at_least: int = 0) -> dict:
+        """A runtime session's metric on the held-out inputs beside the float model's on the same
+        ones: all of them, or those it got through by `until` (`at_least` of them), for kernels so
+        slow that the whole set would take minutes (int16x8 in LiteRT's reference kernels)."""
+        outputs = next(iter(session.predict({input_name: self.data.x_test}, until=until,
+                                            at_least=at_least).values()))
+        found = evaluation(self.metric, self.score(self.float_outputs[:len(outputs)]), self.score(outputs))
+        return found if len(outputs) == len(self.data.x_test) else {**found, "samples": len(outputs)}
 
 
 def zoo_name(model_path: Path) -> str | None:

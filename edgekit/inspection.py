@@ -27,6 +27,18 @@ def inspect_model(path: str | Path) -> dict:
     raise EdgekitError(f"{path}: inspect takes a .tflite or .onnx file, not {path.suffix or 'no extension'}")
 
 
+def checked_tflite(path: str | Path, command: str, why: str) -> Path:
+    """A .tflite file that exists, is within the size limit and parses, before `command` writes
+    anything; else one line naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgekitError(f"no such file {path}: {command} takes a .tflite file")
+    if path.suffix != ".tflite":
+        raise EdgekitError(f"{path} is not a .tflite file: {command} takes {why}")
+    inspect_model(path)
+    return path
+
+
 def inspect_tflite(path: Path) -> dict:
     from ai_edge_litert import schema_py_generated as schema
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.bench import fidelity
-from edgekit.bench.accuracy import evaluation
 from edgekit.convert import selective
 from edgekit.heavy import quiet_stderr, tensorflow
 from edgekit.runtimes import for_format
@@ -35,7 +34,7 @@ def run(config, log) -> dict:
     model_path, calib_path, name = resolve_inputs(config)
     log(f"loading {model_path}")
     with load_model(model_path, config.trust_model_code) as source:
-        calibration, task, float_score = prepare(config, model_path, calib_path, source)
+        calibration, task, _ = prepare(config, model_path, calib_path, source)
         input_name = source.inputs[0].name
         reference = source.predict(calibration)
         log(f"calibrating on {len(next(iter(calibration.values())))} samples from {calib_path}")
@@ -43,8 +42,7 @@ def run(config, log) -> dict:
         keep = selective.resolve(calibrated, config.keep_float)
         log("running TFLite's quantization debugger")
         layers = layer_errors(calibrated, keep, calibration)
-        model = whole_model(selective.quantize(calibrated, keep), calibration, reference, task, float_score,
-                            input_name)
+        model = whole_model(selective.quantize(calibrated, keep), calibration, reference, task, input_name)
     return {"kind": "edgekit quantization debug", "name": name, "model": str(model_path),
             "calibration": {"path": str(calib_path), "samples": len(next(iter(calibration.values())))},
             "evaluation_data": None if task is None else task.source, "io": config.io,
@@ -87,7 +85,7 @@ def layer_errors(calibrated: selective.Calibrated, keep: selective.KeepFloat | N
 
 
 def whole_model(content: bytes, calibration: dict[str, np.ndarray], reference: dict[str, np.ndarray],
-                task, float_score: float | None, input_name: str) -> dict:
+                task, input_name: str) -> dict:
     """The int8 model in its real runtime: fidelity against the float model on the calibration
     samples, and the task metric on the held-out data when there is one."""
     with tempfile.TemporaryDirectory(prefix="edgekit-debug-quant-") as folder:
@@ -95,10 +93,10 @@ def whole_model(content: bytes, calibration: dict[str, np.ndarray], reference: d
         path.write_bytes(content)
         with for_format("tflite").open(path) as session:
             outputs = session.predict(calibration)
-            score = None if task is None else task.score_session(session, input_name)
+            scored = None if task is None else task.evaluate_session(session, input_name)
     classifier = None if task is None else task.metric == "accuracy"
     return {"fidelity": fidelity.compare(reference, outputs, classifier),
-            "evaluation": None if task is None else evaluation(task.metric, float_score, score)}
+            "evaluation": scored}
 
 
 def _stripped_match(name: str, by_tensor: dict):

@@ -23,6 +23,7 @@ from edgekit.bench.engine import BenchSettings, Measure
 from edgekit.config import ConvertConfig
 from edgekit.convert import selective
 from edgekit.errors import ConversionFailed, EdgekitError
+from edgekit.mcu import Budget
 from edgekit.outputs import staged_folder
 
 TFLITE_CANDIDATES = ("int8", "int8-keep", "dynamic", "int16x8", "fp16", "fp32")
@@ -41,6 +42,7 @@ class TuneSettings:
     threads: tuple[int, ...] = (1,)
     runs: int = 100
     warmup: int = 10
+    mcu: Budget | None = None  # pick only a .tflite file that fits it, as TFLite Micro runs it
 
     def __post_init__(self):
         for flag, names, allowed in (("--tflite", self.tflite, TFLITE_CANDIDATES),
@@ -90,8 +92,9 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
         data = subjects.EvalData({source.inputs[0].name: task.data.x_test}, task.data.y_test, task.metric,
                                  task.source)
         reference = source.predict(data.inputs)
-        measure = Measure(BenchSettings(runs=settings.runs, warmup=settings.warmup), data, reference,
-                          float_score, budget)
+        measure = Measure(BenchSettings(runs=settings.runs, warmup=settings.warmup, mcu=settings.mcu), data,
+                          reference, float_score, budget)
+        micro = targets.parse("tflm", targets.TargetSettings(), {"tflite"})[0] if settings.mcu else None
         rows, stopped = [], False
         candidates = _candidates(config, settings, source, calibration, stage, log)
         while not stopped:
@@ -122,6 +125,16 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
                     stopped = True
                     break
                 rows.append(_row(fmt, variant, recipe, record, settings.max_drop))
+            if micro is not None and fmt == "tflite" and not stopped:
+                try:
+                    fitted = _fit(measure(path, {"format": fmt, "variant": variant}, micro), settings.mcu)
+                except limits.TimeLimitExceeded:
+                    fitted, stopped = {"board": settings.mcu.name, "fits": False,
+                                       "reason": "the budget ran out while TFLite Micro ran it"}, True
+                for row in rows:
+                    if row.get("file") == path.name:
+                        row["mcu"] = fitted
+                        row["within_tolerance"] = bool(row.get("within_tolerance")) and fitted["fits"]
         pick = min((r for r in rows if r.get("within_tolerance")), key=lambda r: r["p50_us"], default=None)
         measured = [r for r in rows if r["status"] == "ok"]
         closest = None if pick or not measured else min(measured, key=lambda r: r["drop_points"])
@@ -189,6 +202,13 @@ def _row(fmt: str, variant: str, recipe: dict, record: dict, max_drop: float) ->
     return {**row, "p50_us": record["latency_us"]["p50"], "metric": record["accuracy"]["metric"],
             "value": record["accuracy"]["value"], "drop_points": drop, "within_tolerance": drop <= max_drop,
             "measured": record}
+
+
+def _fit(record: dict, board: Budget) -> dict:
+    """A candidate's fit on the board, from its TFLite Micro record (one it cannot run fits nowhere)."""
+    if record["status"] == "ok":
+        return {**record["mcu"], "arena_bytes": record["details"]["arena_bytes"]}
+    return {"board": board.name, "fits": False, "reason": record.get("reason")}
 
 
 def _first(outputs: dict):

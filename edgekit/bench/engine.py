@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import __version__, interrupts, limits, runners
-from edgekit.artifacts import gzip_size, sha256_of, size_of
+from edgekit import __version__, interrupts, limits, mcu, runners
+from edgekit.artifacts import file_sizes, sha256_of
 from edgekit.bench import fidelity, subjects, targets
 from edgekit.bench.accuracy import evaluation, score
 from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
 from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.mcu import Budget
 from edgekit.evaluation import is_classification
 from edgekit.progress import Progress
 from edgekit.report import schema
@@ -37,7 +38,7 @@ from edgekit.runtimes import RUNTIMES, for_format
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 # --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
 # int16 activations, which XNNPACK hands to the reference kernels) are slow by design
-SHARE_SECONDS = 5.0
+SHARE_SECONDS = 3.0
 DEBUG_SHARE_SECONDS = 1.5
 
 
@@ -59,6 +60,7 @@ class BenchSettings:
     devices_file: str | None = None
     remote_python: str | None = None
     benchmark_binary: str | None = None  # an Android phone's benchmark_model
+    mcu: Budget | None = None  # --mcu/--mcu-ram/--mcu-flash: TFLite Micro runs, and each file's fit is said
 
     def __post_init__(self):
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
@@ -80,6 +82,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
+    if settings.mcu and "tflite" in formats and not any(t.runtime == "tflm" for t in chosen):
+        chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
         with for_format(artifact.suffix.lstrip(".")).open(artifact) as session:
@@ -145,7 +149,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
             "name": subject.name,
             "reference": None if subject.reference is None else {
                 "artifact": subject.reference.name, "path": str(subject.reference),
-                "sha256": described[0]["sha256"], **_sizes(subject.reference)},
+                "sha256": described[0]["sha256"], **file_sizes(subject.reference)},
             "reference_note": subject.note,
             "artifacts": described,
             "data": {"source": data.source, "samples": data.samples, "labelled": data.labels is not None,
@@ -182,7 +186,7 @@ class Measure:
         runner = self.runner(target, runner)
         return {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
                 "threads": target.open_options().get("threads"), "device": runner.device, "runner": runner.kind,
-                **_sizes(path)}
+                **file_sizes(path)}
 
     def __call__(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
         """A record; limits.TimeLimitExceeded when the benchmark's deadline passed while it ran."""
@@ -191,8 +195,11 @@ class Measure:
         if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
             options["trust_model_code"] = self.settings.trust_model_code
         try:
-            return {**record, "status": "ok", **self._measure(path, kind["variant"], target, options,
-                                                              self.runner(target, runner))}
+            found = self._measure(path, kind["variant"], target, options, self.runner(target, runner))
+            if target.runtime == "tflm" and self.settings.mcu:
+                found["mcu"] = mcu.fit(found["details"]["arena_bytes"], found["details"]["flash_bytes"],
+                                       self.settings.mcu)
+            return {**record, "status": "ok", **found}
         except BackendUnavailable as exc:
             interrupts.check()
             return {**record, "status": "skipped", "reason": str(exc)}
@@ -227,6 +234,10 @@ class Measure:
             raise EdgekitError(f"outputs NaN or inf on {bad} of {evaluated} evaluation samples")
         record = {**found, "accuracy": self._accuracy(outputs, evaluated),
                   "fidelity": self._fidelity(outputs, evaluated, path)}
+        computed = found["details"].get("precision")  # a backend that computes a float file in less
+        if computed and variant == "fp32" and computed != "float32" and record["fidelity"]:
+            record["precision_floor"] = {"precision": computed,
+                                         "reason": fidelity.outside_floor(record["fidelity"], computed)}
         if evaluated < self.data.samples:
             record["evaluated_samples"] = evaluated
         return record
@@ -252,21 +263,15 @@ class Measure:
 def time_share(variant: str, target: targets.Target) -> float:
     """The seconds an adaptive timing of this pair may take."""
     kernels = target.open_options().get("kernels")
-    debugging = kernels in ("builtin", "reference") or (variant == "int16x8" and target.runtime == "litert")
+    debugging = (kernels in ("builtin", "reference") or target.runtime == "tflm"
+                 or (variant == "int16x8" and target.runtime == "litert"))
     return DEBUG_SHARE_SECONDS if debugging else SHARE_SECONDS
 
 
 def _describe(path: Path, kind: dict, opened) -> dict:
     """A measured file as the report details it: identity, sizes and io specs (quantization too)."""
-    return {"name": path.name, **kind, **_sizes(path), "sha256": sha256_of(path),
+    return {"name": path.name, **kind, **file_sizes(path), "sha256": sha256_of(path),
             "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
-
-
-def _sizes(path: Path) -> dict:
-    sizes = {"size_bytes": size_of(path)}
-    if path.is_file():
-        sizes["gzip_bytes"] = gzip_size(path.read_bytes())
-    return sizes
 
 
 def _first(named: dict):

@@ -16,6 +16,7 @@ from edgekit.errors import ConversionFailed, EdgekitError
 FIDELITY_FLOORS = {
     "float32": (60.0, 0.99),  # only op re-ordering and fusion: errors near float epsilon
     "float16": (35.0, 0.98),  # 11-bit mantissa weights
+    "bfloat16": (25.0, 0.95),  # 8-bit mantissa activations too (OpenVINO's CPU plugin on AVX512_BF16)
     "dynamic": (15.0, 0.90),  # int8 weights, float activations
     "int16x8": (20.0, 0.90),  # int16 activations, int8 weights
     "int8": (10.0, 0.80),     # int8 weights and activations

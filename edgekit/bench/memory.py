@@ -1,4 +1,5 @@
-"""Peak memory of this process while a model loads and runs.
+"""Peak memory of this process while a model loads and runs, and memory freed by one step handed
+back before the next.
 
 On Linux the kernel keeps a high-water mark of resident memory (VmHWM) that writing "5" to
 /proc/self/clear_refs resets, so the peak of one model's run can be read in a process that
@@ -7,6 +8,8 @@ has run others before it. Elsewhere only the lifetime peak exists, and the recor
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import resource
 import sys
 from pathlib import Path
@@ -50,3 +53,16 @@ class PeakMemory:
         if self.scoped and self.before is not None:
             data["peak_over_start_bytes"] = max(0, self.peak - self.before) * 1024
         return data
+
+
+def return_freed_memory() -> None:
+    """Hand what the C allocator kept after a step back to the system (glibc's malloc_trim).
+    glibc keeps memory freed by a thread in that thread's arena, where the next step's threads do
+    not reuse it: after tf2onnx on ResNet50 0.8 GB stayed resident, and the next step's peak came
+    on top. A collection first frees the cycles that hold converters' graphs and sessions.
+    Elsewhere (another libc, macOS) only the collection happens."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # no malloc_trim here
+        pass

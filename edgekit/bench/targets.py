@@ -4,6 +4,7 @@
     litert:xnnpack  litert:builtin (alias default-kernels)  litert:reference  litert:delegate
     litert-compiled:cpu  litert-compiled:gpu  litert-compiled:npu
     onnxruntime:cpu  onnxruntime:cuda  onnxruntime:tensorrt  onnxruntime:openvino  (any EP it lists)
+    tflm:host  (TFLite Micro's reference kernels on this host; only when asked for, or --mcu)
 
 A bare runtime name means all of its default targets. Thread counts multiply the targets that
 take them; TensorFlow's pools are fixed at start-up, so Keras targets run once.
@@ -51,6 +52,7 @@ class TargetSettings:
     delegate: str | None = None
     delegate_options: tuple[tuple[str, str], ...] = ()
     dispatch_library: str | None = None
+    npu_backend: str = "npu"  # Intel OpenVINO's dispatch: the device it compiles for (npu, gpu, cpu)
 
 
 def parse_threads(text: str) -> tuple[int, ...]:
@@ -136,7 +138,8 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
             raise EdgekitError(f"--runtime {name}: litert-compiled takes cpu, gpu or npu")
         return [t for a in accelerators for t in _threaded(
             "litert-compiled", a, settings, accelerator=a,
-            **({"dispatch_library": settings.dispatch_library} if a == "npu" else {}))]
+            **({"dispatch_library": settings.dispatch_library, "npu_backend": settings.npu_backend}
+               if a == "npu" else {}))]
     if runtime == "onnxruntime":
         providers = _ort_providers()
         chosen = providers if not variant else [p for p in _all_ort_providers()
@@ -146,8 +149,12 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
                                f"(e.g. {', '.join(map(_short, providers))})")
         return [t for p in chosen for t in _threaded(
             "onnxruntime", _short(p), settings, provider=p)]
-    raise EdgekitError(f"--runtime {name}: unknown runtime {runtime!r}; use keras, litert, litert-compiled "
-                       "or onnxruntime")
+    if runtime == "tflm":
+        if variant not in ("", "host"):
+            raise EdgekitError(f"--runtime {name}: tflm runs TFLite Micro on this host only: write tflm")
+        return [Target("tflm", "host")]
+    raise EdgekitError(f"--runtime {name}: unknown runtime {runtime!r}; use keras, litert, litert-compiled, "
+                       "onnxruntime or tflm")
 
 
 def _all_ort_providers() -> list[str]:

@@ -19,7 +19,7 @@ from edgekit import __version__, interrupts, limits
 from edgekit.errors import EdgekitError, first_line
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
-            "env")  # each is edgekit/cli/<name>.py, with _ for -
+            "export", "compile", "env")  # each is edgekit/cli/<name>.py, with _ for -
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 

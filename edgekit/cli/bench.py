@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgekit import limits
 from edgekit.errors import EdgekitError
+from edgekit.mcu import BOARDS, budget
 from edgekit.trust import TRUST_HELP
 
 
@@ -16,18 +17,23 @@ def add_bench_arguments(p) -> None:
     g = p.add_argument_group("benchmark")
     g.add_argument("--runtime", help="targets, comma-separated: keras:cpu|gpu, litert:xnnpack|builtin|"
                                      "default-kernels|reference|delegate, litert-compiled:cpu|gpu|npu, "
-                                     "onnxruntime:cpu|cuda|tensorrt|openvino (default: every one that applies)")
+                                     "onnxruntime:cpu|cuda|tensorrt|openvino, tflm (TFLite Micro on this host) (default: every "
+                                     "one that applies; tflm only when named or with --mcu)")
     g.add_argument("--threads", default="1", help="CPU thread counts, comma-separated (default: 1)")
     g.add_argument("--runs", default="auto",
                    help="timed batch-1 runs per file and target, or auto (default): until the median's 95%% "
-                        "confidence interval is within ±2%%, at most 5 s per pair (1.5 s on builtin or reference "
-                        "kernels and for int16x8)")
+                        "confidence interval is within ±2%%, at most 3 s per pair (1.5 s on builtin or reference "
+                        "kernels, TFLite Micro and for int16x8)")
     g.add_argument("--warmup", type=int, default=20, help="untimed runs first (default: 20)")
     g.add_argument("--batch", type=int, default=32, help="batch size for throughput (default: 32)")
     g.add_argument("--delegate", help="an external TFLite delegate library (e.g. libedgetpu.so.1)")
     g.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
                    help="an option for --delegate (repeatable)")
-    g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu")
+    g.add_argument("--dispatch-library", help="the NPU vendor's LiteRT dispatch library, for litert-compiled:npu "
+                                              "(default: Intel OpenVINO's, in LiteRT's wheel, with the [npu] extra)")
+    g.add_argument("--npu-backend", choices=("npu", "gpu", "cpu"), default="npu",
+                   help="Intel OpenVINO's dispatch: the device it runs the partitions on (default: npu; cpu runs "
+                        "wherever OpenVINO does)")
     g.add_argument("--device", metavar="WHERE",
                    help="where to measure: local (default), ssh://[user@]host[:port] (a Linux board with Python 3, "
                         "numpy and ai-edge-litert or onnxruntime), adb or adb://SERIAL (an Android phone, with "
@@ -40,6 +46,12 @@ def add_bench_arguments(p) -> None:
     g.add_argument("--benchmark-binary", metavar="PATH",
                    help="for an Android phone: LiteRT's benchmark_model built for its ABI (a download, e.g. "
                         "android_aarch64_benchmark_model)")
+    g.add_argument("--mcu", metavar="BOARD", help="a microcontroller board whose RAM and flash each .tflite must "
+                                                  "fit: runs TFLite Micro and says whether each file fits, with the "
+                                                  "headroom (boards: " + ", ".join(BOARDS) + ")")
+    g.add_argument("--mcu-ram", metavar="SIZE", help="RAM for TFLite Micro's arena, e.g. 256KB (with --mcu-flash, "
+                                                     "or overriding --mcu's)")
+    g.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     g.add_argument("--in-process", action="store_true",
                    help="measure inside edgekit's own process rather than in a worker process per file and "
                         "target (no isolation: a runtime that crashes ends the run, one that hangs is not stopped)")
@@ -67,7 +79,7 @@ def settings_from(args, **extra):
     target_settings = targets.TargetSettings(
         threads=targets.parse_threads(args.threads), delegate=args.delegate,
         delegate_options=targets.parse_options(args.delegate_option, "--delegate-option"),
-        dispatch_library=args.dispatch_library)
+        dispatch_library=args.dispatch_library, npu_backend=args.npu_backend)
     targets.parse(args.runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
     if args.device:
         from edgekit.runners.devices import Phone, find
@@ -82,7 +94,7 @@ def settings_from(args, **extra):
         runtime=args.runtime, runs=parse_runs(args.runs), warmup=args.warmup, batch=args.batch,
         target_settings=target_settings, in_process=args.in_process, device=args.device,
         devices_file=args.devices, remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
-        **extra)
+        mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash), **extra)
 
 
 def parse_runs(text: str) -> int | None:

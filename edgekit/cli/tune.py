@@ -11,6 +11,7 @@ from edgekit.trust import TRUST_HELP
 
 
 def register(sub, common):
+    from edgekit.mcu import BOARDS
     from edgekit.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES
 
     p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
@@ -40,6 +41,11 @@ def register(sub, common):
     p.add_argument("--max-calib-samples", type=int, default=500, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
                    help="pixel range for image folders (default: 0,1)")
+    p.add_argument("--mcu", metavar="BOARD", help="pick only a .tflite file that fits this microcontroller board's "
+                                                  f"RAM and flash, run in TFLite Micro ({', '.join(BOARDS)}); "
+                                                  "ONNX candidates are left out")
+    p.add_argument("--mcu-ram", metavar="SIZE", help="RAM for TFLite Micro's arena, e.g. 256KB (with --mcu-flash)")
+    p.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
@@ -50,13 +56,16 @@ def run(args) -> int:
     from edgekit.bench.targets import parse_threads
     from edgekit.config import ConvertConfig
     from edgekit.errors import GateFailed
+    from edgekit.mcu import budget
     from edgekit.tune import TuneSettings, parse_budget, tune
     from edgekit.report.table import tune_table
 
+    board = budget(args.mcu, args.mcu_ram, args.mcu_flash)
     settings = TuneSettings(
         max_drop=args.max_accuracy_drop, budget_seconds=parse_budget(args.budget),
-        tflite=tuple(_names(args.tflite)), onnx=tuple(_names(args.onnx)), max_keep_float=args.max_keep_float,
-        threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup)
+        tflite=tuple(_names(args.tflite)), onnx=() if board else tuple(_names(args.onnx)),
+        max_keep_float=args.max_keep_float, threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup,
+        mcu=board)
     config = ConvertConfig(model=args.model, calib=args.calib, out=args.out, tflite=["fp32"], onnx=[],
                            io=args.io, max_calib_samples=args.max_calib_samples, image_range=args.image_range,
                            trust_model_code=args.trust_model_code, train_data=args.train_data)
@@ -66,6 +75,7 @@ def run(args) -> int:
     if report["pick"] is None:
         closest = report["closest"]
         raise GateFailed(f"no candidate is within {settings.max_drop:g} points of the float model"
+                         + (f" and fits {board.name}" if board else "")
                          + (f"; the closest is {closest['file']} ({closest['drop_points']:+.2f} points)"
                             if closest else "; none could be measured")
                          + f": see {args.out}/{report['name']}-tuned/tune.json")

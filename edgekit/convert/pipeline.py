@@ -10,9 +10,10 @@ from pathlib import Path
 
 from edgekit import interrupts, zoo
 from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes, atomic_write_json,
-                               gzip_size, new_manifest, sha256_of)
+                               file_sizes, new_manifest, sha256_of)
 from edgekit.bench import fidelity
-from edgekit.bench.accuracy import evaluation
+from edgekit.bench.harness import MIN_EVALUATED
+from edgekit.bench.memory import return_freed_memory
 from edgekit.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
 from edgekit.convert import onnx as onnx_convert
 from edgekit.convert import selective
@@ -101,6 +102,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                                             enabled=None if verbose else False, log=log))
         for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
             interrupts.check()
+            return_freed_memory()  # the last step's, so that this one's peak does not come on top
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
             path = stage / f"{name}_{variant}.{fmt}"
 
@@ -117,8 +119,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                     seconds["float model on the samples"] = time.monotonic() - converted
                     converted = time.monotonic()
                 atomic_write_bytes(path, payload)
-                artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)],
-                                     task, float_score)
+                artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
                 seconds[f"{fmt} {variant}: convert"] = converted - started
                 seconds[f"{fmt} {variant}: validate"] = time.monotonic() - converted
             except ConversionFailed as exc:  # not built, or built but its runtime cannot run it
@@ -167,6 +168,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         )
         atomic_write_json(stage / MANIFEST_NAME, manifest)
         if finish is not None and artifacts:
+            return_freed_memory()
             finish(stage, manifest)
     log(f"wrote {len(artifacts)} artifacts to {out_dir}"
         + (f" and {len(rejected)} rejected one(s) to {out_dir / REJECTED}" if rejected else ""))
@@ -198,7 +200,9 @@ def prepare(config: ConvertConfig, model_path: Path, calib_path: Path, source: S
                                    config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
     task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
                     lambda x: _first(source.predict({source.inputs[0].name: x})))
-    float_score = task.score(_first(source.predict(_test_feeds(task, source)))) if task else None
+    if task:
+        task.float_outputs = _first(source.predict(_test_feeds(task, source)))
+    float_score = task.score(task.float_outputs) if task else None
     return calibration, task, float_score
 
 
@@ -292,13 +296,13 @@ def _precision(fmt: str, variant: str) -> tuple[str, str]:
 
 # Validation is not a timing, so it uses every core; a variant whose kernels are slow (int16x8 runs
 # LiteRT's reference integer kernels: 14 s for 100 MobileNetV2 samples) is judged on the samples
-# it gets through in VALIDATION_SECONDS, MIN_VALIDATION_SAMPLES at least.
+# it gets through in VALIDATION_SECONDS, MIN_VALIDATION_SAMPLES at least; its held-out score too,
+# on MIN_EVALUATED at least (as a benchmark pair's), beside the float model's on the same samples.
 VALIDATION_SECONDS = 15.0
 MIN_VALIDATION_SAMPLES = 20
 
 
-def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, task, float_score
-              ) -> Artifact:
+def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, task) -> Artifact:
     """Load the file in its real runtime, run the calibration samples, compare with float, and
     score it on the held-out data when the task is known."""
     try:
@@ -306,7 +310,9 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             outputs = session.predict(calibration, until=time.monotonic() + VALIDATION_SECONDS,
                                       at_least=MIN_VALIDATION_SAMPLES)
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
-            score = None if task is None else task.score_session(session, source.inputs[0].name)
+            scored = None if task is None else task.evaluate_session(
+                session, source.inputs[0].name, until=time.monotonic() + VALIDATION_SECONDS,
+                at_least=MIN_EVALUATED)
     except EdgekitError as exc:  # name the artifact, not its staging path
         op = tflite_convert.failed_to_prepare(str(exc)) if variant == "int16x8" else None
         if op:
@@ -329,6 +335,6 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
         size_bytes=path.stat().st_size, sha256=sha256_of(path), parent=source.sha256, recipe=recipe,
         inputs=inputs_spec, outputs=outputs_spec,
         fidelity=fidelity.compare(reference, outputs, None if task is None else task.metric == "accuracy"),
-        gzip_bytes=gzip_size(path.read_bytes()),
-        evaluation=None if task is None else evaluation(task.metric, float_score, score),
+        gzip_bytes=file_sizes(path)["gzip_bytes"],  # the benchmark after reuses it
+        evaluation=scored,
     )

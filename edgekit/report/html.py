@@ -12,7 +12,7 @@ from html import escape
 
 from edgekit.report import plots, schema, summary
 from edgekit.report.schema import target_label
-from edgekit.report.table import human_size
+from edgekit.report.table import human_size, micro_lines
 
 # Even a value that slipped through unescaped could then neither fetch nor run anything.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -106,6 +106,8 @@ def _model(model: dict, tolerance: float) -> str:
         _scatter(rows, metric),
         "<h3>File sizes</h3>",
         plots.size_bars(_files(model)),
+        *(["<h3>On a microcontroller</h3>\n<ul>" + "".join(f"<li>{_e(line)}</li>" for line in micro) + "</ul>"]
+          if (micro := micro_lines(model["records"])) else []),
         f"<h3>Did not run ({len(not_run)})</h3>",
         "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in not_run) + "</ul>" if not_run
         else '<p class="note">Every selected target ran.</p>',

@@ -12,6 +12,7 @@ import os
 import re
 
 from edgekit.report import schema, summary
+from edgekit.report.table import micro_lines
 
 # What makes inline markup wherever it stands: escapes, code spans, emphasis, strikethrough,
 # links and images ([ ]), raw HTML and autolinks (< >), table cells (|), headings' closing #s
@@ -83,7 +84,7 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> 
     if rows:
         lines += ["", "p50 on each device:", "", *table(across, rows, right=set(range(2, len(across))))]
     lines += ["", f"**{cell(summary.recommend(model, tolerance).line())}**", ""]
-    notes = [*summary.not_run(model)]
+    notes = [*micro_lines(model["records"]), *summary.not_run(model)]
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):
         notes.append("!: the timing spread widely (robust cv above 0.1); rerun on a quiet machine before trusting it")
     if any(map(schema.is_mean, model["records"])):

@@ -106,7 +106,8 @@ def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendati
     if not model["data"].get("metric"):
         return Recommendation(None, tolerance, "the evaluation data has no labels, so accuracy is unknown "
                                                "(give --data with x and y)")
-    scored = [r for r in rows(model) if r.drop is not None]
+    # TFLite Micro's host time is its reference kernels', not a microcontroller's: no speed to pick by
+    scored = [r for r in rows(model) if r.drop is not None and r.record["runtime"] != "tflm"]
     if not scored:
         return Recommendation(None, tolerance, "no file was scored against the float model")
     within = [r for r in scored if r.drop <= tolerance]

@@ -58,6 +58,9 @@ def conversion_table(manifest: dict) -> str:
                if a["fidelity"]["samples"] < samples)]
     if evaluation:
         lines.append(f"{metric} on {evaluation['samples']} held-out samples ({evaluation['data']})")
+        lines += [f"  {a['path']}: on the first {a['evaluation']['samples']} only, beside the float model's on the "
+                  "same (its kernels are slow; validation stops after a time share)"
+                  for a in [*manifest["artifacts"], *rejected] if (a.get("evaluation") or {}).get("samples")]
     if manifest.get("optimization"):
         lines.append(optimization_summary(manifest["optimization"]))
     return "\n".join(lines)
@@ -152,6 +155,13 @@ def bench_table(model: dict) -> str:
     for target, artifacts in fallback.items():
         lines.append(f"{target} was not fully accelerated for {len(artifacts)} file(s): some ops ran on "
                      "the CPU fallback")
+    lines += micro_lines(model["records"])
+    for r in model["records"]:
+        if r["status"] == "ok" and r.get("precision_floor"):
+            judged = r["precision_floor"]
+            lines.append(f"{r['artifact']} on {target_label(r)} ran in {judged['precision']} ({r['details'].get('dispatch')}"
+                         f"): fidelity judged against the {judged['precision']} floor: "
+                         + (f"below it, {judged['reason']}" if judged["reason"] else "within it"))
     for note in dict.fromkeys(r["throughput"]["note"] for r in model["records"]
                               if r["status"] == "ok" and "note" in r["throughput"]):
         lines.append(f"batch/s {note}")
@@ -185,6 +195,38 @@ def bench_table(model: dict) -> str:
     return "\n".join(lines)
 
 
+def micro_lines(records: list[dict]) -> list[str]:
+    """What each file takes on a microcontroller (TFLite Micro's rows), and whether it fits the
+    budget given: arena in RAM, the file in flash, with what is left."""
+    micro = [r for r in records if r["status"] == "ok" and r["runtime"] == "tflm"]
+    lines = []
+    for r in micro:
+        d, line = r["details"], f"TFLite Micro: {r['artifact']}"
+        line += f" needs a {human_size(d['arena_bytes'])} arena ({d['arena_bytes']:,} bytes) and {human_size(d['flash_bytes'])} of flash"
+        if "mcu" in r:
+            m = r["mcu"]
+            line += (f"; {'fits' if m['fits'] else 'does NOT fit'} {m['board']}: RAM {headroom(m['ram_headroom_bytes'])}, "
+                     f"flash {headroom(m['flash_headroom_bytes'])}")
+        lines.append(line)
+    if micro:
+        lines.append("TFLite Micro: its time is reference kernels on the host, not MCU time; flash is the model's "
+                     "bytes (the interpreter's code and kernels come on top); the headroom is left for the "
+                     "application and stack")
+    return lines
+
+
+def headroom(left: int) -> str:
+    return f"{human_size(left)} left" if left >= 0 else f"{human_size(-left)} short"
+
+
+def _fit_cell(fit: dict | None) -> str:
+    if fit is None:
+        return "-"
+    if "arena_bytes" not in fit:
+        return "no: TFLite Micro cannot run it"
+    return f"{'yes' if fit['fits'] else 'no'}, arena {human_size(fit['arena_bytes'])}"
+
+
 def quant_debug_table(report: dict, top: int = 20) -> str:
     """The layers of an int8 conversion, worst first, and the whole model's numbers below."""
     rows = [[str(r["rank"]), r["layer"], r["op"], f"{r['rmse_per_step']:.2f}", f"{r['mse']:.3g}",
@@ -212,16 +254,22 @@ def quant_debug_table(report: dict, top: int = 20) -> str:
 def tune_table(report: dict) -> str:
     """Every candidate of a search, fastest first, and what was picked."""
     ok = sorted((r for r in report["candidates"] if r["status"] == "ok"), key=lambda r: r["p50_us"])
+    board = report["settings"].get("mcu")
     rows = [["*" if r == report["pick"] else ("+" if r["within_tolerance"] else ""),
              r["file"], ", ".join(r["kept_float"] or []) or "-", f"x{r['threads']}", f"{r['p50_us']:.1f}",
-             human_size(r["size_bytes"]), f"{r['value']:.4f}", f"{r['drop_points']:+.2f}"] for r in ok]
+             human_size(r["size_bytes"]), f"{r['value']:.4f}", f"{r['drop_points']:+.2f}",
+             *([_fit_cell(r.get("mcu"))] if board else [])] for r in ok]
     lines = [render(["", "candidate", "in float", "threads", "p50 us", "size", report["evaluation"]["metric"],
-                     "drop"], rows, right={4, 5, 6, 7})]
+                     "drop", *([f"fits {board['name']}"] if board else [])], rows, right={4, 5, 6, 7})]
     lines += [f"  {r['format']} {r['variant']}: {r['status']}: {r.get('reason')}" for r in report["candidates"]
               if r["status"] != "ok"]
     tolerance = report["settings"]["max_drop"]
+    if board:
+        lines.append(f"{board['name']}: {human_size(board['ram_bytes'])} RAM for TFLite Micro's arena, "
+                     f"{human_size(board['flash_bytes'])} flash for the model ({board['source']})")
     lines.append(f"float {report['evaluation']['metric']} {report['evaluation']['float']:.4f} on "
-                 f"{report['evaluation']['data']}; + within {tolerance:g} points, * the pick "
+                 f"{report['evaluation']['data']}; + within {tolerance:g} points"
+                 f"{' and fits ' + board['name'] if board else ''}, * the pick "
                  f"({report['seconds']:g} s" + (", stopped at the budget)" if report["stopped_at_budget"] else ")"))
     pick = report["pick"]
     if pick:

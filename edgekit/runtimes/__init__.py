@@ -5,9 +5,10 @@ from edgekit.runtimes.keras import KerasRuntime
 from edgekit.runtimes.litert import LiteRTRuntime
 from edgekit.runtimes.litert_compiled import LiteRTCompiledRuntime
 from edgekit.runtimes.onnxruntime import OnnxRuntime
+from edgekit.runtimes.tflm import TFLMRuntime
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (KerasRuntime(), LiteRTRuntime(), LiteRTCompiledRuntime(),
-                                                     OnnxRuntime())}
+                                                     OnnxRuntime(), TFLMRuntime())}
 
 
 def for_format(fmt: str) -> Runtime:

@@ -36,23 +36,29 @@ class LiteRTCompiledRuntime(Runtime):
         return f"ai-edge-litert {version('ai-edge-litert')}"
 
     def _check_target_impl(self, accelerator: str = "cpu", threads: int | None = None,
-                           dispatch_library: str | None = None) -> None:
+                           dispatch_library: str | None = None, npu_backend: str = "npu") -> None:
         if accelerator not in ACCELERATORS:
             raise EdgekitError(f"litert-compiled accelerator {accelerator!r} is not one of "
                                f"{', '.join(ACCELERATORS)}")
-        if accelerator == "npu" and not dispatch_library:
-            raise BackendUnavailable("the NPU needs its vendor's dispatch library: give "
-                                     "--dispatch-library PATH (a libLiteRtDispatch_*.so)")
+        if npu_backend not in NPU_BACKENDS:
+            raise EdgekitError(f"--npu-backend {npu_backend!r} is not one of {', '.join(NPU_BACKENDS)}")
+        if accelerator == "npu" and not (dispatch_library or intel_dispatch()):
+            raise BackendUnavailable("the NPU needs its vendor's dispatch library: give --dispatch-library PATH "
+                                     "(a libLiteRtDispatch_*.so), or pip install -e \".[npu]\" for Intel "
+                                     "OpenVINO's, which LiteRT's wheel carries")
         if dispatch_library and not Path(dispatch_library).exists():
             raise BackendUnavailable(f"dispatch library {dispatch_library} does not exist")
 
     def _open_impl(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
-                   dispatch_library: str | None = None) -> Session:
-        return CompiledSession(path, accelerator, threads, dispatch_library)
+                   dispatch_library: str | None = None, npu_backend: str = "npu") -> Session:
+        if accelerator == "npu" and not dispatch_library:
+            dispatch_library = str(intel_dispatch())
+        return CompiledSession(path, accelerator, threads, dispatch_library, npu_backend)
 
 
 class CompiledSession(Session):
-    def __init__(self, path: Path, accelerator: str, threads: int | None, dispatch_library: str | None):
+    def __init__(self, path: Path, accelerator: str, threads: int | None, dispatch_library: str | None,
+                 npu_backend: str = "npu"):
         from ai_edge_litert.compiled_model import CompiledModel, CpuOptions, HardwareAccelerator, Options
 
         # what would crash LiteRT, refused before it (on the CPU, what its kernels would refuse: an
@@ -65,17 +71,36 @@ class CompiledSession(Session):
         if dispatch is not None and dispatch.is_file():  # LiteRT takes the folder that holds it
             dispatch = dispatch.parent
         self.path, self.accelerator, self.threads = path, accelerator, threads
-        self._model = None
+        self.intel = accelerator == "npu" and dispatch is not None and (dispatch / INTEL_DISPATCH).is_file()
+        extra = {}
+        if self.intel and npu_backend.upper() not in _openvino_devices():
+            raise BackendUnavailable(f"Intel OpenVINO has no {npu_backend.upper()} device here (it sees "
+                                     f"{', '.join(_openvino_devices())}): --npu-backend cpu runs its dispatch on the CPU")
+        if self.intel:  # which device OpenVINO compiles the partitions for: without it, an NPU that may not be there
+            from ai_edge_litert.options import IntelOpenVinoGraphBackend, IntelOpenVinoOptions
+
+            extra["intel_openvino_options"] = IntelOpenVinoOptions(
+                graph_backend=IntelOpenVinoGraphBackend[npu_backend.upper()])
+        self._model, self.dispatched_to = None, None
         with quiet_stderr(replay_on_error=False) as written:  # LiteRT logs every step at INFO
             try:
                 self._model = CompiledModel.from_file(
                     str(path), environment=_environment(str(dispatch or "")),
-                    options=Options(hardware_accelerators=flags, cpu_options=CpuOptions(num_threads=threads or 0)))
+                    options=Options(hardware_accelerators=flags, cpu_options=CpuOptions(num_threads=threads or 0),
+                                    **extra))
                 self._open_signature()
                 # the first run sets LiteRT's runtime up and logs it: done here, where that is
                 # hidden, so it counts as loading (cold start is the sum either way)
                 self._model.run_by_name(self._key, self._in, self._out)
-                failure = _npu_missing(written(), str(dispatch)) if accelerator == "npu" else None
+                failure = None
+                if self.intel:  # the dispatch's own line is the proof it ran there, not XNNPACK
+                    found = _OPENVINO_DEVICE.search(written())
+                    self.dispatched_to = found.group(1) if found else None
+                    failure = None if found else (
+                        f"LiteRT ran {path.name} on XNNPACK, not through Intel OpenVINO's dispatch "
+                        f"({npu_backend.upper()} backend): OpenVINO sees {', '.join(_openvino_devices())}")
+                elif accelerator == "npu":
+                    failure = _npu_missing(written(), str(dispatch))
             except (RuntimeError, ValueError) as exc:
                 failure = _native_reason(written(), exc)
                 self._model = None
@@ -139,6 +164,8 @@ class CompiledSession(Session):
         return {s.name: dequantize(raw[s.name], s) for s in self.outputs}
 
     def _resize_impl(self, batch: int) -> str | None:
+        if self.accelerator == "npu":  # its partitions were compiled at this batch: resized, the outputs keep it
+            return f"the NPU's partitions are compiled for batch {self.batch}"
         try:
             for index, shape in enumerate(self._in_shapes):
                 self._model.resize_input_tensor(index, [batch, *shape[1:]])
@@ -149,14 +176,60 @@ class CompiledSession(Session):
         return None
 
     def details(self) -> dict:
-        return {"accelerator": self.accelerator, "threads": self.threads,
-                "fully_accelerated": self.fully_accelerated}
+        found = {"accelerator": self.accelerator, "threads": self.threads,
+                 "fully_accelerated": self.fully_accelerated}
+        if self.dispatched_to:
+            found.update(dispatch=f"Intel OpenVINO dispatch, {self.dispatched_to} backend",
+                         dispatch_library_loaded=_mapped(INTEL_DISPATCH),
+                         precision=_openvino_precision(self.dispatched_to))
+        return found
 
     def close(self):
         self._in = self._out = None
         if self._model is not None:
             self._model.close()
         self._model = None
+
+
+INTEL_DISPATCH = "libLiteRtDispatch_IntelOpenvino.so"
+NPU_BACKENDS = ("npu", "gpu", "cpu")  # the device Intel OpenVINO's dispatch compiles partitions for
+_OPENVINO_DEVICE = re.compile(r"Using Intel OpenVINO device: (\w+)")
+
+
+@functools.cache
+def intel_dispatch() -> Path | None:
+    """The folder of Intel OpenVINO's dispatch library in LiteRT's wheel, when the `openvino` it
+    links against is installed (the [npu] extra); else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec("openvino") is None:
+        return None
+    folder = Path(importlib.util.find_spec("ai_edge_litert").origin).parent / "vendors" / "intel_openvino" / "dispatch"
+    return folder if (folder / INTEL_DISPATCH).is_file() else None
+
+
+def _mapped(library: str) -> bool | None:
+    """Whether this process has `library` loaded (None where /proc cannot say)."""
+    try:
+        return library in Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+
+
+def _openvino_devices() -> list[str]:
+    import openvino
+
+    return openvino.Core().available_devices
+
+
+def _openvino_precision(device: str) -> str:
+    """The precision OpenVINO computes float ops in on `device` (bf16 on CPUs with AVX512_BF16 or
+    AMX, whatever the file's float32 says)."""
+    import openvino
+
+    hint = str(openvino.Core().get_property(device, "INFERENCE_PRECISION_HINT"))
+    return {"bfloat16": "bfloat16", "f16": "float16", "f32": "float32"}.get(hint.split("'")[1] if "'" in hint
+                                                                           else hint, hint)
 
 
 @functools.cache

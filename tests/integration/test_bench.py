@@ -6,7 +6,7 @@ import pytest
 
 from edgekit.bench import timing
 from edgekit.report import schema
-from tests.conftest import REPO, folder_state, run_cli
+from tests.conftest import NPU_SKIP, REPO, folder_state, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def test_every_record_that_did_not_run_says_why(results):
                           and r["artifact"] == "digits_cnn_int16x8.tflite")
     assert compiled_int16["status"] == "failed" and "int16" in compiled_int16["reason"]
     npu = [r for r in records(results) if r["target"] == "litert-compiled:npu"]
-    assert npu and all(r["status"] == "skipped" and "--dispatch-library" in r["reason"] for r in npu)
+    assert npu and all(r["status"] == "skipped" and NPU_SKIP in r["reason"] for r in npu)
 
 
 def test_accuracy_matches_the_card_and_fidelity_is_against_the_float_model(results):

@@ -1,0 +1,42 @@
+"""edgekit compile: ahead-of-time compilation of a .tflite file for NPUs with LiteRT's compiler
+plugins, one compiled file per target, and what each offloads to the NPU and leaves on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit import limits
+
+
+def register(sub, common):
+    p = sub.add_parser("compile", parents=[common], help="compile a .tflite file ahead of time for NPUs",
+                       description=__doc__.strip())
+    p.add_argument("model", help="a .tflite file")
+    p.add_argument("--npu", required=True, metavar="VENDOR:SOC,...",
+                   help="targets, e.g. intel_openvino:LNL,qualcomm:SM8650,mediatek:MT6989,google_tensor:Tensor_G3")
+    p.add_argument("--npu-backend", choices=("npu", "gpu", "cpu"), default="npu",
+                   help="Intel OpenVINO: the device the partitions are compiled for (default: npu; cpu runs "
+                        "anywhere OpenVINO does)")
+    p.add_argument("--out", default="edgekit-out", help="the compiled files and compile.json go to "
+                                                        "OUT/<model name>-npu/ (default: edgekit-out)")
+    limits.add_arguments(p, "model_bytes")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from edgekit.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
+    from edgekit.inspection import checked_tflite
+    from edgekit.npu_compile import compile_for, coverage_line, parse_targets
+    from edgekit.outputs import staged_folder
+
+    model = checked_tflite(args.model, "compile", "what LiteRT's NPU compilers take")
+    chosen = parse_targets(args.npu)
+    final = Path(args.out) / f"{model.stem}-npu"
+    with staged_folder(final, [("model", model)]) as stage:
+        records = [compile_for(model, vendor, soc, stage, args.npu_backend) for vendor, soc in chosen]
+        atomic_write_json(stage / COMPILE_NAME, new_manifest(
+            kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model), targets=records))
+    for record in records:
+        print(coverage_line(record))
+    print(f"wrote {final}")
+    return 0

@@ -1,0 +1,161 @@
+"""TensorFlow Lite for Microcontrollers (the `tflite-micro` wheel): a `.tflite` file as a
+microcontroller runs it, on TFLite Micro's reference kernels, from one fixed memory arena.
+
+What an embedded team asks first is whether the model fits, so opening a file finds the exact
+arena it needs: the smallest `arena_size` that allocates, found by search and checked against
+the interpreter's own recording allocator. Flash is the file's bytes; the interpreter's code and
+the kernels linked in come on top. The time measured here is the reference kernels' on this
+host, which says nothing of a microcontroller's speed; details() says so for every record.
+TFLite Micro aborts the process on some models (softmax parameters of MobileNetV2 int8,
+DESIGN pitfall 11), so it runs in a worker like every native runtime.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifacts import TensorSpec
+from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.heavy import quiet_stderr
+from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
+
+HOST_TIME = "reference kernels on the host, not MCU time"
+FLASH_NOTE = "the model's bytes; the interpreter's code and kernels come on top"
+MAX_ARENA = 1 << 30  # past this nothing on a microcontroller could hold it
+_REPORTED = re.compile(r"Arena allocation total (\d+) bytes")
+_UNPREPARED = re.compile(r"Node ([A-Z0-9_]+) \(number (\d+)\) failed to prepare")
+_MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
+
+
+class TFLMRuntime(Runtime):
+    name = "tflm"
+    formats = ("tflite",)
+
+    def _available_impl(self) -> str:
+        try:
+            from tflite_micro.python.tflite_micro import runtime  # noqa: F401
+        except ImportError as exc:
+            raise BackendUnavailable(f"TFLite Micro is not installed ({exc}): pip install tflite-micro") from None
+        from importlib.metadata import version
+
+        return f"tflite-micro {version('tflite-micro')}"
+
+    def _open_impl(self, path: Path, threads: int | None = None) -> Session:
+        return TFLMSession(path)
+
+
+class TFLMSession(Session):
+    batch = 1  # a microcontroller's model has fixed shapes; TFLite Micro cannot resize them
+
+    def __init__(self, path: Path):
+        from edgekit.inspection import inspect_tflite
+
+        self.path = path
+        self.content = path.read_bytes()
+        info = inspect_tflite(path)
+        self.inputs = [TensorSpec.from_dict(t) for t in info["inputs"]]
+        self.outputs = [TensorSpec.from_dict(t) for t in info["outputs"]]
+        self.arena_bytes, self.reported_bytes = self._smallest_arena()
+        from tflite_micro.python.tflite_micro import runtime
+
+        with quiet_stderr():
+            self._interpreter = runtime.Interpreter.from_bytes(self.content, arena_size=self.arena_bytes)
+
+    def _smallest_arena(self) -> tuple[int, int | None]:
+        """(the smallest arena that allocates, what the recording allocator reported using). The
+        interpreter's own report is checked: its size allocates and one byte less does not. Each
+        try runs in a child process, since TFLite Micro can crash on an arena that is too small
+        (SIGSEGV at 4,096 bytes for a model that needs 4,640)."""
+        arena = 1 << 16
+        while True:
+            allocates, said = _try_arena(self.path, arena, report=True)
+            if allocates:
+                break
+            if said.startswith(CRASHED):
+                raise EdgekitError(f"TFLite Micro {said} while loading {self.path.name}")
+            missing = sorted(set(_MISSING_OP.findall(said)))
+            if missing:
+                raise EdgekitError(f"TFLite Micro has no kernel for op(s) {', '.join(missing)}")
+            unprepared = _UNPREPARED.search(said)
+            if unprepared:
+                raise EdgekitError(f"TFLite Micro's {unprepared.group(1)} kernel refused node {unprepared.group(2)} "
+                                   f"of {self.path.name} (it runs float32, int8 and int16x8 files; float16 or "
+                                   "dynamic-range weights it does not)")
+            if "allocate" not in said.lower() or arena >= MAX_ARENA:  # not a matter of size
+                raise EdgekitError(f"TFLite Micro cannot load {self.path.name}: {_last_line(said)}")
+            arena *= 4
+        found = _REPORTED.search(said)
+        reported = int(found.group(1)) if found else None
+        if reported and _try_arena(self.path, reported)[0] and not _try_arena(self.path, reported - 1)[0]:
+            return reported, reported
+        low, high = 0, arena  # the report is not the edge: search for it, to the byte
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if _try_arena(self.path, middle)[0] else (middle, high)
+        return high, reported
+
+    def details(self) -> dict:
+        return {"kernels": "reference (TFLite Micro)", "time": HOST_TIME, "arena_bytes": self.arena_bytes,
+                "arena_reported_bytes": self.reported_bytes, "flash_bytes": len(self.content),
+                "flash": FLASH_NOTE}
+
+    def _prepare_impl(self, feeds):
+        return [np.ascontiguousarray(quantize(feeds[s.name], s)) for s in self.inputs]
+
+    def _bind_impl(self, prepared):
+        for index, values in enumerate(prepared):
+            self._interpreter.set_input(values, index)
+
+    def _invoke_impl(self):
+        self._interpreter.invoke()
+
+    def _fetch_impl(self):
+        return {s.name: np.array(self._interpreter.get_output(i)) for i, s in enumerate(self.outputs)}
+
+    def _finish_impl(self, raw):
+        return {s.name: dequantize(raw[s.name], s) for s in self.outputs}
+
+    def close(self):
+        self._interpreter = None
+
+
+# one try: exit 0 when the model allocates in the arena (printing the allocator's report), 3 when not
+_TRY = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+try:
+    interpreter = runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2]))
+except RuntimeError:
+    sys.exit(3)
+if sys.argv[3] == "report":
+    interpreter.print_allocations()
+"""
+
+
+CRASHED = "crashed with"
+
+
+def _try_arena(path: Path, arena: int, report: bool = False) -> tuple[bool, str]:
+    """(whether `path` allocates in `arena` bytes, what TFLite Micro printed: from CRASHED on
+    when it killed the process, with the signal and its last line)."""
+    done = subprocess.run([sys.executable, "-c", _TRY, str(path), str(arena), "report" if report else "-"],
+                          capture_output=True, text=True, errors="replace", timeout=300)
+    said = done.stdout + done.stderr
+    if done.returncode < 0:
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:
+            name = f"signal {-done.returncode}"
+        return False, f"{CRASHED} {name}" + (f" ({_last_line(said)})" if said.strip() else "")
+    return done.returncode == 0, said
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no reason given"

@@ -1,0 +1,55 @@
+"""LiteRT's NPU path for real: ahead-of-time compilation with the vendors' plugins, and runs
+through Intel OpenVINO's dispatch (its CPU graph backend: the one device here). With the [npu]
+extra absent, the same commands give skipped rows naming how to install it."""
+
+import importlib.util
+import json
+
+from tests.conftest import run_cli
+
+OPENVINO = importlib.util.find_spec("openvino") is not None
+
+
+def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(converted, tmp_path):
+    model = converted["folder"] / "digits_cnn_int8.tflite"
+    code, stdout, stderr = run_cli("compile", model, "--npu", "intel_openvino:LNL,qualcomm:SM8650",
+                                   "--npu-backend", "cpu", "--out", tmp_path)
+    assert code == 0, stderr
+    folder = tmp_path / "digits_cnn_int8-npu"
+    records = {r["vendor"]: r for r in json.loads((folder / "compile.json").read_text())["targets"]}
+    qualcomm = records["qualcomm"]
+    assert qualcomm["status"] == "skipped" and "libQnnHtp.so" in qualcomm["reason"] and "QNN SDK" in qualcomm["reason"]
+    intel = records["intel_openvino"]
+    if not OPENVINO:
+        assert intel["status"] == "skipped" and '".[npu]"' in intel["reason"]
+        return
+    assert intel["status"] == "ok" and intel["fully_offloaded"], intel
+    assert intel["offloaded"] == intel["ops"] == 8 and intel["on_cpu"] == {}
+    assert (folder / intel["file"]).stat().st_size > 0
+    assert "8 of 8 ops offloaded" in stdout
+
+    code, stdout, _ = run_cli("inspect", folder / intel["file"], "--delegates")
+    assert code == 0 and "npu (compiled ahead of time): 1 of 1 ops in 1 partition; on CPU: none" in stdout
+
+
+def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(converted, tmp_path):
+    code, stdout, stderr = run_cli("bench", converted["folder"], "--runtime", "litert-compiled:npu",
+                                   "--npu-backend", "cpu", "--json", tmp_path / "npu.json")
+    assert code == 0, stderr
+    rows = {r["artifact"]: r for r in json.loads((tmp_path / "npu.json").read_text())["models"][0]["records"]}
+    int8, fp32 = rows["digits_cnn_int8.tflite"], rows["digits_cnn_fp32.tflite"]
+    if not OPENVINO:
+        assert int8["status"] == "skipped" and '".[npu]"' in int8["reason"]
+        return
+    assert int8["status"] == "ok", int8
+    assert int8["details"]["dispatch"] == "Intel OpenVINO dispatch, CPU backend" and int8["details"]["fully_accelerated"]
+    assert int8["details"]["dispatch_library_loaded"] is True  # in the worker that ran it
+    assert int8["fidelity"]["sqnr_db"] > 30 and int8["accuracy"]["drop_points"] <= 1.0
+    # a float file: OpenVINO computes it in its own precision, and it is judged against that floor
+    assert fp32["status"] == "ok" and fp32["precision_floor"]["precision"] == fp32["details"]["precision"]
+    assert fp32["precision_floor"]["reason"] is None
+
+    code, stdout, stderr = run_cli("bench", converted["folder"] / "digits_cnn_int8.tflite", "--runtime",
+                                   "litert-compiled:npu", "--json", tmp_path / "no_npu.json")
+    record = json.loads((tmp_path / "no_npu.json").read_text())["models"][0]["records"][0]
+    assert record["status"] == "skipped" and "no NPU device here" in record["reason"], record
