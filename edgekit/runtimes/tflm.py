@@ -83,7 +83,8 @@ class TFLMSession(Session):
             if missing:
                 raise EdgekitError(f"TFLite Micro has no kernel for op(s) {', '.join(missing)}")
             unprepared = _UNPREPARED.search(said)
-            if unprepared:
+            short = "Failed to allocate" in said  # a kernel that runs out of arena in Prepare says so first
+            if unprepared and not short:
                 raise EdgekitError(f"TFLite Micro's {unprepared.group(1)} kernel refused node {unprepared.group(2)} "
                                    f"of {self.path.name} (it runs float32, int8 and int16x8 files; float16 or "
                                    "dynamic-range weights it does not)")
