@@ -86,6 +86,10 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
+        compiled = _compiled_for_npu(artifact)
+        if compiled is not None:  # only an NPU's dispatch runs it: read its specs from the file
+            described.append(_describe(artifact, subject.variant_of(artifact), compiled))
+            continue
         with for_format(artifact.suffix.lstrip(".")).open(artifact) as session:
             described.append(_describe(artifact, subject.variant_of(artifact), session))
 
@@ -274,6 +278,24 @@ def _describe(path: Path, kind: dict, opened) -> dict:
             "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
 
 
+def _compiled_for_npu(path: Path):
+    """A .tflite compiled ahead of time (`edgekit compile`) holds DISPATCH_OPs that LiteRT's CPU
+    kernels cannot load: its io specs, read from the file (an object with inputs and outputs),
+    else None."""
+    if path.suffix != ".tflite":
+        return None
+    from types import SimpleNamespace
+
+    from edgekit.artifacts import TensorSpec
+    from edgekit.inspection import inspect_tflite
+
+    info = inspect_tflite(path)
+    if not any("DISPATCH" in op.upper() for op in info["ops"]):
+        return None
+    return SimpleNamespace(inputs=[TensorSpec.from_dict(t) for t in info["inputs"]],
+                           outputs=[TensorSpec.from_dict(t) for t in info["outputs"]])
+
+
 def _first(named: dict):
     return next(iter(named.values()))
 
@@ -296,6 +318,9 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
 
 
 def _artifact_inputs(path: Path):
+    compiled = _compiled_for_npu(path)
+    if compiled is not None:
+        return subjects.float_specs(compiled.inputs)
     with for_format(path.suffix.lstrip(".")).open(path) as session:
         return subjects.float_specs(session.inputs)
 

@@ -30,6 +30,12 @@ def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(convert
 
     code, stdout, _ = run_cli("inspect", folder / intel["file"], "--delegates")
     assert code == 0 and "npu (compiled ahead of time): 1 of 1 ops in 1 partition; on CPU: none" in stdout
+    # the compiled file runs as compiled, through the dispatch (LiteRT's CPU kernels cannot load it)
+    code, _, stderr = run_cli("bench", folder / intel["file"], "--runtime", "litert-compiled:npu", "--npu-backend",
+                              "cpu", "--runs", "20", "--json", tmp_path / "compiled.json")
+    assert code == 0, stderr
+    record = json.loads((tmp_path / "compiled.json").read_text())["models"][0]["records"][0]
+    assert record["status"] == "ok" and record["details"]["dispatch"] == "Intel OpenVINO dispatch, CPU backend"
 
 
 def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(converted, tmp_path):
