@@ -28,6 +28,12 @@ def unreadable(path, exc: OSError, what: str = "") -> EdgekitError:
                         "check the path and its permissions")
 
 
+def last_line(text: str, limit: int = 300) -> str:
+    """The last non-empty line a native tool printed: where its reason usually is."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "no message")[:limit]
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (backends raise pages of text)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, last_line
 
 # vendor: (the module of its Target class, where its SDK comes from)
 VENDORS = {
@@ -76,7 +76,7 @@ def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "n
         result = json.loads(said[-1]) if said and said[-1].startswith("{") else None
         if result is None:
             return {**record, "status": "failed", "reason": f"the compile process ended with {done.returncode}: "
-                                                            f"{_last_line(done.stderr)}"}
+                                                            f"{last_line(done.stderr)}"}
         if result.get("error") is not None:
             log = _read_error_log(result["error"]) or done.stderr
             loader = next((line.strip(" └") for key in _NOT_LOADED for line in log.splitlines() if key in line), None)
@@ -86,7 +86,7 @@ def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "n
                     hint = ("the npu graph backend needs Intel's NPU driver and compiler (linux-npu-driver); "
                             "--npu-backend cpu compiles for OpenVINO's CPU plugin")
                 return {**record, "status": "skipped", "reason": f"the {vendor} plugin did not load: {loader}; {hint}"}
-            return {**record, "status": "failed", "reason": f"{vendor} compile failed: {_last_line(log)}"}
+            return {**record, "status": "failed", "reason": f"{vendor} compile failed: {last_line(log)}"}
         compiled = out / f"{model.stem}_{vendor}_{soc}.tflite"
         compiled.write_bytes(Path(result["file"]).read_bytes())
     return {**record, "status": "ok", "file": compiled.name, "size_bytes": compiled.stat().st_size,
@@ -169,8 +169,3 @@ def _read_error_log(path: str | None) -> str:
         return Path(path).read_text(errors="replace") if path else ""
     except OSError:
         return ""
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"

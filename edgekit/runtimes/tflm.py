@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.heavy import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 
@@ -89,7 +89,7 @@ class TFLMSession(Session):
                                    f"of {self.path.name} (it runs float32, int8 and int16x8 files; float16 or "
                                    "dynamic-range weights it does not)")
             if "allocate" not in said.lower() or arena >= MAX_ARENA:  # not a matter of size
-                raise EdgekitError(f"TFLite Micro cannot load {self.path.name}: {_last_line(said)}")
+                raise EdgekitError(f"TFLite Micro cannot load {self.path.name}: {last_line(said)}")
             arena *= 4
         found = _REPORTED.search(said)
         reported = int(found.group(1)) if found else None
@@ -153,10 +153,5 @@ def _try_arena(path: Path, arena: int, report: bool = False) -> tuple[bool, str]
             name = signal.Signals(-done.returncode).name
         except ValueError:
             name = f"signal {-done.returncode}"
-        return False, f"{CRASHED} {name}" + (f" ({_last_line(said)})" if said.strip() else "")
+        return False, f"{CRASHED} {name}" + (f" ({last_line(said)})" if said.strip() else "")
     return done.returncode == 0, said
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no reason given"
