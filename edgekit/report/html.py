@@ -75,11 +75,14 @@ def _header(results: dict) -> str:
                        f"Python {env.get('python', '?')}")),
         ("packages", _e(versions or "not recorded")),
         ("created", _e(results.get("created", "?"))),
-        ("settings", _e(f"{settings.get('runs') or 'auto (until the median is pinned)'} runs after "
-                        f"{settings.get('warmup', '?')} warm-up runs, "
+        ("settings", _e(f"{_runs(settings.get('runs'))} after {settings.get('warmup', '?')} warm-up runs, "
                         f"batch {settings.get('batch', '?')} for throughput, threads {threads}")),
         *((f"device {name}", _e(_machine(board))) for name, board in (results.get("devices") or {}).items()),
     ]) + "</header>"
+
+
+def _runs(runs) -> str:
+    return f"{runs} runs" if runs else "runs until the median was pinned (--runs auto)"
 
 
 def _machine(env: dict) -> str:

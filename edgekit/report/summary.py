@@ -56,13 +56,12 @@ class Row:
         return None if us is None else us / 1e3
 
     @property
-    def peak_mb(self) -> float | None:
+    def peak_bytes(self) -> int | None:
         """Resident memory added while the file loaded and ran (the whole process's peak where
         that was not recorded)."""
         memory = self.record["memory"]
         found = _figure(memory, "peak_over_start_bytes")
-        found = _figure(memory, "peak_rss_bytes") if found is None else found
-        return None if found is None else found / 2**20
+        return _figure(memory, "peak_rss_bytes") if found is None else found
 
     @property
     def samples_per_s(self) -> float | None:
@@ -111,7 +110,7 @@ def rows(model: dict) -> list[Row]:
 def headers(metric: str | None) -> list[str]:
     """The columns of the compact table every report shows."""
     return ["variant", "runtime", "size", "vs float", *([metric, "drop (points)"] if metric else []),
-            "p50 us", "p99 us", "speed-up", "cold ms", "peak MB", "samples/s"]
+            "p50 us", "p99 us", "speed-up", "cold ms", "peak memory", "samples/s"]
 
 
 def cells(row: Row, metric: str | None) -> list[str]:
@@ -120,7 +119,8 @@ def cells(row: Row, metric: str | None) -> list[str]:
     return [row.name, row.target, human_size(r["size_bytes"]), _number(row.size_ratio, ".2f", "x"),
             *([_number(row.accuracy, ".4f"), _number(row.drop, "+.2f")] if metric else []),
             latency_cell(r), _number(row.p99, ",.1f"), _number(row.speedup, ",.2f", "x"),
-            _number(row.cold_ms, ",.1f"), _number(row.peak_mb, ",.1f"), _number(row.samples_per_s, ",.0f")]
+            _number(row.cold_ms, ",.1f"),
+            "-" if row.peak_bytes is None else human_size(row.peak_bytes), _number(row.samples_per_s, ",.0f")]
 
 
 def _number(value, spec: str, suffix: str = "") -> str:
@@ -150,12 +150,11 @@ def speedup_note(model: dict) -> str:
 
 def throughput_note(model: dict) -> str | None:
     """At what batch samples/s was measured (a row that ran at another batch says why below)."""
-    batches = sorted({r["throughput"].get("batch") for r in model["records"] if r["status"] == "ok"} - {None},
-                     key=str)
+    batches = sorted({_figure(r["throughput"], "batch") for r in model["records"] if r["status"] == "ok"} - {None})
     if not batches:
         return None
     return (f"samples/s: throughput at batch {', '.join(map(str, batches))}; cold ms: loading and the first run; "
-            "peak MB: resident memory added while loading and running")
+            "peak memory: resident memory added while loading and running")
 
 
 def throughput_notes(model: dict) -> list[str]:
@@ -228,7 +227,7 @@ class Recommendation:
         if self.row is None:
             return f"no recommendation: {self.why_none}"
         r = self.row
-        faster = f", {r.speedup:,.2f}x {BASELINE}'s speed there" if r.speedup else ""
+        faster = f", {r.speedup:,.2f}x {BASELINE}'s speed on the same target" if r.speedup else ""
         spread = " (its timing spread widely: rerun before trusting it)" if r.record["latency_us"].get("high_spread") else ""
         tied = ", ".join(f"{t.record['artifact']} on {t.target}" for t in self.tied)
         tie = f"; tied within noise with {tied}; picked for its {self.picked_for}" if self.tied else ""
