@@ -170,7 +170,7 @@ def _data_note(model: dict) -> str:
 
 def _not_run_item(line: str, folded: dict) -> str:
     """A line of what did not run; the folded one opens on each target's reason."""
-    if not folded or not line.startswith("not available here"):
+    if not folded or not line.startswith(summary.FOLDED):
         return _e(line)
     reasons = "".join(f"<li>{_e(target_label({'target': target, 'device': device}))}: {_e('; '.join(why))}</li>"
                       for (target, device), why in folded.items())

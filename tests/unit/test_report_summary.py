@@ -129,15 +129,19 @@ def test_one_line_per_distinct_skip_and_unrequested_targets_folded():
     results, model = model_with(*records, runtime=None)
     assert summary.not_run(model, results["settings"]) == [
         "litert:builtin x1 failed for m_int8.tflite: RuntimeError: boom",
-        "not available here, and not asked for (without --runtime every target is tried): keras:gpu, "
-        "litert-compiled:gpu, onnxruntime:cuda"]
+        f"{summary.FOLDED}: keras:gpu, litert-compiled:gpu, onnxruntime:cuda"]
     # a target named in --runtime keeps its own line; a bare runtime name names none of its targets
     results, model = model_with(*records, runtime="keras,litert-compiled:gpu,litert:xnnpack,onnxruntime")
     assert summary.not_run(model, results["settings"])[0] == "litert-compiled:gpu x1,2 skipped for 2 files: no GPU here"
-    assert summary.not_run(model, results["settings"])[-1].endswith("tried): keras:gpu, onnxruntime:cuda")
+    assert summary.not_run(model, results["settings"])[-1] == f"{summary.FOLDED}: keras:gpu, onnxruntime:cuda"
+    # a target the benchmark's time limit left out did not run for want of time, not of hardware
+    late = skipped("litert:builtin", 1, reason="not measured: the benchmark's time limit was reached")
+    results, model = model_with(records[0], late, runtime=None)
+    assert summary.not_run(model, results["settings"]) == [
+        "litert:builtin x1 skipped for m_int8.tflite: not measured: the benchmark's time limit was reached"]
     # the HTML report opens the folded line on each target's reason
     page = html.render(model_with(*records, runtime=None)[0])
-    assert '<details class="folded"><summary>not available here' in page
+    assert f'<details class="folded"><summary>{summary.FOLDED}' in page
     assert "<li>onnxruntime:cuda: no CUDAExecutionProvider</li>" in page
 
 
