@@ -121,10 +121,10 @@ def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
 
 def _data_note(model: dict) -> str:
     data = model["data"]
-    first = next((r for r in model["records"] if r["status"] == "ok"), None)
+    counts = sorted(r["latency_us"]["runs"] for r in model["records"] if r["status"] == "ok")
     parts = [f"data: {data['samples']} samples from {data['source']}"]
-    if first:
-        parts.append(f"latency: batch 1, {first['latency_us']['runs']} runs")
+    if counts:  # --runs auto stops each pair when its median is pinned: the counts differ
+        parts.append(f"latency: batch 1, {counts[0] if counts[0] == counts[-1] else f'{counts[0]}-{counts[-1]}'} runs")
     return "; ".join(parts)
 
 
