@@ -254,7 +254,7 @@ def test_interrupt_during_converts_benchmark_leaves_the_previous_output(tmp_path
 @pytest.mark.slow
 def test_interrupt_during_bench_keeps_the_previous_results_file(converted, tmp_path):
     out = previous_output(tmp_path)
-    interrupt(["bench", converted["folder"], "--json", out / "results.json", "--runs", "2000"], out,
+    interrupt(["bench", converted["folder"], "--output", out / "results.json", "--runs", "2000"], out,
               lambda lines: sum(line.startswith("measuring") for line in lines) >= 2, signal.SIGTERM, tmp_path)
 
 
