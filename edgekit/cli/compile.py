@@ -18,8 +18,8 @@ def register(sub, common):
     p.add_argument("--npu-backend", choices=("npu", "gpu", "cpu"), default="npu",
                    help="Intel OpenVINO: the device the partitions are compiled for (default: npu; cpu runs "
                         "anywhere OpenVINO does)")
-    p.add_argument("--out", default="edgekit-out", help="the compiled files and compile.json go to "
-                                                        "OUT/<model name>-npu/ (default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR", default="edgekit-out", help="the compiled files and compile.json go to "
+                                                        "DIR/<model name>-npu/ (default: edgekit-out)")
     add_json(p, "the compile record (compile.json)")
     limits.add_arguments(p, "model_bytes")
     p.set_defaults(run=run)

@@ -19,7 +19,8 @@ def register(sub, common):
     p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
                                             "digits_cnn reference model)")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images")
-    p.add_argument("--out", help="output folder; artifacts go to OUT/<model name>/ (default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder; artifacts go to DIR/<model name>/ (default: edgekit-out)")
     p.add_argument("--tflite", help=f"TFLite variants, comma-separated: {','.join(TFLITE_VARIANTS)}, all or none")
     p.add_argument("--onnx", help=f"ONNX variants, comma-separated: {','.join(ONNX_VARIANTS)}, all or none")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named set of variants")

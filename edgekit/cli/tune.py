@@ -26,8 +26,8 @@ def register(sub, common):
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
                                    "brings its own)")
     p.add_argument("--train-data", help="labelled .npz (x and y) to judge accuracy on (a zoo model brings its own)")
-    p.add_argument("--out", default="edgekit-out", help="the pick and tune.json go to OUT/<model name>-tuned/ "
-                                                        "(default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR", default="edgekit-out",
+                   help="the pick and tune.json go to DIR/<model name>-tuned/ (default: edgekit-out)")
     p.add_argument("--tflite", default=",".join(TFLITE_CANDIDATES),
                    help=f"TFLite candidates, comma-separated (default: {','.join(TFLITE_CANDIDATES)}); "
                         "int8-keep is int8 with its k worst layers in float")
