@@ -35,7 +35,7 @@ def test_report_formats(converted, tmp_path):
         assert all(target in line for target, _ in folded)
         assert not any(line.startswith(f"- {target} ") for line in stdout.splitlines() for target, _ in folded)
 
-    code, _, stderr = run_cli("report", folder, "--format", "html", "--out", tmp_path / "page" / "report.html")
+    code, _, stderr = run_cli("report", folder, "--format", "html", "--output", tmp_path / "page" / "report.html")
     assert code == 0, stderr
     page = (tmp_path / "page" / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "digits_cnn_int8.tflite" in page
@@ -47,7 +47,7 @@ def test_report_formats(converted, tmp_path):
 def test_report_appends_to_the_job_summary(converted, tmp_path, monkeypatch):
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, stdout, _ = run_cli("report", converted["folder"], "--out", tmp_path / "report.md")
+    code, stdout, _ = run_cli("report", converted["folder"], "--output", tmp_path / "report.md")
     assert code == 0 and stdout == ""
     assert summary.read_text().startswith("## edgekit benchmark")
     assert (tmp_path / "report.md").read_text().rstrip() == summary.read_text().rstrip()
@@ -57,9 +57,9 @@ def test_report_bad_input(converted, tmp_path):
     before = folder_state(tmp_path)
     cases = [
         (["report", tmp_path / "missing.json"], "is not a file"),
-        (["report", converted["folder"], "--out", tmp_path], "is a folder"),
+        (["report", converted["folder"], "--output", tmp_path], "is a folder"),
         (["report", converted["folder"] / "manifest.json"], "is not an edgekit results file"),
-        (["report", converted["folder"], "--tolerance", "-1"], "--tolerance"),
+        (["report", converted["folder"], "--max-accuracy-drop", "-1"], "--max-accuracy-drop"),
         (["report", converted["folder"], "--format", "pdf"], "invalid choice"),
     ]
     for args, message in cases:
