@@ -50,22 +50,23 @@ def wrap(lines: list[str], at: int | None = None) -> list[str]:
 
 
 def fit(headers: list[str], rows: list[list[str]], right: set[int], drop: tuple[str, ...], at: int) \
-        -> tuple[list[int], dict[int, int]]:
-    """The columns that fit in `at` characters and the width of each folding column.
+        -> dict[int, int]:
+    """The columns that fit in `at` characters, each with its width, in order.
 
-    Right-aligned columns (figures) are never broken; left-aligned ones (names) stay whole up to
-    NAME_WHOLE characters. Columns named in `drop` are left out in that order until the rest fits;
-    the others stay, names folded to the room left (figures cut by rich as a last resort)."""
-    longest = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    kept = list(range(len(headers)))
+    Figures (right-aligned columns) are never broken; their headers break at spaces when the room
+    is short. Names (left-aligned) stay whole up to NAME_WHOLE characters. Columns named in `drop`
+    are left out in that order until the rest fits; the others stay, names folded to the room left
+    (figures too, by rich, as a last resort)."""
+    cells = [max((len(str(row[i])) for row in rows), default=0) for i in range(len(headers))]
+    full = [max(c, len(h)) for c, h in zip(cells, headers)]
 
     def need(i: int) -> int:
-        return longest[i] if i in right else min(longest[i], NAME_WHOLE)
+        return max(cells[i], *map(len, headers[i].split() or [""])) if i in right else min(full[i], NAME_WHOLE)
 
     def fits(columns: list[int]) -> bool:
         return sum(map(need, columns)) + GAP * (len(columns) - 1) <= at
 
-    dropped = []
+    kept, dropped = list(range(len(headers))), []
     for name in drop:
         if fits(kept):
             break
@@ -74,13 +75,19 @@ def fit(headers: list[str], rows: list[list[str]], right: set[int], drop: tuple[
     for i in reversed(dropped[:-1]):  # a narrow column left out early may fit in the room the last one left
         if fits(sorted([*kept, i])):
             kept = sorted([*kept, i])
-    folding = sorted((i for i in kept if i not in right), key=lambda i: longest[i])
-    room = at - sum(longest[i] for i in kept if i in right) - GAP * (len(kept) - 1)
-    widths = {}
-    for n, i in enumerate(folding):  # narrow names whole, the rest share what is left evenly
-        widths[i] = max(1, min(longest[i], room // (len(folding) - n)))
+    widths = {i: need(i) for i in kept}
+    room = at - sum(widths.values()) - GAP * (len(kept) - 1)
+    for i in kept:  # headers on one line where the room allows
+        if i in right:
+            wider = max(0, min(full[i] - widths[i], room))
+            widths[i] += wider
+            room -= wider
+    names = sorted((i for i in kept if i not in right), key=lambda i: full[i])
+    room += sum(widths[i] for i in names)
+    for n, i in enumerate(names):  # short names whole, the long ones share what is left evenly
+        widths[i] = max(1, min(full[i], room // (len(names) - n)))
         room -= widths[i]
-    return kept, widths
+    return {i: widths[i] for i in kept}
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset(),
@@ -92,19 +99,18 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
 
     at = at or width()
     style = styled() if style is None else style
-    kept, widths = fit(headers, rows, right, drop, at)
+    widths = fit(headers, rows, right, drop, at)
     rule = box.SIMPLE_HEAD if style else box.Box("    \n    \n -- \n    \n    \n -- \n    \n    \n", ascii=True)
     grid = Table(box=rule, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), highlight=False,
                  header_style="bold" if style else "")
-    for i in kept:
-        grid.add_column(headers[i], justify="right" if i in right else "left", width=widths.get(i),
-                        no_wrap=i in right, overflow="fold" if i in widths else "crop")
+    for i, room in widths.items():
+        grid.add_column(headers[i], justify="right" if i in right else "left", width=room, overflow="fold")
     for row in rows:
-        grid.add_row(*(str(row[i]) for i in kept))
+        grid.add_row(*(str(row[i]) for i in widths))
     out = _console(at, style)
     out.print(grid)
     lines = out.file.getvalue().rstrip("\n").split("\n")
-    left_out = [h for i, h in enumerate(headers) if i not in kept]
+    left_out = [h for i, h in enumerate(headers) if i not in widths]
     if left_out:
         lines += wrap([f"not shown at {at} columns: {', '.join(left_out)} (a wider terminal or --json shows "
                        f"{'it' if len(left_out) == 1 else 'them'})"], at)
