@@ -57,11 +57,13 @@ def fit(headers: list[str], rows: list[list[str]], right: set[int], drop: tuple[
     is short. Names (left-aligned) stay whole up to NAME_WHOLE characters. Columns named in `drop`
     are left out in that order until the rest fits; the others stay, names folded to the room left
     (figures too, by rich, as a last resort)."""
-    cells = [max((len(str(row[i])) for row in rows), default=0) for i in range(len(headers))]
-    full = [max(c, len(h)) for c, h in zip(cells, headers)]
+    columns = [[headers[i], *(str(row[i]) for row in rows)] for i in range(len(headers))]
+    full = [max(map(len, cells)) for cells in columns]
+    word = [max(len(w) for cell in cells for w in cell.split() or [""]) for cells in columns]
+    cells_only = [max(map(len, cells[1:]), default=0) for cells in columns]
 
-    def need(i: int) -> int:
-        return max(cells[i], *map(len, headers[i].split() or [""])) if i in right else min(full[i], NAME_WHOLE)
+    def need(i: int) -> int:  # figures whole, their headers broken at spaces; names whole up to NAME_WHOLE
+        return max(cells_only[i], word[i]) if i in right else min(full[i], NAME_WHOLE)
 
     def fits(columns: list[int]) -> bool:
         return sum(map(need, columns)) + GAP * (len(columns) - 1) <= at
@@ -82,12 +84,17 @@ def fit(headers: list[str], rows: list[list[str]], right: set[int], drop: tuple[
             wider = max(0, min(full[i] - widths[i], room))
             widths[i] += wider
             room -= wider
-    names = sorted((i for i in kept if i not in right), key=lambda i: full[i])
-    room += sum(widths[i] for i in names)
-    for n, i in enumerate(names):  # short names whole, the long ones share what is left evenly
-        widths[i] = max(1, min(full[i], room // (len(names) - n)))
-        room -= widths[i]
-    return {i: widths[i] for i in kept}
+    names, goals = [i for i in kept if i not in right], [full]
+    if room < 0:  # even with every column that may go gone: the names share what is left, words whole first
+        room += sum(widths[i] for i in names)
+        widths.update({i: 0 for i in names})
+        goals = [word, full]
+    for goal in goals:  # short text whole, the long share what is left evenly
+        for n, i in enumerate(sorted(names, key=lambda i: goal[i] - widths[i])):
+            wider = max(0, min(goal[i] - widths[i], room // (len(names) - n)))
+            widths[i] += wider
+            room -= wider
+    return {i: max(1, widths[i]) for i in kept}
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset(),
