@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from edgekit.bench.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.report.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
-from edgekit.report.terminal import wrap
+from edgekit.report import terminal
 
 # Columns left out first, in this order, when a table is wider than the terminal; the others
 # (what was run, its latency and its task metric) always stay, their names folded if need be.
@@ -18,9 +18,7 @@ def render(headers: list[str], rows: list[list[str]], right: set[int] = frozense
            drop: tuple[str, ...] = ()) -> str:
     """`rows` under `headers`, right-aligned columns (figures) whole, the others folded, and the
     columns named in `drop` left out in that order until the table fits the terminal."""
-    from edgekit.report.terminal import table
-
-    return table(headers, rows, right, drop)
+    return terminal.table(headers, rows, right, drop)
 
 
 def human_size(size: int) -> str:
@@ -70,7 +68,7 @@ def conversion_table(manifest: dict) -> str:
                   for a in [*manifest["artifacts"], *rejected] if (a.get("evaluation") or {}).get("samples")]
     if manifest.get("optimization"):
         lines.append(optimization_summary(manifest["optimization"]))
-    return "\n".join([table, *wrap(lines)])
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def optimization_summary(report: dict) -> str:
@@ -88,7 +86,7 @@ def optimization_summary(report: dict) -> str:
         options = ", ".join(f"{k} {v}" for k, v in step["options"].items() if v not in (None, False))
         lines.append(f"  {step['step']} ({options}): {report['metric']} {step['value']:.4f}, drop "
                      f"{step['drop_points']:+.2f} points{done}")
-    return "\n".join(wrap(lines))
+    return "\n".join(terminal.wrap(lines))
 
 
 def sqnr_cell(fid: dict) -> str:
@@ -153,7 +151,7 @@ def bench_table(model: dict) -> str:
         row += ["-" if fid is None else sqnr_cell(fid), "-" if top1 is None else f"{top1:.1%}"]
         rows.append(row)
     table = render(headers, rows, right=set(range(2, len(headers))), drop=BENCH_DROP) if rows else "no target could run"
-    lines = not_run(model)
+    lines = list(not_run(model))
     fallback = {}
     for r in model["records"]:  # an accelerator row that partly ran on the CPU must say so
         if r["status"] == "ok" and r["details"].get("accelerator") in ("gpu", "npu") \
@@ -199,7 +197,7 @@ def bench_table(model: dict) -> str:
     if model.get("reference_note"):
         lines.append(f"fidelity: {model['reference_note']}")
     lines.append(recommend(model).line())
-    return "\n".join([table, *wrap(lines)])
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def micro_lines(records: list[dict]) -> list[str]:
@@ -257,7 +255,7 @@ def quant_debug_table(report: dict, top: int = 20) -> str:
         summary += (f"; {ev['metric']} {ev['value']:.4f} vs float {ev['float']:.4f} "
                     f"(drop {ev['drop_points']:+.2f} points) on {report['evaluation_data']}")
     lines.append(summary)
-    return "\n".join([table, *wrap(lines)])
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def tune_table(report: dict) -> str:
@@ -284,4 +282,4 @@ def tune_table(report: dict) -> str:
     if pick:
         lines.append(f"picked: {pick['file']} on {pick['target']} x{pick['threads']}: p50 {pick['p50_us']:.1f} us, "
                      f"drop {pick['drop_points']:+.2f} points")
-    return "\n".join([table, *wrap(lines)])
+    return "\n".join([table, *terminal.wrap(lines)])

@@ -23,7 +23,7 @@ def width() -> int:
         return int(columns)
     if styled():
         try:
-            return os.get_terminal_size(sys.stdout.fileno()).columns
+            return os.get_terminal_size(sys.stdout.fileno()).columns or PLAIN_WIDTH  # 0: a pty with no size
         except (OSError, ValueError):
             pass
     return PLAIN_WIDTH
@@ -65,8 +65,8 @@ def fit(headers: list[str], rows: list[list[str]], right: set[int], drop: tuple[
     def need(i: int) -> int:  # figures whole, their headers broken at spaces; names whole up to NAME_WHOLE
         return max(cells_only[i], word[i]) if i in right else min(full[i], NAME_WHOLE)
 
-    def fits(columns: list[int]) -> bool:
-        return sum(map(need, columns)) + GAP * (len(columns) - 1) <= at
+    def fits(chosen: list[int]) -> bool:
+        return sum(map(need, chosen)) + GAP * (len(chosen) - 1) <= at
 
     kept, dropped = list(range(len(headers))), []
     for name in drop:
