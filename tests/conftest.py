@@ -23,10 +23,10 @@ NPU_SKIP = ("no NPU device here" if importlib.util.find_spec("openvino")
             else "the NPU needs its vendor's dispatch library")
 
 
-def run_cli(*args, cwd=None, timeout=600):
-    """Run `python -m edgekit ARGS` in a fresh process, as a user would."""
+def run_cli(*args, cwd=None, timeout=600, env=None):
+    """Run `python -m edgekit ARGS` in a fresh process, as a user would; `env` adds variables."""
     result = subprocess.run([sys.executable, "-m", "edgekit", *map(str, args)], capture_output=True,
-                            text=True, cwd=cwd, timeout=timeout)
+                            text=True, cwd=cwd, timeout=timeout, env=env and {**os.environ, **env})
     return result.returncode, result.stdout, result.stderr
 
 

@@ -1,19 +1,24 @@
-"""Plain-text tables for the terminal."""
+"""Tables for the terminal, laid out to its width (see terminal.py)."""
 
 from __future__ import annotations
 
 from edgekit.bench.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.report.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
+from edgekit.report import terminal
+
+# Columns left out first, in this order, when a table is wider than the terminal; the others
+# (what was run, its latency and its task metric) always stay, their names folded if need be.
+CONVERSION_DROP = ("gzip", "max-abs", "top-1 agree", "vs float", "SQNR dB", "drop (points)")
+BENCH_DROP = ("peak MB", "cold ms", "p99 us", "batch/s", "top-1 agree", "spread", "SQNR dB", "drop", "size")
+TUNE_DROP = ("threads", "size", "drop")
+QUANT_DEBUG_DROP = ("mse", "max abs", "step", "op")
 
 
-def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-
-    def line(cells):
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset(),
+           drop: tuple[str, ...] = ()) -> str:
+    """`rows` under `headers`, right-aligned columns (figures) whole, the others folded, and the
+    columns named in `drop` left out in that order until the table fits the terminal."""
+    return terminal.table(headers, rows, right, drop)
 
 
 def human_size(size: int) -> str:
@@ -48,8 +53,8 @@ def conversion_table(manifest: dict) -> str:
     if metric:
         headers += [metric, "drop (points)"]
     samples = manifest["calibration"]["samples"]
-    lines = [render(headers, rows, right=set(range(2, len(headers)))),
-             *(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
+    table = render(headers, rows, right=set(range(2, len(headers))), drop=CONVERSION_DROP)
+    lines = [*(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
              f"fidelity against the float model on {samples} calibration samples",
@@ -63,7 +68,7 @@ def conversion_table(manifest: dict) -> str:
                   for a in [*manifest["artifacts"], *rejected] if (a.get("evaluation") or {}).get("samples")]
     if manifest.get("optimization"):
         lines.append(optimization_summary(manifest["optimization"]))
-    return "\n".join(lines)
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def optimization_summary(report: dict) -> str:
@@ -81,7 +86,7 @@ def optimization_summary(report: dict) -> str:
         options = ", ".join(f"{k} {v}" for k, v in step["options"].items() if v not in (None, False))
         lines.append(f"  {step['step']} ({options}): {report['metric']} {step['value']:.4f}, drop "
                      f"{step['drop_points']:+.2f} points{done}")
-    return "\n".join(lines)
+    return "\n".join(terminal.wrap(lines))
 
 
 def sqnr_cell(fid: dict) -> str:
@@ -145,8 +150,8 @@ def bench_table(model: dict) -> str:
         top1 = None if fid is None else fid["top1_agreement"]
         row += ["-" if fid is None else sqnr_cell(fid), "-" if top1 is None else f"{top1:.1%}"]
         rows.append(row)
-    lines = [render(headers, rows, right=set(range(2, len(headers))))] if rows else ["no target could run"]
-    lines += not_run(model)
+    table = render(headers, rows, right=set(range(2, len(headers))), drop=BENCH_DROP) if rows else "no target could run"
+    lines = list(not_run(model))
     fallback = {}
     for r in model["records"]:  # an accelerator row that partly ran on the CPU must say so
         if r["status"] == "ok" and r["details"].get("accelerator") in ("gpu", "npu") \
@@ -192,7 +197,7 @@ def bench_table(model: dict) -> str:
     if model.get("reference_note"):
         lines.append(f"fidelity: {model['reference_note']}")
     lines.append(recommend(model).line())
-    return "\n".join(lines)
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def micro_lines(records: list[dict]) -> list[str]:
@@ -231,7 +236,9 @@ def quant_debug_table(report: dict, top: int = 20) -> str:
     """The layers of an int8 conversion, worst first, and the whole model's numbers below."""
     rows = [[str(r["rank"]), r["layer"], r["op"], f"{r['rmse_per_step']:.2f}", f"{r['mse']:.3g}",
              f"{r['max_abs_error']:.3g}", f"{r['scale']:.3g}"] for r in report["layers"][:top]]
-    lines = [render(["rank", "layer", "op", "rmse/step", "mse", "max abs", "step"], rows, right={0, 3, 4, 5, 6})]
+    table = render(["rank", "layer", "op", "rmse/step", "mse", "max abs", "step"], rows, right={0, 3, 4, 5, 6},
+                   drop=QUANT_DEBUG_DROP)
+    lines = []
     if len(report["layers"]) > top:
         lines.append(f"... {len(report['layers']) - top} more layers in the JSON report")
     lines.append(f"rmse/step: RMS error of the layer's own int8 output in quantization steps; rounding alone "
@@ -248,7 +255,7 @@ def quant_debug_table(report: dict, top: int = 20) -> str:
         summary += (f"; {ev['metric']} {ev['value']:.4f} vs float {ev['float']:.4f} "
                     f"(drop {ev['drop_points']:+.2f} points) on {report['evaluation_data']}")
     lines.append(summary)
-    return "\n".join(lines)
+    return "\n".join([table, *terminal.wrap(lines)])
 
 
 def tune_table(report: dict) -> str:
@@ -259,9 +266,9 @@ def tune_table(report: dict) -> str:
              r["file"], ", ".join(r["kept_float"] or []) or "-", f"x{r['threads']}", f"{r['p50_us']:.1f}",
              human_size(r["size_bytes"]), f"{r['value']:.4f}", f"{r['drop_points']:+.2f}",
              *([_fit_cell(r.get("mcu"))] if board else [])] for r in ok]
-    lines = [render(["", "candidate", "in float", "threads", "p50 us", "size", report["evaluation"]["metric"],
-                     "drop", *([f"fits {board['name']}"] if board else [])], rows, right={4, 5, 6, 7})]
-    lines += [f"  {r['format']} {r['variant']}: {r['status']}: {r.get('reason')}" for r in report["candidates"]
+    table = render(["", "candidate", "in float", "threads", "p50 us", "size", report["evaluation"]["metric"],
+                    "drop", *([f"fits {board['name']}"] if board else [])], rows, right={4, 5, 6, 7}, drop=TUNE_DROP)
+    lines = [f"  {r['format']} {r['variant']}: {r['status']}: {r.get('reason')}" for r in report["candidates"]
               if r["status"] != "ok"]
     tolerance = report["settings"]["max_drop"]
     if board:
@@ -275,4 +282,4 @@ def tune_table(report: dict) -> str:
     if pick:
         lines.append(f"picked: {pick['file']} on {pick['target']} x{pick['threads']}: p50 {pick['p50_us']:.1f} us, "
                      f"drop {pick['drop_points']:+.2f} points")
-    return "\n".join(lines)
+    return "\n".join([table, *terminal.wrap(lines)])
