@@ -155,7 +155,7 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(schema.to_text(results))
     for model in [] if args.json else results["models"]:
-        print(bench_table(model))
+        print(bench_table(model, results.get("settings")))
     return stopped_code(results, "bench")
 
 

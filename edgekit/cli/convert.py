@@ -113,5 +113,5 @@ def run(args) -> int:
         from edgekit.report.table import bench_table
 
         print()
-        print("\n".join(bench_table(model) for model in results[0]["models"]))
+        print("\n".join(bench_table(model, results[0].get("settings")) for model in results[0]["models"]))
     return max(code, stopped_code(results[0], "convert")) if results else code

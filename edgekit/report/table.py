@@ -123,9 +123,10 @@ def record_line(record: dict) -> str:
     return f"{head}: {', '.join(parts)}"
 
 
-def bench_table(model: dict) -> str:
+def bench_table(model: dict, settings: dict | None = None) -> str:
     """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
-    task metric and fidelity against the float model; skipped and failed targets below."""
+    task metric and fidelity against the float model; skipped and failed targets below (with the
+    run's `settings`, the targets nobody asked for folded into one line, as in the reports)."""
     from edgekit.report.summary import not_run, recommend  # summary builds on this module's helpers
 
     data = model["data"]
@@ -151,7 +152,7 @@ def bench_table(model: dict) -> str:
         row += ["-" if fid is None else sqnr_cell(fid), "-" if top1 is None else f"{top1:.1%}"]
         rows.append(row)
     table = render(headers, rows, right=set(range(2, len(headers))), drop=BENCH_DROP) if rows else "no target could run"
-    lines = list(not_run(model))
+    lines = list(not_run(model, settings))
     fallback = {}
     for r in model["records"]:  # an accelerator row that partly ran on the CPU must say so
         if r["status"] == "ok" and r["details"].get("accelerator") in ("gpu", "npu") \
