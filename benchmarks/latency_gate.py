@@ -165,7 +165,8 @@ def markdown(s: dict) -> str:
     variants = list(s["runs"][0]["p50"])
     lines = ["# Latency gate between runs", "",
              f"{s['settings']['model']} ({s['settings']['variants']}) on {s['settings']['target']}, "
-             f"`bench --repeat {s['settings']['repeat']} --runs {s['settings']['runs']}`, {len(s['runs'])} runs back to "
+             f"`bench --repeat {s['settings']['repeat']} --runs {s['settings']['runs']}`, "
+             f"{len(s['runs'])} runs back to "
              f"back on {s['machine']['cpus']} CPUs (load average at start {s['machine']['load_at_start']}); "
              f"`compare` at its default {s['settings']['limit']:.0%} limit.", "",
              "| | latency rows | failed |", "| --- | ---: | ---: |",

@@ -224,12 +224,11 @@ class Measure:
     def latency_round(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
         """One more round of a pair's batch-1 latency (a job without evaluation inputs), timed as
         its first round was: its `latency_us`."""
-        settings, options = self.settings, target.open_options()
+        options = target.open_options()
         if target.runtime == "keras":
-            options["trust_model_code"] = settings.trust_model_code
-        job = Job(path, target.runtime, target.label, options, self.latency_feeds, None, settings.runs,
-                  settings.warmup, settings.batch, None if settings.runs else time_share(kind["variant"], target))
-        found, _ = self.runner(target, runner).measure(job, self.deadline)
+            options["trust_model_code"] = self.settings.trust_model_code
+        found, _ = self.runner(target, runner).measure(self._job(path, kind["variant"], target, options, None),
+                                                       self.deadline)
         return found["latency_us"]
 
     def boards(self) -> dict:
@@ -241,10 +240,7 @@ class Measure:
             runner.close()
 
     def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
-        settings = self.settings
-        job = Job(path, target.runtime, target.label, options, self.latency_feeds,
-                  None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch,
-                  None if settings.runs else time_share(variant, target))
+        job = self._job(path, variant, target, options, None if self.data.random else self.data.inputs)
         found, outputs = runner.measure(job, self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
@@ -261,6 +257,11 @@ class Measure:
         if evaluated < self.data.samples:
             record["evaluated_samples"] = evaluated
         return record
+
+    def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
+        settings = self.settings
+        return Job(path, target.runtime, target.label, options, self.latency_feeds, eval_inputs, settings.runs,
+                   settings.warmup, settings.batch, None if settings.runs else time_share(variant, target))
 
     def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
         if self.data.metric is None:
