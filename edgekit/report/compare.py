@@ -5,8 +5,9 @@ Rows are paired on (model, format, variant, target, threads). Latency is gated o
 runs timed the row in rounds (`bench --repeat N`, N >= 2): the spread within one run
 underestimates the drift between runs by far on a shared machine (DESIGN.md, pitfall 17), and
 rounds interleaved across the run measure that drift. A row's noise is then NOISE_SIGMAS x the
-combined spread of both runs' round medians (each a range-based estimate of one round's standard
-deviation, `round_spread`), never below the within-run noise (robust cv x p50 of each run). A
+combined spread of both runs' round medians (each robust: 1.4826 x their median absolute
+deviation, `round_spread`, so one disturbed round widens it no more than it moves the median
+round), never below the within-run noise (robust cv x p50 of each run). A
 change over the limit and beyond that noise fails; inside it, it is flagged. A row timed in one
 round in either file has no run-to-run noise to judge by: a change over the limit is flagged
 ("measured in one round"), never failed, so two back-to-back default runs do not fail falsely.
@@ -29,9 +30,6 @@ from edgekit.report.schema import is_mean, record_key, target_label, typical_lat
 from edgekit.report.table import human_size
 
 NOISE_SIGMAS = 2.0  # about a 95% band for the difference of two noisy medians
-# d2(n): the expected range of n normal samples in standard deviations, so range / d2(n) estimates
-# the standard deviation from n rounds (the range is the efficient estimate for so few values)
-RANGE_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
 ONE_ROUND_HINT = "bench --repeat 3 to gate latency"
 
 FAIL, FLAG, INFO = "fail", "flag", "info"
@@ -221,14 +219,12 @@ def _rounds(record: dict) -> list[float]:
 
 
 def round_spread(rounds: list[float]) -> float:
-    """One round's relative standard deviation, estimated from the rounds: range / d2(n) over their
-    median for up to 10 rounds, 1.4826 x the median absolute deviation over it for more."""
+    """The relative spread of a run's round latencies, robust as the median round is: 1.4826 x
+    their median absolute deviation (the standard deviation for normal noise) over their median.
+    A round the machine disturbed (seen: one round of three at +48%) does not widen it, as it
+    does not move the median round either; drift in most rounds does."""
     median = statistics.median(rounds)
-    if len(rounds) in RANGE_D2:
-        sigma = (max(rounds) - min(rounds)) / RANGE_D2[len(rounds)]
-    else:
-        sigma = 1.4826 * statistics.median(abs(r - median) for r in rounds)
-    return sigma / median
+    return 1.4826 * statistics.median(abs(r - median) for r in rounds) / median
 
 
 def _unusable_figure(record: dict, which: str) -> str | None:
