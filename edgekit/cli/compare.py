@@ -26,7 +26,8 @@ def register(sub, common):
     p.add_argument("baseline", help="the baseline results.json")
     p.add_argument("current", help="the current results.json")
     p.add_argument("--max-accuracy-drop", type=float, default=DEFAULT_MAX_ACCURACY_DROP, metavar="POINTS",
-                   help=f"largest allowed drop of the task metric, in points (default: {DEFAULT_MAX_ACCURACY_DROP:.1f})")
+                   help="largest allowed drop of the task metric, in points "
+                        f"(default: {DEFAULT_MAX_ACCURACY_DROP:.1f})")
     p.add_argument("--max-latency-regression", default="10%", metavar="PERCENT",
                    help="largest allowed p50 growth beyond the noise between rounds, e.g. 10%%, or off to report "
                         "only; rows timed in one round (no bench --repeat) are flagged, not failed (default: 10%%)")

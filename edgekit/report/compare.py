@@ -7,10 +7,10 @@ underestimates the drift between runs by far on a shared machine (DESIGN.md, pit
 rounds interleaved across the run measure that drift. A row's noise is then NOISE_SIGMAS x the
 combined spread of both runs' round medians (each robust: 1.4826 x their median absolute
 deviation, `round_spread`, so one disturbed round widens it no more than it moves the median
-round), never below the within-run noise (robust cv x p50 of each run). A
-change over the limit and beyond that noise fails; inside it, it is flagged. A row timed in one
-round in either file has no run-to-run noise to judge by: a change over the limit is flagged
-("measured in one round"), never failed, so two back-to-back default runs do not fail falsely.
+round), never below the within-run noise (robust cv x p50 of each run). A change over the limit
+and beyond that noise fails; inside it, it is flagged. A row timed in one round in either file
+has no run-to-run noise to judge by: a change over the limit is flagged ("measured in one
+round"), never failed, so two back-to-back default runs do not fail falsely.
 Any latency change between different machines is flagged too.
 
 `compare` may be given results that never went through `schema.parse` (a library caller's own
@@ -167,7 +167,8 @@ class _ModelComparison:
         noise = NOISE_SIGMAS * math.hypot(_spread(b) * old, _spread(c) * new)  # within each run
         rounds = _rounds(b), _rounds(c)
         if all(rounds):  # the drift between rounds, when larger
-            noise = max(noise, NOISE_SIGMAS * math.hypot(round_spread(rounds[0]) * old, round_spread(rounds[1]) * new))
+            between = math.hypot(round_spread(rounds[0]) * old, round_spread(rounds[1]) * new)
+            noise = max(noise, NOISE_SIGMAS * between)
         found["latency_us"] = {"statistic": "mean" if is_mean(c) else "p50", "baseline": old, "current": new,
                                "change": round(change, 4), "noise": round(noise, 4),
                                "rounds": {"baseline": len(rounds[0]) or 1, "current": len(rounds[1]) or 1}}
