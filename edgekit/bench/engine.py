@@ -295,7 +295,8 @@ def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | No
             if measure.deadline.passed:
                 stopped = f"the benchmark's time limit was reached in latency round {number} of {repeat}"
                 continue
-            bar.update((number - 1) * len(pairs) + i, f"{path.name} on {target.label}, round {number}/{repeat}")
+            bar.update((number - 1) * len(pairs) + i, f"{path.name} on {target.label}, round {number}/{repeat}",
+                       message=f"measuring {path.name} on {target.label}: latency round {number} of {repeat}")
             try:
                 rounds[i].append(measure.latency_round(path, kind, target, runner))
             except limits.TimeLimitExceeded as exc:
