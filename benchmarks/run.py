@@ -8,7 +8,9 @@ Markdown and HTML reports, and compare with the committed baseline.
 
 Writes results.json, report.md, report.html and (with a baseline) compare.md to --out. The
 comparison gates accuracy and file size; latency on a shared machine is reported, and gated only
-with --gate-latency. Exit codes: 0 pass, 1 a gate failed, 2 bad input.
+with --gate-latency, which times every row in --repeat rounds (3 unless given): `compare` fails
+a latency row only where both the baseline and this run have rounds (refresh the baseline with
+`--update-baseline --repeat 3`), and flags it otherwise. Exit codes: 0 pass, 1 a gate failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def load_suite(path: Path, quick: bool) -> dict:
     return {**suite, **suite["quick"]} if quick else suite
 
 
-def run_suite(suite: dict, out: Path, log) -> dict:
+def run_suite(suite: dict, out: Path, log, repeat: int = 1) -> dict:
     from edgekit import zoo
     from edgekit.bench.engine import BenchSettings, run as bench
     from edgekit.bench.targets import TargetSettings
@@ -51,7 +53,8 @@ def run_suite(suite: dict, out: Path, log) -> dict:
     from edgekit.report.schema import combine
 
     settings = BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
-                             batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])))
+                             batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])),
+                             repeat=repeat)
     parts = []
     with Progress(2 * len(suite["models"]), "suite", log=log) as bar:
         for i, name in enumerate(suite["models"]):
@@ -75,6 +78,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-compare", action="store_true", help="do not compare with a baseline")
     parser.add_argument("--gate-latency", action="store_true",
                         help="fail on p50 regressions beyond noise too (default: reported only)")
+    parser.add_argument("--repeat", type=int, metavar="N",
+                        help="latency rounds per row, as bench --repeat (default: 3 with --gate-latency, else 1)")
     parser.add_argument("--update-baseline", action="store_true", help=f"write the results to {BASELINE}")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -92,7 +97,8 @@ def _run(args, log) -> int:
     suite = load_suite(args.suite, args.quick)
     out = args.out.resolve()
     os.chdir(REPO)  # models and data are recorded by their paths in the repository
-    results = run_suite(suite, out, log)
+    repeat = args.repeat or (3 if args.gate_latency else 1)
+    results = run_suite(suite, out, log, repeat)
     schema.write(out / schema.RESULTS_NAME, results)
     write_output_file(out / "report.md", markdown.render(results))
     write_output_file(out / "report.html", html.render(results))

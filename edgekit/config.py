@@ -22,6 +22,7 @@ MAX_ONNX_OPSET = 18  # tf2onnx 1.17 converts up to opset 18
 MIN_ONNX_OPSET = 13  # onnxruntime's QDQ per-channel quantization needs opset 13
 DEFAULT_MAX_ACCURACY_DROP = 1.0  # points of the task metric: report, tune and compare share this tolerance
 
+
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this keeps a wrong file from being read whole
 
 # What a config file may give for each field: one JSON type, or several ("strs" is a list of

@@ -2,7 +2,10 @@
 the same way and compared with the float model on the same inputs.
 
 Per (artifact, target): cold start, batch-1 latency, throughput at a batch, peak memory,
-the task metric on the evaluation data (batched), and fidelity against the float model. A
+the task metric on the evaluation data (batched), and fidelity against the float model. With
+`repeat` N > 1 the batch-1 latency is timed in N interleaved rounds (every pair once, then every
+pair again, ...), so that the drift between rounds, which within-run spread does not show, is
+measured too: `compare` gates latency on it. A
 target that cannot run here is a skipped record with its reason; one that fails on a model is a
 failed record with the error (a runtime that crashes too: every pair but the Keras ones is
 measured by a runner, in a worker process here or on a board, `edgekit.runners`). An artifact
@@ -61,9 +64,10 @@ class BenchSettings:
     remote_python: str | None = None
     benchmark_binary: str | None = None  # an Android phone's benchmark_model
     mcu: Budget | None = None  # --mcu/--mcu-ram/--mcu-flash: TFLite Micro runs, and each file's fit is said
+    repeat: int = 1  # --repeat: latency rounds per pair, interleaved across pairs (`latency_us.rounds`)
 
     def __post_init__(self):
-        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1)):
+        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1)):
             if getattr(self, name) is not None and getattr(self, name) < low:
                 raise EdgekitError(f"--{name} {getattr(self, name)} must be {low} or more")
 
@@ -118,8 +122,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
                   for t in chosen if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
         records, stopped = [], None
-        with Progress(len(pairs), f"benchmarking {subject.name}", enabled=None if progress else False,
-                      log=log) as bar:
+        with Progress(len(pairs) * settings.repeat, f"benchmarking {subject.name}",
+                      enabled=None if progress else False, log=log) as bar:
             for done, (path, kind, target, runner) in enumerate(pairs):
                 if stopped is not None or deadline.passed:
                     records.append({**measure.row(path, kind, target, runner), "status": "skipped",
@@ -134,7 +138,9 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                     records.append({**measure.row(path, kind, target, runner), "status": "failed",
                                     "reason": f"stopped at the time limit ({deadline.seconds:g} s, --max-bench-time)"})
                 bar.note(record_line(records[-1]))  # each row as soon as it is measured
-            bar.update(len(pairs))
+            if settings.repeat > 1:
+                stopped = _more_rounds(measure, pairs, records, stopped, bar)
+            bar.update(len(pairs) * settings.repeat)
         boards = measure.boards()
     finally:
         if measure is not None:
@@ -213,8 +219,17 @@ class Measure:
             interrupts.check()
             if os.environ.get("EDGEKIT_DEBUG"):
                 raise
-            reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
-            return {**record, "status": "failed", "reason": reason}
+            return {**record, "status": "failed", "reason": _reason(exc)}
+
+    def latency_round(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
+        """One more round of a pair's batch-1 latency (a job without evaluation inputs), timed as
+        its first round was: its `latency_us`."""
+        options = target.open_options()
+        if target.runtime == "keras":
+            options["trust_model_code"] = self.settings.trust_model_code
+        found, _ = self.runner(target, runner).measure(self._job(path, kind["variant"], target, options, None),
+                                                       self.deadline)
+        return found["latency_us"]
 
     def boards(self) -> dict:
         """Each board's fingerprint, by device name (this machine's is the results' environment)."""
@@ -225,10 +240,7 @@ class Measure:
             runner.close()
 
     def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
-        settings = self.settings
-        job = Job(path, target.runtime, target.label, options, self.latency_feeds,
-                  None if self.data.random else self.data.inputs, settings.runs, settings.warmup, settings.batch,
-                  None if settings.runs else time_share(variant, target))
+        job = self._job(path, variant, target, options, None if self.data.random else self.data.inputs)
         found, outputs = runner.measure(job, self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
@@ -246,6 +258,11 @@ class Measure:
             record["evaluated_samples"] = evaluated
         return record
 
+    def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
+        settings = self.settings
+        return Job(path, target.runtime, target.label, options, self.latency_feeds, eval_inputs, settings.runs,
+                   settings.warmup, settings.batch, None if settings.runs else time_share(variant, target))
+
     def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
         if self.data.metric is None:
             return None
@@ -262,6 +279,52 @@ class Measure:
             return None
         classifier = None if self.data.metric is None else self.data.metric == "accuracy"
         return fidelity.compare({k: v[:evaluated] for k, v in self.reference_outputs.items()}, outputs, classifier)
+
+
+def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | None, bar) -> str | None:
+    """Rounds 2..N of every pair measured ok, interleaved: each round goes over all the pairs, so
+    that a slow spell of the machine lands in one round of each pair rather than in every round
+    of one. Each record's `latency_us` becomes its median round's (`with_rounds`). A pair that
+    fails in a later round becomes a failed record; the time limit stops the rounds (returned)."""
+    repeat = measure.settings.repeat
+    rounds = {i: [r["latency_us"]] for i, r in enumerate(records) if r["status"] == "ok"}
+    for number in range(2, repeat + 1):
+        for i, (path, kind, target, runner) in enumerate(pairs):
+            if i not in rounds or stopped is not None:
+                continue
+            if measure.deadline.passed:
+                stopped = f"the benchmark's time limit was reached in latency round {number} of {repeat}"
+                continue
+            bar.update((number - 1) * len(pairs) + i, f"{path.name} on {target.label}, round {number}/{repeat}",
+                       message=f"measuring {path.name} on {target.label}: latency round {number} of {repeat}")
+            try:
+                rounds[i].append(measure.latency_round(path, kind, target, runner))
+            except limits.TimeLimitExceeded as exc:
+                stopped = str(exc)
+            except Exception as exc:  # a runtime that fails now fails the row, as it would in round 1
+                interrupts.check()
+                if os.environ.get("EDGEKIT_DEBUG"):
+                    raise
+                records[i] = {**measure.row(path, kind, target, runner), "status": "failed",
+                              "reason": f"latency round {number} of {repeat}: {_reason(exc)}"}
+                del rounds[i]
+    for i, found in rounds.items():
+        records[i]["latency_us"] = with_rounds(found)
+    return stopped
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def with_rounds(rounds: list[dict]) -> dict:
+    """A pair's latency from its rounds: every figure of its median round (the round whose typical
+    latency, p50 or mean, is the median of the rounds'; the lower middle one for an even count),
+    so the figures stay one consistent distribution, and `rounds` with each round's typical latency
+    in the order measured."""
+    typical = [r["mean"] if r.get("statistic") == "mean" else r["p50"] for r in rounds]
+    middle = sorted(range(len(rounds)), key=typical.__getitem__)[(len(rounds) - 1) // 2]
+    return {**rounds[middle], "rounds": typical}
 
 
 def time_share(variant: str, target: targets.Target) -> float:

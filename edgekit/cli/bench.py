@@ -25,6 +25,10 @@ def add_bench_arguments(p) -> None:
                    help="timed batch-1 runs per file and target, or auto (default): until the median's 95%% "
                         "confidence interval is within ±2%%, at most 3 s per pair (1.5 s on builtin or reference "
                         "kernels, TFLite Micro and for int16x8)")
+    g.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="time batch-1 latency in N interleaved rounds (every file and target once, then again, "
+                        "...), storing each round's p50: `edgekit compare` gates latency on the drift between "
+                        "rounds, which one round cannot show; 3 for a CI baseline (default: 1)")
     g.add_argument("--warmup", type=int, default=20, help="untimed runs first (default: 20)")
     g.add_argument("--batch", type=int, default=32, help="batch size for throughput (default: 32)")
     g.add_argument("--delegate", help="an external TFLite delegate library (e.g. libedgetpu.so.1)")
@@ -96,7 +100,7 @@ def settings_from(args, **extra):
         runtime=args.runtime, runs=parse_runs(args.runs), warmup=args.warmup, batch=args.batch,
         target_settings=target_settings, in_process=args.in_process, device=args.device,
         devices_file=args.devices, remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
-        mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash), **extra)
+        mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash), repeat=args.repeat, **extra)
 
 
 def resolved_config(args) -> dict:

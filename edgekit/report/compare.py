@@ -1,9 +1,17 @@
 """A current results file against a baseline, row by row, with gates on accuracy, latency and
 size: what `edgekit compare` prints and CI fails on.
 
-Rows are paired on (model, format, variant, target, threads). Latency is judged against the
-noise both runs recorded: a change inside NOISE_SIGMAS combined spreads (robust cv x p50 of each
-run) is flagged, not failed, and so is any latency change between different machines.
+Rows are paired on (model, format, variant, target, threads). Latency is gated only where both
+runs timed the row in rounds (`bench --repeat N`, N >= 2): the spread within one run
+underestimates the drift between runs by far on a shared machine (DESIGN.md, pitfall 17), and
+rounds interleaved across the run measure that drift. A row's noise is then NOISE_SIGMAS x the
+combined spread of both runs' round medians (each robust: 1.4826 x their median absolute
+deviation, `round_spread`, so one disturbed round widens it no more than it moves the median
+round), never below the within-run noise (robust cv x p50 of each run). A change over the limit
+and beyond that noise fails; inside it, it is flagged. A row timed in one round in either file
+has no run-to-run noise to judge by: a change over the limit is flagged ("measured in one
+round"), never failed, so two back-to-back default runs do not fail falsely.
+Any latency change between different machines is flagged too.
 
 `compare` may be given results that never went through `schema.parse` (a library caller's own
 dicts): a figure a gate reads that is not a finite number (NaN, Infinity, a string) fails its
@@ -14,19 +22,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 
+from edgekit.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.report.markdown import cell, item, table
 from edgekit.report.schema import is_mean, record_key, target_label, typical_latency
 from edgekit.report.table import human_size
 
 NOISE_SIGMAS = 2.0  # about a 95% band for the difference of two noisy medians
+ONE_ROUND_HINT = "bench --repeat 3 to gate latency"
 
 FAIL, FLAG, INFO = "fail", "flag", "info"
 
 
 @dataclasses.dataclass(frozen=True)
 class Gates:
-    max_accuracy_drop: float = 0.5  # points of the task metric
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP  # points of the task metric
     max_latency_regression: float | None = 0.10  # a fraction of the baseline p50; None: not gated
     max_size_growth: float = 0.05  # a fraction of the baseline file size
 
@@ -44,6 +55,7 @@ class Comparison:
     findings: list[Finding]
     tables: dict[str, list[list[str]]]  # model name -> rows of the change table
     machines_differ: str | None
+    rows: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # the same rows, as figures
 
     @property
     def failures(self) -> list[Finding]:
@@ -52,6 +64,13 @@ class Comparison:
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    def to_dict(self, baseline_name: str = "baseline", current_name: str = "current") -> dict:
+        """What `compare --json` prints: the verdict, the gates, every finding and each row's figures."""
+        return {"passed": self.passed, "baseline": baseline_name, "current": current_name,
+                "gates": dataclasses.asdict(self.gates), "machines_differ": self.machines_differ,
+                "failed": len(self.failures), "flagged": sum(f.level == FLAG for f in self.findings),
+                "findings": [dataclasses.asdict(f) for f in self.findings], "models": self.rows}
 
 
 def compare(baseline: dict, current: dict, gates: Gates = Gates()) -> Comparison:
@@ -85,30 +104,36 @@ class _ModelComparison:
             self.result.findings.append(Finding(FLAG, name, "the two runs were scored on different data; "
                                                             "accuracy is not compared"))
         current = {record_key(r): r for r in self.now["records"]}
-        rows = []
+        rows, figures = [], []
         for b in self.base["records"]:
             c = current.pop(record_key(b), None)
             if b["status"] != "ok" and c is not None and c["status"] == b["status"]:
                 continue  # did not run then, does not run now: nothing to compare
-            rows.append(self._row(b, c))
+            found = {"variant": f"{b['format']} {b['variant']}", "target": target_label(b)}
+            rows.append(self._row(b, c, found))
+            figures.append(found)
         for c in current.values():
             self.note(INFO, c, "new row, not in the baseline")
         self._sizes()
         self.result.tables[name] = rows
+        self.result.rows[name] = figures
 
-    def _row(self, b: dict, c: dict | None) -> list[str]:
-        label = [f"{b['format']} {b['variant']}", target_label(b)]
+    def _row(self, b: dict, c: dict | None, found: dict) -> list[str]:
+        """A row of the change table; `found` gets the same row's figures and verdict."""
+        label = [found["variant"], found["target"]]
         if c is None:
-            return label + ["-"] * 4 + [self.note(FAIL, b, "not measured in the current run")]
-        if b["status"] != "ok" or c["status"] != "ok":
-            return label + ["-"] * 4 + [self._status_change(b, c)]
-        unusable = _unusable_figure(c, "current") or _unusable_figure(b, "baseline")
-        if unusable:
-            return label + ["-"] * 4 + [self.note(FAIL, c, f"{unusable}: no gate can pass on it")]
-        (accuracy_level, accuracy), (latency_level, latency) = self._accuracy(b, c), self._latency(b, c)
-        levels = {accuracy_level, latency_level}
-        verdict = FAIL if FAIL in levels else FLAG if FLAG in levels else "ok"
-        return label + [*accuracy, *latency, verdict]
+            found["verdict"] = self.note(FAIL, b, "not measured in the current run")
+        elif b["status"] != "ok" or c["status"] != "ok":
+            found["verdict"] = self._status_change(b, c)
+        elif unusable := _unusable_figure(c, "current") or _unusable_figure(b, "baseline"):
+            found["verdict"] = self.note(FAIL, c, f"{unusable}: no gate can pass on it")
+        else:
+            (accuracy_level, accuracy), (latency_level, latency) = (self._accuracy(b, c, found),
+                                                                    self._latency(b, c, found))
+            levels = {accuracy_level, latency_level}
+            found["verdict"] = FAIL if FAIL in levels else FLAG if FLAG in levels else "ok"
+            return label + [*accuracy, *latency, found["verdict"]]
+        return label + ["-"] * 4 + [found["verdict"]]
 
     def _status_change(self, b: dict, c: dict) -> str:
         if b["status"] == "ok" and c["status"] == "failed":
@@ -119,7 +144,7 @@ class _ModelComparison:
             return self.note(INFO, c, f"runs now ({b['status']} in the baseline)")
         return c["status"]
 
-    def _accuracy(self, b: dict, c: dict) -> tuple[str, list[str]]:
+    def _accuracy(self, b: dict, c: dict, found: dict) -> tuple[str, list[str]]:
         old, new = (b.get("accuracy") or {}).get("value"), (c.get("accuracy") or {}).get("value")
         if old is None or new is None or not self.same_data or self.metric is None:
             return "ok", ["-", "-"]
@@ -129,23 +154,36 @@ class _ModelComparison:
             return self.note(FAIL, c, f"the metric {self.metric!r} is not one edgekit scores "
                                       f"({', '.join(METRICS)}): accuracy cannot be judged"), ["-", "-"]
         drop = drop_points(self.metric, old, new)
+        found["accuracy"] = {"metric": self.metric, "baseline": old, "current": new, "drop_points": round(drop, 4)}
         shown = [f"{old:.4f} → {new:.4f}", f"{0.0 - drop:+.2f}"]
         if drop > self.gates.max_accuracy_drop + 1e-9:
             return self.note(FAIL, c, f"{self.metric} fell {drop:.2f} points ({old:.4f} → {new:.4f}), over the "
                                       f"{self.gates.max_accuracy_drop:g}-point gate"), shown
         return "ok", shown
 
-    def _latency(self, b: dict, c: dict) -> tuple[str, list[str]]:
+    def _latency(self, b: dict, c: dict, found: dict) -> tuple[str, list[str]]:
         old, new = typical_latency(b), typical_latency(c)
         change = new / old - 1 if old > 0 else 0.0
-        noise = NOISE_SIGMAS * math.hypot(_spread(b) * old, _spread(c) * new)
-        shown = [f"{old:,.1f} → {new:,.1f}", f"{change:+.1%} (noise ±{noise:,.1f} us)"]
+        noise = NOISE_SIGMAS * math.hypot(_spread(b) * old, _spread(c) * new)  # within each run
+        rounds = _rounds(b), _rounds(c)
+        if all(rounds):  # the drift between rounds, when larger
+            between = math.hypot(round_spread(rounds[0]) * old, round_spread(rounds[1]) * new)
+            noise = max(noise, NOISE_SIGMAS * between)
+        found["latency_us"] = {"statistic": "mean" if is_mean(c) else "p50", "baseline": old, "current": new,
+                               "change": round(change, 4), "noise": round(noise, 4),
+                               "rounds": {"baseline": len(rounds[0]) or 1, "current": len(rounds[1]) or 1}}
+        shown = [f"{old:,.1f} → {new:,.1f}", f"{change:+.1%} (noise ±{noise:,.1f} us"
+                 + ("" if all(rounds) else ", 1 round") + ")"]
         limit = self.gates.max_latency_regression
         if limit is None or change <= limit:
             return "ok", shown
         detail = f"{'mean' if is_mean(c) else 'p50'} {change:+.1%} ({old:,.1f} → {new:,.1f} us), over the {limit:.0%} limit"
+        if not all(rounds):
+            which = "both runs" if not any(rounds) else "the baseline" if not rounds[0] else "the current run"
+            return self.note(FLAG, c, f"{detail}, but {which} measured it in one round, which cannot tell a "
+                                      f"regression from the drift between runs: {ONE_ROUND_HINT}"), shown
         if new - old <= noise:
-            return self.note(FLAG, c, f"{detail}, but within the noise both runs recorded (±{noise:,.1f} us)"), shown
+            return self.note(FLAG, c, f"{detail}, but within the noise between rounds (±{noise:,.1f} us)"), shown
         if self.result.machines_differ:
             return self.note(FLAG, c, f"{detail}, but on a different machine ({self.result.machines_differ})"), shown
         return self.note(FAIL, c, f"{detail}, beyond the noise (±{noise:,.1f} us)"), shown
@@ -175,13 +213,33 @@ def _spread(record: dict) -> float:
     return record["latency_us"]["cv" if is_mean(record) else "robust_cv"]
 
 
+def _rounds(record: dict) -> list[float]:
+    """A record's round latencies when it was timed in two rounds or more, else []."""
+    rounds = record["latency_us"].get("rounds") or []
+    return rounds if len(rounds) >= 2 else []
+
+
+def round_spread(rounds: list[float]) -> float:
+    """The relative spread of a run's round latencies, robust as the median round is: 1.4826 x
+    their median absolute deviation (the standard deviation for normal noise) over their median.
+    A round the machine disturbed (seen: one round of three at +48%) does not widen it, as it
+    does not move the median round either; drift in most rounds does."""
+    median = statistics.median(rounds)
+    return 1.4826 * statistics.median(abs(r - median) for r in rounds) / median
+
+
 def _unusable_figure(record: dict, which: str) -> str | None:
     """Why a gate cannot judge an ok record's figures, or None: each must be a finite number not
     below zero, and a latency above it."""
     latency, accuracy = record.get("latency_us") or {}, record.get("accuracy")
     typical, spread = ("mean", "cv") if latency.get("statistic") == "mean" else ("p50", "robust_cv")
+    rounds = latency.get("rounds") or []
+    if not isinstance(rounds, list):
+        return f"the {which} latency_us.rounds is {repr(rounds)[:40]}, not a list"
     return (_unusable(latency.get(typical), f"{which} latency_us.{typical}", above_zero=True)
             or _unusable(latency.get(spread), f"{which} latency_us.{spread}")
+            or next(filter(None, (_unusable(r, f"{which} latency_us.rounds[{i}]", above_zero=True)
+                                  for i, r in enumerate(rounds))), None)
             or (None if accuracy is None else _unusable(accuracy.get("value"), f"{which} accuracy.value")))
 
 
@@ -213,7 +271,8 @@ def render(comparison: Comparison, baseline_name: str, current_name: str) -> str
     verdict = "FAIL" if failures else "pass"
     gates = comparison.gates
     latency_gate = ("not gated" if gates.max_latency_regression is None
-                    else f"p50 regression at most {gates.max_latency_regression:.0%} beyond noise")
+                    else f"p50 regression at most {gates.max_latency_regression:.0%} beyond the noise between "
+                         f"rounds (rows timed in one round are flagged, not failed)")
     lines = [f"## edgekit compare: {verdict} ({len(failures)} failed, {len(flags)} flagged)", "",
              f"{item(current_name)} against the baseline {cell(baseline_name)}. Gates: accuracy drop at most "
              f"{gates.max_accuracy_drop:g} points; latency {latency_gate}; file size growth at most "

@@ -5,6 +5,9 @@ Versions:
   1  environment, settings, and per model: reference (the float model), data, records.
   2  per model `artifacts` (every measured file: format, variant, sizes, sha256, input and output
      specs with their quantization) and the float model's size in `reference`.
+     Added since, optional (older files read as they are): a record's `latency_us.rounds`, the
+     typical latency of each round of `bench --repeat N`, its other figures being the median
+     round's.
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -349,6 +352,9 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
     check.need(latency, "high_spread", bool, f"{where}.latency_us", optional=True)
     check.need(latency, "stopped_by", str, f"{where}.latency_us", optional=True)  # --runs auto
     check.need(latency, "median_ci", _NUMBER, f"{where}.latency_us", optional=True, minimum=0)
+    for n, value in enumerate(check.items(latency, "rounds", _NUMBER, f"{where}.latency_us", optional=True)):
+        if value <= 0:
+            check.fail(f"{where}.latency_us.rounds[{n}]", f"is {value}, not above zero")
     check.need(record, "evaluated_samples", int, where, optional=True, minimum=1)
     for key in ("cold", "memory", "throughput"):
         check.need(record, key, dict, where)

@@ -95,13 +95,15 @@ def test_suite_runs_reports_and_gates_against_a_baseline(tmp_path, monkeypatch, 
     # the same suite again passes against the first run; a baseline claiming better accuracy fails it
     second = tmp_path / "second"
     args = ["--suite", str(tmp_path / "suite.json"), "--quick", "--out", str(second)]
-    assert runner.main([*args, "--baseline", str(first / "results.json")]) == 0
+    assert runner.main([*args, "--baseline", str(first / "results.json"), "--gate-latency"]) == 0
     assert "## edgekit compare: pass" in (second / "compare.md").read_text()
+    second_results = json.loads((second / "results.json").read_text())
+    assert all(len(r["latency_us"]["rounds"]) == 3 for r in second_results["models"][0]["records"])  # --repeat 3
     for record in results["models"][0]["records"]:
-        record["accuracy"]["value"] += 0.01
+        record["accuracy"]["value"] += 0.02
     (tmp_path / "better.json").write_text(json.dumps(results))
     assert runner.main([*args, "--baseline", str(tmp_path / "better.json")]) == 1
-    assert "over the 0.5-point gate" in capsys.readouterr().out
+    assert "over the 1-point gate" in capsys.readouterr().out
 
     (tmp_path / "bad-suite.json").write_text(json.dumps({**suite, "runtimes": "litert"}))
     assert runner.main(["--suite", str(tmp_path / "bad-suite.json"), "--out", str(tmp_path / "x")]) == 2

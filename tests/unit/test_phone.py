@@ -151,7 +151,10 @@ def test_a_mean_without_its_spread_is_refused(tmp_path):
 
 def test_compare_gates_a_phone_s_mean_with_its_plain_spread(tmp_path):
     base, now = phone_results(), phone_results()
+    before = base["models"][0]["records"][-1]["latency_us"]
+    before["rounds"] = [before["mean"]] * 3  # timed in rounds (bench --repeat 3): latency is gated
     slower = now["models"][0]["records"][-1]["latency_us"]
     slower["mean"] *= 1.5
+    slower["rounds"] = [slower["mean"]] * 3
     result = compare.compare(base, now, compare.Gates(max_latency_regression=0.1))
     assert any("mean +50.0%" in f.message and f.level == compare.FAIL for f in result.findings)

@@ -206,3 +206,17 @@ def test_any_wrong_value_anywhere_is_refused_or_rendered():
                 for pair in ((sample_results(), parsed), (parsed, sample_results())):
                     compare.render(compare.compare(*pair), "base.json", "now.json")
     assert tried > 3000 and 0 < accepted < tried  # both outcomes happen: the test can fail either way
+
+
+def test_latency_rounds_are_read_and_checked():
+    """`bench --repeat` adds `latency_us.rounds`: optional (older files read as they were), and
+    each round a latency above zero."""
+    results = sample_results()
+    latency = results["models"][0]["records"][3]["latency_us"]
+    latency["rounds"] = [4.0, 4.1, 3.9]
+    assert schema.parse(copy.deepcopy(results))["models"][0]["records"][3]["latency_us"]["rounds"] == [4.0, 4.1, 3.9]
+    for bad, message in (([4.0, "fast"], r"rounds\[1\] is a string, not a number"),
+                         ([4.0, 0], r"rounds\[1\] is 0, not above zero"), ("4.0", "rounds is a string, not a list")):
+        latency["rounds"] = bad
+        with pytest.raises(EdgekitError, match=r"models\[0\]\.records\[3\]\.latency_us\." + message):
+            schema.parse(copy.deepcopy(results))

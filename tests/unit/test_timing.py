@@ -221,3 +221,13 @@ def test_a_slow_pair_s_throughput_and_evaluation_stay_within_its_share():
     assert harness.MIN_EVALUATED <= evaluated < 100  # stopped at the share, after the minimum
     np.testing.assert_array_equal(outputs["y"], eval_inputs["x"][:evaluated] * 2)  # the first samples, in order
     assert took < 4  # 100 samples alone would take 2 s, and a batch-32 throughput 0.64 s a call
+
+
+def test_rounds_give_the_median_rounds_figures_and_each_rounds_latency():
+    from edgekit.bench.engine import with_rounds
+
+    rounds = [{"p50": 5.4, "p99": 9.0}, {"p50": 3.6, "p99": 4.0}, {"p50": 3.7, "p99": 4.4}]
+    assert with_rounds(rounds) == {"p50": 3.7, "p99": 4.4, "rounds": [5.4, 3.6, 3.7]}  # one distribution's figures
+    assert with_rounds(rounds[:2])["p50"] == 3.6  # an even count: the lower middle round
+    means = [{"statistic": "mean", "mean": m} for m in (7.0, 6.0, 9.0)]  # a phone's benchmark_model rows
+    assert with_rounds(means) == {"statistic": "mean", "mean": 7.0, "rounds": [7.0, 6.0, 9.0]}
