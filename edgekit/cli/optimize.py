@@ -4,7 +4,7 @@ its training data, and write the optimized Keras model(s) with a report of what 
 
 from __future__ import annotations
 
-import sys
+import logging
 
 from edgekit import limits
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
@@ -18,7 +18,6 @@ def register(sub, common):
     p.add_argument("--out", default="edgekit-out", help="output folder; files go to OUT/<model name>/ "
                                                         "(default: edgekit-out)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
@@ -35,7 +34,7 @@ def run(args) -> int:
     from edgekit.optimize.chain import optimize_to_folder
     from edgekit.report.table import optimization_summary
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = optimize_to_folder(config, log, verbose=not args.quiet)
     print(optimization_summary(report["optimization"]))
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 from edgekit import zoo
@@ -19,7 +19,6 @@ def register(sub, common):
                                   "cifar-10-batches-py folder or cifar-10-python.tar.gz)")
     p.add_argument("--root", help="write models/ and calibration_data/ under this folder "
                                   "(default: the repository)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=run)
 
 
@@ -36,7 +35,7 @@ def run(args) -> int:
 
     root = Path(args.root) if args.root else zoo.REPO_ROOT
     card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
-                 data_path=args.data, log=lambda message: print(message, file=sys.stderr))
+                 data_path=args.data, log=logging.getLogger("edgekit").info)
     metric = card["metric"]
     print(f"{args.name}: test {metric['name']} {metric['value']:.4f} (target {metric['target']}) after "
           f"{card['epochs']} epochs in {card['training_time_s']} s; wrote {zoo.model_path(args.name, root)}")

@@ -4,7 +4,7 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -28,6 +28,8 @@ from edgekit.optimize.chain import optimize
 from edgekit.outputs import staged_folder
 from edgekit.progress import Progress
 from edgekit.runtimes import for_format
+
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
 
 def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
@@ -63,10 +65,11 @@ MIN_CALIBRATION_SAMPLES = 10
 
 def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
     """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
+    Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG).
 
     `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
     output (the benchmark does): if it fails or is interrupted, the previous output stays."""
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
     out_dir = Path(config.out) / name
 
@@ -170,6 +173,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         if finish is not None and artifacts:
             return_freed_memory()
             finish(stage, manifest)
+    for step, value in manifest["seconds"].items():  # -v: where the time went
+        logger.debug(f"  {step}: {value:.2f} s")
     log(f"wrote {len(artifacts)} artifacts to {out_dir}"
         + (f" and {len(rejected)} rejected one(s) to {out_dir / REJECTED}" if rejected else ""))
     return manifest

@@ -53,6 +53,12 @@ class Comparison:
     def passed(self) -> bool:
         return not self.failures
 
+    def to_dict(self) -> dict:
+        """The verdict as plain JSON: the gates, every finding, the change tables."""
+        return {"passed": self.passed, "gates": dataclasses.asdict(self.gates),
+                "findings": [dataclasses.asdict(f) for f in self.findings], "tables": self.tables,
+                "machines_differ": self.machines_differ}
+
 
 def compare(baseline: dict, current: dict, gates: Gates = Gates()) -> Comparison:
     result = Comparison(gates, [], {}, _machines_differ(baseline, current))
