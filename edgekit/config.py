@@ -94,7 +94,8 @@ class ConvertConfig:
             )
         self.keep_float = _name_list(self.keep_float, "keep_float")
         if self.keep_float and "int8" not in self.tflite:
-            raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 variant: add int8 to {option('tflite')}")
+            raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 variant: "
+                               f"add int8 to {option('tflite')}")
         self._validate_optimization()
 
     @property
@@ -117,7 +118,8 @@ class ConvertConfig:
         if self.qat and "int8-qat" not in self.tflite:
             self.tflite = [*self.tflite, "int8-qat"]
         if "int8-qat" in self.tflite and not self.qat:
-            raise EdgekitError(f"{option('tflite', 'int8-qat')} is made by quantization-aware training: add {switch('qat')}")
+            raise EdgekitError(f"{option('tflite', 'int8-qat')} is made by quantization-aware training: "
+                               f"add {switch('qat')}")
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> ConvertConfig:

@@ -59,7 +59,8 @@ def parse_threads(text: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise EdgekitError(f"{option('threads', repr(text))} is not a comma-separated list of counts (e.g. 1,2,4)") from None
+        raise EdgekitError(f"{option('threads', repr(text))} is not a comma-separated list of counts "
+                           "(e.g. 1,2,4)") from None
     if not counts or any(c < 1 for c in counts):
         raise EdgekitError(f"{option('threads', repr(text))}: every count must be 1 or more")
     return tuple(dict.fromkeys(counts))
