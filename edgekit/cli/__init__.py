@@ -25,6 +25,7 @@ from edgekit.errors import EdgekitError, first_line, naming_cli_options
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
             "export", "compile", "env")  # each is edgekit/cli/<name>.py, with _ for -
+COMMON_FLAGS = ("debug", "verbose", "quiet")  # every command takes them, before or after its name
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 
@@ -36,7 +37,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # before or after the command alike: no default, or the command's would undo `edgekit -q convert` (_main sets it)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--debug", action="store_true", help="show tracebacks and backend logs")
     loudness = common.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="store_true", help="more detail, e.g. where the time went")
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name in COMMON_FLAGS:
+        setattr(args, name, getattr(args, name, False))
+    if args.quiet and args.verbose:
+        parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     if args.command is None:
         parser.print_help()
         return 0
