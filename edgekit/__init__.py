@@ -11,6 +11,11 @@ modules that use them, when they are first needed (the API below too, on first u
 import logging
 import sys
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
+    from edgekit.api import (BenchResults, Comparison, ConversionResult, ConvertedFile, EdgekitError, FailedVariant,
+                             GateFailed, ModelResults, Record, bench, compare, convert, report)
 
 __version__ = "0.1.0"
 
