@@ -11,7 +11,7 @@ import math
 import stat
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, option, switch
 
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 QAT_VARIANT = "int8-qat"  # only with --qat: full int8 from the quantization-aware-trained model
@@ -74,28 +74,29 @@ class ConvertConfig:
         self.validate()
 
     def validate(self) -> None:
-        self.tflite = _variant_list(self.tflite, (*TFLITE_VARIANTS, QAT_VARIANT), "--tflite")
-        self.onnx = _variant_list(self.onnx, ONNX_VARIANTS, "--onnx")
+        self.tflite = _variant_list(self.tflite, (*TFLITE_VARIANTS, QAT_VARIANT), "tflite")
+        self.onnx = _variant_list(self.onnx, ONNX_VARIANTS, "onnx")
         if not self.tflite and not self.onnx:
-            raise EdgekitError("no variants requested: give at least one of --tflite or --onnx")
+            raise EdgekitError(f"no variants requested: give at least one of {option('tflite')} or {option('onnx')}")
         if self.io not in IO_TYPES:
-            raise EdgekitError(f"--io {self.io!r} is not one of {', '.join(IO_TYPES)}")
+            raise EdgekitError(f"{option('io', repr(self.io))} is not one of {', '.join(IO_TYPES)}")
         if not isinstance(self.opset, int) or not MIN_ONNX_OPSET <= self.opset <= MAX_ONNX_OPSET:
             raise EdgekitError(
-                f"--opset {self.opset!r} is out of range: tf2onnx supports "
+                f"{option('opset', repr(self.opset))} is out of range: tf2onnx supports "
                 f"{MIN_ONNX_OPSET} to {MAX_ONNX_OPSET}"
             )
         if not isinstance(self.max_calib_samples, int) or self.max_calib_samples < 1:
             raise EdgekitError(
-                f"--max-calib-samples {self.max_calib_samples!r} must be a positive integer"
+                f"{option('max_calib_samples', repr(self.max_calib_samples))} must be a positive integer"
             )
         if self.image_range not in IMAGE_RANGES:
             raise EdgekitError(
-                f"--image-range {self.image_range!r} is not one of {', '.join(IMAGE_RANGES)}"
+                f"{option('image_range', repr(self.image_range))} is not one of {', '.join(IMAGE_RANGES)}"
             )
-        self.keep_float = _name_list(self.keep_float, "--keep-float")
+        self.keep_float = _name_list(self.keep_float, "keep_float")
         if self.keep_float and "int8" not in self.tflite:
-            raise EdgekitError("--keep-float applies to the TFLite int8 variant: add int8 to --tflite")
+            raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 variant: "
+                               f"add int8 to {option('tflite')}")
         self._validate_optimization()
 
     @property
@@ -104,21 +105,22 @@ class ConvertConfig:
 
     def _validate_optimization(self) -> None:
         if self.prune is not None and not (isinstance(self.prune, (int, float)) and 0 < self.prune < 1):
-            raise EdgekitError(f"--prune {self.prune!r} must be a sparsity between 0 and 1, e.g. 0.75")
+            raise EdgekitError(f"{option('prune', repr(self.prune))} must be a sparsity between 0 and 1, e.g. 0.75")
         if self.prune_structure is not None:
             zeros, group = structure_of(self.prune_structure)
             if self.prune is not None and abs(self.prune - zeros / group) > 1e-9:
-                raise EdgekitError(f"--prune-structure {self.prune_structure} fixes sparsity at "
-                                   f"{zeros / group:g}; leave out --prune {self.prune}")
+                raise EdgekitError(f"{option('prune_structure', self.prune_structure)} fixes sparsity at "
+                                   f"{zeros / group:g}; leave out {option('prune', self.prune)}")
         if self.cluster is not None and not (isinstance(self.cluster, int) and 2 <= self.cluster <= 256):
-            raise EdgekitError(f"--cluster {self.cluster!r} must be a number of clusters from 2 to 256")
+            raise EdgekitError(f"{option('cluster', repr(self.cluster))} must be a number of clusters from 2 to 256")
         if self.fine_tune_epochs is not None and not (
                 isinstance(self.fine_tune_epochs, int) and self.fine_tune_epochs >= 1):
-            raise EdgekitError(f"--fine-tune-epochs {self.fine_tune_epochs!r} must be at least 1")
+            raise EdgekitError(f"{option('fine_tune_epochs', repr(self.fine_tune_epochs))} must be at least 1")
         if self.qat and "int8-qat" not in self.tflite:
             self.tflite = [*self.tflite, "int8-qat"]
         if "int8-qat" in self.tflite and not self.qat:
-            raise EdgekitError("--tflite int8-qat is made by quantization-aware training: add --qat")
+            raise EdgekitError(f"{option('tflite', 'int8-qat')} is made by quantization-aware training: "
+                               f"add {switch('qat')}")
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> ConvertConfig:
@@ -216,24 +218,24 @@ def structure_of(text: str) -> tuple[int, int]:
     except ValueError:
         zeros = group = 0
     if not 0 < zeros < group:
-        raise EdgekitError(f"--prune-structure {text!r} must be M:N with 0 < M < N, e.g. 2:4")
+        raise EdgekitError(f"{option('prune_structure', repr(text))} must be M:N with 0 < M < N, e.g. 2:4")
     return zeros, group
 
 
-def _name_list(value, flag: str) -> list[str]:
+def _name_list(value, name: str) -> list[str]:
     """'a,b' or ['a', 'b'] -> ['a', 'b'], in order, without repeats."""
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise EdgekitError(f"{flag} {value!r} must be comma-separated names")
+        raise EdgekitError(f"{option(name, repr(value))} must be comma-separated names")
     return list(dict.fromkeys(v.strip() for v in value if v.strip()))
 
 
-def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
+def _variant_list(value, allowed: tuple[str, ...], name: str) -> list[str]:
     if isinstance(value, str):
         value = [v for v in value.split(",")]
     if not isinstance(value, (list, tuple)):
-        raise EdgekitError(f"{flag} {value!r} must be comma-separated variant names")
+        raise EdgekitError(f"{option(name, repr(value))} must be comma-separated variant names")
     names = [str(v).strip() for v in value if str(v).strip()]
     if names in (["none"], ["-"]):
         return []
@@ -242,7 +244,7 @@ def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
     bad = [n for n in names if n not in allowed]
     if bad:
         raise EdgekitError(
-            f"{flag}: unknown variant {', '.join(bad)}{did_you_mean(bad[0], allowed)}; choose from "
+            f"{option(name)}: unknown variant {', '.join(bad)}{did_you_mean(bad[0], allowed)}; choose from "
             f"{','.join(allowed)} (or all, none)"
         )
     return list(dict.fromkeys(names))  # keep order, drop repeats

@@ -1,4 +1,12 @@
-"""The errors a user sees. Each carries one line that names the problem and the fix."""
+"""The errors a user sees. Each carries one line that names the problem and the fix.
+
+A message names an option as its caller wrote it: `--opset` under the `edgekit` command (which
+calls `naming_cli_options()`), `opset=` from Python (`option`, `switch`).
+"""
+
+import contextlib
+
+_cli_options = False  # set by the command line for the run; a flag, not a contextvar: worker threads read it
 
 
 class EdgekitError(Exception):
@@ -38,3 +46,27 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (backends raise pages of text)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
+def option(name: str, value=None) -> str:
+    """An option as the caller wrote it: "--opset" or, with its value, "--opset 99" on the command
+    line; "opset" or "opset=99" from Python. `name` is the Python name (max_calib_samples)."""
+    if _cli_options:
+        return f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}")
+    return name if value is None else f"{name}={value}"
+
+
+def switch(name: str) -> str:
+    """A flag that takes no value: "--trust-model-code" on the command line, "trust_model_code=True" from Python."""
+    return option(name) if _cli_options else f"{name}=True"
+
+
+@contextlib.contextmanager
+def naming_cli_options():
+    """Within it, messages name options as command-line flags (the `edgekit` command's run)."""
+    global _cli_options
+    before, _cli_options = _cli_options, True
+    try:
+        yield
+    finally:
+        _cli_options = before

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgekit import datasets, zoo
 from edgekit.bench.accuracy import evaluation, score
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, option
 
 
 @dataclasses.dataclass
@@ -90,5 +90,5 @@ def _short(description: str) -> str:
 def require_task(task: Task | None, model_path: Path, why: str) -> Task:
     if task is None:
         raise EdgekitError(f"model {model_path} has no training data, which {why} needs: give "
-                           "--train-data PATH (an .npz with x and y)")
+                           f"{option('train_data', 'PATH')} (an .npz with x and y)")
     return task

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -23,14 +24,17 @@ from edgekit.convert import selective
 from edgekit.heavy import quiet_stderr, tensorflow
 from edgekit.runtimes import for_format
 
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
+
 ROUNDING_ONLY = 1 / math.sqrt(12)  # RMS error of uniform rounding, in quantization steps
 
 
-def run(config, log) -> dict:
+def run(config, log=None) -> dict:
     """Rank the layers of `config.model`'s full-int8 conversion by their quantization error."""
     from edgekit.convert.pipeline import prepare, resolve_inputs
     from edgekit.loading import load_model
 
+    log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
     log(f"loading {model_path}")
     with load_model(model_path, config.trust_model_code) as source:

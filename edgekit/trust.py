@@ -54,9 +54,8 @@ import builtins
 import re
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, switch
 
-TRUST_OPTION = "--trust-model-code"
 TRUST_HELP = ("load and run a model even if its graph or layers can touch files, the network or Python "
               "(Lambda, file I/O ops, custom objects): only for a model whose source you trust")
 MAX_FINDINGS_NAMED = 3  # the error line names this many, then counts the rest
@@ -481,4 +480,4 @@ def _refuse_if(path: Path, findings: list[str]) -> None:
     if more > 0:
         named += f"; and {more} more"
     raise EdgekitError(f"model {path} can reach files, the network or Python: {named}; "
-                       f"pass {TRUST_OPTION} only if you trust its source")
+                       f"pass {switch('trust_model_code')} only if you trust its source")

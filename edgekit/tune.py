@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
@@ -71,12 +72,13 @@ def parse_budget(text: str) -> float:
     return value
 
 
-def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
+def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
     """Search, write <out>/<name>-tuned/ (the pick's file and tune.json), return the report."""
     from edgekit.convert.pipeline import prepare, resolve_inputs, run_inputs
     from edgekit.evaluation import require_task
     from edgekit.loading import load_model
 
+    log = log or logging.getLogger(__name__).info
     started = time.monotonic()
     budget = limits.Deadline(settings.budget_seconds, "the search", "raise --budget")
     model_path, calib_path, name = resolve_inputs(config)

@@ -15,8 +15,8 @@ that does not open on its plain CPU runtime is bad input, and stops the run.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from edgekit.bench import fidelity, subjects, targets
 from edgekit.bench.accuracy import evaluation, score
 from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.errors import BackendUnavailable, EdgekitError, first_line, option
 from edgekit.mcu import Budget
 from edgekit.evaluation import is_classification
 from edgekit.progress import Progress
@@ -37,6 +37,8 @@ from edgekit.report.table import record_line
 from edgekit.runners.base import Job
 from edgekit.runners.devices import runner_for
 from edgekit.runtimes import RUNTIMES, for_format
+
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 # --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
@@ -69,7 +71,7 @@ class BenchSettings:
     def __post_init__(self):
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1)):
             if getattr(self, name) is not None and getattr(self, name) < low:
-                raise EdgekitError(f"--{name} {getattr(self, name)} must be {low} or more")
+                raise EdgekitError(f"{option(name, getattr(self, name))} must be {low} or more")
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -82,7 +84,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     and each record is printed as it is measured. Past the benchmark time limit the record being
     measured is stopped and the rest are not measured; the results say so in `stopped` (loading
     is bounded by the size limits instead)."""
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or logger.info
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
@@ -131,6 +133,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                     continue
                 where = target.label + ("" if runner.device == "local" else f" on {runner.device}")
                 bar.update(done, f"{path.name} on {where}", message=f"measuring {path.name} on {where}")
+                started = time.monotonic()
                 try:
                     records.append(measure(path, kind, target, runner))
                 except limits.TimeLimitExceeded as exc:
@@ -138,6 +141,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                     records.append({**measure.row(path, kind, target, runner), "status": "failed",
                                     "reason": f"stopped at the time limit ({deadline.seconds:g} s, --max-bench-time)"})
                 bar.note(record_line(records[-1]))  # each row as soon as it is measured
+                logger.debug(f"  {path.name} on {where}: {time.monotonic() - started:.2f} s")  # -v
             if settings.repeat > 1:
                 stopped = _more_rounds(measure, pairs, records, stopped, bar)
             bar.update(len(pairs) * settings.repeat)

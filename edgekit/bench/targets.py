@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from edgekit.config import did_you_mean
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, option
 
 ARTIFACT_FORMATS = ("tflite", "onnx")
 KERNEL_ALIASES = {"xnnpack": "xnnpack", "builtin": "builtin", "default-kernels": "builtin",
@@ -64,9 +64,10 @@ def parse_threads(text: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise EdgekitError(f"--threads {text!r} is not a comma-separated list of counts (e.g. 1,2,4)") from None
+        raise EdgekitError(f"{option('threads', repr(text))} is not a comma-separated list of counts "
+                           "(e.g. 1,2,4)") from None
     if not counts or any(c < 1 for c in counts):
-        raise EdgekitError(f"--threads {text!r}: every count must be 1 or more")
+        raise EdgekitError(f"{option('threads', repr(text))}: every count must be 1 or more")
     return tuple(dict.fromkeys(counts))
 
 
@@ -85,7 +86,7 @@ def parse(spec: str | None, settings: TargetSettings, formats: set[str]) -> list
     """The targets a `--runtime` value names (None: every default target for `formats`)."""
     names = [s.strip() for s in spec.split(",") if s.strip()] if spec else _defaults(settings, formats)
     if not names:
-        raise EdgekitError("--runtime is empty: name at least one runtime, e.g. litert:xnnpack")
+        raise EdgekitError(f"{option('runtime')} is empty: name at least one runtime, e.g. litert:xnnpack")
     targets: list[Target] = []
     for name in names:
         for target in _expand(name, settings):

@@ -6,22 +6,28 @@ Ctrl-C or SIGTERM, at any point, prints one line and exits 130 (edgekit/interrup
 are staged and renamed into place, so an interrupted run leaves the previous ones as they were.
 An OSError that is the user's environment (a full disk, a name too long, a symlink loop, no
 permission) is bad input too: one line, exit 2.
+
+Messages go through `logging` (the `edgekit` logger); the command installs the one handler, on
+stderr: -q shows only warnings and errors (the result still prints on stdout), -v adds detail.
+Errors name options as flags here (`--opset`), as parameters from Python (edgekit.errors.option).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import sys
 
 from edgekit import __version__, interrupts, limits
 from edgekit.cli import options_file
-from edgekit.errors import EdgekitError, first_line
+from edgekit.errors import EdgekitError, first_line, naming_cli_options
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
             "export", "compile", "env")  # each is edgekit/cli/<name>.py, with _ for -
+COMMON_FLAGS = ("debug", "verbose", "quiet")  # every command takes them, before or after its name
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 
@@ -52,8 +58,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # before or after the command alike: no default, or the command's would undo `edgekit -q convert` (_main sets it)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--debug", action="store_true", help="show tracebacks and backend logs")
+    loudness = common.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="more detail, e.g. where the time went")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only the result and errors")
     parser = OneLineParser(
         prog="edgekit",
         description="Convert a Keras model to validated TFLite and ONNX artifacts, and measure them.",
@@ -91,12 +101,22 @@ def _main(argv: list[str] | None) -> int:
         command = next((a for a in argv if a in parser.commands), "")
         print(f"edgekit {command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    for name in COMMON_FLAGS:
+        setattr(args, name, getattr(args, name, False))
+    if args.quiet and args.verbose:
+        parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     if args.command is None:
         parser.print_help()
         return 0
     interrupts.set_label(f"edgekit {args.command}")
     if args.debug:
         os.environ["EDGEKIT_DEBUG"] = "1"
+    with messages_on_stderr(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO), \
+            naming_cli_options():
+        return _run(parser, args)
+
+
+def _run(parser, args) -> int:
     try:
         limits.from_arguments(args)
         if getattr(args, "dump_config", False):
@@ -126,6 +146,35 @@ def _main(argv: list[str] | None) -> int:
         return INTERNAL_ERROR
     # an interrupt that a library swallowed (see edgekit.interrupts) still ends the run as one
     return interrupts.report() if interrupts.requested() else code
+
+
+class _Stderr(logging.StreamHandler):
+    """Plain lines on whatever sys.stderr is when a message comes (a test may swap it)."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+
+class messages_on_stderr:
+    """The `edgekit` logger's messages at `level` and above, one plain line each on stderr, for
+    the command's run (a Python caller's own logging set-up is left as it was afterwards)."""
+
+    def __init__(self, level: int):
+        self.level, self.handler = level, _Stderr()
+        self.handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def __enter__(self):
+        logger = logging.getLogger("edgekit")
+        self.before = logger.level, logger.propagate
+        logger.addHandler(self.handler)
+        logger.setLevel(self.level)
+        logger.propagate = False  # the command's messages once, not again through the root logger's handlers
+        return self
+
+    def __exit__(self, *exc):
+        logger = logging.getLogger("edgekit")
+        logger.removeHandler(self.handler)
+        logger.setLevel(self.before[0])
+        logger.propagate = self.before[1]
 
 
 def _environment_error(exc: Exception) -> str | None:

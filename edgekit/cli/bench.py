@@ -3,6 +3,7 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -72,7 +73,6 @@ def register(sub, common):
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     add_output(p, "also write the results to FILE (results.json's schema)")
     add_json(p, "the results", path_alias=True)
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     add_bench_arguments(p)
     limits.add_arguments(p)
     p.set_defaults(run=run)
@@ -152,7 +152,7 @@ def run(args) -> int:
     settings = settings_from(args, data=args.data, reference=args.reference,
                              trust_model_code=args.trust_model_code)
     json_path = check_output_file(args.output, "--output", bench_inputs(args)) if args.output else None
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     results = bench(args.path, settings, log, progress=not args.quiet)
     if json_path:
         schema.write(json_path, results)

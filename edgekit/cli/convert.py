@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 from edgekit import limits
@@ -37,7 +38,6 @@ def register(sub, common):
                         "run and nothing is written (default: the others are written, the rejected file is kept "
                         "apart in rejected/, exit 1)")
     add_json(p, "the manifest (and the benchmark results)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
     p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
     add_optimization_arguments(p)
     add_bench_arguments(p)
@@ -81,7 +81,7 @@ def run(args) -> int:
     from edgekit.convert.pipeline import convert
     from edgekit.report.table import conversion_table
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     results = []
 
     def benchmark(folder, manifest):  # inside the staged folder: an interrupt keeps the old output

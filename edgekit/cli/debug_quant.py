@@ -3,7 +3,7 @@ with the whole model's metric; keep the worst in float with `convert --keep-floa
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 from edgekit import limits
@@ -30,7 +30,6 @@ def register(sub, common):
     add_output(p, "where to write the JSON report (default: edgekit-out/<model name>-quant-debug.json)")
     add_json(p, "the report", path_alias=True)
     p.add_argument("--top", type=int, default=20, help="layers in the printed table (default: 20; JSON has all)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
 
@@ -52,7 +51,7 @@ def run(args) -> int:
     from edgekit import quant_debug
     from edgekit.report.table import quant_debug_table
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = quant_debug.run(config, log)
     write_output_file(json_path, json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2) if args.json else quant_debug_table(report, args.top))

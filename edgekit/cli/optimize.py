@@ -5,7 +5,7 @@ its training data, and write the optimized Keras model(s) with a report of what 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 
 from edgekit import limits
 from edgekit.cli.vocabulary import add_json
@@ -21,7 +21,6 @@ def register(sub, common):
                                                         "(default: edgekit-out)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     add_json(p, "the optimization report")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
@@ -38,7 +37,7 @@ def run(args) -> int:
     from edgekit.optimize.chain import optimize_to_folder
     from edgekit.report.table import optimization_summary
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = optimize_to_folder(config, log, verbose=not args.quiet)
     print(json.dumps(report, indent=2, default=str) if args.json else optimization_summary(report["optimization"]))
     return 0

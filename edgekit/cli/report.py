@@ -3,6 +3,7 @@ self-contained HTML page with plots, or JSON upgraded to the current schema."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from edgekit.cli.vocabulary import add_max_accuracy_drop, add_output, check_max_accuracy_drop
@@ -42,7 +43,7 @@ def run(args) -> int:
         append_to_step_summary(text)
     if out:
         write_output_file(out, text)
-        print(f"wrote {out}", file=sys.stderr)
+        logging.getLogger("edgekit").info(f"wrote {out}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0

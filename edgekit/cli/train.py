@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from pathlib import Path
 
 from edgekit import zoo
@@ -22,7 +22,6 @@ def register(sub, common):
     p.add_argument("--root", help="write models/ and calibration_data/ under this folder "
                                   "(default: the repository)")
     add_json(p, "the model card")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=run)
 
 
@@ -39,7 +38,7 @@ def run(args) -> int:
 
     root = Path(args.root) if args.root else zoo.REPO_ROOT
     card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
-                 data_path=args.data, log=lambda message: print(message, file=sys.stderr))
+                 data_path=args.data, log=logging.getLogger("edgekit").info)
     if args.json:
         print(json.dumps(card, indent=2, default=str))
         return 0

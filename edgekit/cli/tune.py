@@ -4,7 +4,7 @@ and thread counts for the fastest one on this machine whose accuracy drop is wit
 from __future__ import annotations
 
 import json
-import sys
+import logging
 
 from edgekit import limits
 from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, check_max_accuracy_drop
@@ -49,7 +49,6 @@ def register(sub, common):
     p.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     add_json(p, "the tune report (tune.json)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
 
@@ -71,7 +70,7 @@ def run(args) -> int:
     config = ConvertConfig(model=args.model, calib=args.calib, out=args.out, tflite=["fp32"], onnx=[],
                            io=args.io, max_calib_samples=args.max_calib_samples, image_range=args.image_range,
                            trust_model_code=args.trust_model_code, train_data=args.train_data)
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = tune(config, settings, log)
     print(json.dumps(report, indent=2, default=str) if args.json else tune_table(report))
     if report["pick"] is None:

@@ -4,7 +4,7 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from edgekit.convert import selective
 from edgekit.convert import tflite as tflite_convert
 from edgekit.data import load_calibration
 from edgekit.environment import package_versions, usable_cores
-from edgekit.errors import ConversionFailed, EdgekitError
+from edgekit.errors import ConversionFailed, EdgekitError, option, switch
 from edgekit.evaluation import task_for, zoo_name
 from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model, model_config
 from edgekit.optimize import qat
@@ -28,6 +28,8 @@ from edgekit.optimize.chain import optimize
 from edgekit.outputs import staged_folder
 from edgekit.progress import Progress
 from edgekit.runtimes import for_format
+
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
 
 def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
@@ -43,7 +45,7 @@ def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
         bundled_calib = zoo.calibration_path(name, root=model.resolve().parents[2])
         if bundled_calib.is_file():
             return model, bundled_calib, name
-    raise EdgekitError(f"no calibration data for {model}: give --calib (a .npz, .npy or image folder)")
+    raise EdgekitError(f"no calibration data for {model}: give {option('calib')} (a .npz, .npy or image folder)")
 
 
 def run_inputs(config: ConvertConfig, model_path: Path, calib_path: Path | None = None) -> list[tuple[str, Path]]:
@@ -63,10 +65,11 @@ MIN_CALIBRATION_SAMPLES = 10
 
 def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
     """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
+    Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG).
 
     `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
     output (the benchmark does): if it fails or is interrupted, the previous output stays."""
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
     out_dir = Path(config.out) / name
 
@@ -141,7 +144,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
             bar.update(step + 1, f"{fmt} {variant}: validated")
         bar.close()
         if config.strict and (failed or rejected):
-            raise EdgekitError("--strict: " + "; ".join(
+            raise EdgekitError(f"{switch('strict')}: " + "; ".join(
                 [f"{r['path']} diverges from the float model: {r['reason']}" for r in rejected]
                 + [f"{f['format']} {f['variant']} could not be built: {f['reason']}" for f in failed])
                 + f"; {fix_hint(failed, rejected)}")
@@ -170,6 +173,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         if finish is not None and artifacts:
             return_freed_memory()
             finish(stage, manifest)
+    for step, value in manifest["seconds"].items():  # -v: where the time went
+        logger.debug(f"  {step}: {value:.2f} s")
     log(f"wrote {len(artifacts)} artifacts to {out_dir}"
         + (f" and {len(rejected)} rejected one(s) to {out_dir / REJECTED}" if rejected else ""))
     return manifest
@@ -183,14 +188,14 @@ def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
     hints = []
     if any(r["format"] == "tflite" and r["variant"] != "fp32" for r in rejected):
         hints.append("for TFLite, `edgekit debug-quant MODEL --calib DATA` ranks the layers to keep in float with "
-                     "--keep-float")
+                     + option("keep_float"))
     if any(r["format"] == "onnx" and r["variant"] == "int8-static" for r in rejected):
         hints.append("for ONNX int8-static, the nodes that diverge (debug-quant ranks them on the TFLite file) are "
                      "the ones to exclude from quantization; or use int8-dynamic")
     if any(f["variant"] == "int16x8" and "int16x8" in f["reason"] for f in failed):
-        hints.append("leave int16x8 out (--tflite fp32,fp16,dynamic,int8): TFLite has no 16x8 kernel for an op "
-                     "the model uses")
-    return "; ".join(hints) or "leave the variant out (--tflite/--onnx)"
+        hints.append(f"leave int16x8 out ({option('tflite', 'fp32,fp16,dynamic,int8')}): TFLite has no 16x8 kernel "
+                     "for an op the model uses")
+    return "; ".join(hints) or f"leave the variant out ({option('tflite')}/{option('onnx')})"
 
 
 def prepare(config: ConvertConfig, model_path: Path, calib_path: Path, source: SourceModel):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.convert import tflite
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, option
 from edgekit.inspection import tflite_ops
 
 
@@ -69,7 +69,7 @@ def resolve(calibrated: Calibrated, names: list[str]) -> KeepFloat:
                    or name in _components(layer.tensor)]
         if not matched:
             known = list(dict.fromkeys(layer.name for layer in calibrated.layers))
-            raise EdgekitError(f"--keep-float {name!r} is neither a layer nor an op type of this model: "
+            raise EdgekitError(f"{option('keep_float', repr(name))} is neither a layer nor an op type of this model: "
                                f"layers are {', '.join(known)}; op types are {', '.join(sorted(op_types))}")
         layers.append(name)
         tensors += [layer.tensor for layer in matched if layer.tensor not in tensors]

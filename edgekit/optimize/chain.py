@@ -5,6 +5,7 @@ measure the task metric after every step against the float model's."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 from edgekit.bench.accuracy import evaluation
@@ -96,7 +97,7 @@ def _seed(seed: int) -> None:
     tensorflow().config.experimental.enable_op_determinism()
 
 
-def optimize_to_folder(config: ConvertConfig, log, verbose: bool = True) -> dict:
+def optimize_to_folder(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
     """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
     from edgekit import interrupts, zoo
     from edgekit.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
@@ -105,6 +106,7 @@ def optimize_to_folder(config: ConvertConfig, log, verbose: bool = True) -> dict
     from edgekit.loading import load_model
     from edgekit.outputs import staged_folder
 
+    log = log or logging.getLogger(__name__).info
     model_path = Path(config.model) if config.model else zoo.bundled(zoo.DEFAULT_MODEL)[0]
     name = model_name(model_path)
     out_dir = Path(config.out) / name

@@ -4,6 +4,7 @@ and a calibration set drawn from the training split."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -37,8 +38,8 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
     tf_keras.utils.set_random_seed(recipe["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same machine: same weights
     data = module.dataset(recipe["seed"], data_path)
-    if data.note and log:
-        log(f"{name}: {data.note}")
+    if data.note:
+        (log or logging.getLogger(__name__).info)(f"{name}: {data.note}")
     target = recipe["target"] if data.target is None else data.target
 
     model = module.build()

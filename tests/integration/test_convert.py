@@ -154,7 +154,7 @@ def test_a_diverging_artifact_is_kept_apart_and_strict_fails_the_run(tiny, tmp_p
     assert manifest["artifacts"] == [] and rejected["path"] == "rejected/tfk_fp32.tflite"
     assert rejected["fidelity"]["sqnr_db"] < 20 and "SQNR" in rejected["reason"]
     assert (tmp_path / "kept" / "tfk" / "rejected" / "tfk_fp32.tflite").is_file()
-    with pytest.raises(EdgekitError, match="--strict: rejected/tfk_fp32.tflite diverges from the float model"):
+    with pytest.raises(EdgekitError, match="strict=True: rejected/tfk_fp32.tflite diverges from the float model"):
         convert(ConvertConfig(out=str(tmp_path / "strict"), strict=True, **options), log=lambda m: None)
     assert not (tmp_path / "strict").exists() or list((tmp_path / "strict").iterdir()) == []
 

@@ -26,16 +26,16 @@ def test_comma_lists_all_and_none():
     ({"tflite": "none", "onnx": "none"}, "no variants requested"),
     ({"opset": 19}, "out of range"),
     ({"opset": 12}, "out of range"),
-    ({"io": "uint8"}, "--io"),
+    ({"io": "uint8"}, "io='uint8' is not one of"),  # from Python: the parameter, not --io
     ({"max_calib_samples": 0}, "positive integer"),
-    ({"image_range": "0,2"}, "--image-range"),
+    ({"image_range": "0,2"}, "image_range='0,2'"),
     ({"prune": 0}, "between 0 and 1"),
     ({"prune": 1.0}, "between 0 and 1"),
     ({"prune_structure": "2-4"}, "M:N"),
     ({"prune_structure": "0:4"}, "M:N"),
     ({"cluster": 300}, "2 to 256"),
     ({"fine_tune_epochs": 0}, "at least 1"),
-    ({"tflite": "int8-qat"}, "add --qat"),
+    ({"tflite": "int8-qat"}, "add qat=True"),
 ])
 def test_invalid_values_are_clear_errors(kwargs, message):
     with pytest.raises(EdgekitError, match=message):
@@ -82,7 +82,7 @@ def test_any_value_of_any_key_in_a_config_file_is_read_or_refused_in_one_line(tm
         except EdgekitError as exc:
             refused += 1
             assert "\n" not in str(exc) and str(path) in str(exc)
-            assert f'"{key}"' in str(exc) or f"--{key.replace('_', '-')}" in str(exc), str(exc)
+            assert f'"{key}"' in str(exc) or key in str(exc), str(exc)
     assert refused >= 5  # each key takes one or two JSON types of the ten
 
 

@@ -34,7 +34,7 @@ def test_keras_names_are_kept(tiny):
 
 @pytest.mark.parametrize("key", ["lambda_tf_keras", "lambda_h5", "lambda_keras3"])
 def test_lambda_is_refused_unless_trusted(tiny, key):
-    with pytest.raises(EdgekitError, match="--trust-model-code") as err:
+    with pytest.raises(EdgekitError, match="trust_model_code=True") as err:
         load_model(tiny["paths"][key])
     assert "Lambda layer" in str(err.value)
     with load_model(tiny["paths"][key], trust_model_code=True) as model:

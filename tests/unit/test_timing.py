@@ -80,7 +80,7 @@ def test_bad_target_names_say_what_is_wrong(spec, words):
 
 @pytest.mark.parametrize("text", ["0", "-1", "1,x", ""])
 def test_bad_thread_counts(text):
-    with pytest.raises(EdgekitError, match="--threads"):
+    with pytest.raises(EdgekitError, match="threads="):
         targets.parse_threads(text)
 
 

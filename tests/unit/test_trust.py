@@ -84,7 +84,7 @@ def _printed(tf, x, stream):
 def test_a_file_write_hidden_in_a_nested_function_or_control_flow_body_is_found(graphs, name, where):
     findings = trust.saved_model_findings(graphs[name])
     assert any(re.fullmatch(rf"op WriteFile \(writes files\) in {where}", f) for f in findings), findings
-    with pytest.raises(EdgekitError, match="--trust-model-code") as err:
+    with pytest.raises(EdgekitError, match="trust_model_code=True") as err:
         trust.check_saved_model(graphs[name])
     assert str(graphs[name]) in str(err.value) and "WriteFile" in str(err.value)
 
@@ -290,7 +290,7 @@ def test_a_refused_model_is_never_handed_to_a_loader(file, monkeypatch):
 
     for owner, name in ((tf.saved_model, "load"), (keras.saving, "load_model"), (tf_keras.models, "load_model")):
         monkeypatch.setattr(owner, name, loaded)
-    with pytest.raises(EdgekitError, match="--trust-model-code"):
+    with pytest.raises(EdgekitError, match="trust_model_code=True"):
         load_model(cases.CORPUS / "models" / file)
 
 

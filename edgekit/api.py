@@ -1,0 +1,326 @@
+"""edgekit from Python: convert, bench, report and compare, with typed results.
+
+    import edgekit
+    result = edgekit.convert(tflite="fp32,int8", onnx="none", bench=False)
+    measured = edgekit.bench(result.folder, runtime="litert:xnnpack", runs=50)
+    print(edgekit.report(measured))
+    assert edgekit.compare(measured, measured).passed
+
+Each call does what the command of its name does, with the same defaults, and returns dataclasses
+whose `to_dict()` is plain JSON. A file is always `file` here (the manifest says `path`, the results
+`artifact` or `name`). Messages go to the `edgekit` logger (nothing shows until logging is
+configured, e.g. `logging.basicConfig(level=logging.INFO)`); errors are `EdgekitError`s that name
+the parameters (`opset=99`), not the command's flags. Heavy backends load on the first call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from edgekit.config import DEFAULT_MAX_ACCURACY_DROP, PRESETS, ConvertConfig
+from edgekit.errors import EdgekitError, GateFailed, option
+from edgekit.report.compare import Comparison
+
+__all__ = ["convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
+           "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed"]
+
+logger = logging.getLogger(__name__)
+REPORT_FORMATS = ("md", "html", "json")
+
+
+class _Result:
+    """`to_dict()`: the fields as JSON values (paths as strings), less those marked raw (kept on
+    disk already, e.g. the manifest)."""
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not f.metadata.get("raw")}
+
+
+def _plain(value):
+    if isinstance(value, _Result):
+        return value.to_dict()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _raw(**kwargs):
+    return dataclasses.field(repr=False, metadata={"raw": True}, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertedFile(_Result):
+    """One validated file (or one rejected for diverging from the float model: `reason` says why)."""
+
+    file: Path
+    format: str  # "tflite" | "onnx"
+    variant: str  # "fp32", "int8", "int8-static", ...
+    precision: str
+    size_bytes: int
+    gzip_bytes: int | None
+    sha256: str
+    fidelity: dict  # against the float model on the calibration samples: max_abs, sqnr_db, top1_agreement...
+    evaluation: dict | None  # the task metric on held-out data, where the model has it
+    reason: str | None = None
+
+    @classmethod
+    def from_manifest(cls, entry: dict, folder: Path) -> ConvertedFile:
+        return cls(file=folder / entry["path"], format=entry["format"], variant=entry["variant"],
+                   precision=entry.get("precision", ""), size_bytes=entry["size_bytes"],
+                   gzip_bytes=entry.get("gzip_bytes"), sha256=entry["sha256"], fidelity=entry.get("fidelity") or {},
+                   evaluation=entry.get("evaluation"), reason=entry.get("reason"))
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedVariant(_Result):
+    format: str
+    variant: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Record(_Result):
+    """One (file, target) measurement; `status` "ok", "skipped" or "failed" (then `reason`)."""
+
+    file: str  # the file's name, as in the folder measured
+    format: str
+    variant: str
+    runtime: str
+    target: str
+    threads: int | None
+    status: str
+    reason: str | None
+    size_bytes: int | None
+    latency_us: dict | None  # p50, p90, p99, robust_cv, runs...
+    throughput: dict | None
+    memory: dict | None
+    cold: dict | None
+    accuracy: dict | None
+    fidelity: dict | None
+    details: dict  # everything else the record holds (device, runner, precision floor...)
+
+    @property
+    def p50_us(self) -> float | None:
+        return (self.latency_us or {}).get("p50")
+
+    @classmethod
+    def from_record(cls, record: dict) -> Record:
+        named = {"artifact", *(f.name for f in dataclasses.fields(cls))} - {"file", "details"}
+        return cls(file=record["artifact"], **{f.name: record.get(f.name) for f in dataclasses.fields(cls)
+                                               if f.name not in ("file", "details")},
+                   details={key: value for key, value in record.items() if key not in named})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelResults(_Result):
+    name: str
+    reference: Path | None  # the float model the files were compared with
+    data: dict  # the evaluation data: source, samples, metric, float_score
+    records: list[Record]
+    stopped: str | None = None  # why measuring stopped early (the time limit), if it did
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchResults(_Result):
+    models: list[ModelResults]
+    file: Path | None  # where the results were written, if they were
+    results: dict = _raw()  # the versioned results.json content, as report and compare read it
+
+    @property
+    def records(self) -> list[Record]:
+        return [record for model in self.models for record in model.records]
+
+    @classmethod
+    def from_results(cls, results: dict, file: Path | None = None) -> BenchResults:
+        models = [ModelResults(name=m["name"], reference=None if not m.get("reference") else
+                               Path(m["reference"]["path"]), data=m["data"],
+                               records=[Record.from_record(r) for r in m["records"]], stopped=m.get("stopped"))
+                  for m in results["models"]]
+        return cls(models=models, file=file, results=results)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionResult(_Result):
+    name: str
+    folder: Path  # OUT/<name>/, with manifest.json (and results.json when benchmarked)
+    artifacts: list[ConvertedFile]
+    rejected: list[ConvertedFile]  # diverged from the float model: kept apart in folder/rejected/
+    failed: list[FailedVariant]  # could not be built
+    bench: BenchResults | None
+    manifest: dict = _raw()
+
+    @property
+    def passed(self) -> bool:
+        """Every variant asked for was built and validated (the command exits 1 otherwise)."""
+        return not self.failed and not self.rejected
+
+
+def convert(model: str | Path | None = None, calib: str | Path | None = None, out: str | Path = "edgekit-out", *,
+            tflite: str | list[str] | None = None, onnx: str | list[str] | None = None, preset: str | None = None,
+            bench: bool = True, runtime: str | list[str] | None = None, threads: int | str | list[int] = 1,
+            runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, progress: bool = False,
+            **options) -> ConversionResult:
+    """`edgekit convert`: `model` (default: the bundled digits_cnn) to the TFLite and ONNX variants
+    asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
+    `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
+    prune, qat, strict...); `progress` draws bars on a terminal."""
+    from edgekit.bench.engine import run as measure
+    from edgekit.convert.pipeline import convert as run_conversion
+    from edgekit.report import schema
+
+    config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
+    settings = _bench_settings(runtime, threads, runs, warmup, batch, trust_model_code=config.trust_model_code) \
+        if bench else None
+    results = []
+
+    def benchmark(folder, manifest):  # inside the staged folder: a failure keeps the old output
+        logger.info(f"benchmarking the artifacts of {manifest['name']}")
+        results.append(measure(folder, settings, progress=progress))
+        schema.write(folder / schema.RESULTS_NAME, results[0])
+
+    manifest = run_conversion(config, verbose=progress, finish=None if settings is None else benchmark)
+    folder = Path(config.out) / manifest["name"]
+    return ConversionResult(
+        name=manifest["name"], folder=folder,
+        artifacts=[ConvertedFile.from_manifest(a, folder) for a in manifest["artifacts"]],
+        rejected=[ConvertedFile.from_manifest(r, folder) for r in manifest["rejected"]],
+        failed=[FailedVariant(f["format"], f["variant"], f["reason"]) for f in manifest["failed"]],
+        bench=BenchResults.from_results(results[0], folder / schema.RESULTS_NAME) if results else None,
+        manifest=manifest)
+
+
+def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: int | str | list[int] = 1,
+          runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, data: str | Path | None = None,
+          reference: str | Path | None = None, trust_model_code: bool = False, output: str | Path | None = None,
+          progress: bool = False) -> BenchResults:
+    """`edgekit bench`: every file `path` names (a file, or a folder written by convert) on every
+    runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `output` also writes the
+    results JSON there."""
+    from types import SimpleNamespace
+
+    from edgekit.bench.engine import run as measure
+    from edgekit.cli.bench import bench_inputs
+    from edgekit.outputs import check_output_file
+    from edgekit.report import schema
+
+    settings = _bench_settings(runtime, threads, runs, warmup, batch, trust_model_code=trust_model_code,
+                               data=None if data is None else str(data),
+                               reference=None if reference is None else str(reference))
+    inputs = bench_inputs(SimpleNamespace(path=str(path), data=settings.data, reference=settings.reference))
+    file = check_output_file(output, option("output"), inputs) if output is not None else None
+    results = measure(path, settings, progress=progress)
+    if file is not None:
+        schema.write(file, results)
+    return BenchResults.from_results(results, file)
+
+
+def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+           output: str | Path | None = None) -> str:
+    """`edgekit report`: results (BenchResults, a ConversionResult that was benchmarked, a results
+    dict, or a results.json path) as Markdown, a self-contained HTML page, or JSON; the text, also
+    written to `output` when given."""
+    from edgekit.outputs import check_output_file, write_output_file
+    from edgekit.report import schema
+
+    if format not in REPORT_FORMATS:
+        raise EdgekitError(f"{option('format', repr(format))} is not one of {', '.join(REPORT_FORMATS)}")
+    if max_accuracy_drop < 0:
+        raise EdgekitError(f"{option('max_accuracy_drop', f'{max_accuracy_drop:g}')} must be 0 or more (points)")
+    file = check_output_file(output, option("output"), _inputs(results)) if output is not None else None
+    data = _results_of(results, "results")
+    if format == "json":
+        text = schema.to_text(data)
+    else:
+        from edgekit.report import html, markdown
+
+        text = (html if format == "html" else markdown).render(data, max_accuracy_drop)
+    if file is not None:
+        write_output_file(file, text if text.endswith("\n") else text + "\n")
+        logger.info(f"wrote {file}")
+    return text
+
+
+def compare(baseline, current, *, max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+            max_latency_regression: float | None = 0.10, max_size_growth: float = 0.05) -> Comparison:
+    """`edgekit compare`: `current` against `baseline` (each as `report` takes results). Fractions
+    (0.10 is 10%); `max_latency_regression=None` reports latency without gating it. The verdict
+    is `.passed`, the reasons `.failures`; nothing is raised when a gate fails."""
+    from edgekit.report.compare import Gates
+    from edgekit.report.compare import compare as run_comparison
+
+    if max_accuracy_drop < 0:
+        raise EdgekitError(f"{option('max_accuracy_drop', f'{max_accuracy_drop:g}')} must be 0 or more (points)")
+    for name, value in (("max_latency_regression", max_latency_regression), ("max_size_growth", max_size_growth)):
+        if value is not None and not 0 <= value < 100:
+            raise EdgekitError(f"{option(name, value)} is not a fraction: give e.g. 0.10 for 10%")
+    gates = Gates(max_accuracy_drop=max_accuracy_drop, max_latency_regression=max_latency_regression,
+                  max_size_growth=max_size_growth)
+    return run_comparison(_results_of(baseline, "baseline"), _results_of(current, "current"), gates)
+
+
+def _convert_config(preset: str | None, given: dict, options: dict) -> ConvertConfig:
+    """The config as the command builds it: a preset's variants, then what is given."""
+    fields = {f.name for f in dataclasses.fields(ConvertConfig)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise TypeError(f"convert() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(sorted(fields - set(given)))}")
+    if preset is not None and preset not in PRESETS:
+        raise EdgekitError(f"{option('preset', repr(preset))} is not one of {', '.join(sorted(PRESETS))}")
+    data = dict(PRESETS[preset]) if preset else {}
+    data.update({key: str(value) if isinstance(value, Path) else value
+                 for key, value in {**given, **options}.items() if value is not None})
+    return ConvertConfig(**data)
+
+
+def _bench_settings(runtime, threads, runs, warmup: int, batch: int, **extra):
+    from edgekit.bench import targets
+    from edgekit.bench.engine import BenchSettings
+
+    if isinstance(runtime, (list, tuple)):
+        runtime = ",".join(runtime)
+    text = ",".join(map(str, threads)) if isinstance(threads, (list, tuple)) else str(threads)
+    target_settings = targets.TargetSettings(threads=targets.parse_threads(text))
+    targets.parse(runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # a bad name fails now
+    if runs is None or str(runs).strip().lower() == "auto":
+        runs = None
+    elif isinstance(runs, bool) or not isinstance(runs, int):
+        raise EdgekitError(f"{option('runs', repr(runs))} is not a count of runs or auto")
+    return BenchSettings(runtime=runtime, target_settings=target_settings, runs=runs, warmup=warmup, batch=batch,
+                         **extra)
+
+
+def _results_of(value, what: str) -> dict:
+    """The results dict that report and compare read, from what a caller has."""
+    from edgekit.report import schema
+
+    if isinstance(value, ConversionResult):
+        if value.bench is None:
+            raise EdgekitError(f"{what}: the conversion of {value.name} was not benchmarked (bench=False): "
+                               f"convert with bench=True, or call edgekit.bench({str(value.folder)!r})")
+        value = value.bench
+    if isinstance(value, BenchResults):
+        return value.results
+    if isinstance(value, dict):
+        return schema.parse(value, what)
+    if isinstance(value, (str, Path)):
+        return schema.read(value)
+    raise TypeError(f"{what} must be BenchResults, a benchmarked ConversionResult, a results dict or the path of a "
+                    f"results.json, not {type(value).__name__}")
+
+
+def _inputs(results) -> list[tuple[str, Path]]:
+    """The results file a report reads, which its output must not overwrite."""
+    from edgekit.report import schema
+
+    file = results.file if isinstance(results, BenchResults) else \
+        results.bench.file if isinstance(results, ConversionResult) and results.bench else \
+        Path(results) if isinstance(results, (str, Path)) else None
+    return [("results file", schema.results_path(file))] if file else []
