@@ -25,7 +25,7 @@ from edgekit.bench import fidelity, subjects, targets
 from edgekit.bench.accuracy import evaluation, score
 from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.errors import BackendUnavailable, EdgekitError
 from edgekit.mcu import Budget
 from edgekit.evaluation import is_classification
 from edgekit.progress import Progress
@@ -34,6 +34,7 @@ from edgekit.report.table import record_line
 from edgekit.runners.base import Job
 from edgekit.runners.devices import runner_for
 from edgekit.runtimes import RUNTIMES, for_format
+from edgekit.runtimes.messages import failure
 
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 # --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
@@ -206,15 +207,14 @@ class Measure:
             return {**record, "status": "ok", **found}
         except BackendUnavailable as exc:
             interrupts.check()
-            return {**record, "status": "skipped", "reason": str(exc)}
+            return {**record, "status": "skipped", **failure(target.runtime, exc)}
         except limits.TimeLimitExceeded:
             raise
         except Exception as exc:  # the runtime failed on this model; the others still run
             interrupts.check()
             if os.environ.get("EDGEKIT_DEBUG"):
                 raise
-            reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
-            return {**record, "status": "failed", "reason": reason}
+            return {**record, "status": "failed", **failure(target.runtime, exc)}
 
     def boards(self) -> dict:
         """Each board's fingerprint, by device name (this machine's is the results' environment)."""
