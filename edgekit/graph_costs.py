@@ -1,0 +1,268 @@
+"""What a model's graph costs, read from the file: multiply-accumulates per op, the activation
+memory LiteRT's arena plans, and how the weights are stored (fp16 or int8 behind DEQUANTIZE).
+
+MACs are counted for the ops that do the arithmetic (convolutions, fully connected, matmuls,
+LSTMs) from their tensors' shapes, at the batch the file is written for. The activation arena is
+planned as LiteRT's ArenaPlanner does: each tensor that is neither a weight nor a variable lives
+from the op that writes it to the last op that reads it (the graph's inputs and outputs for the
+whole run), and is placed greedily, largest first, at the best-fitting 64-byte-aligned offset
+among the tensors alive at the same time. Kernels' scratch buffers (a float CONV_2D's im2col)
+are added by the kernels when they prepare, and XNNPACK plans the partitions it takes in its own
+workspace: those are not in the file.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+ALIGNMENT = 64  # LiteRT's kDefaultTensorAlignment
+ARENA_NOTE = ("LiteRT's arena with its builtin kernels: tensors by lifetime, largest first, 64-byte aligned, "
+              "with CONV_2D's im2col scratch; XNNPACK, its default on CPU, plans the ops it takes in a workspace "
+              "of its own")
+PEAK_NOTE = "the most activation bytes alive at once: no arena can be smaller"
+MAC_OPS_TFLITE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D",
+                  "CONV_3D_TRANSPOSE", "UNIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
+    """MACs, the activation arena and the stored weights of the main graph of a parsed
+    flatbuffer (`codes`: each operator code's op type; `type_names`: TensorType -> numpy name)."""
+    graph = model.subgraphs[0]
+    buffers = model.buffers or []
+
+    def constant(index: int) -> bool:
+        buffer = buffers[graph.tensors[index].buffer] if graph.tensors[index].buffer < len(buffers) else None
+        return buffer is not None and ((buffer.data is not None and len(buffer.data) > 0) or buffer.offset > 1)
+
+    def shape(index: int) -> list[int]:
+        return [int(d) for d in (graph.tensors[index].shape if graph.tensors[index].shape is not None else [])]
+
+    def dtype(index: int) -> str:
+        return type_names.get(graph.tensors[index].type, "")
+
+    def nbytes(index: int) -> int:
+        size = {"int4": 0.5, "bfloat16": 2}.get(dtype(index)) or _itemsize(dtype(index))
+        return int(np.ceil(int(np.prod(shape(index))) * size))
+
+    ops = [(codes[op.opcodeIndex], op) for op in graph.operators or []]
+    per_op = []
+    for index, (kind, op) in enumerate(ops):
+        macs = _tflite_macs(kind, op, shape)
+        if macs:
+            per_op.append({"index": index, "op": kind, "macs": macs,
+                           "output": (graph.tensors[op.outputs[0]].name or b"").decode(errors="replace")})
+    return {"macs": _mac_summary(per_op, batch=_batch(shape, graph.inputs)),
+            "weights": _stored_weights(ops, graph, constant, nbytes, type_names),
+            "activations": _activations(ops, graph, constant, dtype, nbytes)}
+
+
+def _itemsize(dtype: str) -> int:
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # string, resource, variant: sized at run time
+        return 0
+
+
+def _batch(shape, inputs) -> int | None:
+    first = shape(inputs[0]) if inputs is not None and len(inputs) else []
+    return first[0] if first else None
+
+
+def _tflite_macs(kind: str, op, shape) -> int:
+    """Multiply-accumulates of one op, from its tensors' shapes (0 for ops not counted)."""
+    ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]
+    out = shape(op.outputs[0]) if op.outputs is not None and len(op.outputs) else []
+    if not out or kind not in MAC_OPS_TFLITE:
+        return 0
+    size = int(np.prod(out))
+    if kind == "CONV_2D":  # filter [out channels, kh, kw, in channels per group]
+        _, kh, kw, cin = shape(ins[1])
+        return size * kh * kw * cin
+    if kind == "DEPTHWISE_CONV_2D":  # filter [1, kh, kw, out channels]
+        return size * shape(ins[1])[1] * shape(ins[1])[2]
+    if kind == "FULLY_CONNECTED":  # weights [units, depth]
+        return size * shape(ins[1])[-1]
+    if kind == "BATCH_MATMUL":
+        a = shape(ins[0])
+        adj_x = bool(getattr(op.builtinOptions, "adjX", False))
+        return size * (a[-2] if adj_x else a[-1])
+    if kind == "TRANSPOSE_CONV":  # (output shape, filter [out, kh, kw, in], input): each input value into kh*kw*out
+        _, kh, kw, cout = *shape(ins[1])[:3], shape(ins[1])[0]
+        return int(np.prod(shape(ins[2]))) * kh * kw * cout
+    if kind == "CONV_3D":  # filter [kd, kh, kw, in, out]
+        return size * int(np.prod(shape(ins[1])[:4]))
+    if kind == "CONV_3D_TRANSPOSE":  # (output shape, filter [kd, kh, kw, out, in], input)
+        return int(np.prod(shape(ins[2]))) * int(np.prod(shape(ins[1])[:4]))
+    # UNIDIRECTIONAL_SEQUENCE_LSTM: input [batch, time, in] (or time major) through the gates'
+    # input and recurrent weights (inputs 1-8; a CIFG LSTM has no input gate, index -1)
+    steps = int(np.prod(shape(ins[0])[:-1]))
+    return steps * sum(int(np.prod(shape(i))) for i in ins[1:9] if i >= 0)
+
+
+def _mac_summary(per_op: list[dict], batch: int | None) -> dict:
+    by_op = collections.defaultdict(lambda: {"ops": 0, "macs": 0})
+    for entry in per_op:
+        by_op[entry["op"]]["ops"] += 1
+        by_op[entry["op"]]["macs"] += entry["macs"]
+    return {"total": sum(e["macs"] for e in per_op), "batch": batch,
+            "by_op": dict(sorted(by_op.items(), key=lambda kv: -kv[1]["macs"])), "per_op": per_op}
+
+
+def _stored_weights(ops, graph, constant, nbytes, type_names) -> list[dict]:
+    """Weights kept in a smaller type than the ops compute in: behind DEQUANTIZE ops (fp16 or
+    int8 weights that LiteRT turns into float32 once, when the model is prepared), or read as
+    int8 by float ops (dynamic range: the kernels quantize the activations on the fly)."""
+    found = collections.defaultdict(lambda: {"ops": 0, "bytes": 0, "float32_bytes": 0})
+    float_types = {"float32", "float16", "bfloat16"}
+    for kind, op in ops:
+        ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]
+        if kind == "DEQUANTIZE" and ins and constant(ins[0]):
+            entry = found[("dequantize", type_names.get(graph.tensors[ins[0]].type))]
+            entry["ops"] += 1
+            entry["bytes"] += nbytes(ins[0])
+            entry["float32_bytes"] += nbytes(op.outputs[0])
+        elif kind in MAC_OPS_TFLITE and len(ins) > 1 and ins[0] >= 0 and ins[1] >= 0 and constant(ins[1]):
+            source, weights = (type_names.get(graph.tensors[i].type) for i in ins[:2])
+            if source in float_types and weights in ("int8", "int4"):  # a hybrid op
+                entry = found[("dynamic", weights)]
+                entry["ops"] += 1
+                entry["bytes"] += nbytes(ins[1])
+    from edgekit.report.table import human_size
+
+    def summary(how: str, dtype: str, entry: dict) -> str:
+        plural = "s" if entry["ops"] != 1 else ""
+        if how == "dequantize":
+            return (f"weights stored as {dtype}, dequantized to float32 when the model is prepared ({entry['ops']} "
+                    f"DEQUANTIZE op{plural}: {human_size(entry['bytes'])} in the file, "
+                    f"{human_size(entry['float32_bytes'])} in memory)")
+        return (f"weights stored as {dtype} and read by float ops (dynamic range: {entry['ops']} op{plural} "
+                "quantize their inputs on the fly)")
+
+    return [{"stored_as": dtype, "how": how, **entry, "summary": summary(how, dtype, entry)}
+            for (how, dtype), entry in found.items()]
+
+
+def _activations(ops, graph, constant, dtype, nbytes) -> dict:
+    """The arena LiteRT plans for the main graph's activations (see the module's note), with the
+    peak of bytes alive at once and what stays in memory outside it."""
+    count = len(ops)
+    inputs = [int(i) for i in (graph.inputs if graph.inputs is not None else [])]
+    outputs = [int(i) for i in (graph.outputs if graph.outputs is not None else [])]
+    # a DEQUANTIZE of a weight writes float32 weights that stay for the whole run, outside the arena
+    dequantized = {int(op.outputs[0]) for kind, op in ops if kind == "DEQUANTIZE" and op.inputs is not None
+                   and len(op.inputs) and constant(int(op.inputs[0]))}
+    first, last = {}, {}
+    for i in inputs:  # kept from the start to the end of the run
+        first[i], last[i] = 0, count
+    for i in outputs:  # kept from the op that writes them to the end
+        last[i] = count
+    for step, (kind, op) in enumerate(ops):
+        ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+        for i in ins + [int(i) for i in (op.outputs if op.outputs is not None else [])]:
+            if not (constant(i) or graph.tensors[i].isVariable or i in dequantized):
+                first.setdefault(i, step)
+                last[i] = max(last.get(i, step), step)
+    tensors = [(i, nbytes(i), first[i], last[i]) for i in first if nbytes(i) > 0]
+    weight = lambda i: constant(i) or i in dequantized  # noqa: E731
+    tensors += [(("im2col", step), size, step, step) for step, size in _im2col(ops, graph, weight, dtype, nbytes)]
+    persistent = sum(nbytes(i) for i in dequantized) + sum(
+        nbytes(i) for i in range(len(graph.tensors)) if graph.tensors[i].isVariable)
+    peak = max((sum(size for _, size, a, b in tensors if a <= step <= b) for step in range(count + 1)), default=0)
+    return {"arena_bytes": plan_arena(tensors, count), "arena": ARENA_NOTE, "peak_bytes": peak, "peak": PEAK_NOTE,
+            "tensors": len(tensors), "persistent_bytes": persistent}
+
+
+def _im2col(ops, graph, weight, dtype, nbytes) -> list[tuple[int, int]]:
+    """(step, bytes) of the im2col scratch buffer LiteRT's builtin CONV_2D kernel takes from the
+    arena for a kernel larger than 1x1 or a stride or dilation above 1: one row of kh*kw*in
+    values per output position, in the input's type (a hybrid conv's buffers are not counted)."""
+    found = []
+    for step, (kind, op) in enumerate(ops):
+        if kind != "CONV_2D" or op.inputs is None or len(op.inputs) < 2 or not weight(int(op.inputs[1])):
+            continue
+        source, filters = int(op.inputs[0]), int(op.inputs[1])
+        if dtype(source) == "float32" and dtype(filters) in ("int8", "int4"):  # hybrid: other buffers
+            continue
+        _, kh, kw, cin = (int(d) for d in graph.tensors[filters].shape)
+        strided = any(getattr(op.builtinOptions, name, 1) != 1
+                      for name in ("strideW", "strideH", "dilationWFactor", "dilationHFactor"))
+        if kh * kw > 1 or strided:
+            positions = int(np.prod(graph.tensors[int(op.outputs[0])].shape[:-1]))
+            found.append((step, positions * kh * kw * cin * _itemsize(dtype(source))))
+    return found
+
+
+def plan_arena(tensors: list[tuple[int, int, int, int]], last_step: int) -> int:
+    """The size of the arena that holds `tensors` ((index, bytes, first step, last step)) as
+    LiteRT's ArenaPlanner and SimpleMemoryArena place them: tensors alive for the whole run first,
+    by index, then the rest by size (largest first, then earliest), each at the smallest gap
+    among the placed tensors alive at the same time that holds it, else after them."""
+    whole = [t for t in tensors if t[2] == 0 and t[3] >= last_step]
+    rest = sorted((t for t in tensors if not (t[2] == 0 and t[3] >= last_step)), key=lambda t: (-t[1], t[2]))
+    placed = []  # (offset, end, first, last), by offset
+    for _, size, begin, end in sorted(whole) + rest:
+        offset, best, best_gap = 0, None, None
+        for p_offset, p_end, p_first, p_last in placed:
+            if p_last < begin or p_first > end:
+                continue
+            gap = p_offset - offset
+            if gap >= size and (best_gap is None or gap < best_gap):
+                best, best_gap = offset, gap
+            offset = max(offset, _align(p_end))
+        placed.append((offset if best is None else best, (offset if best is None else best) + size, begin, end))
+        placed.sort()
+    return _align(max((p[1] for p in placed), default=0))
+
+
+def _align(value: int) -> int:
+    return -(-value // ALIGNMENT) * ALIGNMENT
+
+
+def onnx_macs(model) -> dict:
+    """Multiply-accumulates of an ONNX model's Conv, ConvTranspose, Gemm and MatMul nodes (and
+    their quantized forms), with shapes from onnx.shape_inference; a free batch counts as 1."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    graph = inferred.graph
+    shapes = {}
+    for v in list(graph.input) + list(graph.value_info) + list(graph.output):
+        dims = v.type.tensor_type.shape.dim
+        shapes[v.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
+    for init in graph.initializer:
+        shapes[init.name] = list(init.dims)
+    per_op = []
+    for index, node in enumerate(graph.node):
+        macs = _onnx_node_macs(node, shapes)
+        if macs:
+            per_op.append({"index": index, "op": node.op_type, "macs": macs, "output": node.output[0]})
+    initializers = {i.name for i in graph.initializer}
+    first = next((v.type.tensor_type.shape.dim for v in graph.input if v.name not in initializers), None)
+    batch = first[0].dim_value if first and first[0].HasField("dim_value") else None
+    return _mac_summary(per_op, batch=batch)
+
+
+_ONNX_WEIGHT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "ConvTranspose": 1}
+_ONNX_MATMUL = {"MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3), "Gemm": (0, 1)}
+
+
+def _onnx_node_macs(node, shapes: dict) -> int:
+    out = shapes.get(node.output[0]) if node.output else None
+    if not out:
+        return 0
+    size = int(np.prod(out))
+    if node.op_type in ("Conv", "ConvInteger", "QLinearConv"):  # weights [out, in per group, k...]
+        weights = shapes.get(node.input[_ONNX_WEIGHT[node.op_type]])
+        return size * int(np.prod(weights[1:])) if weights else 0
+    if node.op_type == "ConvTranspose":  # weights [in, out per group, k...]: each input value into out*k
+        weights, source = shapes.get(node.input[1]), shapes.get(node.input[0])
+        return int(np.prod(source)) * int(np.prod(weights[1:])) if weights and source else 0
+    if node.op_type in _ONNX_MATMUL:
+        a = shapes.get(node.input[_ONNX_MATMUL[node.op_type][0]])
+        if not a:
+            return 0
+        trans_a = node.op_type == "Gemm" and any(x.name == "transA" and x.i for x in node.attribute)
+        return size * (a[0] if trans_a else a[-1])
+    return 0
