@@ -3,12 +3,14 @@ memory LiteRT's arena plans, and how the weights are stored (fp16 or int8 behind
 
 MACs are counted for the ops that do the arithmetic (convolutions, fully connected, matmuls,
 LSTMs) from their tensors' shapes, at the batch the file is written for. The activation arena is
-planned as LiteRT's ArenaPlanner does: each tensor that is neither a weight nor a variable lives
-from the op that writes it to the last op that reads it (the graph's inputs and outputs for the
-whole run), and is placed greedily, largest first, at the best-fitting 64-byte-aligned offset
-among the tensors alive at the same time. Kernels' scratch buffers (a float CONV_2D's im2col)
-are added by the kernels when they prepare, and XNNPACK plans the partitions it takes in its own
-workspace: those are not in the file.
+planned as LiteRT's ArenaPlanner does with its builtin kernels: each tensor that is neither a
+weight nor a variable lives from the op that writes it to the last op that reads it (the graph's
+inputs from the start, its outputs to the end), an ADD or RESHAPE may write over its input, and
+each is placed greedily, largest first, at the best-fitting 64-byte-aligned offset among the
+tensors alive at the same time, with CONV_2D's im2col scratch buffer. It matches LiteRT's
+allocation to the byte on the variants edgekit writes and on MobileNetV2 and ResNet50
+(tests/cli/test_inspect.py measures it); XNNPACK, LiteRT's default on CPU, plans the ops it
+takes in a workspace of its own, which the file does not say.
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
         if macs:
             per_op.append({"index": index, "op": kind, "macs": macs,
                            "output": (graph.tensors[op.outputs[0]].name or b"").decode(errors="replace")})
-    return {"macs": _mac_summary(per_op, batch=_batch(shape, graph.inputs)),
-            "weights": _stored_weights(ops, graph, constant, nbytes, type_names),
-            "activations": _activations(ops, graph, constant, dtype, nbytes)}
+    weights = _stored_weights(ops, graph, constant, nbytes, type_names)
+    activations = _activations(ops, graph, constant, dtype, nbytes)
+    if any(w["how"] == "dynamic" for w in weights):
+        activations["arena"] += "; not counted: the buffers dynamic-range ops quantize their inputs into"
+    return {"macs": _mac_summary(per_op, batch=_batch(shape, graph.inputs)), "weights": weights,
+            "activations": activations}
 
 
 def _itemsize(dtype: str) -> int:
@@ -153,25 +158,67 @@ def _activations(ops, graph, constant, dtype, nbytes) -> dict:
     # a DEQUANTIZE of a weight writes float32 weights that stay for the whole run, outside the arena
     dequantized = {int(op.outputs[0]) for kind, op in ops if kind == "DEQUANTIZE" and op.inputs is not None
                    and len(op.inputs) and constant(int(op.inputs[0]))}
+
+    def in_arena(i: int) -> bool:
+        return i >= 0 and not (constant(i) or graph.tensors[i].isVariable or i in dequantized)
+
+    shared = _in_place(ops, inputs, outputs, in_arena, nbytes)
     first, last = {}, {}
     for i in inputs:  # kept from the start to the end of the run
         first[i], last[i] = 0, count
-    for i in outputs:  # kept from the op that writes them to the end
-        last[i] = count
-    for step, (kind, op) in enumerate(ops):
-        ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
-        for i in ins + [int(i) for i in (op.outputs if op.outputs is not None else [])]:
-            if not (constant(i) or graph.tensors[i].isVariable or i in dequantized):
+    for step, (kind, op) in enumerate(ops):  # from the op that writes a tensor to the last that reads it
+        written = [int(i) for i in (op.outputs if op.outputs is not None else []) if int(i) not in shared]
+        for i in written + [shared.get(int(i), int(i)) for i in (op.inputs if op.inputs is not None else [])]:
+            if in_arena(i):
                 first.setdefault(i, step)
                 last[i] = max(last.get(i, step), step)
+    for i in outputs:  # kept to the end
+        last[shared.get(i, i)] = count
     tensors = [(i, nbytes(i), first[i], last[i]) for i in first if nbytes(i) > 0]
     weight = lambda i: constant(i) or i in dequantized  # noqa: E731
     tensors += [(("im2col", step), size, step, step) for step, size in _im2col(ops, graph, weight, dtype, nbytes)]
     persistent = sum(nbytes(i) for i in dequantized) + sum(
         nbytes(i) for i in range(len(graph.tensors)) if graph.tensors[i].isVariable)
-    peak = max((sum(size for _, size, a, b in tensors if a <= step <= b) for step in range(count + 1)), default=0)
+    alive = np.zeros(count + 2, dtype=np.int64)  # bytes alive at each step, by adding at birth and removing after death
+    for _, size, begin, end in tensors:
+        alive[begin] += size
+        alive[end + 1] -= size
+    peak = int(np.cumsum(alive).max(initial=0))
     return {"arena_bytes": plan_arena(tensors, count), "arena": ARENA_NOTE, "peak_bytes": peak, "peak": PEAK_NOTE,
-            "tensors": len(tensors), "persistent_bytes": persistent}
+            "tensors": len(tensors), "in_place": len(shared), "persistent_bytes": persistent}
+
+
+# ops whose output LiteRT writes over an input that no later op reads (ADD: either input), and ops
+# whose output is their input's data unchanged (RESHAPE): the output takes no memory of its own
+OVERWRITES_INPUT = {"ADD": 2, "SUB": 2, "MUL": 2, "DIV": 2}
+SAME_DATA = {"RESHAPE", "BITCAST"}
+SCALAR_BYTES = 8  # LiteRT does not share tensors this small
+
+
+def _in_place(ops, inputs, outputs, in_arena, nbytes) -> dict[int, int]:
+    """Output tensor -> the tensor whose memory it takes, as LiteRT's ArenaPlanner decides it:
+    never a graph input or output, and for an op that overwrites, an input of the same size read
+    by this op only."""
+    reads = collections.Counter(inputs + outputs)
+    for _, op in ops:
+        reads.update(int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0)
+    shared = {}
+    for kind, op in ops:
+        overwrites = kind in OVERWRITES_INPUT
+        if not (overwrites or kind in SAME_DATA) or op.outputs is None or not len(op.outputs):
+            continue
+        out = int(op.outputs[0])
+        if out in outputs or not in_arena(out):
+            continue
+        candidates = [int(i) for i in (op.inputs if op.inputs is not None else [])][:OVERWRITES_INPUT.get(kind, 1)]
+        source = next((i for i in candidates if in_arena(i) and i not in inputs and not (
+            overwrites and (nbytes(i) != nbytes(out) or nbytes(i) <= SCALAR_BYTES or reads[i] > 1))), None)
+        if source is None:
+            continue
+        root = shared.get(source, source)
+        if not (overwrites and reads[root] > 1):
+            shared[out] = root
+    return shared
 
 
 def _im2col(ops, graph, weight, dtype, nbytes) -> list[tuple[int, int]]:

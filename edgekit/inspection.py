@@ -1,5 +1,5 @@
 """What is inside a converted model: signatures, inputs and outputs with their quantization,
-the ops and their counts, and whether it needs Flex ops. Read from the file itself, without
+the ops and their counts, whether it needs Flex ops, and what the graph costs (graph_costs). Read from the file itself, without
 loading a runtime, so a model that no runtime here can run can still be inspected."""
 
 from __future__ import annotations

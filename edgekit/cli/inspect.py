@@ -1,5 +1,7 @@
-"""edgekit inspect: signatures, inputs and outputs with quantization, ops, and Flex needs; with
---delegates, which ops each delegate takes and which fall back to the CPU."""
+"""edgekit inspect: signatures, inputs and outputs with quantization, ops, and Flex needs; how the
+weights are stored (fp16 or int8 behind DEQUANTIZE), the MACs per op and in total, and the
+activation arena LiteRT plans; with --delegates, which ops each delegate takes and which fall
+back to the CPU."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import edgekit
 
 MODULES = (
-    "__init__", "errors", "artifacts", "heavy", "interrupts", "environment", "inspection", "limits",
+    "__init__", "errors", "artifacts", "heavy", "interrupts", "environment", "inspection", "graph_costs", "limits",
     "bench/__init__", "bench/timing", "bench/memory", "bench/harness",
     "report/__init__", "report/schema", "report/table",
     "runtimes/__init__", "runtimes/base", "runtimes/keras", "runtimes/litert", "runtimes/litert_guard",

@@ -70,7 +70,8 @@ def explain(runtime: str, error: BaseException | str, doing: str = "") -> tuple[
 def plain(text: str) -> str:
     """A native message without its exception name, source locations and wrapper prefixes
     (`CompiledModel error: code=1, message=ERROR:`): what is left says something, or is empty."""
-    text = _EXCEPTION_NAME.sub("", text.strip(" └"))
+    text = re.sub(r"^[IWEF]\d{4} [\d:.]+\s+\d+\s+", "", text.strip(" └"))  # a glog line's prefix
+    text = _EXCEPTION_NAME.sub("", text)
     text = _LOCATION.sub("", text)
     text = re.sub(r"\w+ error: code=\d+,?\s*(message=)?", "", text)
     text = re.sub(r"^(ERROR|INTERNAL|INVALID_ARGUMENT)\s*:?\s*", "", text.strip())

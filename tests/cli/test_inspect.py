@@ -97,8 +97,9 @@ def converter_fp16(tmp_path_factory):
     @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32, name="image")])
     def model(image):
         x = tf.nn.relu(tf.nn.conv2d(image, conv, strides=2, padding="SAME"))  # 8x8x8
-        x = tf.nn.depthwise_conv2d(x, depthwise, strides=[1, 1, 1, 1], padding="SAME")  # 8x8x8
-        return tf.matmul(tf.reduce_mean(x, axis=[1, 2]), dense)
+        y = tf.nn.depthwise_conv2d(x, depthwise, strides=[1, 1, 1, 1], padding="SAME")  # 8x8x8
+        y = tf.tanh(x + y) * tf.sigmoid(y) - x  # ADD, MUL, SUB: LiteRT writes them over an input
+        return tf.matmul(tf.reduce_mean(y, axis=[1, 2]), dense)
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -116,3 +117,4 @@ def test_a_converter_written_fp16_file(converter_fp16):
     assert by_op["CONV_2D"] == 8 * 8 * 8 * 3 * 3 * 3 and by_op["DEPTHWISE_CONV_2D"] == 8 * 8 * 8 * 3 * 3
     assert sum(by_op.values()) == info["macs"]["total"] == by_op["CONV_2D"] + by_op["DEPTHWISE_CONV_2D"] + 8 * 5
     assert info["activations"]["arena_bytes"] == litert_arena_bytes(converter_fp16)
+    assert info["activations"]["in_place"] >= 2
