@@ -44,14 +44,18 @@ def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
     def dtype(index: int) -> str:
         return type_names.get(graph.tensors[index].type, "")
 
-    def nbytes(index: int) -> int:
+    def nbytes(index: int) -> int:  # 0 for a tensor sized at run time (LiteRT allocates those apart)
         size = {"int4": 0.5, "bfloat16": 2}.get(dtype(index)) or _itemsize(dtype(index))
-        return int(np.ceil(int(np.prod(shape(index))) * size))
+        dims = shape(index)
+        return 0 if any(d < 0 for d in dims) else int(np.ceil(int(np.prod(dims)) * size))
 
     ops = [(codes[op.opcodeIndex], op) for op in graph.operators or []]
-    per_op = []
+    per_op, unknown = [], 0
     for index, (kind, op) in enumerate(ops):
-        macs = _tflite_macs(kind, op, shape)
+        try:
+            macs = _tflite_macs(kind, op, shape)
+        except (ValueError, IndexError):  # a weight of unknown rank: not counted, and said
+            macs, unknown = 0, unknown + 1
         if macs:
             per_op.append({"index": index, "op": kind, "macs": macs,
                            "output": (graph.tensors[op.outputs[0]].name or b"").decode(errors="replace")})
@@ -59,7 +63,8 @@ def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
     activations = _activations(ops, graph, constant, dtype, nbytes)
     if any(w["how"] == "dynamic" for w in weights):
         activations["arena"] += "; not counted: the buffers dynamic-range ops quantize their inputs into"
-    return {"macs": _mac_summary(per_op, batch=_batch(shape, graph.inputs)), "weights": weights,
+    return {"macs": {**_mac_summary(per_op, batch=_batch(shape, graph.inputs)), "uncounted_ops": unknown},
+            "weights": weights,
             "activations": activations}
 
 
@@ -272,36 +277,41 @@ def onnx_macs(model) -> dict:
     their quantized forms), with shapes from onnx.shape_inference; a free batch counts as 1."""
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model)
-    graph = inferred.graph
+    try:
+        graph = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - ops of a custom domain, a damaged graph: count what the file declares
+        graph = model.graph
     shapes = {}
     for v in list(graph.input) + list(graph.value_info) + list(graph.output):
         dims = v.type.tensor_type.shape.dim
         shapes[v.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
     for init in graph.initializer:
         shapes[init.name] = list(init.dims)
-    per_op = []
+    per_op, unknown = [], 0
     for index, node in enumerate(graph.node):
         macs = _onnx_node_macs(node, shapes)
         if macs:
             per_op.append({"index": index, "op": node.op_type, "macs": macs, "output": node.output[0]})
+        unknown += not macs and node.op_type in ONNX_MAC_OPS
     initializers = {i.name for i in graph.initializer}
     first = next((v.type.tensor_type.shape.dim for v in graph.input if v.name not in initializers), None)
     batch = first[0].dim_value if first and first[0].HasField("dim_value") else None
-    return _mac_summary(per_op, batch=batch)
+    return {**_mac_summary(per_op, batch=batch), "uncounted_ops": unknown}
 
 
 _ONNX_WEIGHT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "ConvTranspose": 1}
 _ONNX_MATMUL = {"MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3), "Gemm": (0, 1)}
+ONNX_MAC_OPS = {"Conv", "ConvInteger", "QLinearConv", "ConvTranspose", *_ONNX_MATMUL}
 
 
 def _onnx_node_macs(node, shapes: dict) -> int:
     out = shapes.get(node.output[0]) if node.output else None
-    if not out:
+    if not out or node.op_type not in ONNX_MAC_OPS or len(node.input) < 2:
         return 0
     size = int(np.prod(out))
     if node.op_type in ("Conv", "ConvInteger", "QLinearConv"):  # weights [out, in per group, k...]
-        weights = shapes.get(node.input[_ONNX_WEIGHT[node.op_type]])
+        index = _ONNX_WEIGHT[node.op_type]
+        weights = shapes.get(node.input[index]) if len(node.input) > index else None
         return size * int(np.prod(weights[1:])) if weights else 0
     if node.op_type == "ConvTranspose":  # weights [in, out per group, k...]: each input value into out*k
         weights, source = shapes.get(node.input[1]), shapes.get(node.input[0])

@@ -104,7 +104,8 @@ def cost_lines(info: dict) -> list[str]:
     lines = [w["summary"] for w in info.get("weights", [])]
     macs = info["macs"]
     at = f"at batch {macs['batch']}" if macs["batch"] else "per sample (a free batch counted as 1)"
-    lines.append(f"MACs {at}: {_count(macs['total'])}" + ("" if macs["total"] else " (no conv, matmul or LSTM op)"))
+    lines.append(f"MACs {at}: {_count(macs['total'])}" + ("" if macs["total"] else " (no conv, matmul or LSTM op)")
+                 + (f"; {macs['uncounted_ops']} op(s) of unknown shape not counted" if macs.get("uncounted_ops") else ""))
     for name, entry in macs["by_op"].items():
         share = 100 * entry["macs"] / macs["total"]
         lines.append(f"  {name:<28} {_count(entry['macs']):>8}  {share:5.1f}%  in {entry['ops']} op"
