@@ -6,6 +6,7 @@ back to the CPU."""
 from __future__ import annotations
 
 import json
+import textwrap
 
 from edgekit import limits
 
@@ -101,7 +102,9 @@ def cost_lines(info: dict) -> list[str]:
     """How the weights are stored, the MACs per op type and in total, and the activation memory."""
     from edgekit.report.table import human_size
 
-    lines = [w["summary"] for w in info.get("weights", [])]
+    lines = []
+    for weights in info.get("weights", []):
+        lines += _wrapped(weights["summary"])
     macs = info["macs"]
     at = f"at batch {macs['batch']}" if macs["batch"] else "per sample (a free batch counted as 1)"
     lines.append(f"MACs {at}: {_count(macs['total'])}" + ("" if macs["total"] else " (no conv, matmul or LSTM op)")
@@ -114,10 +117,18 @@ def cost_lines(info: dict) -> list[str]:
     if memory:
         held = (f"; {human_size(memory['persistent_bytes'])} more held for the whole run (dequantized weights, "
                 "variables)" if memory["persistent_bytes"] else "")
-        lines.append(f"activation memory: {human_size(memory['arena_bytes'])} arena, "
-                     f"{human_size(memory['peak_bytes'])} alive at once at peak{held}")
-        lines.append(f"  ({memory['arena']})")
+        lines += _wrapped(f"activation memory: {human_size(memory['arena_bytes'])} arena, "
+                          f"{human_size(memory['peak_bytes'])} alive at once at peak{held}")
+        micro = ("" if info.get("weights") else  # TFLite Micro runs float32, int8 and int16x8 files only
+                 f"; TFLite Micro's arena, with its own buffers: edgekit bench {info['path']} --runtime tflm")
+        lines += _wrapped(f"  ({memory['arena']}{micro})", indent="  ")
     return lines
+
+
+def _wrapped(text: str, indent: str = "") -> list[str]:
+    """A long line folded at 100 columns, so that a terminal does not break it mid-word."""
+    return textwrap.wrap(text, 100, subsequent_indent=indent + "  ", break_on_hyphens=False,
+                         break_long_words=False) or [text]
 
 
 def _count(value: int) -> str:
