@@ -40,9 +40,6 @@ KNOWN = (
      "{runtime} could not give its XNNPACK kernels the new input shape (an op in the model keeps a fixed shape, "
      "e.g. a reshape to batch 1)"),
     (_NODE_FAILED, "{runtime}'s {1} kernel refused node {0} of the model{said}"),
-    (re.compile(r"Could not find an implementation for (\w+)\((\d+)\)"),
-     "{runtime} has no kernel for {0} (opset {1}) on this execution provider: convert with another --opset "
-     "or use another provider"),
 )
 
 
