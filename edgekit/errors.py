@@ -14,6 +14,10 @@ class EdgekitError(Exception):
 
     exit_code = 2
 
+    def __init__(self, *args, detail: str | None = None):
+        super().__init__(*args)
+        self.detail = detail  # a runtime's own words, where the message translates them (a record's `detail`)
+
 
 class BackendUnavailable(EdgekitError):
     """A runtime, delegate or converter that cannot run on this machine; the message says why."""

@@ -1,5 +1,5 @@
 """What is inside a converted model: signatures, inputs and outputs with their quantization,
-the ops and their counts, and whether it needs Flex ops. Read from the file itself, without
+the ops and their counts, whether it needs Flex ops, and what the graph costs (graph_costs). Read from the file itself, without
 loading a runtime, so a model that no runtime here can run can still be inspected."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 
 from edgekit import limits
 from edgekit.errors import EdgekitError, first_line
+from edgekit.graph_costs import onnx_macs, tflite_costs
 
 FLEX_PREFIX = "Flex"
 
@@ -98,6 +99,7 @@ def _describe_tflite(model, schema) -> dict:
         "needs_flex": bool(flex),
         "flex_ops": flex,
         "custom_ops": sorted(n for n in ops if n in custom and not n.startswith(FLEX_PREFIX)),
+        **tflite_costs(model, codes, type_names),
     }
 
 
@@ -175,4 +177,5 @@ def inspect_onnx(path: Path) -> dict:
         "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
         "quantized_tensors": len(quant),
         "needs_flex": False,
+        "macs": onnx_macs(model),
     }

@@ -28,7 +28,7 @@ from edgekit.bench import fidelity, subjects, targets
 from edgekit.bench.accuracy import evaluation, score
 from edgekit.data import check_calibration, check_npz, load_calibration
 from edgekit.environment import fingerprint
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line, option
+from edgekit.errors import BackendUnavailable, EdgekitError, option
 from edgekit.mcu import Budget
 from edgekit.evaluation import is_classification
 from edgekit.progress import Progress
@@ -37,6 +37,7 @@ from edgekit.report.table import record_line
 from edgekit.runners.base import Job
 from edgekit.runners.devices import runner_for
 from edgekit.runtimes import RUNTIMES, for_format
+from edgekit.runtimes.messages import failure
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
@@ -216,14 +217,14 @@ class Measure:
             return {**record, "status": "ok", **found}
         except BackendUnavailable as exc:
             interrupts.check()
-            return {**record, "status": "skipped", "reason": str(exc)}
+            return {**record, "status": "skipped", **failure(target.runtime, exc)}
         except limits.TimeLimitExceeded:
             raise
         except Exception as exc:  # the runtime failed on this model; the others still run
             interrupts.check()
             if os.environ.get("EDGEKIT_DEBUG"):
                 raise
-            return {**record, "status": "failed", "reason": _reason(exc)}
+            return {**record, "status": "failed", **failure(target.runtime, exc)}
 
     def latency_round(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
         """One more round of a pair's batch-1 latency (a job without evaluation inputs), timed as
@@ -309,16 +310,13 @@ def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | No
                 interrupts.check()
                 if os.environ.get("EDGEKIT_DEBUG"):
                     raise
-                records[i] = {**measure.row(path, kind, target, runner), "status": "failed",
-                              "reason": f"latency round {number} of {repeat}: {_reason(exc)}"}
+                found = failure(target.runtime, exc)
+                records[i] = {**measure.row(path, kind, target, runner), "status": "failed", **found,
+                              "reason": f"latency round {number} of {repeat}: {found['reason']}"}
                 del rounds[i]
     for i, found in rounds.items():
         records[i]["latency_us"] = with_rounds(found)
     return stopped
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def with_rounds(rounds: list[dict]) -> dict:

@@ -1,9 +1,12 @@
-"""edgekit inspect: signatures, inputs and outputs with quantization, ops, and Flex needs; with
---delegates, which ops each delegate takes and which fall back to the CPU."""
+"""edgekit inspect: signatures, inputs and outputs with quantization, ops, and Flex needs; how the
+weights are stored (fp16 or int8 behind DEQUANTIZE), the MACs per op and in total, and the
+activation arena LiteRT plans; with --delegates, which ops each delegate takes and which fall
+back to the CPU."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 
 from edgekit import limits
 from edgekit.cli.vocabulary import add_json
@@ -61,8 +64,12 @@ def run(args) -> int:
                 quant = (f"  scale={t['scale'][0]:.6g} zero_point={t['zero_point'][0]}" if len(t["scale"]) == 1
                          else f"  per-channel ({len(t['scale'])} scales, axis {t.get('quantized_dimension')})")
             lines.append(f"  {t['name']}: {t['dtype']} {shape}{quant}")
+    dequantized = {w["stored_as"] for w in info.get("weights", []) if w["how"] == "dequantize"}
     lines.append(f"ops ({sum(info['ops'].values())}):")
-    lines += [f"  {name:<28} {count}" for name, count in info["ops"].items()]
+    lines += [f"  {name:<28} {count}" + (f"  (weights stored as {', '.join(sorted(dequantized))})"
+                                         if name == "DEQUANTIZE" and dequantized else "")
+              for name, count in info["ops"].items()]
+    lines += cost_lines(info)
     if info["format"] == "tflite":
         lines.append("needs Flex ops: " + (f"yes ({', '.join(info['flex_ops'])}): the LiteRT interpreter "
                                            "cannot run it without the Flex delegate" if info["needs_flex"] else "no"))
@@ -90,3 +97,43 @@ def delegate_lines(report: dict) -> list[str]:
     if report.get("note"):
         lines.append(f"  ({report['note']})")
     return lines
+
+
+def cost_lines(info: dict) -> list[str]:
+    """How the weights are stored, the MACs per op type and in total, and the activation memory."""
+    from edgekit.report.table import human_size
+
+    lines = []
+    for weights in info.get("weights", []):
+        lines += _wrapped(weights["summary"])
+    macs = info["macs"]
+    at = f"at batch {macs['batch']}" if macs["batch"] else "per sample (a free batch counted as 1)"
+    lines.append(f"MACs {at}: {_count(macs['total'])}" + ("" if macs["total"] else " (no conv, matmul or LSTM op)")
+                 + (f"; {macs['uncounted_ops']} op(s) of unknown shape not counted" if macs.get("uncounted_ops") else ""))
+    for name, entry in macs["by_op"].items():
+        share = 100 * entry["macs"] / macs["total"]
+        lines.append(f"  {name:<28} {_count(entry['macs']):>8}  {share:5.1f}%  in {entry['ops']} op"
+                     + ("s" if entry["ops"] != 1 else ""))
+    memory = info.get("activations")
+    if memory:
+        held = (f"; {human_size(memory['persistent_bytes'])} more held for the whole run (dequantized weights, "
+                "variables)" if memory["persistent_bytes"] else "")
+        lines += _wrapped(f"activation memory: {human_size(memory['arena_bytes'])} arena, "
+                          f"{human_size(memory['peak_bytes'])} alive at once at peak{held}")
+        micro = ("" if info.get("weights") else  # TFLite Micro runs float32, int8 and int16x8 files only
+                 f"; TFLite Micro's arena, with its own buffers: edgekit bench {info['path']} --runtime tflm")
+        lines += _wrapped(f"  ({memory['arena']}{micro})", indent="  ")
+    return lines
+
+
+def _wrapped(text: str, indent: str = "") -> list[str]:
+    """A long line folded at 100 columns, so that a terminal does not break it mid-word."""
+    return textwrap.wrap(text, 100, subsequent_indent=indent + "  ", break_on_hyphens=False,
+                         break_long_words=False) or [text]
+
+
+def _count(value: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return str(value)

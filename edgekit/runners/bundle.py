@@ -11,11 +11,11 @@ from pathlib import Path
 import edgekit
 
 MODULES = (
-    "__init__", "errors", "artifacts", "heavy", "interrupts", "environment", "inspection", "limits",
+    "__init__", "errors", "artifacts", "heavy", "interrupts", "environment", "inspection", "graph_costs", "limits",
     "bench/__init__", "bench/timing", "bench/memory", "bench/harness",
     "report/__init__", "report/schema", "report/table",
     "runtimes/__init__", "runtimes/base", "runtimes/keras", "runtimes/litert", "runtimes/litert_guard",
-    "runtimes/litert_compiled", "runtimes/onnxruntime", "runtimes/tflm",
+    "runtimes/litert_compiled", "runtimes/messages", "runtimes/onnxruntime", "runtimes/tflm",
     "runners/__init__", "runners/protocol", "runners/worker",
 )
 MAIN = "import sys\nfrom edgekit.runners.worker import main\nsys.exit(main())\n"

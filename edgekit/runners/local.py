@@ -66,12 +66,12 @@ def job_arrays(job: Job) -> dict:
 
 def outcome(reply: dict, arrays: dict, deadline: limits.Deadline) -> tuple[dict, dict | None]:
     """A worker's result as the runner interface gives it: figures and outputs, or the exception."""
-    status, reason = reply.get("status"), str(reply.get("reason", ""))
+    status, reason, detail = reply.get("status"), str(reply.get("reason", "")), reply.get("detail")
     if status == "skipped":
-        raise BackendUnavailable(reason)
+        raise BackendUnavailable(reason, detail=detail)
     if status == "stopped":
         raise deadline.exceeded()
     if status != "ok" or not isinstance(reply.get("found"), dict):
-        raise EdgekitError(reason or f"the worker answered {status!r}")
+        raise EdgekitError(reason or f"the worker answered {status!r}", detail=detail)
     outputs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("outputs/")}
     return reply["found"], outputs or None

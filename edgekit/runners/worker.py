@@ -84,8 +84,9 @@ def _ends_if_the_host_leaves(fd: int):
 def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     """One measure message: the reply header and the evaluation outputs."""
     from edgekit.bench.harness import measure as harness_measure
-    from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+    from edgekit.errors import BackendUnavailable
     from edgekit.runtimes import RUNTIMES
+    from edgekit.runtimes.messages import failure
 
     feeds = [{k.split("/", 2)[2]: v for k, v in arrays.items() if k.startswith(f"latency/{i}/")}
              for i in range(job["feeds"])]
@@ -98,12 +99,11 @@ def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
                                          job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]),
                                          job.get("share"))
     except BackendUnavailable as exc:
-        return {"status": "skipped", "reason": str(exc)}, None
+        return {"status": "skipped", **failure(job["runtime"], exc)}, None
     except _TimeUp:
         return {"status": "stopped", "reason": "stopped at the time limit"}, None
     except Exception as exc:  # the runtime failed on this model: the host makes it a failed row
-        reason = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {first_line(exc)}"
-        return {"status": "failed", "reason": reason}, None
+        return {"status": "failed", **failure(job["runtime"], exc)}, None
     return {"status": "ok", "found": found}, outputs
 
 

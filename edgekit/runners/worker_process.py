@@ -18,6 +18,7 @@ import time
 from edgekit import interrupts
 from edgekit.errors import EdgekitError
 from edgekit.runners import protocol
+from edgekit.runtimes.messages import plain
 
 STDERR_LINES = 2  # the last lines of a crashed worker's stderr its row quotes
 STDERR_CHARS = 300
@@ -82,16 +83,17 @@ class WorkerProcess:
             self.kill()
             code = self.process.returncode
         how = self.exit_meanings.get(code) or how_it_ended(code)
-        tail = self.stderr_tail()
-        return WorkerFailed(f"{how} in {self.where}" + (f": {tail}" if tail else ""))
+        tail, said = self.stderr_tail()
+        return WorkerFailed(f"{how} in {self.where}" + (f": {tail}" if tail else ""), detail=said or None)
 
-    def stderr_tail(self) -> str:
+    def stderr_tail(self) -> tuple[str, str]:
+        """The last lines the worker wrote, as a row shows them (without source locations) and as written."""
         self.stderr.seek(0, os.SEEK_END)
         size = self.stderr.tell()
         self.stderr.seek(max(0, size - 8192))
         lines = [line.strip() for line in self.stderr.read().decode(errors="replace").splitlines() if line.strip()]
-        text = " / ".join(lines[-STDERR_LINES:])
-        return text if len(text) <= STDERR_CHARS else text[:STDERR_CHARS - 1] + "…"
+        shown = " / ".join(filter(None, map(plain, lines[-STDERR_LINES:])))
+        return (shown if len(shown) <= STDERR_CHARS else shown[:STDERR_CHARS - 1] + "…"), "\n".join(lines[-STDERR_LINES:])
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -19,6 +19,7 @@ from edgekit.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.heavy import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
+from edgekit.runtimes.messages import explain, with_detail
 
 KERNELS = ("xnnpack", "builtin", "reference")
 
@@ -116,7 +117,8 @@ class LiteRTSession(Session):
         except UnicodeDecodeError:
             raise EdgekitError(f"LiteRT cannot load {path}: a name in it is not UTF-8 text: the file is damaged") from None
         except (ValueError, RuntimeError, KeyError) as exc:
-            raise EdgekitError(f"LiteRT cannot load {path}: {first_line(exc)}") from None
+            reason, said = explain("litert", exc, f"to load {path}")
+            raise EdgekitError(reason, detail=said) from None
         self.inputs = [tensor_spec(n, d) for n, d in zip(in_names, in_details)]
         self.outputs = [tensor_spec(n, d) for n, d in zip(out_names, out_details)]
         self._in_index = [d["index"] for d in in_details]
@@ -150,14 +152,20 @@ class LiteRTSession(Session):
     def _resize_impl(self, batch: int) -> str | None:
         if not self._free_batch:
             return "the model's inputs have a fixed batch size"
-        for index, spec in zip(self._in_index, self.inputs):
-            self._interp.resize_tensor_input(index, [batch, *spec.shape[1:]])
         try:
-            self._interp.allocate_tensors()
+            self._reshape(batch)
         except RuntimeError as exc:
-            return first_line(exc)
+            _, said = explain("litert", exc)
+            self._reshape(self.batch)  # back to the shapes that ran
+            return with_detail(f"LiteRT could not be resized to batch {batch} (LiteRT refused the new shape: "
+                               "an op in the model may keep a fixed batch)", said)
         self.batch = batch
         return None
+
+    def _reshape(self, batch: int) -> None:
+        for index, spec in zip(self._in_index, self.inputs):
+            self._interp.resize_tensor_input(index, [batch, *spec.shape[1:]])
+        self._interp.allocate_tensors()
 
     def details(self) -> dict:
         found = {"threads": self.threads, "kernels": self.kernels}

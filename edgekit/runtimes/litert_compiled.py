@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.errors import BackendUnavailable, EdgekitError
 from edgekit.heavy import quiet_stderr, silence_stderr_at_exit
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
+from edgekit.runtimes.messages import explain, with_detail
 
 ACCELERATORS = ("cpu", "gpu", "npu")
 
@@ -81,7 +82,7 @@ class CompiledSession(Session):
 
             extra["intel_openvino_options"] = IntelOpenVinoOptions(
                 graph_backend=IntelOpenVinoGraphBackend[npu_backend.upper()])
-        self._model, self.dispatched_to = None, None
+        self._model, self.dispatched_to, said = None, None, None
         with quiet_stderr(replay_on_error=False) as written:  # LiteRT logs every step at INFO
             try:
                 self._model = CompiledModel.from_file(
@@ -102,12 +103,15 @@ class CompiledSession(Session):
                 elif accelerator == "npu":
                     failure = _npu_missing(written(), str(dispatch))
             except (RuntimeError, ValueError) as exc:
-                failure = _native_reason(written(), exc)
+                failure, said = explain("litert-compiled", _native_reason(written(), exc),
+                                        f"to compile {path.name} for the {accelerator.upper()}")
                 self._model = None
+        if failure and not said:  # edgekit's own finding, not LiteRT's words
+            failure = f"LiteRT's {accelerator.upper()} accelerator failed: {failure}"
         if failure and accelerator == "cpu":  # CPU always exists: the model is what failed
-            raise EdgekitError(f"LiteRT cannot compile {path}: {failure}")
+            raise EdgekitError(failure, detail=said)
         if failure:
-            raise BackendUnavailable(f"LiteRT's {accelerator.upper()} accelerator failed: {failure}")
+            raise BackendUnavailable(failure, detail=said)
         self.fully_accelerated = self._model.is_fully_accelerated()
 
     def _open_signature(self):
@@ -166,14 +170,22 @@ class CompiledSession(Session):
     def _resize_impl(self, batch: int) -> str | None:
         if self.accelerator == "npu":  # its partitions were compiled at this batch: resized, the outputs keep it
             return f"the NPU's partitions are compiled for batch {self.batch}"
+        if any(s.shape and s.shape[0] is not None for s in self.inputs):
+            return f"the model's inputs have a fixed batch size of {self.batch}"
         try:
-            for index, shape in enumerate(self._in_shapes):
-                self._model.resize_input_tensor(index, [batch, *shape[1:]])
+            self._reshape(batch)
         except (RuntimeError, ValueError) as exc:
-            return first_line(exc)
+            _, said = explain("litert-compiled", exc)
+            self._reshape(self.batch)  # back to the shapes that ran
+            return with_detail(f"LiteRT's CompiledModel could not be resized to batch {batch} (LiteRT refused "
+                               "the new shape: an op in the model may keep a fixed batch)", said)
         self.batch = batch
-        self._make_buffers()
         return None
+
+    def _reshape(self, batch: int) -> None:
+        for index, shape in enumerate(self._in_shapes):
+            self._model.resize_input_tensor(index, [batch, *shape[1:]])
+        self._make_buffers()  # where LiteRT allocates for the new shapes, and can refuse them
 
     def details(self) -> dict:
         found = {"accelerator": self.accelerator, "threads": self.threads,
@@ -269,5 +281,5 @@ def _native_reason(log: str, exc: BaseException) -> str:
             errors.append(text)
         elif "cannot open shared object file" in line and "Couldn't load" in line:
             missing.append(line.split("Couldn't load", 1)[1].strip(" :"))
-    reason = errors[0] if errors else first_line(exc)
-    return (reason + (f" ({missing[0]})" if missing else ""))[:300]
+    reason = errors[0] if errors else str(exc)  # the whole chain: its cause comes last
+    return (reason + (f" ({missing[0]})" if missing else ""))[:1000]

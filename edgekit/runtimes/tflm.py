@@ -24,6 +24,7 @@ from edgekit.artifacts import TensorSpec
 from edgekit.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.heavy import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
+from edgekit.runtimes.messages import explain, plain
 
 HOST_TIME = "reference kernels on the host, not MCU time"
 FLASH_NOTE = "the model's bytes; the interpreter's code and kernels come on top"
@@ -89,7 +90,8 @@ class TFLMSession(Session):
                                    f"of {self.path.name} (it runs float32, int8 and int16x8 files; float16 or "
                                    "dynamic-range weights it does not)")
             if "allocate" not in said.lower() or arena >= MAX_ARENA:  # not a matter of size
-                raise EdgekitError(f"TFLite Micro cannot load {self.path.name}: {last_line(said)}")
+                reason, raw = explain("tflm", last_line(said), f"to load {self.path.name}")
+                raise EdgekitError(reason, detail=raw)
             arena *= 4
         found = _REPORTED.search(said)
         reported = int(found.group(1)) if found else None
@@ -153,5 +155,6 @@ def _try_arena(path: Path, arena: int, report: bool = False) -> tuple[bool, str]
             name = signal.Signals(-done.returncode).name
         except ValueError:
             name = f"signal {-done.returncode}"
-        return False, f"{CRASHED} {name}" + (f" ({last_line(said)})" if said.strip() else "")
+        words = plain(last_line(said))
+        return False, f"{CRASHED} {name}" + (f" ({words})" if words else "")
     return done.returncode == 0, said

@@ -153,6 +153,7 @@ def test_the_worker_imports_neither_tensorflow_nor_the_rest_of_edgekit(converted
                     "edgekit.environment", "edgekit.bench", "edgekit.bench.timing", "edgekit.bench.memory",
                     "edgekit.bench.harness", "edgekit.runtimes", "edgekit.runtimes.base", "edgekit.runtimes.keras",
                     "edgekit.runtimes.litert", "edgekit.runtimes.litert_guard", "edgekit.runtimes.litert_compiled",
+                        "edgekit.runtimes.messages", "edgekit.graph_costs",
                     "edgekit.runtimes.onnxruntime", "edgekit.runtimes.tflm", "edgekit.runners", "edgekit.runners.protocol",
                     "edgekit.runners.worker"}, ours
 
