@@ -80,6 +80,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
     started = time.monotonic()
     budget = limits.Deadline(settings.budget_seconds, "the search", "raise --budget")
     model_path, calib_path, name = resolve_inputs(config)
+    settings, skipped = _without_calibration(settings) if calib_path is None else (settings, [])
     out_dir = Path(config.out) / f"{name}-tuned"
     # the output folder is checked, locked and staged before any heavy work
     with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
@@ -95,7 +96,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
         measure = Measure(BenchSettings(runs=settings.runs, warmup=settings.warmup, mcu=settings.mcu), data,
                           reference, float_score, budget)
         micro = targets.parse("tflm", targets.TargetSettings(), {"tflite"})[0] if settings.mcu else None
-        rows, stopped = [], False
+        rows, stopped = list(skipped), False
         candidates = _candidates(config, settings, source, calibration, stage, log)
         while not stopped:
             interrupts.check()
@@ -143,7 +144,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
                 path.unlink()
         report = new_manifest(  # the manifest fields mark the folder as edgekit's, to be replaced next time
             kind="edgekit tune", name=name, model=str(model_path),
-            calibration={"path": str(calib_path), "samples": len(_first(calibration))},
+            calibration=None if calib_path is None else {"path": str(calib_path), "samples": len(_first(calibration))},
             evaluation={"metric": task.metric, "data": task.source, "samples": data.samples,
                         "float": round(float_score, 6)},
             settings=dataclasses.asdict(settings),
@@ -153,6 +154,26 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
         atomic_write_json(stage / REPORT_NAME, report)
     log(f"wrote {out_dir}")
     return report
+
+
+def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dict]]:
+    """Without calibration samples, the candidates that need none, and a row for each left out;
+    a calibrated candidate asked for by name is an error naming --calib."""
+    from edgekit.convert.pipeline import NEEDS_CALIB, calibration_asked_for, needs_calibration
+
+    def calibrated(fmt, variant):
+        return variant == "int8-keep" or needs_calibration(fmt, variant)
+
+    given = {"tflite": settings.tflite, "onnx": settings.onnx}
+    defaults = {"tflite": TFLITE_CANDIDATES, "onnx": ONNX_CANDIDATES}
+    named = [f"--{fmt} {v}" for fmt, variants in given.items() if variants != defaults[fmt]
+             for v in variants if calibrated(fmt, v)]
+    if named:
+        raise calibration_asked_for(named, "try only the candidates that need none")
+    kept = {fmt: tuple(v for v in variants if not calibrated(fmt, v)) for fmt, variants in given.items()}
+    skipped = [{"format": fmt, "variant": v, "status": "skipped", "reason": NEEDS_CALIB}
+               for fmt, variants in given.items() for v in variants if calibrated(fmt, v)]
+    return dataclasses.replace(settings, **kept), skipped
 
 
 def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibration, stage: Path, log):

@@ -60,7 +60,8 @@ def add_bench_arguments(p) -> None:
 def register(sub, common):
     p = sub.add_parser("bench", parents=[common], help="measure artifacts on every available runtime",
                        description=__doc__.strip())
-    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, or a folder written by convert")
+    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, a folder written by convert, or a zoo model "
+                                "name (e.g. digits_cnn: its bundled model, on its held-out data)")
     p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
                                   ".npy, or an image folder (default: the model's held-out data)")
     p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
@@ -131,12 +132,19 @@ def bench_inputs(args) -> list[tuple[str, Path | None]]:
                    ("reference model", Path(args.reference) if args.reference else None)]
 
 
+BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"
+
+
 def run(args) -> int:
+    from edgekit import zoo
     from edgekit.outputs import check_output_file
     from edgekit.bench.engine import run as bench
     from edgekit.report import schema
     from edgekit.report.table import bench_table
 
+    args.path = str(zoo.resolve_model(args.path, BENCH_KINDS)[0])  # a zoo name: its bundled model
+    if args.reference:
+        args.reference = str(zoo.resolve_model(args.reference)[0])
     settings = settings_from(args, data=args.data, reference=args.reference,
                              trust_model_code=args.trust_model_code)
     json_path = check_output_file(args.json, "--json", bench_inputs(args)) if args.json else None
