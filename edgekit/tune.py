@@ -157,23 +157,14 @@ def tune(config: ConvertConfig, settings: TuneSettings, log) -> dict:
 
 
 def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dict]]:
-    """Without calibration samples, the candidates that need none, and a row for each left out;
-    a calibrated candidate asked for by name is an error naming --calib."""
-    from edgekit.convert.pipeline import NEEDS_CALIB, calibration_asked_for, needs_calibration
+    """Without calibration samples, the candidates that need none, and a row for each left out."""
+    from edgekit.convert.pipeline import needs_calibration, without_calibration
 
-    def calibrated(fmt, variant):
-        return variant == "int8-keep" or needs_calibration(fmt, variant)
-
-    given = {"tflite": settings.tflite, "onnx": settings.onnx}
-    defaults = {"tflite": TFLITE_CANDIDATES, "onnx": ONNX_CANDIDATES}
-    named = [f"--{fmt} {v}" for fmt, variants in given.items() if variants != defaults[fmt]
-             for v in variants if calibrated(fmt, v)]
-    if named:
-        raise calibration_asked_for(named, "try only the candidates that need none")
-    kept = {fmt: tuple(v for v in variants if not calibrated(fmt, v)) for fmt, variants in given.items()}
-    skipped = [{"format": fmt, "variant": v, "status": "skipped", "reason": NEEDS_CALIB}
-               for fmt, variants in given.items() for v in variants if calibrated(fmt, v)]
-    return dataclasses.replace(settings, **kept), skipped
+    kept, skipped = without_calibration(
+        {"tflite": settings.tflite, "onnx": settings.onnx}, {"tflite": TFLITE_CANDIDATES, "onnx": ONNX_CANDIDATES},
+        "try only the candidates that need none", lambda fmt, v: v == "int8-keep" or needs_calibration(fmt, v))
+    return (dataclasses.replace(settings, **{fmt: tuple(names) for fmt, names in kept.items()}),
+            [{**entry, "status": "skipped"} for entry in skipped])
 
 
 def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibration, stage: Path, log):

@@ -14,8 +14,8 @@ from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomi
                                file_sizes, new_manifest, sha256_of)
 from edgekit.bench import fidelity
 from edgekit.bench.harness import MIN_EVALUATED
-from edgekit.bench.subjects import random_inputs
 from edgekit.bench.memory import return_freed_memory
+from edgekit.bench.subjects import random_inputs
 from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, ConvertConfig
 from edgekit.convert import onnx as onnx_convert
 from edgekit.convert import selective
@@ -60,22 +60,32 @@ def needs_calibration(fmt: str, variant: str) -> bool:
 
 
 def calibration_plan(config: ConvertConfig, calib_path: Path | None) -> tuple[ConvertConfig, list[dict]]:
-    """The config to build and the variants skipped for want of calibration samples. Without
-    --calib, the calibrated variants of the default set (or `all`) are skipped; one asked for by
-    name (--tflite int8, --onnx int8-static, --qat, --keep-float) is an error naming --calib."""
+    """The config to build and the variants skipped for want of calibration samples (see
+    `without_calibration`); --keep-float, which only int8 takes, counts as asking for int8."""
+    if calib_path is None and config.keep_float:
+        raise calibration_asked_for(["--keep-float"], "build only the variants that need none")
     if calib_path is not None:
         return config, []
-    defaults = {"tflite": list(TFLITE_VARIANTS), "onnx": list(ONNX_VARIANTS)}
-    requested = {"tflite": config.tflite, "onnx": config.onnx}
-    named = [f"--{fmt} {v}" for fmt, variants in requested.items() if variants != defaults[fmt]
-             for v in variants if needs_calibration(fmt, v)]
-    named += ["--keep-float"] * bool(config.keep_float)
+    kept, skipped = without_calibration({"tflite": config.tflite, "onnx": config.onnx},
+                                        {"tflite": TFLITE_VARIANTS, "onnx": ONNX_VARIANTS},
+                                        "build only the variants that need none")
+    return dataclasses.replace(config, **kept), skipped
+
+
+def without_calibration(requested: dict, defaults: dict, otherwise: str, calibrated=needs_calibration):
+    """Without calibration samples: the requested variants ({format: names}) that need none, and
+    the others as skipped entries (format, variant, reason). Only a default list (or `all`) is
+    thinned so; a calibrated variant asked for by name is an error naming --calib."""
+    named = []
+    for fmt, variants in requested.items():
+        by_default = tuple(v for v in variants if v != QAT_VARIANT) == tuple(defaults[fmt])  # --qat adds one
+        named += ["--qat" if v == QAT_VARIANT else f"--{fmt} {v}" for v in variants
+                  if calibrated(fmt, v) and (v == QAT_VARIANT or not by_default)]
     if named:
-        raise calibration_asked_for(named, "build only the variants that need none")
+        raise calibration_asked_for(named, otherwise)
+    kept = {fmt: [v for v in variants if not calibrated(fmt, v)] for fmt, variants in requested.items()}
     skipped = [{"format": fmt, "variant": v, "reason": NEEDS_CALIB}
-               for fmt, variants in requested.items() for v in variants if needs_calibration(fmt, v)]
-    kept = dataclasses.replace(config, tflite=[v for v in config.tflite if not needs_calibration("tflite", v)],
-                               onnx=[v for v in config.onnx if not needs_calibration("onnx", v)])
+               for fmt, variants in requested.items() for v in variants if calibrated(fmt, v)]
     return kept, skipped
 
 
