@@ -157,7 +157,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
                 simulated_int8.add(id(qat_source))
 
-        log(f"running the float model on {validated_on}")
+        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if calib_path else ""))
         references: dict = {}
         artifacts, failed, rejected = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
@@ -286,7 +286,7 @@ RANDOM_VALIDATION_SAMPLES = 64  # made-up inputs, when neither --calib nor held-
 def samples_description(calib_path: Path | None, task, samples: int) -> str:
     """What the conversions were checked on, in words for the table and the manifest."""
     if calib_path is not None:
-        return f"{samples} calibration samples from {calib_path}"
+        return f"{samples} calibration samples"  # the path is in the manifest and the log
     if task is not None:
         return f"{samples} held-out samples of {task.source} (no --calib)"
     return (f"{samples} random inputs in [0, 1) (no --calib and no held-out data: checks the conversion, "

@@ -49,7 +49,7 @@ def test_convert_a_zoo_name_brings_its_calibration_and_held_out_data(tmp_path):
     assert manifest["calibration"]["path"] == str(ZOO_CALIB)
     assert manifest["evaluation"]["metric"] == "accuracy" and manifest["skipped"] == []
     assert [a["variant"] for a in manifest["artifacts"]] == ["fp32", "int8"]
-    assert "calibration samples from" in stdout and "held-out samples" in stdout
+    assert "on 200 calibration samples" in stdout and "held-out samples" in stdout
 
 
 def test_bench_a_zoo_name_measures_the_bundled_model_on_its_held_out_data(tmp_path):
