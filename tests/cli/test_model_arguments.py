@@ -5,6 +5,7 @@ calibration, the others listed as skipped."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,14 @@ def test_a_calibrated_variant_asked_for_by_name_needs_calib(tiny, tmp_path):
     line = one_error_line(*run_cli("debug-quant", model, "--json", tmp_path / "d.json")[::2])
     assert "needs calibration samples" in line and "give --calib" in line, line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_path_wins_over_a_zoo_name_unless_it_is_a_folder_without_a_model(tmp_path, monkeypatch):
+    from edgekit import zoo
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits_cnn").mkdir()  # e.g. an earlier `convert --out .`
+    assert zoo.resolve_model("digits_cnn") == (zoo.model_path("digits_cnn"), "digits_cnn")
+    (tmp_path / "digits_cnn" / "saved_model.pb").write_bytes(b"")
+    assert zoo.resolve_model("digits_cnn") == (Path("digits_cnn"), None)
+    assert zoo.resolve_model(None) == (zoo.model_path(zoo.DEFAULT_MODEL), zoo.DEFAULT_MODEL)
