@@ -40,7 +40,7 @@ def measure(name: str, work: Path) -> dict:
             "--no-bench", "--out", str(work), "-q")
     results = work / f"{name}.json"
     # a fixed run count: every held-out sample is scored on both (--runs auto would bound the slow kernels)
-    edgekit("bench", str(work / name), "--runtime", "tflm,litert:builtin", "--runs", "30", "--json", str(results), "-q")
+    edgekit("bench", str(work / name), "--runtime", "tflm,litert:builtin", "--runs", "30", "--output", str(results), "-q")
     model = json.loads(results.read_text())["models"][0]
     rows = {r["runtime"]: r for r in model["records"] if r["artifact"].endswith("_int8.tflite")}
     micro, litert = rows["tflm"], rows["litert"]

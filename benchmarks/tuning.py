@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     model, _ = zoo.bundled(MODEL)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        code, table, stderr = run_cli("debug-quant", model, "--json", Path(tmp) / "debug.json", "-q")
+        code, table, stderr = run_cli("debug-quant", model, "--output", Path(tmp) / "debug.json", "-q")
         if code:
             raise SystemExit(stderr)
         debug = json.loads((Path(tmp) / "debug.json").read_text())

@@ -21,7 +21,7 @@ def export(model: Path, folder: Path, symbol: str = "g_model_data") -> list[Path
     if not _IDENTIFIER.match(symbol):
         raise EdgekitError(f"--symbol {symbol!r} is not a C identifier: use letters, digits and _")
     if folder.exists() and not folder.is_dir():
-        raise EdgekitError(f"--c-array {folder} is a file: give a folder for {HEADER} and {SOURCE}")
+        raise EdgekitError(f"--out {folder} is a file: give a folder for {HEADER} and {SOURCE}")
     content = model.read_bytes()
     guard = f"EDGEKIT_{symbol.upper()}_H_"
     origin = f"// {model.name} ({len(content):,} bytes, sha256 {sha256_of(model)}), written by edgekit export.\n"

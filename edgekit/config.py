@@ -20,6 +20,7 @@ IO_TYPES = ("int", "float")
 IMAGE_RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
 MAX_ONNX_OPSET = 18  # tf2onnx 1.17 converts up to opset 18
 MIN_ONNX_OPSET = 13  # onnxruntime's QDQ per-channel quantization needs opset 13
+DEFAULT_MAX_ACCURACY_DROP = 1.0  # points of the task metric: report, tune and compare share this tolerance
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this keeps a wrong file from being read whole
 
@@ -133,26 +134,7 @@ class ConvertConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> ConvertConfig:
-        path = Path(path)
-        source = f"config file {path}"
-        try:
-            info = path.stat()
-            if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
-                raise EdgekitError(f"{source} is {'a folder' if stat.S_ISDIR(info.st_mode) else 'not a regular file'}"
-                                   ": give a JSON file written with --dump-config")
-            if info.st_size > MAX_CONFIG_BYTES:
-                raise EdgekitError(f"{source} is {info.st_size} bytes, far more than a config: give a JSON file "
-                                   "written with --dump-config")
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise EdgekitError(f"{source} does not exist") from None
-        except RecursionError:
-            raise EdgekitError(f"{source} nests deeper than any config: write one with --dump-config") from None
-        except (OSError, ValueError) as exc:  # ValueError: JSON and text decoding, an overlong integer
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
-            raise EdgekitError(f"{source} is not readable JSON ({reason}): write one with --dump-config") from None
-        if not isinstance(data, dict):
-            raise EdgekitError(f"{source} must hold a JSON object: write one with --dump-config")
+        data, source = read_config_file(path)
         try:
             return cls.from_dict(data, source)
         except EdgekitError as exc:  # a value out of range: say which file it came from
@@ -164,9 +146,45 @@ class ConvertConfig:
         return dataclasses.asdict(self)
 
 
+def read_config_file(path: str | Path) -> tuple[dict, str]:
+    """The JSON object in a config file, and the file's name for messages; anything else is one line."""
+    path = Path(path)
+    source = f"config file {path}"
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise EdgekitError(f"{source} is {'a folder' if stat.S_ISDIR(info.st_mode) else 'not a regular file'}"
+                               ": give a JSON file written with --dump-config")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise EdgekitError(f"{source} is {info.st_size} bytes, far more than a config: give a JSON file "
+                               "written with --dump-config")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgekitError(f"{source} does not exist") from None
+    except RecursionError:
+        raise EdgekitError(f"{source} nests deeper than any config: write one with --dump-config") from None
+    except (OSError, ValueError) as exc:  # ValueError: JSON and text decoding, an overlong integer
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+        raise EdgekitError(f"{source} is not readable JSON ({reason}): write one with --dump-config") from None
+    if not isinstance(data, dict):
+        raise EdgekitError(f"{source} must hold a JSON object: write one with --dump-config")
+    return data, source
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' (did you mean int8?)' for a name close to one of `choices`, else ''."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _check_type(key: str, value, source: str) -> None:
-    """One line naming the key when its value is not of a type FIELD_TYPES allows."""
-    allowed = FIELD_TYPES[key]
+    check_type(key, value, source, FIELD_TYPES[key])
+
+
+def check_type(key: str, value, source: str, allowed: tuple[str, ...]) -> None:
+    """One line naming the key when its value is not of a type `allowed` lists (FIELD_TYPES' words)."""
     if not any(_is_type(value, kind) for kind in allowed):
         shown = json.dumps(value)[:40] if isinstance(value, (str, int, float, bool, type(None))) else \
             ("a list" if isinstance(value, list) else "an object")
@@ -223,6 +241,7 @@ def _variant_list(value, allowed: tuple[str, ...], flag: str) -> list[str]:
     bad = [n for n in names if n not in allowed]
     if bad:
         raise EdgekitError(
-            f"{flag}: unknown variant {', '.join(bad)}; choose from {','.join(allowed)} (or all, none)"
+            f"{flag}: unknown variant {', '.join(bad)}{did_you_mean(bad[0], allowed)}; choose from "
+            f"{','.join(allowed)} (or all, none)"
         )
     return list(dict.fromkeys(names))  # keep order, drop repeats

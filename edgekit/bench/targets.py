@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from edgekit.config import did_you_mean
 from edgekit.errors import EdgekitError
 
 ARTIFACT_FORMATS = ("tflite", "onnx")
@@ -23,6 +24,10 @@ ORT_DEFAULT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "Tenso
                          "OpenVINOExecutionProvider")
 
 REMOTE_PROVIDERS = ("AzureExecutionProvider",)
+# every name --runtime takes, for "did you mean" (onnxruntime's providers are added from the build)
+RUNTIME_NAMES = ("keras", "keras:cpu", "keras:gpu", "litert", *(f"litert:{k}" for k in (*KERNEL_ALIASES, "delegate")),
+                 "litert-compiled", "litert-compiled:cpu", "litert-compiled:gpu", "litert-compiled:npu",
+                 "onnxruntime", "tflm", "tflm:host")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +124,7 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
     if runtime == "keras":
         devices = [variant] if variant else ["cpu", "gpu"]
         if any(d not in ("cpu", "gpu") for d in devices):
-            raise EdgekitError(f"--runtime {name}: keras runs on cpu or gpu")
+            raise EdgekitError(f"--runtime {name}: keras runs on cpu or gpu{_close(name)}")
         return [Target("keras", d, (("device", d),)) for d in devices]
     if runtime == "litert":
         if variant == "delegate":
@@ -130,12 +135,12 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
         kernels = [KERNEL_ALIASES.get(variant)] if variant else ["xnnpack", "builtin"]
         if None in kernels:
             raise EdgekitError(f"--runtime {name}: litert takes xnnpack, builtin (or default-kernels), "
-                               "reference or delegate")
+                               f"reference or delegate{_close(name)}")
         return [t for k in kernels for t in _threaded("litert", k, settings, kernels=k)]
     if runtime == "litert-compiled":
         accelerators = [variant] if variant else ["cpu", "gpu", "npu"]
         if any(a not in ("cpu", "gpu", "npu") for a in accelerators):
-            raise EdgekitError(f"--runtime {name}: litert-compiled takes cpu, gpu or npu")
+            raise EdgekitError(f"--runtime {name}: litert-compiled takes cpu, gpu or npu{_close(name)}")
         return [t for a in accelerators for t in _threaded(
             "litert-compiled", a, settings, accelerator=a,
             **({"dispatch_library": settings.dispatch_library, "npu_backend": settings.npu_backend}
@@ -146,15 +151,21 @@ def _expand(name: str, settings: TargetSettings) -> list[Target]:
                                                if _short(p) == variant.lower()]
         if not chosen:
             raise EdgekitError(f"--runtime {name}: onnxruntime knows no such execution provider "
-                               f"(e.g. {', '.join(map(_short, providers))})")
+                               f"(e.g. {', '.join(map(_short, providers))}){_close(name)}")
         return [t for p in chosen for t in _threaded(
             "onnxruntime", _short(p), settings, provider=p)]
     if runtime == "tflm":
         if variant not in ("", "host"):
-            raise EdgekitError(f"--runtime {name}: tflm runs TFLite Micro on this host only: write tflm")
+            raise EdgekitError(f"--runtime {name}: tflm runs TFLite Micro on this host only: write tflm{_close(name)}")
         return [Target("tflm", "host")]
-    raise EdgekitError(f"--runtime {name}: unknown runtime {runtime!r}; use keras, litert, litert-compiled, "
-                       "onnxruntime or tflm")
+    raise EdgekitError(f"--runtime {name}: unknown runtime {runtime!r}{_close(name)}; use keras, litert, "
+                       "litert-compiled, onnxruntime or tflm")
+
+
+def _close(name: str) -> str:
+    """' (did you mean litert:xnnpack?)' for a near miss of a target's name."""
+    providers = [f"onnxruntime:{_short(p)}" for p in _all_ort_providers()] if name.startswith("onnx") else []
+    return did_you_mean(name, [*RUNTIME_NAMES, *providers])
 
 
 def _all_ort_providers() -> list[str]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from edgekit import __version__, interrupts, limits
+from edgekit.cli import options_file
 from edgekit.errors import EdgekitError, first_line
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
@@ -23,10 +25,29 @@ COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", 
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
 
+class _Formatter(argparse.HelpFormatter):
+    def _format_usage(self, *args) -> str:  # a flag whose value is optional (`--json`) shows bare
+        return super()._format_usage(*args).replace(" ]", "]")
+
+    def _format_action_invocation(self, action) -> str:
+        if action.option_strings and action.metavar == "":
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line that points at --help."""
+    """argparse, but a usage error is one line that points at --help (with the closest choice)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
+        choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
+        if choice:  # a mistyped command or value: the closest one
+            from edgekit.config import did_you_mean
+
+            message += did_you_mean(choice.group(1), re.findall(r"'(.*?)'", choice.group(2)))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -42,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
         importlib.import_module(f"edgekit.cli.{name.replace('-', '_')}").register(sub, common)
+    parser.commands = sub.choices
+    for command in sub.choices.values():
+        if options_file.options(command):  # every command that takes options takes a config file
+            options_file.add_arguments(command)
     return parser
 
 
@@ -59,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    try:
+        args = options_file.parse(parser, argv)
+    except EdgekitError as exc:  # a config file that does not fit the command
+        command = next((a for a in argv if a in parser.commands), "")
+        print(f"edgekit {command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.command is None:
         parser.print_help()
         return 0
@@ -68,6 +99,9 @@ def _main(argv: list[str] | None) -> int:
         os.environ["EDGEKIT_DEBUG"] = "1"
     try:
         limits.from_arguments(args)
+        if getattr(args, "dump_config", False):
+            print(options_file.dump(parser.commands[args.command], args.command, args))
+            return 0
         code = args.run(args) or 0
     except EdgekitError as exc:
         if interrupts.requested():  # the interrupt surfaced as another error (e.g. a failed import)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json, add_output
 from edgekit.errors import EdgekitError
 from edgekit.mcu import BOARDS, budget
 from edgekit.trust import TRUST_HELP
@@ -66,7 +67,8 @@ def register(sub, common):
                                   ".npy, or an image folder (default: the model's held-out data)")
     p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
-    p.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_output(p, "also write the results to FILE (results.json's schema)")
+    add_json(p, "the results", path_alias=True)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     add_bench_arguments(p)
     limits.add_arguments(p)
@@ -98,6 +100,12 @@ def settings_from(args, **extra):
         mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash), **extra)
 
 
+def resolved_config(args) -> dict:
+    """--dump-config: the options as given, checked as a run would check them."""
+    settings_from(args)
+    return {}
+
+
 def parse_runs(text: str) -> int | None:
     """--runs: a count, or None for auto."""
     if str(text).strip().lower() == "auto":
@@ -118,7 +126,7 @@ def check_benchmark_binary(phone) -> None:
 
 
 def bench_inputs(args) -> list[tuple[str, Path | None]]:
-    """What bench reads, as (what, path), so that --json cannot overwrite any of it: the artifacts
+    """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
     and manifest of a folder (results.json beside them is its output), or the file given."""
     from edgekit.artifacts import MANIFEST_NAME
 
@@ -147,12 +155,14 @@ def run(args) -> int:
         args.reference = str(zoo.resolve_model(args.reference)[0])
     settings = settings_from(args, data=args.data, reference=args.reference,
                              trust_model_code=args.trust_model_code)
-    json_path = check_output_file(args.json, "--json", bench_inputs(args)) if args.json else None
+    json_path = check_output_file(args.output, "--output", bench_inputs(args)) if args.output else None
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     results = bench(args.path, settings, log, progress=not args.quiet)
     if json_path:
         schema.write(json_path, results)
-    for model in results["models"]:
+    if args.json:
+        sys.stdout.write(schema.to_text(results))
+    for model in [] if args.json else results["models"]:
         print(bench_table(model))
     return stopped_code(results, "bench")
 

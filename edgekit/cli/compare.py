@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import re
 
+from edgekit.cli.vocabulary import add_max_accuracy_drop, add_output, check_max_accuracy_drop
+
 
 def register(sub, common):
     p = sub.add_parser("compare", parents=[common], help="compare results with a baseline; exit 1 on a regression",
                        description=__doc__.strip())
     p.add_argument("baseline", help="the baseline results.json")
     p.add_argument("current", help="the current results.json")
-    p.add_argument("--max-accuracy-drop", type=float, default=0.5, metavar="POINTS",
-                   help="largest allowed drop of the task metric, in points (default: 0.5)")
+    add_max_accuracy_drop(p, "largest allowed drop of the task metric")
     p.add_argument("--max-latency-regression", default="10%", metavar="PERCENT",
                    help="largest allowed p50 growth beyond noise, e.g. 10%%, or off to report only (default: 10%%)")
     p.add_argument("--max-size-growth", default="5%", metavar="PERCENT",
                    help="largest allowed growth of a file's size (default: 5%%)")
-    p.add_argument("--out", metavar="PATH", help="also write the Markdown to PATH")
+    add_output(p, "also write the Markdown to FILE", old="--out")
     p.set_defaults(run=run)
 
 
@@ -43,20 +44,18 @@ def percent(text: str, option: str, allow_off: bool = False) -> float | None:
 
 
 def run(args) -> int:
-    from edgekit.errors import EdgekitError, GateFailed
+    from edgekit.errors import GateFailed
     from edgekit.outputs import check_output_file, write_output_file
     from edgekit.report import schema
     from edgekit.report.compare import Gates, compare, render
     from edgekit.report.markdown import append_to_step_summary
 
-    if args.max_accuracy_drop < 0:
-        raise EdgekitError(f"--max-accuracy-drop {args.max_accuracy_drop:g} must be 0 or more (points)")
-    gates = Gates(args.max_accuracy_drop,
+    gates = Gates(check_max_accuracy_drop(args),
                   percent(args.max_latency_regression, "--max-latency-regression", allow_off=True),
                   percent(args.max_size_growth, "--max-size-growth"))
     inputs = [("baseline", schema.results_path(args.baseline)),
               ("current results", schema.results_path(args.current))]
-    out = check_output_file(args.out, "--out", inputs) if args.out else None
+    out = check_output_file(args.output, "--output", inputs) if args.output else None
     baseline, current = schema.read(args.baseline), schema.read(args.current)
     comparison = compare(baseline, current, gates)
     text = render(comparison, args.baseline, args.current)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json
 
 
 def register(sub, common):
@@ -17,8 +18,9 @@ def register(sub, common):
     p.add_argument("--npu-backend", choices=("npu", "gpu", "cpu"), default="npu",
                    help="Intel OpenVINO: the device the partitions are compiled for (default: npu; cpu runs "
                         "anywhere OpenVINO does)")
-    p.add_argument("--out", default="edgekit-out", help="the compiled files and compile.json go to "
-                                                        "OUT/<model name>-npu/ (default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR", default="edgekit-out", help="the compiled files and compile.json go to "
+                                                        "DIR/<model name>-npu/ (default: edgekit-out)")
+    add_json(p, "the compile record (compile.json)")
     limits.add_arguments(p, "model_bytes")
     p.set_defaults(run=run)
 
@@ -34,8 +36,14 @@ def run(args) -> int:
     final = Path(args.out) / f"{model.stem}-npu"
     with staged_folder(final, [("model", model)]) as stage:
         records = [compile_for(model, vendor, soc, stage, args.npu_backend) for vendor, soc in chosen]
-        atomic_write_json(stage / COMPILE_NAME, new_manifest(
-            kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model), targets=records))
+        record = new_manifest(kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model),
+                              targets=records)
+        atomic_write_json(stage / COMPILE_NAME, record)
+    if args.json:
+        import json
+
+        print(json.dumps({**record, "folder": str(final)}, indent=2, default=str))
+        return 0
     for record in records:
         print(coverage_line(record))
     print(f"wrote {final}")

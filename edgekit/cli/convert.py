@@ -8,7 +8,8 @@ import sys
 from edgekit import limits
 from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
-from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.cli.vocabulary import add_json
+from edgekit.config import FIELD_TYPES, IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
 from edgekit.trust import TRUST_HELP
 
 
@@ -20,7 +21,8 @@ def register(sub, common):
                                             "(default: digits_cnn)")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model brings its "
                                    "own; without, the variants that need them are skipped)")
-    p.add_argument("--out", help="output folder; artifacts go to OUT/<model name>/ (default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder; artifacts go to DIR/<model name>/ (default: edgekit-out)")
     p.add_argument("--tflite", help=f"TFLite variants, comma-separated: {','.join(TFLITE_VARIANTS)}, all or none")
     p.add_argument("--onnx", help=f"ONNX variants, comma-separated: {','.join(ONNX_VARIANTS)}, all or none")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named set of variants")
@@ -36,8 +38,7 @@ def register(sub, common):
                    help="all or nothing: a variant that cannot be built or diverges from the float model fails the "
                         "run and nothing is written (default: the others are written, the rejected file is kept "
                         "apart in rejected/, exit 1)")
-    p.add_argument("--config", help="read options from a JSON file (as written by --dump-config)")
-    p.add_argument("--dump-config", action="store_true", help="print the resolved config as JSON and exit")
+    add_json(p, "the manifest (and the benchmark results)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
     p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
     add_optimization_arguments(p)
@@ -46,24 +47,38 @@ def register(sub, common):
     p.set_defaults(run=run)
 
 
+CONFIG_TYPES = FIELD_TYPES  # a config file's conversion options are typed as ConvertConfig's
+
+
+def check_config(values: dict, source: str) -> None:
+    ConvertConfig.from_dict({k: v for k, v in values.items() if k in FIELD_TYPES}, source)
+
+
+def resolved_config(args) -> dict:
+    """What --dump-config prints beyond the options as given: the conversion as resolved (the preset
+    applied, the defaults filled in), each checked as a run would check it."""
+    config = build_config(args)
+    if not args.no_bench:
+        settings_from(args, trust_model_code=config.trust_model_code)
+    return {**config.to_dict(), "preset": None}
+
+
 def build_config(args) -> ConvertConfig:
-    data = ConvertConfig.from_file(args.config).to_dict() if args.config else {}
-    if args.preset:
-        data.update(PRESETS[args.preset])
+    from_file = getattr(args, "config_values", {})
+    data = {}
     for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
                 "image_range", "trust_model_code", "keep_float", "strict"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value
     data.update(optimization_values(args))
+    if args.preset:  # over the config file's variants, not over the command line's
+        data.update({k: v for k, v in PRESETS[args.preset].items() if k not in data or data[k] is from_file.get(k)})
     return ConvertConfig.from_dict(data)
 
 
 def run(args) -> int:
     config = build_config(args)
-    if args.dump_config:
-        print(json.dumps(config.to_dict(), indent=2))
-        return 0
     bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
     from edgekit.convert.pipeline import convert
     from edgekit.report.table import conversion_table
@@ -81,7 +96,10 @@ def run(args) -> int:
 
     manifest = convert(config, log=log, verbose=not args.quiet,
                        finish=None if bench_settings is None else benchmark)
-    print(conversion_table(manifest))
+    if args.json:
+        print(json.dumps({"manifest": manifest, "results": results[0] if results else None}, indent=2, default=str))
+    else:
+        print(conversion_table(manifest))
     code = 0
     failed, rejected = manifest["failed"], manifest["rejected"]
     if failed or rejected:  # a gate failed, as in `compare`: exit 1, the variants that passed written
@@ -93,10 +111,9 @@ def run(args) -> int:
         print(f"edgekit convert: {len(failed) + len(rejected)} of {total} variants left out ({' and '.join(why)}; "
               f"reasons in the table and manifest.json): {fix_hint(failed, rejected)}", file=sys.stderr)
         code = 1
-    if results:
+    if results and not args.json:
         from edgekit.report.table import bench_table
 
         print()
         print("\n".join(bench_table(model) for model in results[0]["models"]))
-        return max(code, stopped_code(results[0], "convert"))
-    return code
+    return max(code, stopped_code(results[0], "convert")) if results else code

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json, add_output
 from edgekit.config import IMAGE_RANGES
 from edgekit.trust import TRUST_HELP
 
@@ -27,8 +28,8 @@ def register(sub, common):
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), default="0,1",
                    help="pixel range for image folders (default: 0,1)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
-    p.add_argument("--json", metavar="PATH", help="where to write the JSON report "
-                                                  "(default: edgekit-out/<model name>-quant-debug.json)")
+    add_output(p, "where to write the JSON report (default: edgekit-out/<model name>-quant-debug.json)")
+    add_json(p, "the report", path_alias=True)
     p.add_argument("--top", type=int, default=20, help="layers in the printed table (default: 20; JSON has all)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
@@ -47,7 +48,7 @@ def run(args) -> int:
                            trust_model_code=args.trust_model_code, keep_float=args.keep_float or [],
                            train_data=args.train_data)
     model_path, calib_path, name = resolve_inputs(config)
-    json_path = check_output_file(args.json or Path("edgekit-out") / f"{name}-quant-debug.json", "--json",
+    json_path = check_output_file(args.output or Path("edgekit-out") / f"{name}-quant-debug.json", "--output",
                                   run_inputs(config, model_path, calib_path))
     from edgekit import quant_debug
     from edgekit.report.table import quant_debug_table
@@ -55,6 +56,6 @@ def run(args) -> int:
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     report = quant_debug.run(config, log)
     write_output_file(json_path, json.dumps(report, indent=2) + "\n")
-    print(quant_debug_table(report, args.top))
+    print(json.dumps(report, indent=2) if args.json else quant_debug_table(report, args.top))
     log(f"wrote {json_path}")
     return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from edgekit.cli.vocabulary import add_json
+
 
 def register(sub, common):
     p = sub.add_parser("env", parents=[common], help="show versions, hardware and available backends",
                        description=__doc__.strip())
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json(p, "the environment")
     p.add_argument("--device", metavar="WHERE", help="describe a board or phone instead: ssh://[user@]host[:port], "
                                                      "adb[://SERIAL] or a name from --devices (what it has, what it "
                                                      "lacks)")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json
 
 
 def register(sub, common):
     p = sub.add_parser("inspect", parents=[common], help="show what is inside a .tflite or .onnx file",
                        description=__doc__.strip())
     p.add_argument("model", help="a .tflite or .onnx file")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json(p, "what is inside the file")
     p.add_argument("--delegates", action="store_true",
                    help="show which ops XNNPACK, the GPU delegate and --delegate take, in how many "
                         "partitions, and which fall back to the CPU (.tflite)")

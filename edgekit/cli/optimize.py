@@ -4,9 +4,11 @@ its training data, and write the optimized Keras model(s) with a report of what 
 
 from __future__ import annotations
 
+import json
 import sys
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.trust import TRUST_HELP
 
@@ -16,9 +18,10 @@ def register(sub, common):
                        description=__doc__.strip())
     p.add_argument("model", nargs="?", help=".keras or .h5 file, or a zoo model name such as digits_cnn "
                                             "(default: digits_cnn)")
-    p.add_argument("--out", default="edgekit-out", help="output folder; files go to OUT/<model name>/ "
+    p.add_argument("--out", metavar="DIR", default="edgekit-out", help="output folder; files go to DIR/<model name>/ "
                                                         "(default: edgekit-out)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
+    add_json(p, "the optimization report")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     add_optimization_arguments(p)
     limits.add_arguments(p, "model_bytes", "data_bytes")
@@ -38,5 +41,5 @@ def run(args) -> int:
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     report = optimize_to_folder(config, log, verbose=not args.quiet)
-    print(optimization_summary(report["optimization"]))
+    print(json.dumps(report, indent=2, default=str) if args.json else optimization_summary(report["optimization"]))
     return 0

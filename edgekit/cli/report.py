@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from edgekit.cli.vocabulary import add_max_accuracy_drop, add_output, check_max_accuracy_drop
+
 FORMATS = ("md", "html", "json")
 
 
@@ -13,32 +15,30 @@ def register(sub, common):
                        description=__doc__.strip())
     p.add_argument("results", help="a results.json written by bench or convert (or the folder holding it)")
     p.add_argument("--format", choices=FORMATS, default="md", help="md (default), html or json")
-    p.add_argument("--out", metavar="PATH", help="write the report to PATH (default: print it)")
-    p.add_argument("--tolerance", type=float, default=1.0,
-                   help="accuracy drop, in points, a recommended variant may have (default: 1)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+    add_output(p, "write the report to FILE (default: print it)", old="--out")
+    add_max_accuracy_drop(p, "largest drop a recommended variant may have", old="--tolerance")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from edgekit.errors import EdgekitError
     from edgekit.outputs import check_output_file, write_output_file
     from edgekit.report import schema
 
-    if args.tolerance < 0:
-        raise EdgekitError(f"--tolerance {args.tolerance:g} must be 0 or more (points of accuracy)")
+    tolerance = check_max_accuracy_drop(args)
     inputs = [("results file", schema.results_path(args.results))]
-    out = check_output_file(args.out, "--out", inputs) if args.out else None
+    out = check_output_file(args.output, "--output", inputs) if args.output else None
     results = schema.read(args.results)
     if args.format == "json":
         text = schema.to_text(results)
     elif args.format == "html":
         from edgekit.report.html import render
 
-        text = render(results, args.tolerance)
+        text = render(results, tolerance)
     else:
         from edgekit.report.markdown import append_to_step_summary, render
 
-        text = render(results, args.tolerance)
+        text = render(results, tolerance)
         append_to_step_summary(text)
     if out:
         write_output_file(out, text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from edgekit import zoo
+from edgekit.cli.vocabulary import add_json
 
 
 def register(sub, common):
@@ -19,6 +21,7 @@ def register(sub, common):
                                   "cifar-10-batches-py folder or cifar-10-python.tar.gz)")
     p.add_argument("--root", help="write models/ and calibration_data/ under this folder "
                                   "(default: the repository)")
+    add_json(p, "the model card")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=run)
 
@@ -37,6 +40,9 @@ def run(args) -> int:
     root = Path(args.root) if args.root else zoo.REPO_ROOT
     card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
                  data_path=args.data, log=lambda message: print(message, file=sys.stderr))
+    if args.json:
+        print(json.dumps(card, indent=2, default=str))
+        return 0
     metric = card["metric"]
     print(f"{args.name}: test {metric['name']} {metric['value']:.4f} (target {metric['target']}) after "
           f"{card['epochs']} epochs in {card['training_time_s']} s; wrote {zoo.model_path(args.name, root)}")

@@ -3,9 +3,11 @@ and thread counts for the fastest one on this machine whose accuracy drop is wit
 
 from __future__ import annotations
 
+import json
 import sys
 
 from edgekit import limits
+from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, check_max_accuracy_drop
 from edgekit.config import IMAGE_RANGES
 from edgekit.trust import TRUST_HELP
 
@@ -19,15 +21,14 @@ def register(sub, common):
     p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
                                             "such as digits_cnn, which brings its calibration and held-out data "
                                             "(default: digits_cnn)")
-    p.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="POINTS",
-                   help="largest drop of the task metric allowed, in points (accuracy: percent) (default: 1.0)")
+    add_max_accuracy_drop(p, "largest drop of the task metric allowed")
     p.add_argument("--budget", default="10m", help="time for the whole search, e.g. 90s, 10m, 1h (default: 10m); "
                                                    "it stops there with the best found so far")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
                                    "brings its own)")
     p.add_argument("--train-data", help="labelled .npz (x and y) to judge accuracy on (a zoo model brings its own)")
-    p.add_argument("--out", default="edgekit-out", help="the pick and tune.json go to OUT/<model name>-tuned/ "
-                                                        "(default: edgekit-out)")
+    p.add_argument("--out", metavar="DIR", default="edgekit-out",
+                   help="the pick and tune.json go to DIR/<model name>-tuned/ (default: edgekit-out)")
     p.add_argument("--tflite", default=",".join(TFLITE_CANDIDATES),
                    help=f"TFLite candidates, comma-separated (default: {','.join(TFLITE_CANDIDATES)}); "
                         "int8-keep is int8 with its k worst layers in float")
@@ -48,6 +49,7 @@ def register(sub, common):
     p.add_argument("--mcu-ram", metavar="SIZE", help="RAM for TFLite Micro's arena, e.g. 256KB (with --mcu-flash)")
     p.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
+    add_json(p, "the tune report (tune.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     limits.add_arguments(p, "model_bytes", "data_bytes")
     p.set_defaults(run=run)
@@ -63,7 +65,7 @@ def run(args) -> int:
 
     board = budget(args.mcu, args.mcu_ram, args.mcu_flash)
     settings = TuneSettings(
-        max_drop=args.max_accuracy_drop, budget_seconds=parse_budget(args.budget),
+        max_drop=check_max_accuracy_drop(args), budget_seconds=parse_budget(args.budget),
         tflite=tuple(_names(args.tflite)), onnx=() if board else tuple(_names(args.onnx)),
         max_keep_float=args.max_keep_float, threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup,
         mcu=board)
@@ -72,7 +74,7 @@ def run(args) -> int:
                            trust_model_code=args.trust_model_code, train_data=args.train_data)
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     report = tune(config, settings, log)
-    print(tune_table(report))
+    print(json.dumps(report, indent=2, default=str) if args.json else tune_table(report))
     if report["pick"] is None:
         closest = report["closest"]
         raise GateFailed(f"no candidate is within {settings.max_drop:g} points of the float model"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from edgekit.cli.vocabulary import add_json
+
 
 def register(sub, common):
     p = sub.add_parser("zoo", parents=[common], help="list the reference models", description=__doc__.strip())
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json(p, "the reference models")
     p.set_defaults(run=run)
 
 

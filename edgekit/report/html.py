@@ -29,6 +29,9 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: .
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #d0d7de; text-align: left; }
 th { background: #f6f8fa; }
 table.results td:nth-child(n+3), table.results th:nth-child(n+3) { text-align: right; }
+table.keyed td:nth-child(3), table.keyed th:nth-child(3) { text-align: left; }
+table.keyed td:nth-child(n+4) { white-space: nowrap; }
+table.keyed td:first-child, table.keyed th:first-child { text-align: right; color: #57606a; }
 tr.recommended { background: #ddf4ff; }
 .flag { color: #cf222e; font-weight: 600; }
 .recommendation { border-left: 4px solid #1f6feb; background: #f6f8fa; padding: .5rem .8rem; }
@@ -43,7 +46,8 @@ code { font: 13px ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; 
 
 def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
     names = ", ".join(m["name"] for m in results["models"])
-    models = "\n".join(_model(m, tolerance) for m in results["models"]) or "<p>No model was measured.</p>"
+    models = "\n".join(_model(m, tolerance, results.get("settings")) for m in results["models"]) \
+        or "<p>No model was measured.</p>"
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -71,10 +75,14 @@ def _header(results: dict) -> str:
                        f"Python {env.get('python', '?')}")),
         ("packages", _e(versions or "not recorded")),
         ("created", _e(results.get("created", "?"))),
-        ("settings", _e(f"{settings.get('runs', '?')} runs after {settings.get('warmup', '?')} warm-up runs, "
+        ("settings", _e(f"{_runs(settings.get('runs'))} after {settings.get('warmup', '?')} warm-up runs, "
                         f"batch {settings.get('batch', '?')} for throughput, threads {threads}")),
         *((f"device {name}", _e(_machine(board))) for name, board in (results.get("devices") or {}).items()),
     ]) + "</header>"
+
+
+def _runs(runs) -> str:
+    return f"{runs} runs" if runs else "runs until the median was pinned (--runs auto)"
 
 
 def _machine(env: dict) -> str:
@@ -88,13 +96,16 @@ def _machine(env: dict) -> str:
             f"Python {env.get('python', '?')}; {versions or 'no packages recorded'}")
 
 
-def _model(model: dict, tolerance: float) -> str:
+def _model(model: dict, tolerance: float, settings: dict | None = None) -> str:
     metric, rows = model["data"].get("metric"), summary.rows(model)
+    keys = list(range(1, len(rows) + 1))  # the table's row numbers, which number the chart's points
     recommendation = summary.recommend(model, tolerance)
-    not_run = summary.not_run(model)
+    not_run = summary.not_run(model, settings)
+    folded = summary.unrequested(model, settings)
     where = summary.devices(model)
-    tables = [_table(rows, metric, recommendation.row)] if len(where) < 2 else [
-        f"<h3>On {_e(device)}</h3>\n" + _table([r for r in rows if r.record.get("device", "local") == device], metric,
+    tables = [_table(list(zip(keys, rows)), metric, recommendation.row)] if len(where) < 2 else [
+        f"<h3>On {_e(device)}</h3>\n" + _table([(k, r) for k, r in zip(keys, rows)
+                                                 if r.record.get("device", "local") == device], metric,
                                                 recommendation.row) for device in where]
     return "\n".join([
         f"<section>\n<h2>{_e(model['name'])}</h2>",
@@ -102,36 +113,39 @@ def _model(model: dict, tolerance: float) -> str:
         *tables,
         _cross_device(model),
         _data_note(model),
-        f"<h3>Task metric{_e(f' ({metric})' if metric else '')} against latency</h3>",
-        _scatter(rows, metric),
+        f"<h3>{_e(_scatter_title(rows, metric))} against latency</h3>",
+        _scatter(rows, metric, keys),
         "<h3>File sizes</h3>",
         plots.size_bars(_files(model)),
         *(["<h3>On a microcontroller</h3>\n<ul>" + "".join(f"<li>{_e(line)}</li>" for line in micro) + "</ul>"]
           if (micro := micro_lines(model["records"])) else []),
         f"<h3>Did not run ({len(not_run)})</h3>",
-        "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in not_run) + "</ul>" if not_run
+        "<ul>" + "".join(f"<li>{_not_run_item(line, folded)}</li>" for line in not_run) + "</ul>" if not_run
         else '<p class="note">Every selected target ran.</p>',
         "<h3>Files</h3>",
         *(_artifact(a, model) for a in model["artifacts"]),
         "</section>"])
 
 
-def _table(rows: list[summary.Row], metric: str | None, recommended: summary.Row | None) -> str:
-    """The Markdown report's table, the recommended row highlighted."""
+def _table(rows: list[tuple[int, summary.Row]], metric: str | None, recommended: summary.Row | None) -> str:
+    """The Markdown report's table, each row numbered as the chart's points, the recommended row
+    highlighted."""
     if not rows:
         return "<p>No target could run.</p>"
     headers = summary.headers(metric)
     body = []
-    for row in rows:
+    for key, row in rows:
         r = row.record
         cells = [_e(c) for c in summary.cells(row, metric)]
         if r["latency_us"].get("high_spread"):
             cells[headers.index("p50 us")] += f' <span class="flag" title="{_e(SPREAD_NOTE)}">!</span>'
         chosen = ' class="recommended"' if recommended is not None and r is recommended.record else ""
-        body.append(f"<tr{chosen} title=\"{_e(r['artifact'])}\">" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>"
+        body.append(f"<tr{chosen} title=\"{_e(r['artifact'])}\">" + "".join(f"<td>{c}</td>" for c in [key, *cells])
+                    + "</tr>")
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in ["#", *headers]) + "</tr>"
+    rows = [row for _, row in rows]
     spread = any(row.record["latency_us"].get("high_spread") for row in rows)
-    return (f'<table class="results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
+    return (f'<table class="results keyed">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
             + (f'<p class="note"><span class="flag">!</span> {_e(SPREAD_NOTE)}</p>' if spread else "")
             + (f'<p class="note">{_e(schema.MEAN_NOTE)}</p>' if any(schema.is_mean(row.record) for row in rows) else ""))
 
@@ -147,19 +161,34 @@ def _cross_device(model: dict) -> str:
 
 
 def _data_note(model: dict) -> str:
-    data, p50 = model["data"], summary.float_latency(model)
-    speedup = (f"speed-up: the float model's p50 on {summary.FLOAT_TARGET} ({p50:,.1f} us) over the row's" if p50
-               else f"speed-up: not shown, the float model did not run on {summary.FLOAT_TARGET}")
-    text = f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}; {speedup}"
-    return f'<p class="note">{_e(text)}</p>'
+    data = model["data"]
+    notes = [f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}",
+             *filter(None, (summary.throughput_note(model), summary.speedup_note(model))),
+             *summary.throughput_notes(model)]
+    return "".join(f'<p class="note">{_e(note)}</p>' for note in notes)
 
 
-def _scatter(rows: list[summary.Row], metric: str | None) -> str:
+def _not_run_item(line: str, folded: dict) -> str:
+    """A line of what did not run; the folded one opens on each target's reason."""
+    if not folded or not line.startswith(summary.FOLDED):
+        return _e(line)
+    reasons = "".join(f"<li>{_e(target_label({'target': target, 'device': device}))}: {_e('; '.join(why))}</li>"
+                      for (target, device), why in folded.items())
+    return f'<details class="folded"><summary>{_e(line)}</summary><ul>{reasons}</ul></details>'
+
+
+def _scatter_title(rows: list[summary.Row], metric: str | None) -> str:
+    if metric and plots.plotted(rows) and not plots.by_score(rows):
+        return f"File size (every file scores {metric} {plots.plotted(rows)[0].accuracy:.4f})"
+    return f"Task metric{f' ({metric})' if metric else ''}"
+
+
+def _scatter(rows: list[summary.Row], metric: str | None, keys: list[int]) -> str:
     if not metric:
         return '<p class="note">No chart: the evaluation data has no labels, so no file has a score.</p>'
     if not plots.plotted(rows):
         return f'<p class="note">No chart: no file that ran has a {_e(metric)} score.</p>'
-    return plots.scatter(rows, metric)
+    return plots.scatter(rows, metric, keys)
 
 
 def _files(model: dict) -> list[dict]:
@@ -178,7 +207,7 @@ def _artifact(artifact: dict, model: dict) -> str:
              ("sha256", f"<code>{_e(artifact['sha256'])}</code>" if artifact.get("sha256") else "not recorded")]
     specs = (artifact.get("inputs") or []) + (artifact.get("outputs") or [])
     kind = f"{artifact.get('format')} {artifact.get('variant')}" + (f", {human_size(size)}" if size is not None else "")
-    parts = [f'<details><summary>{_e(artifact["name"])} <span class="muted">{_e(kind)}</span></summary>', _dl(facts)]
+    parts = [f'<details class="file"><summary>{_e(artifact["name"])} <span class="muted">{_e(kind)}</span></summary>', _dl(facts)]
     parts.append(_specs(artifact) if specs else
                  '<p class="note">Inputs and outputs not recorded (the results file predates schema version 2).</p>')
     parts += [_run(r) for r in model["records"] if r["artifact"] == artifact["name"] and r["status"] == "ok"]

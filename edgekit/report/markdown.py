@@ -24,6 +24,7 @@ _INLINE = frozenset("\\`*[]<>|#~$@")
 # "-0.50" or "1.5" start no block.)
 _BLOCK_START = re.compile(r"[+\-=](?=[\s+\-=]|$)|\d{1,9}[.)](?=\s|$)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")  # line breaks among them
+NOT_RUN_SHOWN = 5  # "did not run" lines listed as they are; more go inside <details>
 
 
 def cell(text) -> str:
@@ -69,7 +70,7 @@ def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -
     return ["| " + " | ".join(map(cell, line)) + " |" for line in (headers, align, *rows)]
 
 
-def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> list[str]:
+def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE, settings: dict | None = None) -> list[str]:
     metric = model["data"].get("metric")
     headers = summary.headers(metric)
     body = []
@@ -84,14 +85,24 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> 
     if rows:
         lines += ["", "p50 on each device:", "", *table(across, rows, right=set(range(2, len(across))))]
     lines += ["", f"**{cell(summary.recommend(model, tolerance).line())}**", ""]
-    notes = [*micro_lines(model["records"]), *summary.not_run(model)]
+    notes = [*micro_lines(model["records"]), *summary.throughput_notes(model)]
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):
         notes.append("!: the timing spread widely (robust cv above 0.1); rerun on a quiet machine before trusting it")
     if any(map(schema.is_mean, model["records"])):
         notes.append(schema.MEAN_NOTE)
-    notes.append(_data_note(model))
+    notes += [_data_note(model), *filter(None, (summary.throughput_note(model), summary.speedup_note(model)))]
     lines += [f"- {item(note)}" for note in notes]
-    return lines
+    return lines + _not_run(summary.not_run(model, settings))
+
+
+def _not_run(lines: list[str]) -> list[str]:
+    """What did not run: a list, folded into <details> when it is long."""
+    if not lines:
+        return []
+    listed = [f"- {item(line)}" for line in lines]
+    if len(lines) <= NOT_RUN_SHOWN:
+        return ["", "Did not run:", "", *listed]
+    return ["", f"<details><summary>Did not run ({len(lines)})</summary>", "", *listed, "", "</details>"]
 
 
 def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
@@ -104,18 +115,16 @@ def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
              f"{version['edgekit']}, TensorFlow {version['tensorflow']}, LiteRT {version['ai-edge-litert']}, "
              f"onnxruntime {version['onnxruntime']}; {cell(results.get('created') or '')}", ""]
     for model in results["models"]:
-        lines += model_section(model, tolerance) + [""]
+        lines += model_section(model, tolerance, results.get("settings")) + [""]
     return "\n".join(lines)
 
 
 def _data_note(model: dict) -> str:
-    data, p50 = model["data"], summary.float_latency(model)
-    first = next((r for r in model["records"] if r["status"] == "ok"), None)
+    data = model["data"]
+    counts = sorted(r["latency_us"]["runs"] for r in model["records"] if r["status"] == "ok")
     parts = [f"data: {data['samples']} samples from {data['source']}"]
-    if first:
-        parts.append(f"latency: batch 1, {first['latency_us']['runs']} runs")
-    parts.append(f"speed-up: the float model's p50 on {summary.FLOAT_TARGET} ({p50:,.1f} us) over the row's"
-                 if p50 else f"speed-up: not shown, the float model did not run on {summary.FLOAT_TARGET}")
+    if counts:  # --runs auto stops each pair when its median is pinned: the counts differ
+        parts.append(f"latency: batch 1, {counts[0] if counts[0] == counts[-1] else f'{counts[0]}-{counts[-1]}'} runs")
     return "; ".join(parts)
 
 

@@ -137,11 +137,11 @@ def test_lambda_model_is_refused_naming_the_flag(tiny, tmp_path, capsys):
 def test_dump_config_round_trips(tmp_path, capsys):
     code, out, _ = run_main(capsys, "convert", "--preset", "int8-full", "--opset", "18", "--dump-config")
     assert code == 0
-    config = json.loads(out)
+    config = json.loads(out)["convert"]
     assert config["tflite"] == ["int8"] and config["onnx"] == ["int8-static"] and config["opset"] == 18
     (tmp_path / "c.json").write_text(out)
     code, again, _ = run_main(capsys, "convert", "--config", tmp_path / "c.json", "--dump-config")
-    assert json.loads(again) == config
+    assert json.loads(again)["convert"] == config
 
 
 @pytest.mark.slow
@@ -255,7 +255,7 @@ def test_interrupt_during_converts_benchmark_leaves_the_previous_output(tmp_path
 @pytest.mark.slow
 def test_interrupt_during_bench_keeps_the_previous_results_file(converted, tmp_path):
     out = previous_output(tmp_path)
-    interrupt(["bench", converted["folder"], "--json", out / "results.json", "--runs", "2000"], out,
+    interrupt(["bench", converted["folder"], "--output", out / "results.json", "--runs", "2000"], out,
               lambda lines: sum(line.startswith("measuring") for line in lines) >= 2, signal.SIGTERM, tmp_path)
 
 

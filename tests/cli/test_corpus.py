@@ -63,11 +63,11 @@ def _write_model_runs(places):
     model, tfsm, calib = str(cases.TRUST_WRITE_MODEL), str(cases.CORPUS / "models" / "trust_tfsm.keras"), str(cases.CALIB)
     return {
         "convert": ("convert", model, "--calib", calib, "--out", "{out}", "-q"),
-        "bench --reference": ("bench", "{no_artifacts}", "--reference", model, "--json", "{out}/results.json", "-q"),
+        "bench --reference": ("bench", "{no_artifacts}", "--reference", model, "--output", "{out}/results.json", "-q"),
         "tune": ("tune", model, "--calib", calib, "--out", "{out}", "-q"),
-        "debug-quant": ("debug-quant", model, "--calib", calib, "--json", "{out}/debug.json", "-q"),
+        "debug-quant": ("debug-quant", model, "--calib", calib, "--output", "{out}/debug.json", "-q"),
         "optimize": ("optimize", model, "--prune", "0.5", "--out", "{out}", "-q"),
-        "bench TFSMLayer": ("bench", tfsm, "--json", "{out}/results.json", "-q"),
+        "bench TFSMLayer": ("bench", tfsm, "--output", "{out}/results.json", "-q"),
     }
 
 

@@ -20,7 +20,7 @@ int main() {
 
 def test_the_c_array_compiles_and_holds_the_file_s_bytes_aligned(converted, tmp_path):
     model = converted["folder"] / "digits_cnn_int8.tflite"
-    code, stdout, stderr = run_cli("export", model, "--c-array", tmp_path / "firmware")
+    code, stdout, stderr = run_cli("export", model, "--c-array", "--out", tmp_path / "firmware")
     assert code == 0, stderr
     folder = tmp_path / "firmware"
     assert sorted(p.name for p in folder.iterdir()) == ["model_data.cc", "model_data.h"]
@@ -40,7 +40,7 @@ def test_the_c_array_compiles_and_holds_the_file_s_bytes_aligned(converted, tmp_
 def test_a_bad_model_is_one_line_and_writes_nothing(tmp_path, make, expected):
     model = make(tmp_path)
     before = folder_state(tmp_path)
-    code, stdout, stderr = run_cli("export", model, "--c-array", tmp_path / "firmware")
+    code, stdout, stderr = run_cli("export", model, "--out", tmp_path / "firmware")
     assert code == 2 and expected in stderr and "Traceback" not in stderr
     assert folder_state(tmp_path) == before and not (tmp_path / "firmware").exists()
 
@@ -48,6 +48,6 @@ def test_a_bad_model_is_one_line_and_writes_nothing(tmp_path, make, expected):
 def test_a_file_given_as_the_output_folder_is_refused_and_kept(converted, tmp_path):
     taken = tmp_path / "notes.txt"
     taken.write_text("mine")
-    code, _, stderr = run_cli("export", converted["folder"] / "digits_cnn_int8.tflite", "--c-array", taken)
+    code, _, stderr = run_cli("export", converted["folder"] / "digits_cnn_int8.tflite", "--out", taken)
     assert code == 2 and "is a file" in stderr
     assert taken.read_text() == "mine"

@@ -49,7 +49,7 @@ def test_max_bench_time_stops_a_long_measurement_at_the_limit(converted, tmp_pat
     is stopped, the rows after it are not measured, the results are written, exit 1."""
     started = time.monotonic()
     code, stdout, stderr = run_cli("bench", converted["folder"], "--runtime", "litert:reference,onnxruntime:cpu",
-                                   "--runs", "100000000", "--max-bench-time", "2s", "--json", tmp_path / "r.json")
+                                   "--runs", "100000000", "--max-bench-time", "2s", "--output", tmp_path / "r.json")
     elapsed = time.monotonic() - started
     assert code == 1, stderr
     assert stderr.strip().splitlines()[-1] == (

@@ -55,7 +55,7 @@ def test_convert_a_zoo_name_brings_its_calibration_and_held_out_data(tmp_path):
 
 def test_bench_a_zoo_name_measures_the_bundled_model_on_its_held_out_data(tmp_path):
     code, stdout, stderr = run_cli("bench", "digits_cnn", "--runtime", "keras:cpu", "--runs", "20", "--warmup", "2",
-                                   "--json", tmp_path / "results.json", "-q", cwd=tmp_path)
+                                   "--output", tmp_path / "results.json", "-q", cwd=tmp_path)
     assert code == 0, stderr
     results = json.loads((tmp_path / "results.json").read_text())
     model = results["models"][0]
@@ -73,7 +73,7 @@ def test_tune_a_zoo_name(tmp_path):
 
 
 def test_debug_quant_a_zoo_name(tmp_path):
-    code, stdout, stderr = run_cli("debug-quant", "digits_cnn", "--json", tmp_path / "debug.json", "-q", cwd=tmp_path)
+    code, stdout, stderr = run_cli("debug-quant", "digits_cnn", "--output", tmp_path / "debug.json", "-q", cwd=tmp_path)
     assert code == 0, stderr
     report = json.loads((tmp_path / "debug.json").read_text())
     assert report["calibration"]["path"] == str(ZOO_CALIB) and report["layers"]
@@ -106,7 +106,7 @@ def test_a_calibrated_variant_asked_for_by_name_needs_calib(tiny, tmp_path):
                         (("tune", model, "--tflite", "int8"), "--tflite int8")]:
         line = one_error_line(*run_cli(*argv, "--out", tmp_path)[::2])
         assert named in line and "give --calib" in line, line
-    line = one_error_line(*run_cli("debug-quant", model, "--json", tmp_path / "d.json")[::2])
+    line = one_error_line(*run_cli("debug-quant", model, "--output", tmp_path / "d.json")[::2])
     assert "needs calibration samples" in line and "give --calib" in line, line
     assert list(tmp_path.iterdir()) == []
 

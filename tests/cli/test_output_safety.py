@@ -46,16 +46,16 @@ DATA_LOSS = {
                                          "{p}/net", "{p}/net/model.keras"),
     "tune into the model's folder": (("tune", "{p}/net-tuned/net.keras", "--calib", CALIB, "--out", "{p}", "-q"),
                                      "{p}/net-tuned", "{p}/net-tuned/net.keras"),
-    "bench --json over the model": (("bench", "{p}/net/model.keras", "--json", "{p}/net/model.keras", "-q"),
+    "bench --output over the model": (("bench", "{p}/net/model.keras", "--output", "{p}/net/model.keras", "-q"),
                                     "{p}/net/model.keras", "{p}/net/model.keras"),
-    "bench --json inside the SavedModel reference": (
-        ("bench", "{p}/net/model.keras", "--reference", "{p}/sm", "--json", "{p}/sm/results.json", "-q"),
+    "bench --output inside the SavedModel reference": (
+        ("bench", "{p}/net/model.keras", "--reference", "{p}/sm", "--output", "{p}/sm/results.json", "-q"),
         "{p}/sm/results.json", "{p}/sm"),
-    "debug-quant --json over the model": (("debug-quant", "{p}/net/model.keras", "--calib", CALIB, "--json",
+    "debug-quant --output over the model": (("debug-quant", "{p}/net/model.keras", "--calib", CALIB, "--output",
                                            "{p}/net/model.keras", "-q"), "{p}/net/model.keras", "{p}/net/model.keras"),
-    "report --out over its results": (("report", "{p}/results.json", "--out", "{p}/results.json"),
+    "report --output over its results": (("report", "{p}/results.json", "--output", "{p}/results.json"),
                                       "{p}/results.json", "{p}/results.json"),
-    "compare --out over the current results": (("compare", RESULTS, "{p}/results.json", "--out", "{p}/results.json"),
+    "compare --output over the current results": (("compare", RESULTS, "{p}/results.json", "--output", "{p}/results.json"),
                                                "{p}/results.json", "{p}/results.json"),
 }
 
@@ -181,7 +181,7 @@ def test_a_report_bigger_than_the_space_left_is_one_clear_line(tmp_path, capsys)
     """The probe of the folder passes (one byte fits), the 19 KB report does not: the write
     names the file, and its temporary file is gone."""
     with tmpfs(tmp_path / "small", "size=8k") as small:
-        code = main(["report", str(RESULTS), "--out", str(small / "report.md")])
+        code = main(["report", str(RESULTS), "--output", str(small / "report.md")])
         err = capsys.readouterr().err
         assert code == 2 and err.strip().splitlines() == [
             f"edgekit report: error: output path {small / 'report.md'} has no space left on its device: free some "

@@ -19,7 +19,7 @@ def test_with_no_phone_the_rows_are_skipped_with_adb_s_message(converted, tmp_pa
     binary.write_bytes(b"\x7fELF")  # never run: the phone is missing before the tool is needed
     code, stdout, stderr = run_cli("bench", converted["folder"], "--device", "local,adb://edgekit-test-no-phone",
                                    "--benchmark-binary", binary, "--runtime", "litert:xnnpack,onnxruntime:cpu",
-                                   "--runs", "20", "--json", tmp_path / "r.json")
+                                   "--runs", "20", "--output", tmp_path / "r.json")
     assert code == 0, stderr
     records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
     phone = [r for r in records if r["device"] == "adb://edgekit-test-no-phone"]

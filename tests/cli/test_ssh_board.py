@@ -107,7 +107,7 @@ def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converte
     before = worker_folders()
     code, stdout, stderr = run_cli("bench", converted["folder"], "--device", "local,board", "--devices",
                                    board["devices"], "--runtime", "keras:cpu,litert:xnnpack,onnxruntime:cpu",
-                                   "--runs", "30", "--json", tmp_path / "r.json")
+                                   "--runs", "30", "--output", tmp_path / "r.json")
     assert code == 0, stderr
     results = json.loads((tmp_path / "r.json").read_text())
     board_print = results["devices"]["board"]
@@ -129,7 +129,7 @@ def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converte
     code, markdown, stderr = run_cli("report", tmp_path / "r.json")
     assert code == 0, stderr
     assert "p50 on each device:" in markdown and "| p50 us on local | p50 us on board |" in markdown
-    code, _, stderr = run_cli("report", tmp_path / "r.json", "--format", "html", "--out", tmp_path / "r.html")
+    code, _, stderr = run_cli("report", tmp_path / "r.json", "--format", "html", "--output", tmp_path / "r.html")
     assert code == 0, stderr
     page = (tmp_path / "r.html").read_text()
     assert "<h3>On local</h3>" in page and "<h3>On board</h3>" in page and "Latency across devices" in page
@@ -139,7 +139,7 @@ def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converte
 def test_a_board_that_goes_away_mid_run_is_a_failed_row_not_a_hang(board, converted, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "edgekit", "bench", str(converted["folder"]), "--device",
                                 "board", "--devices", str(board["devices"]), "--runtime", "litert:xnnpack,litert:builtin",
-                                "--runs", "300000", "--json", str(tmp_path / "r.json")],  # a second or more a row
+                                "--runs", "300000", "--output", str(tmp_path / "r.json")],  # a second or more a row
                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     lines = []
     for line in process.stderr:  # rows stream: stop the board while the second one is measured
@@ -165,7 +165,7 @@ def test_an_unreachable_board_is_a_failed_row_at_once(converted, tmp_path):
     port = free_port()  # nothing listens there
     started = time.monotonic()
     code, stdout, stderr = run_cli("bench", converted["folder"], "--device", f"ssh://127.0.0.1:{port}",
-                                   "--runtime", "litert:xnnpack", "--json", tmp_path / "r.json")
+                                   "--runtime", "litert:xnnpack", "--output", tmp_path / "r.json")
     assert code == 0, stderr
     records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
     assert records and all(r["status"] == "failed" and "Connection refused" in r["reason"] for r in records), records

@@ -91,9 +91,9 @@ def model_cases() -> list[Case]:
         argvs = {
             "convert": ("convert", path, "--calib", CALIB, "--out", "{out}", "-q"),
             "optimize": ("optimize", path, "--prune", "0.5", "--out", "{out}", "-q"),
-            "bench": ("bench", path, "--json", "{out}/results.json", "-q"),
+            "bench": ("bench", path, "--output", "{out}/results.json", "-q"),
             "inspect": ("inspect", path),
-            "debug-quant": ("debug-quant", path, "--calib", CALIB, "--json", "{out}/debug.json", "-q"),
+            "debug-quant": ("debug-quant", path, "--calib", CALIB, "--output", "{out}/debug.json", "-q"),
             "tune": ("tune", path, "--calib", CALIB, "--out", "{out}", "-q"),
         }
         for command, argv in argvs.items():
@@ -112,7 +112,7 @@ def special_model_cases() -> list[Case]:
         problem = ("not a regular file",)
         cases += [Case(f"{where} via convert", ("convert", where, "--calib", calib, "--out", "{out}", "-q"), where,
                        problem),
-                  Case(f"{where} via bench --reference", ("bench", "{no_artifacts}", "--reference", where, "--json",
+                  Case(f"{where} via bench --reference", ("bench", "{no_artifacts}", "--reference", where, "--output",
                                                           "{out}/results.json", "-q"), where, problem),
                   Case(f"{where} via tune", ("tune", where, "--calib", calib, "--out", "{out}", "-q"), where, problem)]
     return cases + special_data_cases()
@@ -129,21 +129,21 @@ def special_data_cases() -> list[Case]:
         named = where if where != "{fifo_images}" else "1.png"
         cases += [Case(f"{where} via convert --calib", ("convert", model, "--calib", where, "--out", "{out}", "-q"),
                        named, fifo),
-                  Case(f"{where} via bench --data", ("bench", model, "--data", where, "--json", "{out}/results.json",
+                  Case(f"{where} via bench --data", ("bench", model, "--data", where, "--output", "{out}/results.json",
                                                      "-q"), named, fifo)]
     return cases + [
         Case("{fifo_npz} via optimize --train-data", ("optimize", model, "--prune", "0.5", "--train-data", "{fifo_npz}",
                                                        "--out", "{out}", "-q"), "{fifo_npz}", fifo),
         Case("{fifo_config} via convert --config", ("convert", "--config", "{fifo_config}", "--out", "{out}", "-q"),
              "{fifo_config}", ("not a regular file",)),
-        Case("{fifo_results} via report", ("report", "{fifo_results}", "--out", "{out}/report.md"), "{fifo_results}",
+        Case("{fifo_results} via report", ("report", "{fifo_results}", "--output", "{out}/report.md"), "{fifo_results}",
              ("not a file",)),
-        Case("{fifo_results} via compare", ("compare", str(RESULTS), "{fifo_results}", "--out", "{out}/compare.md"),
+        Case("{fifo_results} via compare", ("compare", str(RESULTS), "{fifo_results}", "--output", "{out}/compare.md"),
              "{fifo_results}", ("not a file",)),
-        Case("manifest naming a FIFO as its model via bench", ("bench", "{manifest_fifo}", "--json",
+        Case("manifest naming a FIFO as its model via bench", ("bench", "{manifest_fifo}", "--output",
                                                                 "{out}/results.json", "-q"),
              "{manifest_fifo}/source.keras", fifo),
-        Case("manifest naming / as its model via bench", ("bench", "{manifest_root}", "--json", "{out}/results.json",
+        Case("manifest naming / as its model via bench", ("bench", "{manifest_root}", "--output", "{out}/results.json",
                                                            "-q"), "{manifest_root}/manifest.json", ("not a SavedModel",)),
     ]
 
@@ -156,13 +156,13 @@ def data_cases() -> list[Case]:
             "convert", MODEL, "--calib", path, "--out", "{out}", "-q"))), file, problem))
         if file not in FOR_CALIBRATION_ONLY:
             cases.append(Case(f"{file} via bench --data", tuple(map(str, (
-                "bench", MODEL, "--data", path, "--json", "{out}/results.json", "-q"))), file, problem))
+                "bench", MODEL, "--data", path, "--output", "{out}/results.json", "-q"))), file, problem))
     return cases
 
 
 def results_cases() -> list[Case]:
     pair = [str(CORPUS / "results" / name) for name in ("unknown_metric_a.json", "unknown_metric_b.json")]
-    cases = [Case("two results files with an unknown metric via compare", ("compare", *pair, "--out",
+    cases = [Case("two results files with an unknown metric via compare", ("compare", *pair, "--output",
                                                                            "{out}/compare.md"),
                   "unknown_metric_a.json", ("not a metric edgekit scores",))]
     for file, problem in CONFIG_FILES.items():
@@ -170,10 +170,10 @@ def results_cases() -> list[Case]:
                                                          "{out}", "-q"), file, problem))
     for file, problem in RESULTS_FILES.items():
         path = str(CORPUS / "results" / file)
-        cases += [Case(f"{file} via report", ("report", path, "--out", "{out}/report.md"), file, problem),
-                  Case(f"{file} via compare (baseline)", ("compare", path, str(RESULTS), "--out", "{out}/compare.md"),
+        cases += [Case(f"{file} via report", ("report", path, "--output", "{out}/report.md"), file, problem),
+                  Case(f"{file} via compare (baseline)", ("compare", path, str(RESULTS), "--output", "{out}/compare.md"),
                        file, problem),
-                  Case(f"{file} via compare (current)", ("compare", str(RESULTS), path, "--out", "{out}/compare.md"),
+                  Case(f"{file} via compare (current)", ("compare", str(RESULTS), path, "--output", "{out}/compare.md"),
                        file, problem)]
     return cases
 
@@ -185,41 +185,41 @@ def argument_cases() -> list[Case]:
     cases = [
         Case("unknown TFLite variant", (*convert, "--tflite", "int3", "--out", "{out}"), "int3", ("unknown variant",)),
         Case("unknown ONNX variant", (*convert, "--onnx", "fp8", "--out", "{out}"), "fp8", ("unknown variant",)),
-        Case("unknown runtime", (*bench, "--runtime", "litert:turbo", "--json", "{out}/results.json"), "turbo",
+        Case("unknown runtime", (*bench, "--runtime", "litert:turbo", "--output", "{out}/results.json"), "turbo",
              ("takes",)),
         Case("threads 0 via convert", (*convert, "--threads", "0", "--out", "{out}"), "--threads", ("1 or more",)),
-        Case("threads -1 via bench", (*bench, "--threads", "-1", "--json", "{out}/results.json"), "--threads",
+        Case("threads -1 via bench", (*bench, "--threads", "-1", "--output", "{out}/results.json"), "--threads",
              ("1 or more",)),
-        Case("threads 2,0 via bench", (*bench, "--threads", "2,0", "--json", "{out}/results.json"), "--threads",
+        Case("threads 2,0 via bench", (*bench, "--threads", "2,0", "--output", "{out}/results.json"), "--threads",
              ("1 or more",)),
         Case("bad size limit", (*convert, "--max-model-size", "lots", "--out", "{out}"), "--max-model-size",
              ("not a positive size",)),
         Case("model over the size limit", (*convert, "--max-model-size", "10KB", "--out", "{out}"), "model.keras",
              ("over the 10.0 KB limit",)),
-        Case("data over the size limit", (*bench, "--data", calib, "--max-data-size", "1KB", "--json",
+        Case("data over the size limit", (*bench, "--data", calib, "--max-data-size", "1KB", "--output",
                                           "{out}/results.json"), "digits_cnn.npz", ("over the 1.0 KB limit",)),
         # an 18 KB PNG declaring 12000x12000 pixels: refused from its header, before any decoding
         Case("image over the data limit via convert", (*convert, "--calib", str(HUGE_IMAGE), "--max-data-size", "100MB",
                                                        "--out", "{out}"), "huge.png", ("12000x12000 pixels",)),
         Case("image over the data limit via bench", (*bench, "--data", str(HUGE_IMAGE), "--max-data-size", "100MB",
-                                                     "--json", "{out}/results.json"), "huge.png", ("12000x12000 pixels",)),
+                                                     "--output", "{out}/results.json"), "huge.png", ("12000x12000 pixels",)),
         Case("budget that is not a duration", ("tune", model, "--calib", calib, "--budget", "soon", "--out", "{out}",
                                                 "-q"), "--budget", ("not a duration",)),
         Case("unknown tune candidate", ("tune", model, "--calib", calib, "--tflite", "int4", "--out", "{out}", "-q"),
              "int4", ("unknown candidate",)),
-        Case("unknown --keep-float layer", ("debug-quant", model, "--calib", calib, "--keep-float", "nosuch", "--json",
+        Case("unknown --keep-float layer", ("debug-quant", model, "--calib", calib, "--keep-float", "nosuch", "--output",
                                             "{out}/debug.json", "-q"), "nosuch", ("neither a layer nor an op type",)),
     ]
     for where, (kind, what) in OUTPUT_PLACES.items():
         cases += [
             Case(f"--out {kind} via convert", (*convert, "--out", where), where, (what,)),
             Case(f"--out {kind} via optimize", ("optimize", model, "--prune", "0.5", "--out", where, "-q"), where, (what,)),
-            Case(f"--json in {kind} via bench", (*bench, "--json", f"{where}/results.json"), where, (what,)),
-            Case(f"--out in {kind} via report", ("report", results, "--out", f"{where}/report.md"), where, (what,)),
-            Case(f"--out in {kind} via compare", ("compare", results, results, "--out", f"{where}/compare.md"),
+            Case(f"--output in {kind} via bench", (*bench, "--output", f"{where}/results.json"), where, (what,)),
+            Case(f"--output in {kind} via report", ("report", results, "--output", f"{where}/report.md"), where, (what,)),
+            Case(f"--output in {kind} via compare", ("compare", results, results, "--output", f"{where}/compare.md"),
                  where, (what,)),
             Case(f"--out {kind} via tune", ("tune", model, "--calib", calib, "--out", where, "-q"), where, (what,)),
-            Case(f"--json in {kind} via debug-quant", ("debug-quant", model, "--calib", calib, "--json",
+            Case(f"--output in {kind} via debug-quant", ("debug-quant", model, "--calib", calib, "--output",
                                                        f"{where}/debug.json", "-q"), where, (what,)),
             Case(f"--root {kind} via train", ("train", "digits_mlp", "--epochs", "1", "--root", where, "-q"),
                  where, (what,)),
@@ -252,9 +252,9 @@ def output_path_cases() -> list[Case]:
              LONG_MODEL_STEM, too_long),
         Case("300-character --out name via convert", ("convert", model, "--calib", calib, "-q", "--out",
                                                       "{out}/" + "o" * 300), "o" * 300, too_long),
-        Case("250-character --json name via bench", ("bench", model, "-q", "--json", "{out}/" + "r" * 245 + ".json"),
+        Case("250-character --output name via bench", ("bench", model, "-q", "--output", "{out}/" + "r" * 245 + ".json"),
              "r" * 245, too_long),
-        Case("300-character --out name via report", ("report", results, "--out", "{out}/" + "p" * 300 + ".md"),
+        Case("300-character --output name via report", ("report", results, "--output", "{out}/" + "p" * 300 + ".md"),
              "p" * 300, too_long),
         Case("--out that holds the model via convert", ("convert", "{project}/net/model.keras", "--calib", calib,
                                                         "--out", "{project}", "-q"), "{project}/net/model.keras", whole),
@@ -264,16 +264,16 @@ def output_path_cases() -> list[Case]:
                                                           calib, "-q"), "{project}/sm", whole),
         Case("--out inside the SavedModel via convert", ("convert", "{project}/sm", "--out", "{project}/sm/x",
                                                          "--calib", calib, "-q"), "{project}/sm/x/sm", whole),
-        Case("--json that is the model via bench", ("bench", "{project}/net/model.keras", "--json",
+        Case("--output that is the model via bench", ("bench", "{project}/net/model.keras", "--output",
                                                     "{project}/net/model.keras", "-q"), "{project}/net/model.keras",
              ("would change the model",)),
-        Case("--json that is the model via debug-quant", ("debug-quant", "{project}/net/model.keras", "--calib", calib,
-                                                          "--json", "{project}/net/model.keras", "-q"),
+        Case("--output that is the model via debug-quant", ("debug-quant", "{project}/net/model.keras", "--calib", calib,
+                                                          "--output", "{project}/net/model.keras", "-q"),
              "{project}/net/model.keras", ("would change the model",)),
-        Case("--out that is the results file via report", ("report", "{project}/results.json", "--out",
+        Case("--output that is the results file via report", ("report", "{project}/results.json", "--output",
                                                            "{project}/results.json"), "{project}/results.json",
              ("would change the results file",)),
-        Case("--out that is the current results via compare", ("compare", results, "{project}/results.json", "--out",
+        Case("--output that is the current results via compare", ("compare", results, "{project}/results.json", "--output",
                                                                "{project}/results.json"), "{project}/results.json",
              ("would change the current results",)),
         Case("--out a folder edgekit did not write via convert", ("convert", model, "--calib", calib, "--out",

@@ -104,7 +104,7 @@ def test_bench_a_file_with_named_kernels_threads_and_unlabelled_data(converted, 
     code, stdout, stderr = run_cli(
         "bench", converted["folder"] / "digits_cnn_int8.tflite", "--runtime",
         "litert:xnnpack,litert:default-kernels", "--threads", "1,2", "--data",
-        REPO / "calibration_data/digits_cnn.npz", "--runs", "30", "--warmup", "5", "--json", out)
+        REPO / "calibration_data/digits_cnn.npz", "--runs", "30", "--warmup", "5", "--output", out)
     assert code == 0, stderr
     found = json.loads(out.read_text())
     rows = found["models"][0]["records"]
@@ -123,7 +123,7 @@ def test_reference_kernels_onnx_batch_a_missing_delegate_and_no_npu(converted, t
         "bench", converted["folder"], "--runtime",
         "litert:reference,litert:delegate,onnxruntime:cpu,litert-compiled:npu", "--dispatch-library", tmp_path,
         "--delegate", "libedgetpu.so.1", "--delegate-option", "device=usb", "--runs", "10",
-        "--warmup", "1", "--batch", "8", "--json", tmp_path / "r.json")
+        "--warmup", "1", "--batch", "8", "--output", tmp_path / "r.json")
     assert code == 0, stderr
     rows = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
     reference = [r for r in rows if r["target"] == "litert:reference"]
@@ -148,7 +148,7 @@ def test_a_damaged_model_is_a_clear_error(converted, tmp_path, damage, suffix):
     bad.write_bytes(good[: len(good) // 3] if damage == "truncated" else b"\x00garbage" * 64)
     out = tmp_path / "results"
     before = folder_state(out)
-    code, stdout, stderr = run_cli("bench", bad, "--json", out / "r.json")
+    code, stdout, stderr = run_cli("bench", bad, "--output", out / "r.json")
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "model." + suffix in lines[0] and "Traceback" not in stderr, stderr

@@ -58,7 +58,7 @@ def test_the_arena_is_the_smallest_that_allocates_and_outputs_match_litert(conve
 def test_an_op_without_a_kernel_and_an_abort_are_named_failures(odd_models):
     with pytest.raises(EdgekitError, match="no kernel for op.* TOPK_V2"):
         RUNTIMES["tflm"].open(odd_models["sort"])
-    code, stdout, stderr = run_cli("bench", odd_models["abort"], "--runtime", "tflm", "--json",
+    code, stdout, stderr = run_cli("bench", odd_models["abort"], "--runtime", "tflm", "--output",
                                    odd_models["abort"].parent / "abort.json")
     assert code == 0, stderr
     record = json.loads((odd_models["abort"].parent / "abort.json").read_text())["models"][0]["records"][0]
@@ -68,7 +68,7 @@ def test_an_op_without_a_kernel_and_an_abort_are_named_failures(odd_models):
 def test_a_board_budget_says_which_files_fit_with_the_headroom(converted, tmp_path):
     folder = converted["folder"]
     code, stdout, stderr = run_cli("bench", folder, "--runtime", "tflm", "--mcu", "arduino-nano-33-ble-sense",
-                                   "--json", tmp_path / "fits.json")
+                                   "--output", tmp_path / "fits.json")
     assert code == 0, stderr
     rows = {r["artifact"]: r for r in json.loads((tmp_path / "fits.json").read_text())["models"][0]["records"]}
     int8 = rows["digits_cnn_int8.tflite"]
@@ -77,14 +77,14 @@ def test_a_board_budget_says_which_files_fit_with_the_headroom(converted, tmp_pa
                            "flash_headroom_bytes": 1024 * 1024 - int8["details"]["flash_bytes"]}
     assert "fits arduino-nano-33-ble-sense" in stdout
     for fmt in ("md", "html"):  # the reports say it too
-        code, _, stderr = run_cli("report", tmp_path / "fits.json", "--format", fmt, "--out", tmp_path / f"r.{fmt}")
+        code, _, stderr = run_cli("report", tmp_path / "fits.json", "--format", fmt, "--output", tmp_path / f"r.{fmt}")
         assert code == 0, stderr
         assert "fits arduino-nano-33-ble-sense: RAM" in (tmp_path / f"r.{fmt}").read_text()
     assert rows["digits_cnn_fp16.tflite"]["status"] == "failed"  # float16 weights: not for TFLite Micro
 
     arena = int8["details"]["arena_bytes"]
     code, stdout, stderr = run_cli("bench", folder / "digits_cnn_int8.tflite", "--mcu-ram", f"{arena - 1}",
-                                   "--mcu-flash", "1MB", "--json", tmp_path / "tight.json")
+                                   "--mcu-flash", "1MB", "--output", tmp_path / "tight.json")
     assert code == 0, stderr
     record = next(r for r in json.loads((tmp_path / "tight.json").read_text())["models"][0]["records"]
                   if r["runtime"] == "tflm")

@@ -32,7 +32,7 @@ def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(convert
     assert code == 0 and "npu (compiled ahead of time): 1 of 1 ops in 1 partition; on CPU: none" in stdout
     # the compiled file runs as compiled, through the dispatch (LiteRT's CPU kernels cannot load it)
     code, _, stderr = run_cli("bench", folder / intel["file"], "--runtime", "litert-compiled:npu", "--npu-backend",
-                              "cpu", "--runs", "20", "--json", tmp_path / "compiled.json")
+                              "cpu", "--runs", "20", "--output", tmp_path / "compiled.json")
     assert code == 0, stderr
     record = json.loads((tmp_path / "compiled.json").read_text())["models"][0]["records"][0]
     assert record["status"] == "ok" and record["details"]["dispatch"] == "Intel OpenVINO dispatch, CPU backend"
@@ -40,7 +40,7 @@ def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(convert
 
 def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(converted, tmp_path):
     code, stdout, stderr = run_cli("bench", converted["folder"], "--runtime", "litert-compiled:npu",
-                                   "--npu-backend", "cpu", "--json", tmp_path / "npu.json")
+                                   "--npu-backend", "cpu", "--output", tmp_path / "npu.json")
     assert code == 0, stderr
     rows = {r["artifact"]: r for r in json.loads((tmp_path / "npu.json").read_text())["models"][0]["records"]}
     int8, fp32 = rows["digits_cnn_int8.tflite"], rows["digits_cnn_fp32.tflite"]
@@ -56,6 +56,6 @@ def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(c
     assert fp32["precision_floor"]["reason"] is None
 
     code, stdout, stderr = run_cli("bench", converted["folder"] / "digits_cnn_int8.tflite", "--runtime",
-                                   "litert-compiled:npu", "--json", tmp_path / "no_npu.json")
+                                   "litert-compiled:npu", "--output", tmp_path / "no_npu.json")
     record = json.loads((tmp_path / "no_npu.json").read_text())["models"][0]["records"][0]
     assert record["status"] == "skipped" and "no NPU device here" in record["reason"], record

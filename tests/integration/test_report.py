@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import pytest
 
+from edgekit.report import summary
 from tests.conftest import REPO, folder_state, run_cli
 
 pytestmark = pytest.mark.slow
@@ -19,8 +21,21 @@ def test_report_formats(converted, tmp_path):
     assert code == 0, stderr
     assert stdout.startswith("## edgekit benchmark") and "### digits_cnn" in stdout
     assert "| keras float | keras:cpu |" in stdout and "**recommended: digits_cnn_" in stdout
+    # every figure measured, and speed-up against the fp32 TFLite file on the same target
+    assert "| p50 us | p99 us | speed-up | cold ms | peak memory | samples/s |" in stdout
+    assert re.search(r"\| tflite fp32 \| litert:xnnpack x1 \|[^\n]*\| 1\.00x \| [\d,.]+ \| [\d.]+ [KMG]?B \| [\d,]+ \|",
+                     stdout)
+    assert re.search(r"\| keras float \| keras:cpu \|[^\n]* \| - \| [\d,.]+ \|", stdout)  # no TFLite on Keras
+    assert "speed-up: the p50 of the fp32 TFLite file on the same target and threads over the row's" in stdout
+    # targets nobody asked for that cannot run here: one line, none on its own
+    results = json.loads((folder / "results.json").read_text())
+    folded = summary.unrequested(results["models"][0], results["settings"])
+    if folded:
+        line = next(line for line in stdout.splitlines() if summary.FOLDED in line)
+        assert all(target in line for target, _ in folded)
+        assert not any(line.startswith(f"- {target} ") for line in stdout.splitlines() for target, _ in folded)
 
-    code, _, stderr = run_cli("report", folder, "--format", "html", "--out", tmp_path / "page" / "report.html")
+    code, _, stderr = run_cli("report", folder, "--format", "html", "--output", tmp_path / "page" / "report.html")
     assert code == 0, stderr
     page = (tmp_path / "page" / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "digits_cnn_int8.tflite" in page
@@ -32,7 +47,7 @@ def test_report_formats(converted, tmp_path):
 def test_report_appends_to_the_job_summary(converted, tmp_path, monkeypatch):
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, stdout, _ = run_cli("report", converted["folder"], "--out", tmp_path / "report.md")
+    code, stdout, _ = run_cli("report", converted["folder"], "--output", tmp_path / "report.md")
     assert code == 0 and stdout == ""
     assert summary.read_text().startswith("## edgekit benchmark")
     assert (tmp_path / "report.md").read_text().rstrip() == summary.read_text().rstrip()
@@ -42,9 +57,9 @@ def test_report_bad_input(converted, tmp_path):
     before = folder_state(tmp_path)
     cases = [
         (["report", tmp_path / "missing.json"], "is not a file"),
-        (["report", converted["folder"], "--out", tmp_path], "is a folder"),
+        (["report", converted["folder"], "--output", tmp_path], "is a folder"),
         (["report", converted["folder"] / "manifest.json"], "is not an edgekit results file"),
-        (["report", converted["folder"], "--tolerance", "-1"], "--tolerance"),
+        (["report", converted["folder"], "--max-accuracy-drop", "-1"], "--max-accuracy-drop"),
         (["report", converted["folder"], "--format", "pdf"], "invalid choice"),
     ]
     for args, message in cases:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import os
+import re
 import shutil
 
 import pytest
@@ -163,11 +164,22 @@ def open_page(browser, tmp_path):
 
 
 def check_plots(page, scatter_points: list[int], bars: list[int]) -> None:
-    """Each chart laid out with its points or bars, and drawn: its pixels are not one flat colour."""
+    """Each chart laid out with its points or bars, and drawn: its pixels are not one flat colour;
+    each point's number shown inside the chart, no two numbers over each other."""
     from PIL import Image
 
     scatters, sizes = page.locator("svg.scatter"), page.locator("svg.sizes")
     assert [scatters.nth(i).locator("circle").count() for i in range(scatters.count())] == scatter_points
+    for i in range(scatters.count()):
+        chart, keys = scatters.nth(i).bounding_box(), scatters.nth(i).locator("text.key")
+        boxes = [keys.nth(k).bounding_box() for k in range(keys.count())]
+        numbers = sorted(int(n) for k in range(keys.count()) for n in keys.nth(k).text_content().split(", "))
+        assert numbers == list(range(1, scatter_points[i] + 1))
+        for n, box in enumerate(boxes):
+            assert chart["x"] <= box["x"] and box["x"] + box["width"] <= chart["x"] + chart["width"], box
+            assert not any(box["x"] < o["x"] + o["width"] and o["x"] < box["x"] + box["width"]
+                           and box["y"] < o["y"] + o["height"] and o["y"] < box["y"] + box["height"]
+                           for o in boxes[:n]), "two point numbers overlap"
     assert [sizes.nth(i).locator("rect").count() for i in range(sizes.count())] == bars
     for plot in (*(scatters.nth(i) for i in range(scatters.count())), *(sizes.nth(i) for i in range(sizes.count()))):
         box = plot.bounding_box()
@@ -198,4 +210,39 @@ def test_the_report_of_a_real_conversion_renders(open_page, converted):
     assert problems == []
     model = results["models"][0]
     check_plots(page, scatter_points=[len(plots.plotted(summary.rows(model)))], bars=[len(model["artifacts"])])
-    assert page.locator("details").count() == len(model["artifacts"])
+    assert page.locator("details.file").count() == len(model["artifacts"])
+
+
+def _keys(svg: str) -> list[str]:
+    return re.findall(r'<text [^>]*class="key"[^>]*>([^<]*)</text>', svg)
+
+
+def test_every_scatter_point_is_numbered_as_its_table_row_with_its_p99_bar():
+    model = schema.parse(results())["models"][0]
+    rows = summary.rows(model)
+    svg = plots.scatter(rows, "accuracy", [1, 2, 3, 4, 5])
+    numbers = sorted(int(n) for label in _keys(svg) for n in label.split(", "))
+    assert numbers == [1, 2, 3, 4, 5]
+    circles = re.findall(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert len(circles) == 5
+    for cx, cy in circles:  # each point's bar starts at it and runs right, to its p99
+        bar = re.search(rf'<line x1="{cx}" y1="{cy}" x2="([\d.]+)" y2="{cy}"', svg)
+        assert bar and float(bar[1]) > float(cx)
+    page = report_html.render(schema.parse(results()))
+    table = page[page.index('<table class="results keyed">'):page.index("</table>")]
+    assert [int(n) for n in re.findall(r"<tr[^>]*><td>(\d+)</td>", table)] == [1, 2, 3, 4, 5]
+    assert "<h3>Task metric (accuracy) against latency</h3>" in page and ">accuracy</text>" in svg
+
+
+def test_a_scatter_of_equal_scores_spreads_the_points_by_file_size():
+    data = results()
+    for r in data["models"][0]["records"]:
+        if r["status"] == "ok":
+            r["accuracy"].update(value=0.98, drop_points=0.0)
+    model = schema.parse(data)["models"][0]
+    svg = plots.scatter(summary.rows(model), "accuracy")
+    assert "file size, KB (log scale)" in svg and "no faster file is smaller" in svg
+    heights = {cy for _, cy in re.findall(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)"', svg)}
+    assert len(heights) == 4  # four file sizes: not one flat row
+    assert "<h3>File size (every file scores accuracy 0.9800) against latency</h3>" in report_html.render(
+        schema.parse(data))

@@ -17,7 +17,7 @@ MODEL = zoo.model_path("digits_outlier")
 
 def debug_quant(tmp_path, *extra):
     report_path = tmp_path / "debug.json"
-    code, stdout, stderr = run_cli("debug-quant", MODEL, "--json", report_path, "-q", *extra)
+    code, stdout, stderr = run_cli("debug-quant", MODEL, "--output", report_path, "-q", *extra)
     assert code == 0, stderr
     return json.loads(report_path.read_text()), stdout
 

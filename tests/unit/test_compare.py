@@ -95,7 +95,7 @@ def test_cli_exit_codes_and_markdown(tmp_path, capsys):
     now.write_text(json.dumps(current))
     assert main(["compare", str(base), str(base)]) == 0
     assert "## edgekit compare: pass" in capsys.readouterr().out
-    assert main(["compare", str(base), str(now), "--out", str(tmp_path / "verdict.md")]) == 1
+    assert main(["compare", str(base), str(now), "--output", str(tmp_path / "verdict.md")]) == 1
     captured = capsys.readouterr()
     assert "### Failed" in captured.out and "| FAIL |" not in captured.out and "| fail |" in captured.out
     assert captured.err.count("\n") == 1 and "1 gate(s) failed" in captured.err

@@ -15,20 +15,21 @@ from tests.corpus.cases import CORPUS
 from tests.results_sample import sample_results
 
 EXPECTED_TABLE = """\
-| variant | runtime | size | vs float | accuracy | drop (points) | p50 us | p99 us | speed-up |
-| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| keras float | keras:cpu | 78.1 KB | 1.00x | 0.9800 | +0.00 | 800.0 | 1,200.0 | 1.0x |
-| tflite fp32 | litert:xnnpack x1 | 58.6 KB | 0.75x | 0.9800 | +0.00 | 5.0 | 7.5 | 160.0x |
-| tflite int8 | litert:xnnpack x1 | 19.5 KB | 0.25x | 0.9750 | +0.50 | 4.0 | 6.0 | 200.0x |"""
+| variant | runtime | size | vs float | accuracy | drop (points) | p50 us | p99 us | speed-up | cold ms | peak memory | samples/s |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| keras float | keras:cpu | 78.1 KB | 1.00x | 0.9800 | +0.00 | 800.0 | 1,200.0 | - | 0.1 | 4.0 KB | 1,250 |
+| tflite fp32 | litert:xnnpack x1 | 58.6 KB | 0.75x | 0.9800 | +0.00 | 5.0 | 7.5 | 1.00x | 0.1 | 4.0 KB | 200,000 |
+| tflite int8 | litert:xnnpack x1 | 19.5 KB | 0.25x | 0.9750 | +0.50 | 4.0 | 6.0 | 1.25x | 0.1 | 4.0 KB | 250,000 |"""
 
 
 def test_known_result_renders_to_the_expected_table():
     text = markdown.render(sample_results())
     assert EXPECTED_TABLE in text
     assert ("**recommended: digits_cnn_int8.tflite on litert:xnnpack x1, the fastest within 1 point(s) of the "
-            "float model: p50 4.0 us, 200.0x the float model's speed, 19.5 KB, accuracy 0.9750 (drop +0.50 points)**"
-            in text)
+            "float model: p50 4.0 us, 1.25x the fp32 TFLite file's speed on the same target, 19.5 KB, accuracy "
+            "0.9750 (drop +0.50 points)**" in text)
     assert "- keras:gpu skipped for model.keras: no GPU here" in text
+    assert "none (-) on keras:cpu: it runs no TFLite file" in text
     assert "Test CPU, 2 cores" in text
 
 
@@ -92,7 +93,7 @@ def test_text_that_starts_a_line_cannot_start_a_block(text, escaped):
 
 
 # what the reports' own Markdown makes; a tag outside these came from a results file
-OUR_TAGS = {"h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "strong"}
+OUR_TAGS = {"h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "strong", "details", "summary"}
 HOSTILE = json.loads((CORPUS / "unusual" / "hostile_strings.json").read_text(encoding="utf-8"))
 
 

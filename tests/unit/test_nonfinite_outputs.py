@@ -49,7 +49,7 @@ def nan_model(tmp_path_factory):
 def test_bench_records_a_file_with_nan_outputs_as_failed_and_writes_strict_json(nan_model, tmp_path):
     out = tmp_path / "results.json"
     assert main(["bench", str(nan_model / "nan.tflite"), "--data", str(nan_model / "inputs.npy"), "--runtime",
-                 "litert:xnnpack", "--runs", "5", "--warmup", "1", "--json", str(out), "-q"]) == 0
+                 "litert:xnnpack", "--runs", "5", "--warmup", "1", "--output", str(out), "-q"]) == 0
     [record] = json.loads(out.read_text(), parse_constant=pytest.fail)["models"][0]["records"]  # no NaN literal
     assert record["status"] == "failed" and record["reason"] == "outputs NaN or inf on 8 of 8 evaluation samples"
     assert schema.read(out)["models"][0]["records"][0]["status"] == "failed"  # and it reads back
