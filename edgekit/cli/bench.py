@@ -3,6 +3,7 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -150,11 +151,13 @@ def run(args) -> int:
     from edgekit.report import schema
     from edgekit.report.table import bench_table
 
-    args.path = str(zoo.resolve_model(args.path, BENCH_KINDS)[0])  # a zoo name: its bundled model
+    # the options first (a misspelt runtime is named even with a wrong path), then the models;
+    # a zoo name means its bundled model, scored on its held-out data
+    settings = settings_from(args, data=args.data, trust_model_code=args.trust_model_code)
+    args.path = str(zoo.resolve_model(args.path, BENCH_KINDS)[0])
     if args.reference:
         args.reference = str(zoo.resolve_model(args.reference)[0])
-    settings = settings_from(args, data=args.data, reference=args.reference,
-                             trust_model_code=args.trust_model_code)
+        settings = dataclasses.replace(settings, reference=args.reference)
     json_path = check_output_file(args.output, "--output", bench_inputs(args)) if args.output else None
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     results = bench(args.path, settings, log, progress=not args.quiet)
