@@ -49,7 +49,7 @@ def detect_flavour(path: Path) -> str:
 
 def _detect_flavour(path: Path) -> str:
     if not path.exists():
-        raise EdgekitError(f"model {path} does not exist: give a .keras/.h5 file or a SavedModel folder")
+        raise EdgekitError(f"no such file: {path}: give a SavedModel folder, .keras or .h5 file")
     if path.is_dir():
         graphs = [path / "saved_model.pb", path / "saved_model.pbtxt"]
         if any(os.path.lexists(graph) for graph in graphs):

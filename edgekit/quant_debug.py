@@ -31,11 +31,12 @@ ROUNDING_ONLY = 1 / math.sqrt(12)  # RMS error of uniform rounding, in quantizat
 
 def run(config, log=None) -> dict:
     """Rank the layers of `config.model`'s full-int8 conversion by their quantization error."""
-    from edgekit.convert.pipeline import prepare, resolve_inputs
+    from edgekit.convert.pipeline import prepare, require_calibration, resolve_inputs
     from edgekit.loading import load_model
 
     log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
+    require_calibration(calib_path, model_path, "debug-quant ranks layers by their int8 error on real inputs, so it")
     log(f"loading {model_path}")
     with load_model(model_path, config.trust_model_code) as source:
         calibration, task, _ = prepare(config, model_path, calib_path, source)

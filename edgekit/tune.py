@@ -82,6 +82,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
     started = time.monotonic()
     budget = limits.Deadline(settings.budget_seconds, "the search", "raise --budget")
     model_path, calib_path, name = resolve_inputs(config)
+    settings, skipped = _without_calibration(settings) if calib_path is None else (settings, [])
     out_dir = Path(config.out) / f"{name}-tuned"
     # the output folder is checked, locked and staged before any heavy work
     with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
@@ -97,7 +98,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
         measure = Measure(BenchSettings(runs=settings.runs, warmup=settings.warmup, mcu=settings.mcu), data,
                           reference, float_score, budget)
         micro = targets.parse("tflm", targets.TargetSettings(), {"tflite"})[0] if settings.mcu else None
-        rows, stopped = [], False
+        rows, stopped = list(skipped), False
         candidates = _candidates(config, settings, source, calibration, stage, log)
         while not stopped:
             interrupts.check()
@@ -145,7 +146,7 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
                 path.unlink()
         report = new_manifest(  # the manifest fields mark the folder as edgekit's, to be replaced next time
             kind="edgekit tune", name=name, model=str(model_path),
-            calibration={"path": str(calib_path), "samples": len(_first(calibration))},
+            calibration=None if calib_path is None else {"path": str(calib_path), "samples": len(_first(calibration))},
             evaluation={"metric": task.metric, "data": task.source, "samples": data.samples,
                         "float": round(float_score, 6)},
             settings=dataclasses.asdict(settings),
@@ -155,6 +156,17 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
         atomic_write_json(stage / REPORT_NAME, report)
     log(f"wrote {out_dir}")
     return report
+
+
+def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dict]]:
+    """Without calibration samples, the candidates that need none, and a row for each left out."""
+    from edgekit.convert.pipeline import needs_calibration, without_calibration
+
+    kept, skipped = without_calibration(
+        {"tflite": settings.tflite, "onnx": settings.onnx}, {"tflite": TFLITE_CANDIDATES, "onnx": ONNX_CANDIDATES},
+        "try only the candidates that need none", lambda fmt, v: v == "int8-keep" or needs_calibration(fmt, v))
+    return (dataclasses.replace(settings, **{fmt: tuple(names) for fmt, names in kept.items()}),
+            [{**entry, "status": "skipped"} for entry in skipped])
 
 
 def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibration, stage: Path, log):

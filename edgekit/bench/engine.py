@@ -374,7 +374,7 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
         return _user_data(Path(settings.data), specs, task, reference_model, subject)
     if task is not None:
         return subjects.EvalData({specs[0].name: task.data.x_test}, task.data.y_test, task.metric, task.source)
-    calibration = Path((subject.manifest or {}).get("calibration", {}).get("path", ""))
+    calibration = Path(((subject.manifest or {}).get("calibration") or {}).get("path") or "")
     if subject.manifest and calibration.is_file():
         inputs = load_calibration(calibration, subjects.float_specs(specs))
         return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")

@@ -3,6 +3,7 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -66,7 +67,8 @@ def add_bench_arguments(p) -> None:
 def register(sub, common):
     p = sub.add_parser("bench", parents=[common], help="measure artifacts on every available runtime",
                        description=__doc__.strip())
-    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, or a folder written by convert")
+    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, a folder written by convert, or a zoo model "
+                                "name (e.g. digits_cnn: its bundled model, on its held-out data)")
     p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
                                   ".npy, or an image folder (default: the model's held-out data)")
     p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
@@ -143,14 +145,23 @@ def bench_inputs(args) -> list[tuple[str, Path | None]]:
                    ("reference model", Path(args.reference) if args.reference else None)]
 
 
+BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"
+
+
 def run(args) -> int:
+    from edgekit import zoo
     from edgekit.outputs import check_output_file
     from edgekit.bench.engine import run as bench
     from edgekit.report import schema
     from edgekit.report.table import bench_table
 
-    settings = settings_from(args, data=args.data, reference=args.reference,
-                             trust_model_code=args.trust_model_code)
+    # the options first (a misspelt runtime is named even with a wrong path), then the models;
+    # a zoo name means its bundled model, scored on its held-out data
+    settings = settings_from(args, data=args.data, trust_model_code=args.trust_model_code)
+    args.path = str(zoo.resolve_model(args.path, BENCH_KINDS)[0])
+    if args.reference:
+        args.reference = str(zoo.resolve_model(args.reference)[0])
+        settings = dataclasses.replace(settings, reference=args.reference)
     json_path = check_output_file(args.output, "--output", bench_inputs(args)) if args.output else None
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     results = bench(args.path, settings, log, progress=not args.quiet)

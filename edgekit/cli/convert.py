@@ -17,9 +17,11 @@ from edgekit.trust import TRUST_HELP
 def register(sub, common):
     p = sub.add_parser("convert", parents=[common], help="convert a model and validate every artifact",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
-                                            "digits_cnn reference model)")
-    p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images")
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
+                                            "such as digits_cnn, which brings its calibration and held-out data "
+                                            "(default: digits_cnn)")
+    p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model brings its "
+                                   "own; without, the variants that need them are skipped)")
     p.add_argument("--out", metavar="DIR",
                    help="output folder; artifacts go to DIR/<model name>/ (default: edgekit-out)")
     p.add_argument("--tflite", help=f"TFLite variants, comma-separated: {','.join(TFLITE_VARIANTS)}, all or none")

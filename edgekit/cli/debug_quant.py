@@ -15,8 +15,9 @@ from edgekit.trust import TRUST_HELP
 def register(sub, common):
     p = sub.add_parser("debug-quant", parents=[common], help="rank layers by their int8 quantization error",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
-                                            "digits_cnn reference model)")
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
+                                            "such as digits_cnn, which brings its calibration and held-out data "
+                                            "(default: digits_cnn)")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
                                    "brings its own)")
     p.add_argument("--train-data", help="labelled .npz (x and y) to score the whole model on (a zoo model "

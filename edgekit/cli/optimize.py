@@ -16,7 +16,8 @@ from edgekit.trust import TRUST_HELP
 def register(sub, common):
     p = sub.add_parser("optimize", parents=[common], help="prune, cluster or QAT a Keras model",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help=".keras or .h5 file (default: the bundled digits_cnn)")
+    p.add_argument("model", nargs="?", help=".keras or .h5 file, or a zoo model name such as digits_cnn "
+                                            "(default: digits_cnn)")
     p.add_argument("--out", metavar="DIR", default="edgekit-out", help="output folder; files go to DIR/<model name>/ "
                                                         "(default: edgekit-out)")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)

@@ -18,8 +18,9 @@ def register(sub, common):
 
     p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file (default: the bundled "
-                                            "digits_cnn reference model)")
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
+                                            "such as digits_cnn, which brings its calibration and held-out data "
+                                            "(default: digits_cnn)")
     add_max_accuracy_drop(p, "largest drop of the task metric allowed")
     p.add_argument("--budget", default="10m", help="time for the whole search, e.g. 90s, 10m, 1h (default: 10m); "
                                                    "it stops there with the best found so far")

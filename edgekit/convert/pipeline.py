@@ -4,6 +4,7 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ from edgekit.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomi
 from edgekit.bench import fidelity
 from edgekit.bench.harness import MIN_EVALUATED
 from edgekit.bench.memory import return_freed_memory
-from edgekit.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
+from edgekit.bench.subjects import random_inputs
+from edgekit.config import IMAGE_RANGES, ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, ConvertConfig
 from edgekit.convert import onnx as onnx_convert
 from edgekit.convert import selective
 from edgekit.convert import tflite as tflite_convert
@@ -32,20 +34,77 @@ from edgekit.runtimes import for_format
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
 
-def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path, str]:
-    """The model path, calibration path and run name that `config` means."""
-    if config.model is None:
-        model, calib = zoo.bundled(zoo.DEFAULT_MODEL)
-        return model, Path(config.calib) if config.calib else calib, zoo.DEFAULT_MODEL
-    model = Path(config.model)
-    name = model_name(model)
+def resolve_inputs(config: ConvertConfig) -> tuple[Path, Path | None, str]:
+    """The model path, calibration path and run name that `config` means: a zoo name (or no model)
+    brings its bundled calibration set; a user's model has none without --calib (None), and then
+    only the variants that need no calibration are built (see `calibration_plan`)."""
+    model, zoo_model = zoo.resolve_model(config.model)
+    name = zoo_model or model_name(model)
     if config.calib:
         return model, Path(config.calib), name
+    if zoo_model:
+        return model, zoo.calibration_path(zoo_model), name
     if zoo_name(model) == name:  # <root>/models/<name>/model.keras from `edgekit train`
         bundled_calib = zoo.calibration_path(name, root=model.resolve().parents[2])
         if bundled_calib.is_file():
             return model, bundled_calib, name
-    raise EdgekitError(f"no calibration data for {model}: give {option('calib')} (a .npz, .npy or image folder)")
+    return model, None, name
+
+
+NEEDS_CALIB = "needs --calib"  # why a variant is skipped when no calibration samples were given
+
+
+def needs_calibration(fmt: str, variant: str) -> bool:
+    """Whether a variant quantizes activations, and so needs representative samples."""
+    if fmt == "tflite":
+        return variant in tflite_convert.CALIBRATED or variant == QAT_VARIANT
+    return variant == "int8-static"
+
+
+def calibration_plan(config: ConvertConfig, calib_path: Path | None) -> tuple[ConvertConfig, list[dict]]:
+    """The config to build and the variants skipped for want of calibration samples (see
+    `without_calibration`); --keep-float, which only int8 takes, counts as asking for int8."""
+    if calib_path is None and config.keep_float:
+        raise calibration_asked_for(["--keep-float"], "build only the variants that need none")
+    if calib_path is not None:
+        return config, []
+    kept, skipped = without_calibration({"tflite": config.tflite, "onnx": config.onnx},
+                                        {"tflite": TFLITE_VARIANTS, "onnx": ONNX_VARIANTS},
+                                        "build only the variants that need none")
+    return dataclasses.replace(config, **kept), skipped
+
+
+def without_calibration(requested: dict, defaults: dict, otherwise: str, calibrated=needs_calibration):
+    """Without calibration samples: the requested variants ({format: names}) that need none, and
+    the others as skipped entries (format, variant, reason). Only a default list (or `all`) is
+    thinned so; a calibrated variant asked for by name is an error naming --calib."""
+    named = []
+    for fmt, variants in requested.items():
+        by_default = tuple(v for v in variants if v != QAT_VARIANT) == tuple(defaults[fmt])  # --qat adds one
+        named += ["--qat" if v == QAT_VARIANT else f"--{fmt} {v}" for v in variants
+                  if calibrated(fmt, v) and (v == QAT_VARIANT or not by_default)]
+    if named:
+        raise calibration_asked_for(named, otherwise)
+    kept = {fmt: [v for v in variants if not calibrated(fmt, v)] for fmt, variants in requested.items()}
+    skipped = [{"format": fmt, "variant": v, "reason": NEEDS_CALIB}
+               for fmt, variants in requested.items() for v in variants if calibrated(fmt, v)]
+    return kept, skipped
+
+
+def calibration_asked_for(named: list[str], otherwise: str) -> EdgekitError:
+    """The error for calibrated variants asked for by name when no calibration samples were given."""
+    named = list(dict.fromkeys(named))
+    return EdgekitError(f"{', '.join(named)} need{'s' if len(named) == 1 else ''} calibration samples: give {option('calib')} "
+                        f"(a .npz, .npy or image folder of real inputs), or leave {'it' if len(named) == 1 else 'them'} "
+                        f"out to {otherwise}")
+
+
+def require_calibration(calib_path: Path | None, model_path: Path, why: str) -> Path:
+    """For steps that cannot run without calibration samples (debug-quant)."""
+    if calib_path is None:
+        raise EdgekitError(f"{why} needs calibration samples, and {model_path} is not a zoo model that brings its "
+                           "own: give {option('calib')} (a .npz, .npy or image folder of real inputs)")
+    return calib_path
 
 
 def run_inputs(config: ConvertConfig, model_path: Path, calib_path: Path | None = None) -> list[tuple[str, Path]]:
@@ -71,6 +130,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
     output (the benchmark does): if it fails or is interrupted, the previous output stays."""
     log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
+    requested = config
+    config, skipped = calibration_plan(config, calib_path)
     out_dir = Path(config.out) / name
 
     # the output folder is checked, locked and staged before any heavy work
@@ -82,6 +143,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
         calibration, task, float_score = prepare(config, model_path, calib_path, original)
         samples = len(next(iter(calibration.values())))
+        validated_on = samples_description(calib_path, task, samples)
         seconds["load and prepare"] = time.monotonic() - seconds.pop("started")
         interrupts.check()
 
@@ -98,7 +160,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
                 simulated_int8.add(id(qat_source))
 
-        log(f"running the float model on {samples} calibration samples from {calib_path}")
+        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if calib_path else ""))
         references: dict = {}
         artifacts, failed, rejected = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
@@ -157,16 +219,19 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                     "size_bytes": original.size_bytes,
                     "inputs": [t.to_dict() for t in original.inputs],
                     "outputs": [t.to_dict() for t in original.outputs]},
-            calibration={"path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
+            calibration=None if calib_path is None else {
+                "path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
+            validation={"data": validated_on, "samples": samples},
             evaluation=None if task is None else {
                 "metric": task.metric, "data": task.source, "samples": int(len(task.data.x_test)),
                 "float": round(float_score, 6)},
             optimization=optimization,
-            config=config.to_dict(),
+            config=requested.to_dict(),
             versions=package_versions(),
             artifacts=[a.to_dict() for a in artifacts],
             failed=failed,
             rejected=rejected,
+            skipped=skipped,
             seconds={step: round(value, 2) for step, value in seconds.items()},
         )
         atomic_write_json(stage / MANIFEST_NAME, manifest)
@@ -198,17 +263,39 @@ def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
     return "; ".join(hints) or f"leave the variant out ({option('tflite')}/{option('onnx')})"
 
 
-def prepare(config: ConvertConfig, model_path: Path, calib_path: Path, source: SourceModel):
+def prepare(config: ConvertConfig, model_path: Path, calib_path: Path | None, source: SourceModel):
     """The calibration samples, the model's task (None without labelled data) and the float
-    model's score on its held-out data: what convert, debug-quant and tune all start from."""
-    calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
-                                   config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+    model's score on its held-out data: what convert, debug-quant and tune all start from.
+    Without calibration data the samples that stand in for validation are the held-out inputs
+    when the task has them, else random inputs (see `samples_description`)."""
     task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
                     lambda x: _first(source.predict({source.inputs[0].name: x})))
+    if calib_path is not None:
+        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
+                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+    elif task is not None:
+        calibration = {source.inputs[0].name: task.data.x_test[:config.max_calib_samples]}
+    else:
+        calibration = random_inputs(source.inputs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES))
+    if calib_path is None:
+        calibration = {s.name: calibration[s.name].astype(s.dtype) for s in source.inputs}
     if task:
         task.float_outputs = _first(source.predict(_test_feeds(task, source)))
     float_score = task.score(task.float_outputs) if task else None
     return calibration, task, float_score
+
+
+RANDOM_VALIDATION_SAMPLES = 64  # made-up inputs, when neither --calib nor held-out data gives real ones
+
+
+def samples_description(calib_path: Path | None, task, samples: int) -> str:
+    """What the conversions were checked on, in words for the table and the manifest."""
+    if calib_path is not None:
+        return f"{samples} calibration samples"  # the path is in the manifest and the log
+    if task is not None:
+        return f"{samples} held-out samples of {task.source} (no --calib)"
+    return (f"{samples} random inputs in [0, 1) (no --calib and no held-out data: checks the conversion, "
+            "not accuracy on real data)")
 
 
 def _is_qat(model_path: Path, source) -> bool:

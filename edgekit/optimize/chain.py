@@ -107,8 +107,8 @@ def optimize_to_folder(config: ConvertConfig, log=None, verbose: bool = True) ->
     from edgekit.outputs import staged_folder
 
     log = log or logging.getLogger(__name__).info
-    model_path = Path(config.model) if config.model else zoo.bundled(zoo.DEFAULT_MODEL)[0]
-    name = model_name(model_path)
+    model_path, zoo_model = zoo.resolve_model(config.model, ".keras or .h5 file")
+    name = zoo_model or model_name(model_path)
     out_dir = Path(config.out) / name
     # the output folder is checked, locked and staged before the model loads
     with staged_folder(out_dir, run_inputs(config, model_path)) as stage:

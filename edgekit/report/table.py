@@ -47,17 +47,21 @@ def conversion_table(manifest: dict) -> str:
             ev = a["evaluation"]
             row += [f"{ev['value']:.4f}", f"{ev['drop_points']:+.2f}"]
         rows.append(row)
-    for f in manifest["failed"]:
-        rows.append([f"{f['format']} {f['variant']}", "failed", *["-"] * 6, *(["-", "-"] if metric else [])])
+    skipped = manifest.get("skipped", [])  # left out on purpose (no --calib), not a failure
+    for f, status in [*((f, "failed") for f in manifest["failed"]), *((f, "skipped") for f in skipped)]:
+        rows.append([f"{f['format']} {f['variant']}", status, *["-"] * 6, *(["-", "-"] if metric else [])])
     headers = ["artifact", "variant", "size", "gzip", "vs float", "max-abs", "SQNR dB", "top-1 agree"]
     if metric:
         headers += [metric, "drop (points)"]
-    samples = manifest["calibration"]["samples"]
+    checked = manifest.get("validation") or {  # older manifests have only calibration
+        "samples": manifest["calibration"]["samples"], "data": f"{manifest['calibration']['samples']} calibration samples"}
+    samples = checked["samples"]
     table = render(headers, rows, right=set(range(2, len(headers))), drop=CONVERSION_DROP)
     lines = [*(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
+             *skipped_lines(skipped),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
-             f"fidelity against the float model on {samples} calibration samples",
+             f"fidelity against the float model on {checked['data']}",
              *(f"  {a['path']}: on the first {a['fidelity']['samples']} only (its kernels are slow; validation "
                "stops after a time share)" for a in [*manifest["artifacts"], *rejected]
                if a["fidelity"]["samples"] < samples)]
@@ -69,6 +73,16 @@ def conversion_table(manifest: dict) -> str:
     if manifest.get("optimization"):
         lines.append(optimization_summary(manifest["optimization"]))
     return "\n".join([table, *terminal.wrap(lines)])
+
+
+def skipped_lines(skipped: list[dict]) -> list[str]:
+    """One line per reason a variant was left out on purpose, naming the variants."""
+    lines = []
+    for reason in dict.fromkeys(f["reason"] for f in skipped):
+        names = ", ".join(f"{f['format']} {f['variant']}" for f in skipped if f["reason"] == reason)
+        fix = ": give --calib (a .npz, .npy or image folder of real inputs) to build them" if "--calib" in reason else ""
+        lines.append(f"skipped ({reason}): {names}{fix}")
+    return lines
 
 
 def optimization_summary(report: dict) -> str:

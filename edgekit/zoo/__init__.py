@@ -6,7 +6,9 @@ calibration sets under `calibration_data/<name>.npz`, at the top of the reposito
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import os
 from pathlib import Path
 
 from edgekit.errors import EdgekitError
@@ -63,6 +65,34 @@ def bundled(name: str = DEFAULT_MODEL) -> tuple[Path, Path]:
             f"`pip install -e .`, run `edgekit train {name}`, or give a model path"
         )
     return model, calib
+
+
+MODEL_KINDS = "a SavedModel folder, .keras or .h5 file"
+
+
+def resolve_model(argument: str | Path | None, kinds: str = MODEL_KINDS) -> tuple[Path, str | None]:
+    """The model file a user's argument means, and the zoo name when it names one: nothing is the
+    default model, an existing path is itself, and a zoo name (`digits_cnn`) is its bundled model.
+    Anything else is one line naming the argument and what to give (`kinds`), before any heavy
+    import. A folder that happens to share a zoo name but holds no SavedModel (an earlier run's
+    output, say) does not hide the zoo model."""
+    if argument is None:
+        return bundled(DEFAULT_MODEL)[0], DEFAULT_MODEL
+    text = str(argument)
+    path = Path(text)
+    exists = os.path.lexists(path)  # a dangling link is the loader's to explain
+    if exists and not (text in RECIPES and path.is_dir() and not (path / "saved_model.pb").is_file()):
+        return path, None
+    if text in RECIPES:
+        return bundled(text)[0], text
+    raise EdgekitError(no_such_file(text, kinds))
+
+
+def no_such_file(argument: str, kinds: str = MODEL_KINDS) -> str:
+    """`no such file: X: give ...`, with the closest zoo name when one is close."""
+    close = difflib.get_close_matches(Path(argument).stem if Path(argument).suffix else argument, names(), n=1)
+    return (f"no such file: {argument}: give {kinds}, or a zoo model name: {', '.join(names())}"
+            + (f" (did you mean {close[0]}?)" if close else ""))
 
 
 def catalogue(root: Path = REPO_ROOT) -> list[dict]:

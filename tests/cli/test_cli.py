@@ -62,7 +62,7 @@ def bad_inputs(tmp_path):
     np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
     np.savez(tmp_path / "keys.npz", x=np.zeros((2, 8, 8, 1)), y=np.zeros((2, 8, 8, 1)))
     return [
-        (["convert", tmp_path / "missing.keras", "--calib", tmp_path / "nan.npy"], ["missing.keras", "does not exist"]),
+        (["convert", tmp_path / "missing.keras", "--calib", tmp_path / "nan.npy"], ["missing.keras", "no such file"]),
         (["convert", tmp_path / "empty.keras", "--calib", tmp_path / "nan.npy"], ["empty.keras", "empty"]),
         (["convert", tmp_path / "random.keras", "--calib", tmp_path / "nan.npy"], ["random.keras"]),
         (["convert", tmp_path / "notsaved", "--calib", tmp_path / "nan.npy"], ["notsaved", "not a SavedModel"]),
@@ -74,7 +74,8 @@ def bad_inputs(tmp_path):
         (["convert", "--tflite", "int4"], ["int4", "fp32,fp16"]),
         (["convert", "--opset", "21"], ["opset", "18"]),
         (["convert", "--config", tmp_path / "missing.json"], ["missing.json"]),
-        (["convert", tmp_path / "random.keras"], ["--calib"]),
+        (["convert", tmp_path / "random.keras", "--tflite", "int8"], ["--tflite int8", "--calib"]),
+        (["convert", "no_such_model"], ["no such file: no_such_model", "digits_cnn"]),
         (["inspect", tmp_path / "random.keras"], ["random.keras", ".tflite or .onnx"]),
         (["inspect", tmp_path / "missing.tflite"], ["missing.tflite"]),
         (["train", "no_such_model"], ["no_such_model", "digits_cnn"]),

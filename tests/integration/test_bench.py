@@ -157,7 +157,7 @@ def test_a_damaged_model_is_a_clear_error(converted, tmp_path, damage, suffix):
 
 def test_bad_bench_arguments(converted, tmp_path):
     cases = [
-        (["bench", tmp_path / "none.tflite"], "does not exist"),
+        (["bench", tmp_path / "none.tflite"], "no such file"),
         (["bench", converted["folder"], "--threads", "0"], "--threads"),
         (["bench", converted["folder"], "--runtime", "tpu"], "unknown runtime"),
         (["bench", converted["folder"], "--runs", "1"], "--runs"),

@@ -69,5 +69,5 @@ def test_folder_that_is_not_a_savedmodel(tmp_path):
 
 
 def test_missing_model(tmp_path):
-    with pytest.raises(EdgekitError, match="does not exist"):
+    with pytest.raises(EdgekitError, match="no such file"):
         load_model(tmp_path / "nope.keras")
