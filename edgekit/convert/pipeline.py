@@ -103,7 +103,7 @@ def require_calibration(calib_path: Path | None, model_path: Path, why: str) -> 
     """For steps that cannot run without calibration samples (debug-quant)."""
     if calib_path is None:
         raise EdgekitError(f"{why} needs calibration samples, and {model_path} is not a zoo model that brings its "
-                           "own: give {option('calib')} (a .npz, .npy or image folder of real inputs)")
+                           f"own: give {option('calib')} (a .npz, .npy or image folder of real inputs)")
     return calib_path
 
 
