@@ -200,16 +200,20 @@ def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: 
           runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, data: str | Path | None = None,
           reference: str | Path | None = None, trust_model_code: bool = False, output: str | Path | None = None,
           progress: bool = False) -> BenchResults:
-    """`edgekit bench`: every file `path` names (a file, or a folder written by convert) on every
+    """`edgekit bench`: every file `path` names (a file, a folder written by convert, or a zoo model) on every
     runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `output` also writes the
     results JSON there."""
     from types import SimpleNamespace
 
+    from edgekit import zoo
     from edgekit.bench.engine import run as measure
-    from edgekit.cli.bench import bench_inputs
+    from edgekit.cli.bench import BENCH_KINDS, bench_inputs
     from edgekit.outputs import check_output_file
     from edgekit.report import schema
 
+    path = zoo.resolve_model(path, BENCH_KINDS)[0]  # a zoo name is its bundled model, on its held-out data
+    if reference is not None:
+        reference = zoo.resolve_model(reference)[0]
     settings = _bench_settings(runtime, threads, runs, warmup, batch, trust_model_code=trust_model_code,
                                data=None if data is None else str(data),
                                reference=None if reference is None else str(reference))

@@ -78,6 +78,8 @@ def test_errors_name_parameters_from_python_and_flags_on_the_command_line(tmp_pa
     assert str(err.value).startswith("opset=99 is out of range") and "--opset" not in str(err.value)
     with pytest.raises(EdgekitError, match=r"^runs=1 must be 2 or more"):
         edgekit.bench(tmp_path, runs=1)
+    with pytest.raises(EdgekitError, match=r"^no such file: digit_cnn: .*did you mean digits_cnn"):
+        edgekit.bench("digit_cnn")  # not a file, but close to a zoo name
     with pytest.raises(TypeError, match="opsett"):
         edgekit.convert(opsett=17)
     for quiet in ([], ["-q"]):  # an error shows under -q too, which goes before or after the command
