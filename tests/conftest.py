@@ -24,9 +24,11 @@ NPU_SKIP = ("no NPU device here" if importlib.util.find_spec("openvino")
 
 
 def run_cli(*args, cwd=None, timeout=600, env=None):
-    """Run `python -m edgekit ARGS` in a fresh process, as a user would; `env` adds variables."""
+    """Run `python -m edgekit ARGS` in a fresh process, as a user would; `env` adds variables.
+    The environment is always passed as os.environ has it: a native library in this process may
+    have set variables beneath it (COLUMNS=80, seen under pytest) that would reach the child."""
     result = subprocess.run([sys.executable, "-m", "edgekit", *map(str, args)], capture_output=True,
-                            text=True, cwd=cwd, timeout=timeout, env=env and {**os.environ, **env})
+                            text=True, cwd=cwd, timeout=timeout, env={**os.environ, **(env or {})})
     return result.returncode, result.stdout, result.stderr
 
 

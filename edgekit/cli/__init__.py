@@ -96,7 +96,8 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
-        args = options_file.parse(parser, argv)
+        with naming_cli_options():  # a config file's values are checked as the options they stand for
+            args = options_file.parse(parser, argv)
     except EdgekitError as exc:  # a config file that does not fit the command
         command = next((a for a in argv if a in parser.commands), "")
         print(f"edgekit {command}: error: {exc}", file=sys.stderr)

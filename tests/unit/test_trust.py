@@ -274,7 +274,8 @@ def test_the_error_line_names_the_first_findings_and_counts_the_rest(tmp_path):
     with pytest.raises(EdgekitError) as err:
         trust.check_keras_config(tmp_path / "m.keras", config)
     line = str(err.value)
-    assert "\n" not in line and "m.keras" in line and "--trust-model-code" in line and "and 2 more" in line
+    # called from Python, the switch is named as Python writes it (the command line says --trust-model-code)
+    assert "\n" not in line and "m.keras" in line and "trust_model_code=True" in line and "and 2 more" in line
 
 
 # --- the loader: refused models are never loaded, valid models of every flavour pass ----------
