@@ -80,6 +80,8 @@ class ConvertedFile(_Result):
 
 @dataclasses.dataclass(frozen=True)
 class FailedVariant(_Result):
+    """A variant not built: why it failed, or why it was left out."""
+
     format: str
     variant: str
     reason: str
@@ -153,6 +155,7 @@ class ConversionResult(_Result):
     artifacts: list[ConvertedFile]
     rejected: list[ConvertedFile]  # diverged from the float model: kept apart in folder/rejected/
     failed: list[FailedVariant]  # could not be built
+    skipped: list[FailedVariant]  # left out on purpose: the calibrated ones without calib ("needs --calib")
     bench: BenchResults | None
     manifest: dict = _raw()
 
@@ -192,6 +195,7 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
         artifacts=[ConvertedFile.from_manifest(a, folder) for a in manifest["artifacts"]],
         rejected=[ConvertedFile.from_manifest(r, folder) for r in manifest["rejected"]],
         failed=[FailedVariant(f["format"], f["variant"], f["reason"]) for f in manifest["failed"]],
+        skipped=[FailedVariant(f["format"], f["variant"], f["reason"]) for f in manifest.get("skipped", [])],
         bench=BenchResults.from_results(results[0], folder / schema.RESULTS_NAME) if results else None,
         manifest=manifest)
 

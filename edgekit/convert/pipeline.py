@@ -65,7 +65,7 @@ def calibration_plan(config: ConvertConfig, calib_path: Path | None) -> tuple[Co
     """The config to build and the variants skipped for want of calibration samples (see
     `without_calibration`); --keep-float, which only int8 takes, counts as asking for int8."""
     if calib_path is None and config.keep_float:
-        raise calibration_asked_for(["--keep-float"], "build only the variants that need none")
+        raise calibration_asked_for([option("keep_float")], "build only the variants that need none")
     if calib_path is not None:
         return config, []
     kept, skipped = without_calibration({"tflite": config.tflite, "onnx": config.onnx},
@@ -81,7 +81,7 @@ def without_calibration(requested: dict, defaults: dict, otherwise: str, calibra
     named = []
     for fmt, variants in requested.items():
         by_default = tuple(v for v in variants if v != QAT_VARIANT) == tuple(defaults[fmt])  # --qat adds one
-        named += ["--qat" if v == QAT_VARIANT else f"--{fmt} {v}" for v in variants
+        named += [switch("qat") if v == QAT_VARIANT else option(fmt, v) for v in variants
                   if calibrated(fmt, v) and (v == QAT_VARIANT or not by_default)]
     if named:
         raise calibration_asked_for(named, otherwise)
