@@ -298,7 +298,7 @@ def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | No
             if i not in rounds or stopped is not None:
                 continue
             if measure.deadline.passed:
-                stopped = f"the benchmark's time limit was reached in latency round {number} of {repeat}"
+                stopped = f"{measure.deadline.exceeded()} (in latency round {number} of {repeat})"
                 continue
             bar.update((number - 1) * len(pairs) + i, f"{path.name} on {target.label}, round {number}/{repeat}",
                        message=f"measuring {path.name} on {target.label}: latency round {number} of {repeat}")
