@@ -24,5 +24,6 @@ def run(args) -> int:
     rows = [[e["name"], e["task"], "x".join(map(str, e["input_shape"])), f"{e['parameters']:,}", e["data"],
              f"{e['metric']} {'>=' if e['metric'] != 'mae' else '<='} {e['target']}",
              "-" if e["trained"] is None else f"{e['trained']['value']:.4f}"] for e in entries]
-    print(render(["name", "task", "input", "params", "data", "target", "committed model"], rows, right={3, 6}))
+    print(render(["name", "task", "input", "params", "data", "target", "committed model"], rows, right={3, 6},
+                 drop=("input", "params", "data")))  # on a narrow terminal the task reads whole first
     return 0
