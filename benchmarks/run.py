@@ -25,48 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit.errors import EdgekitError  # noqa: E402
-from edgekit.progress import Progress  # noqa: E402
+from edgekit.sweep import load_suite, run_suite, write_results  # noqa: E402
 
 SUITE = REPO / "benchmarks" / "suite.json"
 BASELINE = REPO / "benchmarks" / "baseline.json"
-FIELDS = {"models": list, "tflite": list, "onnx": list, "runtimes": list, "threads": list,
-          "runs": int, "warmup": int, "batch": int, "quick": dict}
-
-
-def load_suite(path: Path, quick: bool) -> dict:
-    try:
-        suite = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EdgekitError(f"suite {path} cannot be read ({exc}): give a JSON file like benchmarks/suite.json") from None
-    for key, kind in FIELDS.items():
-        if not isinstance(suite.get(key), kind):
-            raise EdgekitError(f"suite {path}: {key!r} is missing or not a {kind.__name__}")
-    return {**suite, **suite["quick"]} if quick else suite
-
-
-def run_suite(suite: dict, out: Path, log, repeat: int = 1) -> dict:
-    from edgekit import zoo
-    from edgekit.bench.engine import BenchSettings, run as bench
-    from edgekit.bench.targets import TargetSettings
-    from edgekit.config import ConvertConfig
-    from edgekit.convert.pipeline import convert
-    from edgekit.report.schema import combine
-
-    settings = BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
-                             batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])),
-                             repeat=repeat)
-    parts = []
-    with Progress(2 * len(suite["models"]), "suite", log=log) as bar:
-        for i, name in enumerate(suite["models"]):
-            model, calib = zoo.bundled(name)
-            bar.update(2 * i, f"{name}: converting", message=f"converting {name}")
-            convert(ConvertConfig(model=str(model.relative_to(REPO)), calib=str(calib.relative_to(REPO)),
-                                  out=str(out / "artifacts"), tflite=",".join(suite["tflite"]),
-                                  onnx=",".join(suite["onnx"])), log=lambda message: None, verbose=False)
-            bar.update(2 * i + 1, f"{name}: benchmarking", message=f"benchmarking {name}")
-            parts.append(bench(out / "artifacts" / name, settings, log=lambda message: None, progress=False))
-        bar.update(2 * len(suite["models"]))
-    return combine(parts)
 
 
 def main(argv=None) -> int:
@@ -92,17 +54,14 @@ def main(argv=None) -> int:
 
 def _run(args, log) -> int:
     from edgekit.outputs import write_output_file
-    from edgekit.report import compare, html, markdown, schema
+    from edgekit.report import compare, markdown, schema
 
     suite = load_suite(args.suite, args.quick)
     out = args.out.resolve()
     os.chdir(REPO)  # models and data are recorded by their paths in the repository
     repeat = args.repeat or (3 if args.gate_latency else 1)
     results = run_suite(suite, out, log, repeat)
-    schema.write(out / schema.RESULTS_NAME, results)
-    write_output_file(out / "report.md", markdown.render(results))
-    write_output_file(out / "report.html", html.render(results))
-    log(f"wrote {out / schema.RESULTS_NAME}, report.md and report.html")
+    write_results(results, out, log)
     if args.update_baseline:
         schema.write(BASELINE, results)
         log(f"wrote the new baseline {BASELINE}")

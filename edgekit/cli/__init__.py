@@ -26,7 +26,7 @@ from edgekit.cli import options_file
 from edgekit.errors import EdgekitError, first_line, naming_cli_options
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
-            "export", "compile", "env")  # each is edgekit/cli/<name>.py, with _ for -
+            "export", "compile", "env", "sweep")  # each is edgekit/cli/<name>.py, with _ for -
 COMMON_FLAGS = ("debug", "verbose", "quiet")  # every command takes them, before or after its name
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 
