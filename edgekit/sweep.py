@@ -96,21 +96,24 @@ def run_suite(suite: dict, out: Path, log, repeat: int = 1) -> dict:
 def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
     """The results of a folder that was not measured: a row per file, target and thread count."""
     from edgekit import __version__
+    from edgekit.artifacts import file_sizes
     from edgekit.bench import subjects, targets
     from edgekit.environment import fingerprint
     from edgekit.report import schema
+    from edgekit.runtimes import RUNTIMES
 
     subject = subjects.find(folder, None)
     chosen = targets.parse(",".join(suite["runtimes"]), _settings(suite, 1).target_settings,
                            {p.suffix.lstrip(".") for p in subject.artifacts})
     records = [{"artifact": a.name, **subject.variant_of(a), "runtime": t.runtime, "target": t.name,
-                "threads": t.open_options().get("threads"), "status": status, "reason": reason}
+                "threads": t.open_options().get("threads"), **file_sizes(a), "status": status, "reason": reason}
                for a in subject.artifacts for t in chosen
-               if t.runtime != "keras" and a.suffix.lstrip(".") in targets.RUNTIMES[t.runtime].formats]
+               if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
     return {"schema_version": schema.SCHEMA_VERSION, "kind": schema.KIND, "edgekit_version": __version__,
             "environment": fingerprint(), "settings": _settings(suite, 1).to_dict(),
             "models": [{"name": subject.name, "reference": None, "reference_note": reason, "artifacts": [],
-                        "data": None, "records": records}]}
+                        "data": {"source": "not measured", "samples": 0, "labelled": False, "metric": None,
+                                 "random": False, "float_score": None}, "records": records}]}
 
 
 def import_ray():
