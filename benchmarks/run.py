@@ -16,7 +16,6 @@ a latency row only where both the baseline and this run have rounds (refresh the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
