@@ -11,7 +11,7 @@ import math
 import stat
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line, option, switch
+from edgekit.errors import EdgekitError, did_you_mean, first_line, option, switch
 
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 QAT_VARIANT = "int8-qat"  # only with --qat: full int8 from the quantization-aware-trained model
@@ -172,14 +172,6 @@ def read_config_file(path: str | Path) -> tuple[dict, str]:
     if not isinstance(data, dict):
         raise EdgekitError(f"{source} must hold a JSON object: write one with --dump-config")
     return data, source
-
-
-def did_you_mean(word: str, choices) -> str:
-    """' (did you mean int8?)' for a name close to one of `choices`, else ''."""
-    from difflib import get_close_matches
-
-    close = get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _check_type(key: str, value, source: str) -> None:

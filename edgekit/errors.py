@@ -74,3 +74,11 @@ def naming_cli_options():
         yield
     finally:
         _cli_options = before
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' (did you mean int8?)' for a name close to one of `choices`, else ''."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

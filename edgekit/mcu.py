@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, did_you_mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +59,7 @@ def budget(name: str | None = None, ram: str | None = None, flash: str | None = 
     if name is None and ram is None and flash is None:
         return None
     if name is not None and name not in BOARDS:
-        from difflib import get_close_matches
-
-        close = get_close_matches(name, BOARDS, n=1)
-        raise EdgekitError(f"--mcu {name} is not a board edgekit knows"
-                           + (f" (did you mean {close[0]}?)" if close else "")
-                           + f": use one of {', '.join(BOARDS)}, or give --mcu-ram and --mcu-flash")
+        raise EdgekitError(f"--mcu {name} is not a board edgekit knows{did_you_mean(name, BOARDS)}: use one of {', '.join(BOARDS)}, or give --mcu-ram and --mcu-flash")
     board = BOARDS.get(name)
     if board is None and (ram is None or flash is None):
         raise EdgekitError("--mcu-ram and --mcu-flash go together (or with --mcu NAME, to override its figures)")

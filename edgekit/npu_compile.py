@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, last_line
+from edgekit.errors import EdgekitError, did_you_mean, last_line
 
 # vendor: (the module of its Target class, where its SDK comes from)
 VENDORS = {
@@ -48,11 +48,7 @@ def parse_targets(text: str) -> list[tuple[str, str]]:
     for item in (t.strip() for t in text.split(",") if t.strip()):
         vendor, _, soc = item.partition(":")
         if vendor not in VENDORS:
-            from difflib import get_close_matches
-
-            close = get_close_matches(vendor, VENDORS, n=1)
-            raise EdgekitError(f"--npu {item}: unknown vendor {vendor!r}" + (f" (did you mean {close[0]}?)" if close
-                               else "") + f"; use {', '.join(VENDORS)}")
+            raise EdgekitError(f"--npu {item}: unknown vendor {vendor!r}{did_you_mean(vendor, VENDORS)}; use {', '.join(VENDORS)}")
         models = [m.value for m in importlib.import_module(VENDORS[vendor][0]).SocModel]
         if soc not in models:
             raise EdgekitError(f"--npu {item}: {vendor} has no SoC {soc!r}; LiteRT knows {', '.join(models)}")

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from edgekit.config import did_you_mean
-from edgekit.errors import EdgekitError, option
+from edgekit.errors import EdgekitError, did_you_mean, option
 
 ARTIFACT_FORMATS = ("tflite", "onnx")
 KERNEL_ALIASES = {"xnnpack": "xnnpack", "builtin": "builtin", "default-kernels": "builtin",

@@ -51,7 +51,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
         if choice:  # a mistyped command or value: the closest one
-            from edgekit.config import did_you_mean
+            from edgekit.errors import did_you_mean
 
             message += did_you_mean(choice.group(1), re.findall(r"'(.*?)'", choice.group(2)))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

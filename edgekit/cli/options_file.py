@@ -16,7 +16,8 @@ import argparse
 import importlib
 import json
 
-from edgekit.config import check_type, did_you_mean, read_config_file
+from edgekit.config import check_type, read_config_file
+from edgekit.errors import did_you_mean
 from edgekit.errors import EdgekitError
 
 # how a run is shown, not what it does: not part of a config

@@ -6,12 +6,11 @@ calibration sets under `calibration_data/<name>.npz`, at the top of the reposito
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, did_you_mean
 
 DEFAULT_MODEL = "digits_cnn"
 # name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras, steps),
@@ -90,9 +89,8 @@ def resolve_model(argument: str | Path | None, kinds: str = MODEL_KINDS) -> tupl
 
 def no_such_file(argument: str, kinds: str = MODEL_KINDS) -> str:
     """`no such file: X: give ...`, with the closest zoo name when one is close."""
-    close = difflib.get_close_matches(Path(argument).stem if Path(argument).suffix else argument, names(), n=1)
     return (f"no such file: {argument}: give {kinds}, or a zoo model name: {', '.join(names())}"
-            + (f" (did you mean {close[0]}?)" if close else ""))
+            + did_you_mean(Path(argument).stem if Path(argument).suffix else argument, names()))
 
 
 def catalogue(root: Path = REPO_ROOT) -> list[dict]:
