@@ -168,7 +168,7 @@ class ConversionResult(_Result):
 def convert(model: str | Path | None = None, calib: str | Path | None = None, out: str | Path = "edgekit-out", *,
             tflite: str | list[str] | None = None, onnx: str | list[str] | None = None, preset: str | None = None,
             bench: bool = True, runtime: str | list[str] | None = None, threads: int | str | list[int] = 1,
-            runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, progress: bool = False,
+            runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, repeat: int = 1, progress: bool = False,
             **options) -> ConversionResult:
     """`edgekit convert`: `model` (default: the bundled digits_cnn) to the TFLite and ONNX variants
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
@@ -179,7 +179,8 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     from edgekit.report import schema
 
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
-    settings = _bench_settings(runtime, threads, runs, warmup, batch, trust_model_code=config.trust_model_code) \
+    settings = _bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
+                               trust_model_code=config.trust_model_code) \
         if bench else None
     results = []
 
@@ -201,11 +202,12 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
 
 
 def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: int | str | list[int] = 1,
-          runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, data: str | Path | None = None,
-          reference: str | Path | None = None, trust_model_code: bool = False, output: str | Path | None = None,
-          progress: bool = False) -> BenchResults:
+          runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, repeat: int = 1,
+          data: str | Path | None = None, reference: str | Path | None = None, trust_model_code: bool = False,
+          output: str | Path | None = None, progress: bool = False) -> BenchResults:
     """`edgekit bench`: every file `path` names (a file, a folder written by convert, or a zoo model) on every
-    runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `output` also writes the
+    runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `repeat` times latency in
+    that many interleaved rounds (what `compare` gates latency on); `output` also writes the
     results JSON there."""
     from types import SimpleNamespace
 
@@ -218,7 +220,7 @@ def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: 
     path = zoo.resolve_model(path, BENCH_KINDS)[0]  # a zoo name is its bundled model, on its held-out data
     if reference is not None:
         reference = zoo.resolve_model(reference)[0]
-    settings = _bench_settings(runtime, threads, runs, warmup, batch, trust_model_code=trust_model_code,
+    settings = _bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat, trust_model_code=trust_model_code,
                                data=None if data is None else str(data),
                                reference=None if reference is None else str(reference))
     inputs = bench_inputs(SimpleNamespace(path=str(path), data=settings.data, reference=settings.reference))

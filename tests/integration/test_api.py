@@ -65,6 +65,12 @@ def test_bench_report_and_compare(converted, measured):
 
 
 @pytest.mark.slow
+def test_bench_times_latency_in_rounds_when_asked(converted):
+    measured = edgekit.bench(converted.artifacts[0].file, runtime="litert:xnnpack", runs=5, warmup=1, repeat=2)
+    assert [len(r.latency_us["rounds"]) for r in measured.records] == [2]
+
+
+@pytest.mark.slow
 def test_messages_go_to_the_edgekit_logger(converted, caplog):
     with caplog.at_level(logging.INFO, logger="edgekit"):
         edgekit.bench(converted.artifacts[0].file, runtime="litert:xnnpack", runs=5, warmup=1)
