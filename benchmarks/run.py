@@ -5,6 +5,7 @@ Markdown and HTML reports, and compare with the committed baseline.
     python benchmarks/run.py                       # the whole suite (about 2.5 minutes on 2 cores)
     python benchmarks/run.py --quick               # the same rows, fewer timed runs (.ci/run)
     python benchmarks/run.py --update-baseline     # run it and make the result the new baseline
+    python benchmarks/run.py --ray [ADDRESS]       # its jobs on a Ray cluster (as edgekit sweep --ray)
 
 Writes results.json, report.md, report.html and (with a baseline) compare.md to --out. The
 comparison gates accuracy and file size; latency on a shared machine is reported, and gated only
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit.errors import EdgekitError  # noqa: E402
-from edgekit.sweep import load_suite, run_suite, write_results  # noqa: E402
+from edgekit import sweep  # noqa: E402
 
 SUITE = REPO / "benchmarks" / "suite.json"
 BASELINE = REPO / "benchmarks" / "baseline.json"
@@ -42,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, metavar="N",
                         help="latency rounds per row, as bench --repeat (default: 3 with --gate-latency, else 1)")
     parser.add_argument("--update-baseline", action="store_true", help=f"write the results to {BASELINE}")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run the jobs on Ray (the cluster at ADDRESS, else RAY_ADDRESS, else a new one here)")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     try:
@@ -55,12 +58,15 @@ def _run(args, log) -> int:
     from edgekit.outputs import write_output_file
     from edgekit.report import compare, markdown, schema
 
-    suite = load_suite(args.suite, args.quick)
+    if args.ray is not None:
+        from edgekit.sweep_on_ray import import_ray
+
+        import_ray()  # before any work: say how to install it
+    suite = sweep.load_suite(args.suite, args.quick)
     out = args.out.resolve()
     os.chdir(REPO)  # models and data are recorded by their paths in the repository
     repeat = args.repeat or (3 if args.gate_latency else 1)
-    results = run_suite(suite, out, log, repeat)
-    write_results(results, out, log)
+    results = sweep.run(suite, out, log, args.ray, repeat, suite_path=args.suite)
     if args.update_baseline:
         schema.write(BASELINE, results)
         log(f"wrote the new baseline {BASELINE}")

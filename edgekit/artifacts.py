@@ -23,11 +23,12 @@ from edgekit import __version__
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
-# The files whose presence marks a folder as one edgekit wrote (convert, optimize, tune, compile)
+# The files whose presence marks a folder as one edgekit wrote (convert, optimize, tune, compile, sweep)
 OPTIMIZATION_NAME = "optimization.json"
 TUNE_NAME = "tune.json"
 COMPILE_NAME = "compile.json"
-OWN_MANIFESTS = (MANIFEST_NAME, OPTIMIZATION_NAME, TUNE_NAME, COMPILE_NAME)
+SWEEP_NAME = "sweep.json"  # edgekit sweep: where each job ran
+OWN_MANIFESTS = (MANIFEST_NAME, OPTIMIZATION_NAME, TUNE_NAME, COMPILE_NAME, SWEEP_NAME)
 
 
 @dataclasses.dataclass(frozen=True)

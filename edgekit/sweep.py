@@ -1,9 +1,11 @@
-"""A benchmark suite's jobs and where they run: each model named in a suite (benchmarks/suite.json)
-is converted into the suite's variants, then its folder is measured on the suite's runtimes and
-thread counts; the parts merge into one results file. The jobs run one after another here, or as
-Ray tasks on a cluster: conversions on CPU workers, measurements only on a node whose Ray
-resources name the suite's device (`device:host`). Artifacts move through the output folder, so
-every node must see it at the same path (one machine, or a shared file system)."""
+"""A benchmark suite (benchmarks/suite.json) and its jobs: each model it names is converted into
+the suite's variants, then its folder is measured on the suite's runtimes and thread counts; the
+parts merge into one results file, written with its reports, the artifacts and sweep.json (where
+each job ran, and how long the phases took) into an output folder that is replaced whole only when
+everything is done. The jobs run one after another here, or as Ray tasks (sweep_on_ray).
+
+A measurement runs through this machine's runner: the board or phone EDGEKIT_DEVICE names
+(with EDGEKIT_DEVICES, a devices file), as `bench --device` would, else this machine."""
 
 from __future__ import annotations
 
@@ -12,15 +14,14 @@ import json
 import os
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.artifacts import SWEEP_NAME
+from edgekit.errors import EdgekitError
 from edgekit.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"models": list, "tflite": list, "onnx": list, "runtimes": list, "threads": list,
           "runs": int, "warmup": int, "batch": int, "quick": dict}
 DEFAULT_DEVICE = "host"  # a suite's "device": the Ray resource device:<name> its measurements need
-RETRIES = 2  # a task whose worker or node dies is run again this many times, then its rows fail
-INSTALL_RAY = 'Ray is not installed: pip install -e ".[ray]"'
 
 
 def load_suite(path: Path, quick: bool) -> dict:
@@ -33,6 +34,8 @@ def load_suite(path: Path, quick: bool) -> dict:
             raise EdgekitError(f"suite {path}: {key!r} is missing or not a {kind.__name__}")
     if not isinstance(suite.get("device", DEFAULT_DEVICE), str):
         raise EdgekitError(f"suite {path}: 'device' is not a string (a name such as \"host\" or \"pi5\")")
+    if not isinstance(suite.get("shared", ""), str):
+        raise EdgekitError(f"suite {path}: 'shared' is not a string (a folder every Ray node sees at that path)")
     return {**suite, **suite["quick"]} if quick else suite
 
 
@@ -47,13 +50,13 @@ def _in_repo():
         os.chdir(before)
 
 
-def _settings(suite: dict, repeat: int):
+def _settings(suite: dict, repeat: int, device: str | None = None):
     from edgekit.bench.engine import BenchSettings
     from edgekit.bench.targets import TargetSettings
 
     return BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
                          batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])),
-                         repeat=repeat)
+                         repeat=repeat, device=device, devices_file=os.environ.get("EDGEKIT_DEVICES") if device else None)
 
 
 def convert_model(suite: dict, name: str, out: Path) -> Path:
@@ -75,22 +78,56 @@ def measure_model(suite: dict, folder: Path, repeat: int = 1) -> dict:
     from edgekit.bench.engine import run as bench
 
     with _in_repo():
-        return bench(folder, _settings(suite, repeat), log=lambda message: None, progress=False)
+        return bench(folder, _settings(suite, repeat, os.environ.get("EDGEKIT_DEVICE") or None),
+                     log=lambda message: None, progress=False)
 
 
-def run_suite(suite: dict, out: Path, log, repeat: int = 1) -> dict:
-    """The suite's jobs one after another on this machine."""
+def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int = 1,
+        suite_path: Path | None = None, option: str = "--out") -> dict:
+    """The suite here (ray_address None) or on the Ray cluster at ray_address ("": RAY_ADDRESS,
+    else a new one here); its results, with everything written to `out`."""
+    from edgekit.outputs import check_output_folder, staged_folder
+
+    inputs = [("suite", suite_path), ("bundled models", REPO / "models")]
+    check_output_folder(out, inputs, option)
+    with contextlib.ExitStack() as stack:
+        if ray_address is not None:  # connected before the staging folder points tempfile at itself
+            from edgekit import sweep_on_ray
+
+            cluster = stack.enter_context(sweep_on_ray.connect(ray_address or None))
+        stage = stack.enter_context(staged_folder(out, inputs, option))
+        if ray_address is None:
+            results, record = run_here(suite, stage, log, repeat)
+        else:
+            results, record = cluster.run(suite, stage, log, repeat)
+        write_results(results, record, stage)
+    log(f"wrote {out / 'results.json'}, report.md, report.html and {SWEEP_NAME}")
+    return results
+
+
+def run_here(suite: dict, out: Path, log, repeat: int = 1) -> tuple[dict, dict]:
+    """The suite's jobs one after another on this machine; its results and where they ran."""
+    import socket
+    import time
+
     from edgekit.report.schema import combine
 
-    parts = []
+    parts, start, converting = [], time.monotonic(), 0.0
     with Progress(2 * len(suite["models"]), "suite", log=log) as bar:
         for i, name in enumerate(suite["models"]):
             bar.update(2 * i, f"{name}: converting", message=f"converting {name}")
+            began = time.monotonic()
             folder = convert_model(suite, name, out)
+            converting += time.monotonic() - began
             bar.update(2 * i + 1, f"{name}: benchmarking", message=f"benchmarking {name}")
             parts.append(measure_model(suite, folder, repeat))
         bar.update(2 * len(suite["models"]))
-    return combine(parts)
+    here = socket.gethostname()
+    record = {"runner": "here", "address": None, "device": f"device:{suite.get('device', DEFAULT_DEVICE)}",
+              "artifacts": "this machine", "conversion_seconds": round(converting, 2),
+              "seconds": round(time.monotonic() - start, 2),
+              "jobs": [{"model": name, "converted_on": here, "measured_on": here} for name in suite["models"]]}
+    return combine(parts), record
 
 
 def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
@@ -105,8 +142,10 @@ def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
     subject = subjects.find(folder, None)
     chosen = targets.parse(",".join(suite["runtimes"]), _settings(suite, 1).target_settings,
                            {p.suffix.lstrip(".") for p in subject.artifacts})
+    device = suite.get("device", DEFAULT_DEVICE)
     records = [{"artifact": a.name, **subject.variant_of(a), "runtime": t.runtime, "target": t.name,
-                "threads": t.open_options().get("threads"), **file_sizes(a), "status": status, "reason": reason}
+                "threads": t.open_options().get("threads"), "device": "local" if device == DEFAULT_DEVICE else device,
+                "runner": None, **file_sizes(a), "status": status, "reason": reason}
                for a in subject.artifacts for t in chosen
                if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
     return {"schema_version": schema.SCHEMA_VERSION, "kind": schema.KIND, "edgekit_version": __version__,
@@ -116,67 +155,13 @@ def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
                                  "random": False, "float_score": None}, "records": records}]}
 
 
-def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise EdgekitError(INSTALL_RAY) from None
-    return ray
-
-
-def run_on_ray(suite: dict, out: Path, log, address: str | None, repeat: int = 1) -> dict:
-    """The suite's jobs as Ray tasks on the cluster at `address` (None: RAY_ADDRESS, else a new
-    one on this machine whose node offers device:host)."""
-    from edgekit.report.schema import combine
-
-    ray = import_ray()
-    device = f"device:{suite.get('device', DEFAULT_DEVICE)}"
-    local = not address and not os.environ.get("RAY_ADDRESS")
-    ray.init(address=address or None, resources={f"device:{DEFAULT_DEVICE}": 1} if local else None,
-             log_to_driver=False, configure_logging=False)
-    try:
-        offered = device in ray.cluster_resources()
-        log(f"ray: {len(suite['models'])} conversions; measurements "
-            + ("on " + device if offered else f"skipped: no node offers {device}"))
-        convert_task = ray.remote(num_cpus=1, max_retries=RETRIES)(convert_model)
-        measure_task = ray.remote(num_cpus=1, resources={device: 1}, max_retries=RETRIES)(measure_model)
-        folders = [convert_task.remote(suite, name, out) for name in suite["models"]]
-        jobs = [measure_task.remote(suite, folder, repeat) if offered else None for folder in folders]
-        parts = []
-        for name, folder, job in zip(suite["models"], folders, jobs):
-            folder = _get(ray, folder, f"converting {name}")
-            if job is None:
-                parts.append(unmeasured(suite, folder, "skipped", f"no node offers {device}"))
-                continue
-            try:
-                parts.append(_get(ray, job, f"measuring {name}"))
-            except _Lost as lost:
-                parts.append(unmeasured(suite, folder, "failed", str(lost)))
-        return combine(parts)
-    finally:
-        ray.shutdown()
-
-
-class _Lost(EdgekitError):
-    """A task whose worker or node died more than RETRIES times."""
-
-
-def _get(ray, ref, what: str):
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:  # the job itself failed: its own error, as here
-        cause = exc.cause
-        raise cause if isinstance(cause, EdgekitError) else EdgekitError(f"{what}: {first_line(cause)}")
-    except ray.exceptions.RayError as exc:
-        raise _Lost(f"{what}: lost after {RETRIES} retries ({first_line(exc)})") from None
-
-
-def write_results(results: dict, out: Path, log) -> None:
-    """results.json with its Markdown and HTML reports."""
+def write_results(results: dict, record: dict, out: Path) -> None:
+    """results.json with its Markdown and HTML reports, and sweep.json."""
+    from edgekit.artifacts import new_manifest
     from edgekit.outputs import write_output_file
     from edgekit.report import html, markdown, schema
 
     schema.write(out / schema.RESULTS_NAME, results)
     write_output_file(out / "report.md", markdown.render(results))
     write_output_file(out / "report.html", html.render(results))
-    log(f"wrote {out / schema.RESULTS_NAME}, report.md and report.html")
+    write_output_file(out / SWEEP_NAME, json.dumps(new_manifest(kind="edgekit sweep", **record), indent=2) + "\n")

@@ -1,10 +1,12 @@
 """edgekit sweep: run a benchmark suite (a JSON file like benchmarks/suite.json) and write one
-results.json with report.md and report.html to --out. With --ray the jobs run on a Ray cluster:
+results.json with report.md, report.html, the artifacts and sweep.json (where each job ran) to
+--out, replaced whole only when the sweep is done. With --ray the jobs run on a Ray cluster:
 conversions as tasks on CPU workers, measurements only on a node offering the Ray resource
-device:<the suite's "device", default host> (`ray start --address ADDR --resources '{"device:host": 1}'`);
-a device no node offers gives skipped rows. Artifacts move through --out, so every node must see
-it at the same path (one machine, or a shared file system). Without ADDRESS, RAY_ADDRESS or a new
-local cluster is used."""
+device:<the suite's "device", default host> (`ray start --address ADDR --resources '{"device:host": 1}'`),
+through that node's runner (the board EDGEKIT_DEVICE names in its environment, else the node);
+a device no node offers gives skipped rows. Artifacts move through Ray's object store, or the
+suite's "shared" folder. Without ADDRESS, RAY_ADDRESS or a new cluster on this machine is used;
+`--ray auto` takes the one `ray start` runs here."""
 
 from __future__ import annotations
 
@@ -32,15 +34,12 @@ def run(args) -> int:
     from edgekit import sweep
 
     if args.ray is not None:
-        sweep.import_ray()  # before any work: say how to install it
+        from edgekit.sweep_on_ray import import_ray
+
+        import_ray()  # before any work: say how to install it
     suite = sweep.load_suite(args.suite, args.quick)
-    out = args.out.resolve()
-    log = logging.getLogger("edgekit").info
-    if args.ray is None:
-        results = sweep.run_suite(suite, out, log)
-    else:
-        results = sweep.run_on_ray(suite, out, log, args.ray or None)
-    sweep.write_results(results, out, log)
+    results = sweep.run(suite, args.out.resolve(), logging.getLogger("edgekit").info, args.ray,
+                        suite_path=args.suite)
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -82,8 +83,13 @@ def _to_onnx(graph_def, name: str, inputs, outputs, names, opset: int, guarded: 
     and took 30 s, against 4.9 GB and 16 s without. Unguarded, a failing optimizer raises, and
     the caller converts again, guarded."""
     import tensorflow as tf
-    from tf2onnx import optimizer, tfonnx
+    from tf2onnx import optimizer, tfonnx, utils
 
+    # The same model gives the same bytes whatever the process converted before (a sweep's
+    # worker, a notebook): tf2onnx numbers the ops it inserts from a process-wide counter, and
+    # TF numbers traced functions (__inference_serve_1234) from another
+    utils.INTERNAL_NAME = 1
+    name = re.sub(r"_\d+$", "", name.decode() if isinstance(name, bytes) else name)
     with tf.Graph().as_default() as tf_graph:
         tf.import_graph_def(graph_def, name="")
         graph = tfonnx.process_tf_graph(tf_graph, continue_on_error=True, opset=opset, input_names=inputs,

@@ -94,8 +94,11 @@ def parse(data, source: str = "results") -> dict:
 
 
 def combine(parts: list[dict]) -> dict:
-    """One results file from runs with the same settings on one machine (a suite, model by model)."""
-    return {**parts[0], "models": [model for part in parts for model in part["models"]]}
+    """One results file from runs with the same settings (a suite, model by model), with the
+    fingerprints of every board they measured on."""
+    boards = {device: found for part in parts for device, found in part.get("devices", {}).items()}
+    return {**parts[0], **({"devices": boards} if boards else {}),
+            "models": [model for part in parts for model in part["models"]]}
 
 
 def record_key(record: dict) -> tuple:

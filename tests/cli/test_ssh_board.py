@@ -2,12 +2,7 @@
 in its own folder (no system configuration touched), makes a "board" virtual environment with
 only numpy and ai-edge-litert, and benchmarks the default model's artifacts there."""
 
-import getpass
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,79 +12,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sshd(root: Path, port: int) -> subprocess.Popen:
-    config = root / "sshd_config"
-    config.write_text(f"""Port {port}
-ListenAddress 127.0.0.1
-HostKey {root}/host_key
-PidFile {root}/sshd.pid
-AuthorizedKeysFile {root}/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-""")
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder (made by its package's service)
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=open(root / "sshd.log", "ab"))
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.1)
-    raise AssertionError((root / "sshd.log").read_text())
-
-
-def stop_sshd(process: subprocess.Popen) -> None:
-    """sshd and every connection it serves (each a child process of the listener)."""
-    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-    process.kill()
-    process.wait(timeout=10)
-    for pid in children:
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
+from tests.sshd import free_port, make_board, start_sshd, stop_sshd
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    if not os.path.exists(SSHD):
-        if os.environ.get("EDGEKIT_REQUIRE_SSHD"):
-            pytest.fail("sshd is missing: .ci/run installs Debian's openssh-server")
-        pytest.skip("OpenSSH's sshd is not installed (Debian: apt install openssh-server)")
     root = tmp_path_factory.mktemp("board")
-    for name in ("host_key", "client_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
-    shutil.copy(root / "client_key.pub", root / "authorized_keys")
     venv = root / "venv"  # the board's Python: numpy and LiteRT only, no edgekit, no TensorFlow
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"numpy=={version('numpy')}",
-                    f"ai-edge-litert=={version('ai-edge-litert')}"], check=True, timeout=600)
-    port = free_port()
-    devices = root / "devices.toml"
-    devices.write_text(f"""[board]
-ssh = "{getpass.getuser()}@127.0.0.1:{port}"
-python = "{venv}/bin/python"
-notes = "sshd started by the test"
-ssh_options = ["-i", "{root}/client_key", "-o", "UserKnownHostsFile={root}/known_hosts",
-               "-o", "StrictHostKeyChecking=accept-new"]
-""")
-    process = start_sshd(root, port)
-    state = {"root": root, "port": port, "devices": devices, "venv": venv, "process": process}
-    yield state
-    stop_sshd(state["process"])
+    state = make_board(root, f"{venv}/bin/python")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"numpy=={version('numpy')}",
+                        f"ai-edge-litert=={version('ai-edge-litert')}"], check=True, timeout=600)
+        state["venv"] = venv
+        yield state
+    finally:
+        stop_sshd(state["process"])
 
 
 def worker_folders() -> set:

@@ -88,6 +88,16 @@ def test_float_io_option_and_rerun_replaces_cleanly(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["digits_cnn"]
 
 
+def test_an_onnx_file_has_the_same_bytes_whatever_the_process_converted_before(converted, tmp_path):
+    """tf2onnx and TF number names from process-wide counters: a sweep's worker converting its
+    third model wrote other bytes than a fresh process."""
+    for run in ("first", "second"):  # the second in a process that has converted it already
+        convert(ConvertConfig(out=str(tmp_path / run), tflite="none", onnx="fp32"), log=lambda m: None)
+    fresh = (converted["folder"] / "digits_cnn_fp32.onnx").read_bytes()  # from a process of its own
+    for run in ("first", "second"):
+        assert (tmp_path / run / "digits_cnn" / "digits_cnn_fp32.onnx").read_bytes() == fresh, run
+
+
 @pytest.mark.parametrize("key", ["keras3_keras", "savedmodel", "tf_keras_h5"])
 def test_other_flavours_convert(tiny, tmp_path, key):
     config = ConvertConfig(model=str(tiny["paths"][key]), calib=str(tiny["root"] / "calib_tiny.npz"),

@@ -1,14 +1,23 @@
-"""edgekit sweep: a small suite run here and on a real local two-node Ray cluster (a head with
-one CPU, a second node with one CPU that offers device:host) gives the same rows; a device no
-node offers gives skipped rows; --ray without Ray installed says how to install it."""
+"""edgekit sweep on a real local Ray cluster (a head with one CPU, a second node process with one
+CPU that offers device:host): the same rows as a run here, measured on the node that offers the
+device; a device no node offers gives skipped rows; a node beside a board measures on it over
+SSH; a killed worker is retried; a node that leaves mid-sweep gives failed rows, not a hang;
+Ctrl-C cancels the tasks and leaves the previous output; without Ray, --ray says how to install it."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, folder_state, run_cli
+from tests.sshd import make_board, stop_sshd
 
 SUITE = {"models": ["digits_mlp", "digits_cnn"], "tflite": ["fp32", "int8"], "onnx": ["none"],
          "runtimes": ["litert:xnnpack"], "threads": [1], "runs": 5, "warmup": 1, "batch": 4, "quick": {}}
@@ -26,12 +35,37 @@ def rows(out) -> dict:
             for model in results["models"] for r in model["records"]}
 
 
+def jobs(out) -> list:
+    return json.loads((out / "sweep.json").read_text())["jobs"]
+
+
+def running(task: str) -> list[int]:
+    """The pids of Ray workers running `task` now (Ray titles them ray::<function>)."""
+    found = subprocess.run(["pgrep", "-f", f"^ray::{task}"], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def wait_for(task: str, process: subprocess.Popen, seconds: float = 120) -> int:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if found := running(task):
+            return found[0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    raise AssertionError(f"no ray::{task} started within {seconds} s")
+
+
+def start_sweep(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edgekit", "sweep", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
 @pytest.fixture(scope="module")
 def cluster():
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
-        cluster.add_node(num_cpus=1, resources={"device:host": 1})
+        cluster.device_node = cluster.add_node(num_cpus=1, resources={"device:host": 1})
         yield cluster
     finally:
         cluster.shutdown()
@@ -39,12 +73,17 @@ def cluster():
 
 @pytest.mark.slow
 def test_a_sweep_on_ray_gives_the_sequential_rows(tmp_path, cluster):
-    suite = write_suite(tmp_path)
+    suite = write_suite(tmp_path, shared=str(tmp_path / "shared"))
     code, _, err = run_cli("sweep", suite, "--out", tmp_path / "here")
     assert code == 0, err
     code, _, err = run_cli("sweep", suite, "--out", tmp_path / "ray", "--ray", cluster.address)
     assert code == 0, err
-    assert "measurements on device:host" in err
+    assert "measurements on device:host; artifacts through the shared folder" in err
+    assert list((tmp_path / "shared").iterdir()) == []  # the sweep's own subfolder is gone
+    assert {job["model"] for job in jobs(tmp_path / "ray")} == set(SUITE["models"])
+    assert all(cluster.device_node.node_id[:8] in job["measured_on"] for job in jobs(tmp_path / "ray"))
+    assert sorted(p.name for p in (tmp_path / "ray" / "artifacts" / "digits_cnn").glob("*.tflite")) == \
+        sorted(p.name for p in (tmp_path / "here" / "artifacts" / "digits_cnn").glob("*.tflite"))
     here, there = rows(tmp_path / "here"), rows(tmp_path / "ray")
     assert len(here) == 4 and sorted(here) == sorted(there)
     for key, row in here.items():
@@ -67,6 +106,72 @@ def test_a_device_no_node_offers_gives_skipped_rows(tmp_path, cluster):
     assert "no node offers device:pi5" in (tmp_path / "out" / "report.md").read_text()
 
 
+@pytest.mark.slow
+def test_a_node_beside_a_board_measures_on_it_over_ssh(tmp_path, cluster):
+    """The node's environment names the board; the artifacts reach it through the object store."""
+    board = make_board(tmp_path, sys.executable)
+    node = cluster.add_node(num_cpus=1, resources={"device:board": 1},
+                            env_vars={"EDGEKIT_DEVICE": "board", "EDGEKIT_DEVICES": str(board["devices"])})
+    try:
+        suite = write_suite(tmp_path, models=["digits_mlp"], tflite=["int8"], device="board")
+        code, _, err = run_cli("sweep", suite, "--out", tmp_path / "out", "--ray", cluster.address)
+    finally:
+        cluster.remove_node(node)
+        stop_sshd(board["process"])
+    assert code == 0, err
+    assert "artifacts through Ray's object store" in err
+    [row] = rows(tmp_path / "out").values()
+    assert (row["status"], row["device"], row["runner"]) == ("ok", "board", "ssh"), row
+    assert row["accuracy"]["value"] > 0.9
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["devices"]["board"]["python"]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_measurement_is_retried(tmp_path, cluster):
+    suite = write_suite(tmp_path, models=["digits_mlp"], tflite=["fp32"])
+    sweep = start_sweep(suite, "--out", tmp_path / "out", "--ray", cluster.address)
+    killed = wait_for("_measure", sweep)
+    os.kill(killed, signal.SIGKILL)
+    _, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, err
+    [row] = rows(tmp_path / "out").values()
+    assert row["status"] == "ok", row
+
+
+@pytest.mark.slow
+def test_a_node_that_leaves_mid_measurement_fails_its_rows_without_a_hang(tmp_path, cluster):
+    node = cluster.add_node(num_cpus=1, resources={"device:doomed": 1})
+    suite = write_suite(tmp_path, models=["digits_mlp"], tflite=["fp32"], device="doomed")
+    sweep = start_sweep(suite, "--out", tmp_path / "out", "--ray", cluster.address)
+    wait_for("_measure", sweep)
+    cluster.remove_node(node)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 0, err
+    [row] = rows(tmp_path / "out").values()
+    assert row["status"] == "failed", row
+    assert row["reason"] == "measuring digits_mlp: no node offers device:doomed any more (its node left the cluster)"
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_sweep_and_keeps_the_previous_output(tmp_path, cluster):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"edgekit_version": "0.1.0", "kind": "edgekit sweep"}))
+    (out / "results.json").write_text("the previous sweep's")
+    suite = write_suite(tmp_path, models=["digits_mlp"], tflite=["fp32"])
+    before = folder_state(tmp_path)
+    sweep = start_sweep(suite, "--out", out, "--ray", cluster.address)
+    wait_for("_convert", sweep)
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130, err
+    assert folder_state(tmp_path) == before  # no staging folder, nothing of the sweep's
+    end = time.monotonic() + 20
+    while (running("_convert") or running("_measure")) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not running("_convert") and not running("_measure")
+
+
 def test_ray_missing_is_one_line_exit_2(tmp_path):
     (tmp_path / "ray.py").write_text("raise ImportError('No module named ray (simulated)')\n")
     suite = write_suite(tmp_path)
@@ -74,4 +179,17 @@ def test_ray_missing_is_one_line_exit_2(tmp_path):
                              env={"PYTHONPATH": f"{tmp_path}:{REPO}"})
     assert code == 2 and out == ""
     assert err.splitlines() == ['edgekit sweep: error: Ray is not installed: pip install -e ".[ray]"']
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path):
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = run_cli("sweep", write_suite(tmp_path), "--out", tmp_path / "out", "--ray", f"127.0.0.1:{port}")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"edgekit sweep: error: no Ray cluster at 127.0.0.1:{port}: nothing answers at port "
+                                f"{port} (Connection refused); start one there with `ray start --head`, or leave "
+                                "ADDRESS out for one on this machine"]
     assert not (tmp_path / "out").exists()
