@@ -25,6 +25,8 @@ DEFAULT_DEVICE = "host"  # a suite's "device": the Ray resource device:<name> it
 
 
 def load_suite(path: Path, quick: bool) -> dict:
+    from edgekit.convert.pipeline import needs_calibration
+
     try:
         suite = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -36,7 +38,48 @@ def load_suite(path: Path, quick: bool) -> dict:
         raise EdgekitError(f"suite {path}: 'device' is not a string (a name such as \"host\" or \"pi5\")")
     if not isinstance(suite.get("shared", ""), str):
         raise EdgekitError(f"suite {path}: 'shared' is not a string (a folder every Ray node sees at that path)")
+    suite = {**suite, **_sources(suite["models"], path)}
+    calibrated = [v for fmt in ("tflite", "onnx") for v in suite[fmt] if needs_calibration(fmt, v)]
+    for name, source in suite["sources"].items():
+        if calibrated and not source["calib"]:
+            raise EdgekitError(f"suite {path}: {name} has no calibration set, and {', '.join(calibrated)} "
+                               f'need{"s" if len(calibrated) == 1 else ""} one: give {{"model": PATH, "calib": PATH}}, '
+                               f"or leave {'it' if len(calibrated) == 1 else 'them'} out of the suite")
     return {**suite, **suite["quick"]} if quick else suite
+
+
+def _sources(entries: list, path: Path) -> dict:
+    """The suite's models by name, and the model files of those that are not zoo models: each
+    entry is a zoo name, a model's path, or {"model": PATH, "calib": PATH}, paths being relative
+    to the suite's folder (on a cluster, every node must see them at that path). A zoo model is
+    found on each node, in its own installation."""
+    from edgekit import zoo
+    from edgekit.convert.pipeline import model_name
+
+    names, sources = [], {}
+    for entry in entries:
+        given = entry.get("model") if isinstance(entry, dict) else entry
+        calib = entry.get("calib") if isinstance(entry, dict) else None
+        if not isinstance(given, str) or not isinstance(calib, (str, type(None))):
+            raise EdgekitError(f"suite {path}: the model {entry!r} is not a zoo name, a path, or "
+                               '{"model": PATH, "calib": PATH}')
+        if given in zoo.names() and calib is None:
+            name = given
+        else:
+            try:
+                model, _ = zoo.resolve_model(path.parent / given)  # an absolute `given` stays itself
+            except EdgekitError as exc:
+                raise EdgekitError(f"suite {path}: {exc}") from None
+            name = model_name(model)
+            if calib and not (path.parent / calib).exists():
+                raise EdgekitError(f"suite {path}: {name}'s calibration set {calib} does not exist: give "
+                                   "a .npz, .npy or image folder, relative to the suite's folder")
+            sources[name] = {"model": str(model.resolve()),
+                             "calib": str((path.parent / calib).resolve()) if calib else None}
+        if name in names:
+            raise EdgekitError(f"suite {path}: two models are named {name}: give each a file of its own name")
+        names.append(name)
+    return {"models": names, "sources": sources}
 
 
 @contextlib.contextmanager
@@ -66,8 +109,11 @@ def convert_model(suite: dict, name: str, out: Path) -> Path:
     from edgekit.convert.pipeline import convert
 
     with _in_repo():
-        model, calib = zoo.bundled(name)
-        convert(ConvertConfig(model=str(model.relative_to(REPO)), calib=str(calib.relative_to(REPO)),
+        if name in suite.get("sources", {}):
+            model, calib = suite["sources"][name]["model"], suite["sources"][name]["calib"]
+        else:
+            model, calib = (str(p.relative_to(REPO)) for p in zoo.bundled(name))
+        convert(ConvertConfig(model=model, calib=calib,
                               out=str(out / "artifacts"), tflite=",".join(suite["tflite"]),
                               onnx=",".join(suite["onnx"])), log=lambda message: None, verbose=False)
     return out / "artifacts" / name
@@ -88,7 +134,8 @@ def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int
     else a new one here); its results, with everything written to `out`."""
     from edgekit.outputs import check_output_folder, staged_folder
 
-    inputs = [("suite", suite_path), ("bundled models", REPO / "models")]
+    inputs = [("suite", suite_path), ("bundled models", REPO / "models"),
+              *((f"model {name}", Path(source["model"])) for name, source in suite.get("sources", {}).items())]
     check_output_folder(out, inputs, option)
     with contextlib.ExitStack() as stack:
         if ray_address is not None:  # connected before the staging folder points tempfile at itself

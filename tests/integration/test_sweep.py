@@ -172,6 +172,24 @@ def test_ctrl_c_cancels_the_sweep_and_keeps_the_previous_output(tmp_path, cluste
     assert not running("_convert") and not running("_measure")
 
 
+def test_a_suite_takes_a_users_model_file_beside_zoo_names(tmp_path, tiny):
+    """A path (relative to the suite) with its calibration set; without one, calibrated variants
+    are one line naming the fix."""
+    (tmp_path / "mine.keras").write_bytes(tiny["paths"]["keras3_keras"].read_bytes())
+    (tmp_path / "calib.npz").write_bytes((tiny["root"] / "calib_tiny.npz").read_bytes())
+    suite = write_suite(tmp_path, models=[{"model": "mine.keras", "calib": "calib.npz"}])
+    code, _, err = run_cli("sweep", suite, "--out", tmp_path / "out")
+    assert code == 0, err
+    found = rows(tmp_path / "out")
+    assert sorted(found) == [("mine", "tflite", "fp32", "litert:xnnpack", 1), ("mine", "tflite", "int8", "litert:xnnpack", 1)]
+    assert all(r["status"] == "ok" and r["fidelity"]["top1_agreement"] >= 0.9 for r in found.values())
+    code, out, err = run_cli("sweep", write_suite(tmp_path, models=["mine.keras"]), "--out", tmp_path / "other")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"edgekit sweep: error: suite {suite}: mine has no calibration set, and int8 needs "
+                                'one: give {"model": PATH, "calib": PATH}, or leave it out of the suite']
+    assert not (tmp_path / "other").exists()
+
+
 def test_ray_missing_is_one_line_exit_2(tmp_path):
     (tmp_path / "ray.py").write_text("raise ImportError('No module named ray (simulated)')\n")
     suite = write_suite(tmp_path)
