@@ -58,10 +58,6 @@ def _run(args, log) -> int:
     from edgekit.outputs import write_output_file
     from edgekit.report import compare, markdown, schema
 
-    if args.ray is not None:
-        from edgekit.sweep_on_ray import import_ray
-
-        import_ray()  # before any work: say how to install it
     suite = sweep.load_suite(args.suite, args.quick)
     out = args.out.resolve()
     os.chdir(REPO)  # models and data are recorded by their paths in the repository

@@ -134,13 +134,15 @@ def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int
     else a new one here); its results, with everything written to `out`."""
     from edgekit.outputs import check_output_folder, staged_folder
 
+    if ray_address is not None:
+        from edgekit import sweep_on_ray
+
+        sweep_on_ray.import_ray()  # before any work: say how to install it
     inputs = [("suite", suite_path), ("bundled models", REPO / "models"),
               *((f"model {name}", Path(source["model"])) for name, source in suite.get("sources", {}).items())]
-    check_output_folder(out, inputs, option)
+    check_output_folder(out, inputs, option)  # before connecting; staged_folder checks once more
     with contextlib.ExitStack() as stack:
         if ray_address is not None:  # connected before the staging folder points tempfile at itself
-            from edgekit import sweep_on_ray
-
             cluster = stack.enter_context(sweep_on_ray.connect(ray_address or None))
         stage = stack.enter_context(staged_folder(out, inputs, option))
         if ray_address is None:

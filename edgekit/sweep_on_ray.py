@@ -57,19 +57,17 @@ class ObjectStore:
     def opened(self, files: dict[str, bytes], name: str):
         with tempfile.TemporaryDirectory(prefix="edgekit-sweep-") as scratch:
             folder = Path(scratch) / name
-            self.write(files, folder)
+            self.gather(files, folder)
             yield folder
 
-    def write(self, files: dict[str, bytes], folder: Path) -> None:
+    def gather(self, files: dict[str, bytes], folder: Path) -> None:
+        """Write a conversion's files into `folder` (on a measuring node, or the driver's output)."""
         for relative, data in files.items():
             path = folder / relative
             if ".." in Path(relative).parts or Path(relative).is_absolute():
                 raise EdgekitError(f"a conversion returned the file {relative!r}, outside its folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-
-    def gather(self, files: dict[str, bytes], folder: Path) -> None:
-        self.write(files, folder)
 
     def close(self) -> None:
         pass

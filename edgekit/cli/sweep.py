@@ -33,10 +33,6 @@ def register(sub, common):
 def run(args) -> int:
     from edgekit import sweep
 
-    if args.ray is not None:
-        from edgekit.sweep_on_ray import import_ray
-
-        import_ray()  # before any work: say how to install it
     suite = sweep.load_suite(args.suite, args.quick)
     results = sweep.run(suite, args.out.resolve(), logging.getLogger("edgekit").info, args.ray,
                         suite_path=args.suite)
