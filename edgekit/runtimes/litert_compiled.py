@@ -239,9 +239,10 @@ def _openvino_precision(device: str) -> str:
     AMX, whatever the file's float32 says)."""
     import openvino
 
-    hint = str(openvino.Core().get_property(device, "INFERENCE_PRECISION_HINT"))
-    return {"bfloat16": "bfloat16", "f16": "float16", "f32": "float32"}.get(hint.split("'")[1] if "'" in hint
-                                                                           else hint, hint)
+    hint = str(openvino.Core().get_property(device, "INFERENCE_PRECISION_HINT"))  # "<Type: 'float32'>"
+    name = hint.split("'")[1] if "'" in hint else hint
+    # OpenVINO names a type by its short name on some CPUs (f32) and its long one on others (float32)
+    return {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}.get(name, name)
 
 
 @functools.cache
