@@ -365,11 +365,12 @@ H5_PROBE_SECONDS = 10  # a real model.h5 is read in well under a second
 @functools.cache
 def _h5_attrs(path: Path, size: int, mtime: int) -> dict:
     import subprocess
-    import sys
+
+    from edgekit import python_child
 
     try:
-        probe = subprocess.run([sys.executable, "-c", _H5_PROBE, str(path)], capture_output=True, text=True,
-                               timeout=H5_PROBE_SECONDS)
+        probe = subprocess.run(python_child.command("-c", _H5_PROBE, str(path)), capture_output=True, text=True,
+                               timeout=H5_PROBE_SECONDS, env=python_child.environment())
     except subprocess.TimeoutExpired:
         raise EdgekitError(f"model {path} is a damaged HDF5 file (reading it did not finish in "
                            f"{H5_PROBE_SECONDS} s)") from None

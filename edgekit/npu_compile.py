@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from edgekit import python_child
 from edgekit.errors import EdgekitError, did_you_mean, last_line
 
 # vendor: (the module of its Target class, where its SDK comes from)
@@ -65,9 +65,9 @@ def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "n
     if vendor == "intel_openvino":
         record["graph_backend"] = backend
     with tempfile.TemporaryDirectory(prefix="edgekit-aot-") as scratch:
-        done = subprocess.run([sys.executable, "-c", _COMPILE, str(model), vendor, soc, backend, scratch],
+        done = subprocess.run(python_child.command("-c", _COMPILE, str(model), vendor, soc, backend, scratch),
                               capture_output=True, text=True, errors="replace", timeout=1800,
-                              env=_env(scratch))
+                              env=python_child.environment(TMPDIR=scratch))  # the plugin's .error logs land there
         said = done.stdout.strip().splitlines()
         result = json.loads(said[-1]) if said and said[-1].startswith("{") else None
         if result is None:
@@ -152,12 +152,6 @@ else:
     compiled.save(path, export_only=True)
     print(json.dumps({"error": None, "file": str(path), "stats": str(compiled.partition_stats)}))
 """
-
-
-def _env(scratch: str) -> dict:
-    import os
-
-    return {**os.environ, "TMPDIR": scratch}  # the plugin's .error logs land in the scratch folder
 
 
 def _read_error_log(path: str | None) -> str:

@@ -4,13 +4,9 @@ some valid models), and `--max-bench-time` can stop a runtime that never returns
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from pathlib import Path
 
-import edgekit
-from edgekit import limits
+from edgekit import limits, python_child
 from edgekit.errors import BackendUnavailable, EdgekitError
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.worker_process import WorkerProcess, WorkerTimedOut
@@ -26,11 +22,10 @@ class LocalRunner(Runner):
 
     def command(self) -> list[str]:
         """How the worker starts: this Python, and this edgekit, whatever the working folder holds."""
-        return [sys.executable, "-P", "-m", "edgekit.runners.worker"]
+        return python_child.command("-m", "edgekit.runners.worker")
 
     def environment(self) -> dict | None:
-        root = str(Path(edgekit.__file__).resolve().parent.parent)
-        return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        return python_child.environment()
 
     def where(self, job: Job) -> str:
         """The target as a row's reason names it."""

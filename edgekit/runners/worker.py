@@ -1,9 +1,9 @@
 """The worker: measures models for a host edgekit, speaking `runners.protocol` on its standard
 input and output (`python -m edgekit.runners.worker`, or the bundle `runners.bundle` makes).
 
-It imports numpy, the runtime a job names and the worker's own part of edgekit (`bundle.MODULES`:
-the runtimes, the timing harness, the protocol), never TensorFlow, so a board needs only
-`pip install numpy ai-edge-litert` (or onnxruntime). A native crash ends this process only:
+It imports numpy, the runtime a job names and the worker's own part of edgekit (the runtimes, the
+timing harness, the protocol: `bundle.modules()` reads them from the imports here), never
+TensorFlow, so a board needs only `pip install numpy ai-edge-litert` (or onnxruntime, tflite-micro). A native crash ends this process only:
 the host reads the signal and the last lines of stderr.
 """
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from edgekit import python_child
 from edgekit.artifacts import TensorSpec
 from edgekit.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.heavy import quiet_stderr
@@ -147,8 +147,8 @@ CRASHED = "crashed with"
 def _try_arena(path: Path, arena: int, report: bool = False) -> tuple[bool, str]:
     """(whether `path` allocates in `arena` bytes, what TFLite Micro printed: from CRASHED on
     when it killed the process, with the signal and its last line)."""
-    done = subprocess.run([sys.executable, "-c", _TRY, str(path), str(arena), "report" if report else "-"],
-                          capture_output=True, text=True, errors="replace", timeout=300)
+    done = subprocess.run(python_child.command("-c", _TRY, str(path), str(arena), "report" if report else "-"),
+                          capture_output=True, text=True, errors="replace", timeout=300, env=python_child.environment())
     said = done.stdout + done.stderr
     if done.returncode < 0:
         try:

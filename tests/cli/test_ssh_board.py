@@ -1,6 +1,6 @@
 """A Linux board over SSH, for real: the test starts OpenSSH's sshd on 127.0.0.1 with keys made
 in its own folder (no system configuration touched), makes a "board" virtual environment with
-only numpy and ai-edge-litert, and benchmarks the default model's artifacts there."""
+only numpy, ai-edge-litert and tflite-micro, and benchmarks the default model's artifacts there."""
 
 import json
 import subprocess
@@ -17,12 +17,13 @@ from tests.sshd import free_port, make_board, start_sshd, stop_sshd
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     root = tmp_path_factory.mktemp("board")
-    venv = root / "venv"  # the board's Python: numpy and LiteRT only, no edgekit, no TensorFlow
+    venv = root / "venv"  # the board's Python: numpy, LiteRT and TFLite Micro only, no edgekit, no TensorFlow
     state = make_board(root, f"{venv}/bin/python")
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"numpy=={version('numpy')}",
-                        f"ai-edge-litert=={version('ai-edge-litert')}"], check=True, timeout=600)
+                        f"ai-edge-litert=={version('ai-edge-litert')}", f"tflite-micro=={version('tflite-micro')}"],
+                       check=True, timeout=600)
         state["venv"] = venv
         yield state
     finally:
@@ -71,6 +72,19 @@ def test_bench_on_the_board_records_its_fingerprint_and_fidelity(board, converte
     page = (tmp_path / "r.html").read_text()
     assert "<h3>On local</h3>" in page and "<h3>On board</h3>" in page and "Latency across devices" in page
     assert "<dt>device board</dt>" in page
+
+
+def test_tflite_micro_runs_on_the_board(board, converted, tmp_path):
+    """The worker bundle holds every module TFLite Micro's session imports (its arena search and
+    inspection reach the report's helpers): a module missing from it is a failed row here."""
+    code, _, stderr = run_cli("bench", converted["folder"] / "digits_cnn_int8.tflite", "--device", "board",
+                              "--devices", board["devices"], "--runtime", "tflm", "--runs", "5",
+                              "--output", tmp_path / "r.json")
+    assert code == 0, stderr
+    records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
+    tflm = [r for r in records if r["runtime"] == "tflm"]
+    assert tflm and all(r["status"] == "ok" and r["device"] == "board" and r["runner"] == "ssh" for r in tflm), tflm
+    assert all(r["details"]["arena_bytes"] > 0 for r in tflm)
 
 
 def test_a_board_that_goes_away_mid_run_is_a_failed_row_not_a_hang(board, converted, tmp_path):

@@ -121,41 +121,58 @@ def test_a_worker_that_prints_garbage_is_refused(tmp_path):
         runner.measure(job(tmp_path), limits.Deadline(60, "the test"))
 
 
-def test_the_worker_imports_neither_tensorflow_nor_the_rest_of_edgekit(converted):
-    """What a board needs is numpy and the runtime: run a real job with -X importtime and list
-    every module the worker imported."""
+def test_the_worker_imports_no_tensorflow_and_nothing_of_edgekit_the_bundle_lacks(converted):
+    """What a board needs is numpy and the runtime, and what the bundle holds: run real LiteRT and
+    TFLite Micro jobs with -X importtime and list every module the workers imported. (The bundle is
+    found by reading imports; one made another way, e.g. by importlib, would be missed there.)"""
+    from edgekit.runners import bundle, worker_process
+
     artifact = converted["folder"] / "digits_cnn_int8.tflite"
     runner = LocalRunner()
-    runner.command = lambda: [sys.executable, "-X", "importtime", "-m", "edgekit.runners.worker"]
-    from edgekit.runners import worker_process
-
-    seen = {}
+    runner.command = lambda: [sys.executable, "-X", "importtime", *LocalRunner().command()[1:]]
+    stderr = []
     original = worker_process.WorkerProcess.close
 
     def close(self):
         self.kill()
-        seen["stderr"] = (self.stderr.seek(0), self.stderr.read().decode())[1]
+        stderr.append((self.stderr.seek(0), self.stderr.read().decode())[1])
         original(self)
 
     worker_process.WorkerProcess.close = close
+    feeds = [{"image": np.zeros((1, 8, 8, 1), np.float32)}]
     try:
-        found, _ = runner.measure(Job(artifact, "litert", "litert:xnnpack x1", {"kernels": "xnnpack", "threads": 1},
-                                      [{"image": np.zeros((1, 8, 8, 1), np.float32)}], None, 5, 1, 2),
-                                  limits.Deadline(120, "the test"))
+        for runtime, target, options in (("litert", "litert:xnnpack x1", {"kernels": "xnnpack", "threads": 1}),
+                                         ("tflm", "tflm:host", {})):
+            found, _ = runner.measure(Job(artifact, runtime, target, options, feeds, None, 5, 1, 2),
+                                      limits.Deadline(120, "the test"))
+            assert found["latency_us"]["runs"] == 5
     finally:
         worker_process.WorkerProcess.close = original
-    assert found["latency_us"]["runs"] == 5
-    modules = {line.split("|")[-1].strip() for line in seen["stderr"].splitlines() if line.startswith("import time:")}
+    modules = {line.split("|")[-1].strip() for text in stderr for line in text.splitlines()
+               if line.startswith("import time:")}
     heavy = {m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "sklearn")}
     assert heavy == set()
-    ours = {m.strip() for m in modules if m.strip().startswith("edgekit")}
-    assert ours <= {"edgekit", "edgekit.errors", "edgekit.artifacts", "edgekit.heavy", "edgekit.interrupts",
-                    "edgekit.environment", "edgekit.bench", "edgekit.bench.timing", "edgekit.bench.memory",
-                    "edgekit.bench.harness", "edgekit.runtimes", "edgekit.runtimes.base", "edgekit.runtimes.keras",
-                    "edgekit.runtimes.litert", "edgekit.runtimes.litert_guard", "edgekit.runtimes.litert_compiled",
-                        "edgekit.runtimes.messages", "edgekit.graph_costs",
-                    "edgekit.runtimes.onnxruntime", "edgekit.runtimes.tflm", "edgekit.runners", "edgekit.runners.protocol",
-                    "edgekit.runners.worker"}, ours
+    ours = {m for m in modules if m.split(".")[0] == "edgekit"}
+    assert ours - set(bundle.modules()) == set()
+
+
+def test_every_module_of_the_bundle_imports_from_the_bundle_alone(tmp_path):
+    """As on a board, where no edgekit is installed: -I -S leaves out the working folder and site's
+    .pth files (an editable edgekit's finder would fill any gap), and site-packages is added back
+    by hand for numpy."""
+    import site
+
+    from edgekit.runners import bundle
+
+    zipped = bundle.build(tmp_path / "worker.pyz")
+    source = (f"import importlib, sys\nsys.path[:0] = [{str(zipped)!r}]\nsys.path += {site.getsitepackages()!r}\n"
+              f"for name in {bundle.modules()!r}:\n    importlib.import_module(name)\n"
+              "print(sys.modules['edgekit'].__file__)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", source], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{zipped}/edgekit/__init__.py"
+    assert {"edgekit.runners.worker", "edgekit.python_child"} <= set(bundle.modules())
 
 
 @pytest.mark.parametrize("spec, devices, problem", [
