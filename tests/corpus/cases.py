@@ -304,7 +304,8 @@ def compile_and_export_cases() -> list[Case]:
         cases += [Case(f"{file} via compile", ("compile", path, "--npu", "intel_openvino:LNL", "--npu-backend", "cpu",
                                                "--out", "{out}"), file, problem),
                   Case(f"{file} via export", ("export", path, "--out", "{out}/c_array"), file, problem),
-                  Case(f"{file} via inspect", ("inspect", path), file, problem)]
+                  Case(f"{file} via inspect", ("inspect", path), file, problem),
+                  Case(f"{file} via bench", ("bench", path, "--output", "{out}/results.json", "-q"), file, problem)]
     tiny = str(TINY_TFLITE)
     for symbol in ("int", "class", "bitand", "co_await", "typeof", "_Bool", "__guard", "g_", "main"):
         cases.append(Case(f"--symbol {symbol} via export", ("export", tiny, "--symbol", symbol, "--out",
