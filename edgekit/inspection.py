@@ -5,6 +5,7 @@ loading a runtime, so a model that no runtime here can run can still be inspecte
 from __future__ import annotations
 
 import collections
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from edgekit.errors import EdgekitError, first_line
 from edgekit.graph_costs import onnx_macs, tflite_costs
 
 FLEX_PREFIX = "Flex"
+MAX_TENSOR_ELEMENTS = (1 << 31) - 1  # TFLite's kernels count elements in an int (RuntimeShape::FlatSize)
 
 
 def inspect_model(path: str | Path) -> dict:
@@ -48,12 +50,79 @@ def inspect_tflite(path: Path) -> dict:
         raise EdgekitError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier): the file is damaged")
     try:
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+        problem = tflite_damage(model)
+        if problem:
+            raise EdgekitError(f"{path} is a damaged TFLite file: {problem}; convert or export the model again")
         info = _describe_tflite(model, schema)
     except EdgekitError:
         raise
     except Exception as exc:  # a damaged flatbuffer fails in many ways while being walked
         raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
     return {"path": str(path), "format": "tflite", "size_bytes": len(buf), **info}
+
+
+def tflite_damage(model) -> str | None:
+    """What makes a parsed .tflite file unusable by any runtime, in words, or None: an index
+    (buffer, tensor, operator code, subgraph) past the end of its list, an operator that reads a
+    tensor that it or a later operator writes (runtimes run operators in file order, so that reads
+    nothing; variable tensors hold state and are exempt), or a tensor with more elements than
+    TFLite's kernels count in their 32-bit flat sizes. Only what no runtime could run: LiteRT
+    refuses some files that TFLite Micro runs (DESIGN pitfall 23)."""
+    buffers, codes = len(model.buffers or []), len(model.operatorCodes or [])
+    subgraphs = model.subgraphs or []
+    for g, graph in enumerate(subgraphs):
+        tensors = graph.tensors or []
+
+        def name(t: int) -> str:
+            return f"tensor {t} ({(tensors[t].name or b'').decode(errors='replace')!r}) of subgraph {g}"
+
+        def out_of_range(indices: list[int], what: str, lowest: int = 0) -> str | None:
+            bad = next((i for i in indices if not lowest <= i < len(tensors)), None)
+            return None if bad is None else f"{what} of subgraph {g} names tensor {bad}, and it has {len(tensors)}"
+
+        for t, tensor in enumerate(tensors):
+            if not 0 <= tensor.buffer < buffers:
+                return f"{name(t)} names buffer {tensor.buffer}, and the file has {buffers}"
+            for shape in (_ints(tensor.shape), _ints(tensor.shapeSignature)):
+                count = math.prod(d for d in shape if d > 0)
+                if count > MAX_TENSOR_ELEMENTS:
+                    return (f"{name(t)} has shape {shape}: {count:,} elements, more than TFLite's kernels "
+                            f"count ({MAX_TENSOR_ELEMENTS:,})")
+        problem = out_of_range(_ints(graph.inputs), "an input") or out_of_range(_ints(graph.outputs), "an output")
+        if problem:
+            return problem
+        ops = [(op.opcodeIndex, _ints(op.inputs), _ints(op.outputs)) for op in graph.operators or []]
+        written: dict[int, int] = {}  # tensor -> the first operator that writes it
+        for o, (code, inputs, outputs) in enumerate(ops):
+            if not 0 <= code < codes:
+                return f"operator {o} of subgraph {g} names operator code {code}, and the file has {codes}"
+            problem = (out_of_range(inputs, f"operator {o}", lowest=-1)  # -1: an optional input left out
+                       or out_of_range(outputs, f"operator {o}", lowest=-1))
+            if problem:
+                return problem
+            for t in outputs:
+                written.setdefault(t, o)
+        for o, (_, inputs, _) in enumerate(ops):
+            for t in inputs:
+                if written.get(t, -1) >= o and not tensors[t].isVariable:
+                    writer = "it writes itself" if written[t] == o else f"operator {written[t]} writes after it"
+                    return f"operator {o} of subgraph {g} reads {name(t)}, which {writer}"
+    for signature in model.signatureDefs or []:
+        if not 0 <= signature.subgraphIndex < len(subgraphs):
+            return f"a signature names subgraph {signature.subgraphIndex}, and the file has {len(subgraphs)}"
+        count = len(subgraphs[signature.subgraphIndex].tensors or [])
+        bad = next((m.tensorIndex for m in (signature.inputs or []) + (signature.outputs or [])
+                    if not 0 <= m.tensorIndex < count), None)
+        if bad is not None:
+            return f"a signature names tensor {bad} of subgraph {signature.subgraphIndex}, and it has {count}"
+    return None
+
+
+def _ints(values) -> list[int]:
+    """A flatbuffer vector (a numpy array, a list or None) as Python ints."""
+    if values is None:
+        return []
+    return values.tolist() if isinstance(values, np.ndarray) else [int(v) for v in values]
 
 
 def _describe_tflite(model, schema) -> dict:

@@ -12,6 +12,7 @@ plugin is native code, and a failed compile leaves a 0-byte file and a `/tmp/*.e
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -36,12 +37,16 @@ VENDORS = {
 }
 BACKENDS = ("npu", "gpu", "cpu")  # Intel OpenVINO: the device a partition is compiled for
 _STATS = re.compile(r"Subgraph (\d+) (\w+) compiled:\s*(\d+) / (\d+) ops offloaded to (\d+) partitions")
-# what a plugin that did not load logs, most telling first
-_NOT_LOADED = ("cannot open shared object file", "undefined symbol", "Failed to load", "Loaded 0 plugins")
+# what a plugin that did not load logs, most telling first (not "Failed to load model from file":
+# that is the model, which `compile` checks before any plugin sees it)
+_NOT_LOADED = ("cannot open shared object file", "undefined symbol", "shared library", "Failed to load plugin",
+               "Loaded 0 plugins")
+_LOG_PREFIX = re.compile(r"^(?:(?:INFO|WARNING|ERROR|VERBOSE): \[[^\]]*\]\s*)+")
 
 
 def parse_targets(text: str) -> list[tuple[str, str]]:
-    """'intel_openvino:LNL,qualcomm:SM8650' -> [(vendor, SoC)], each checked against LiteRT's list."""
+    """'intel_openvino:LNL,qualcomm:SM8650' -> [(vendor, SoC)], each checked against LiteRT's list
+    and each once (a target named twice would be compiled, and recorded, twice)."""
     import importlib
 
     found = []
@@ -52,7 +57,8 @@ def parse_targets(text: str) -> list[tuple[str, str]]:
         models = [m.value for m in importlib.import_module(VENDORS[vendor][0]).SocModel]
         if soc not in models:
             raise EdgekitError(f"--npu {item}: {vendor} has no SoC {soc!r}; LiteRT knows {', '.join(models)}")
-        found.append((vendor, soc))
+        if (vendor, soc) not in found:
+            found.append((vendor, soc))
     if not found:
         raise EdgekitError("--npu names no target: give e.g. intel_openvino:LNL,qualcomm:SM8650")
     return found
@@ -82,11 +88,27 @@ def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "n
                     hint = ("the npu graph backend needs Intel's NPU driver and compiler (linux-npu-driver); "
                             "--npu-backend cpu compiles for OpenVINO's CPU plugin")
                 return {**record, "status": "skipped", "reason": f"the {vendor} plugin did not load: {loader}; {hint}"}
-            return {**record, "status": "failed", "reason": f"{vendor} compile failed: {last_line(log)}"}
+            return {**record, "status": "failed", "reason": f"{vendor} compile failed: {compile_error(log)}"}
         compiled = out / f"{model.stem}_{vendor}_{soc}.tflite"
         compiled.write_bytes(Path(result["file"]).read_bytes())
     return {**record, "status": "ok", "file": compiled.name, "size_bytes": compiled.stat().st_size,
             **coverage(result["stats"], compiled)}
+
+
+def compile_error(log: str, limit: int = 300) -> str:
+    """The plugin's own reason in its log: the first ERROR that says something (with the lines it
+    runs on to), else what it found unsupported, else the last line that is not INFO chatter."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        said = _LOG_PREFIX.sub("", line) if line.startswith("ERROR") else ""
+        if said:
+            more = itertools.takewhile(lambda next_: not _LOG_PREFIX.match(next_) and "[LITERT" not in next_,
+                                       lines[i + 1:])
+            return " ".join([said, *more])[:limit]
+    unsupported = [_LOG_PREFIX.sub("", line) for line in lines if "not supported" in line]
+    if unsupported:
+        return "; ".join(dict.fromkeys(unsupported))[:limit]
+    return last_line("\n".join(line for line in lines if not line.startswith("INFO")) or log, limit)
 
 
 def coverage(stats: str, compiled: Path) -> dict:

@@ -126,8 +126,12 @@ def check_benchmark_binary(phone) -> None:
         raise EdgekitError(f"--device {phone.name} measures with LiteRT's benchmark_model on the phone: give the "
                            "binary for its ABI with --benchmark-binary PATH (e.g. android_aarch64_benchmark_model, "
                            "from LiteRT's releases or TensorFlow's nightly builds)")
-    if not Path(phone.benchmark_binary).is_file():
-        raise EdgekitError(f"--benchmark-binary {phone.benchmark_binary}: no such file")
+    binary = Path(phone.benchmark_binary)
+    if binary.is_dir():
+        raise EdgekitError(f"--benchmark-binary {binary} is a folder: give the benchmark_model binary itself "
+                           f"(e.g. {binary / 'android_aarch64_benchmark_model'})")
+    if not binary.is_file():
+        raise EdgekitError(f"--benchmark-binary {binary}: no such file")
 
 
 def bench_inputs(args) -> list[tuple[str, Path | None]]:

@@ -27,6 +27,7 @@ def register(sub, common):
 
 def run(args) -> int:
     from edgekit.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
+    from edgekit.errors import EdgekitError
     from edgekit.inspection import checked_tflite
     from edgekit.npu_compile import compile_for, coverage_line, parse_targets
     from edgekit.outputs import staged_folder
@@ -36,6 +37,9 @@ def run(args) -> int:
     final = Path(args.out) / f"{model.stem}-npu"
     with staged_folder(final, [("model", model)]) as stage:
         records = [compile_for(model, vendor, soc, stage, args.npu_backend) for vendor, soc in chosen]
+        if not any(r["status"] == "ok" for r in records):  # nothing to write: what --out holds stays
+            raise EdgekitError(f"{model}: no target compiled ({'; '.join(coverage_line(r) for r in records)}); "
+                               f"nothing was written to {final}")
         record = new_manifest(kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model),
                               targets=records)
         atomic_write_json(stage / COMPILE_NAME, record)

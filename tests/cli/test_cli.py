@@ -319,3 +319,14 @@ def test_sigterm_at_any_point_of_a_conversion_exits_130_and_keeps_the_previous_o
         assert snapshot(out) == before, where
         valid += 1
     assert valid >= points - 2, f"only {valid} of {points} signals landed before the swap"
+
+
+def test_a_folder_given_as_the_benchmark_binary_is_named_a_folder(tmp_path):
+    """Checked before adb is looked for: no phone or adb is needed to say so."""
+    from tests.corpus.cases import TINY_TFLITE
+
+    code, stdout, stderr = run_cli("bench", TINY_TFLITE, "--device", "adb", "--benchmark-binary", tmp_path)
+    assert code == 2 and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"edgekit bench: error: --benchmark-binary {tmp_path} is a folder: give the benchmark_model binary itself "
+        f"(e.g. {tmp_path / 'android_aarch64_benchmark_model'})"]

@@ -285,8 +285,55 @@ def output_path_cases() -> list[Case]:
     ]
 
 
+# tests/corpus/compile/: damaged .tflite files (tflite_builder.py) -> what the error line must say
+COMPILE_FILES = {"bad_buffer_index.tflite": ("names buffer 99",), "bad_opcode_index.tflite": ("names operator code 7",),
+                 "bad_tensor_index.tflite": ("names tensor 40",), "op_feeds_itself.tflite": ("which it writes itself",),
+                 "huge_input_shape.tflite": ("17,179,869,184 elements",)}
+TINY_TFLITE = CORPUS / "compile" / "tiny.tflite"  # the valid file they are cut from
+HAND_WRITTEN = "// the team's own model_data.cc\nconst unsigned char g_model_data[] = {0};\n"
+
+
+def compile_and_export_cases() -> list[Case]:
+    """Damaged .tflite files through every command that reads them (refused before a compiler
+    plugin or a C array sees them), C/C++ keywords as export's --symbol, export over a hand-written
+    model_data.cc ({firmware}, made by `plant_firmware`), compile where every target is skipped, and a
+    folder given as bench's --benchmark-binary."""
+    cases = []
+    for file, problem in COMPILE_FILES.items():
+        path = str(CORPUS / "compile" / file)
+        cases += [Case(f"{file} via compile", ("compile", path, "--npu", "intel_openvino:LNL", "--npu-backend", "cpu",
+                                               "--out", "{out}"), file, problem),
+                  Case(f"{file} via export", ("export", path, "--out", "{out}/c_array"), file, problem),
+                  Case(f"{file} via inspect", ("inspect", path), file, problem),
+                  Case(f"{file} via bench", ("bench", path, "--output", "{out}/results.json", "-q"), file, problem)]
+    tiny = str(TINY_TFLITE)
+    for symbol in ("int", "class", "bitand", "co_await", "typeof", "_Bool", "__guard", "g_", "main"):
+        cases.append(Case(f"--symbol {symbol} via export", ("export", tiny, "--symbol", symbol, "--out",
+                                                            "{out}/c_array"), "--symbol", ("keyword", "reserved")))
+    return cases + [
+        Case("--symbol with a line break via export", ("export", tiny, "--symbol", "g_model\n", "--out", "{out}/c_array"),
+             "--symbol", ("not a C identifier",)),
+        Case("--out holding a hand-written model_data.cc via export", ("export", tiny, "--out", "{firmware}"),
+             "{firmware}/model_data.cc", ("not written by edgekit export",)),
+        Case("every target skipped via compile", ("compile", tiny, "--npu", "qualcomm:SM8650", "--out", "{out}"),
+             "tiny.tflite", ("no target compiled",)),
+        Case("--benchmark-binary a folder via bench", ("bench", tiny, "--device", "adb", "--benchmark-binary", "{out}",
+                                                       "--output", "{out}/results.json", "-q"), "--benchmark-binary {out}",
+             ("is a folder",)),
+    ]
+
+
+def plant_firmware(out: Path) -> dict[str, Path]:
+    """{firmware}: a folder of the user's, inside the output folder, with a model_data.cc they wrote."""
+    firmware = out / "firmware"
+    firmware.mkdir(parents=True, exist_ok=True)
+    (firmware / "model_data.cc").write_text(HAND_WRITTEN)
+    return {"firmware": firmware}
+
+
 def all_cases() -> list[Case]:
-    return model_cases() + data_cases() + results_cases() + argument_cases()
+    return (model_cases() + data_cases() + results_cases() + argument_cases()
+            + compile_and_export_cases())
 
 
 @dataclasses.dataclass
@@ -348,7 +395,7 @@ def prepare(root: Path) -> dict[str, Path]:
     ro = root / "read_only"
     ro.mkdir(exist_ok=True)
     places = {"out": out, "file": root / "a_file", "ro": ro, **special_models(root), **special_data(root),
-              **output_places(root)}
+              **output_places(root), **plant_firmware(out)}
     if os.geteuid() != 0:
         ro.chmod(0o555)
     elif subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:

@@ -122,6 +122,7 @@ def main() -> None:
     make_trust_models(models)
     make_results_and_config()
     make_big_image()
+    make_compile_corpus()
     total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
     print(f"wrote the corpus under {HERE} ({total / 1024:.0f} KB)")
 
@@ -325,6 +326,16 @@ def make_big_image(data: Path = HERE / "data") -> None:
     """An image folder whose one PNG declares 12000x12000 pixels: 18 KB on disk, 288 MB decoded."""
     (data / "huge_image").mkdir(exist_ok=True)
     (data / "huge_image" / "huge.png").write_bytes(blank_png(12000, 12000))
+
+
+def make_compile_corpus(folder: Path = HERE / "compile") -> None:
+    """Damaged .tflite files (an index past its list, an operator reading its own output, a 64 GiB
+    input) and the valid one they are cut from, built field by field without TensorFlow."""
+    from tests.corpus.tflite_builder import tiny_tflite, write_damaged
+
+    shutil.rmtree(folder, ignore_errors=True)
+    write_damaged(folder)
+    (folder / "tiny.tflite").write_bytes(tiny_tflite())
 
 
 def _saved(model, suffix: str) -> bytes:

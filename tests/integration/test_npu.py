@@ -5,7 +5,10 @@ extra absent, the same commands give skipped rows naming how to install it."""
 import importlib.util
 import json
 
-from tests.conftest import run_cli
+import pytest
+
+from tests.conftest import folder_state, run_cli
+from tests.corpus import cases
 
 OPENVINO = importlib.util.find_spec("openvino") is not None
 
@@ -64,3 +67,59 @@ def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(c
                                    "litert-compiled:npu", "--output", tmp_path / "no_npu.json")
     record = json.loads((tmp_path / "no_npu.json").read_text())["models"][0]["records"][0]
     assert record["status"] == "skipped" and "no NPU device here" in record["reason"], record
+
+
+def _tiny(folder, edit=None, name="tiny.tflite"):
+    from tests.corpus.tflite_builder import tiny_tflite
+
+    (folder / name).write_bytes(tiny_tflite(edit))
+    return folder / name
+
+
+@pytest.mark.skipif(not OPENVINO, reason="needs the [npu] extra (openvino) for a first compile that succeeds")
+def test_a_compile_where_every_target_is_skipped_keeps_the_folder_it_would_replace(tmp_path):
+    model, out = _tiny(tmp_path), tmp_path / "keep"
+    code, _, stderr = run_cli("compile", model, "--npu", "intel_openvino:LNL", "--npu-backend", "cpu", "--out", out)
+    assert code == 0, stderr
+    before = folder_state(out)
+    assert "tiny-npu/tiny_intel_openvino_LNL.tflite" in before
+    code, stdout, stderr = run_cli("compile", model, "--npu", "qualcomm:SM8650,google_tensor:Tensor_G3", "--out", out)
+    assert code == 2 and stdout == "" and "Traceback" not in stderr
+    [line] = stderr.strip().splitlines()
+    assert "no target compiled" in line and "libQnnHtp.so" in line and f"nothing was written to {out / 'tiny-npu'}" in line
+    assert folder_state(out) == before  # byte for byte
+
+
+@pytest.mark.skipif(not OPENVINO, reason="needs the [npu] extra (openvino)")
+def test_a_target_named_twice_is_compiled_and_recorded_once(tmp_path):
+    code, stdout, stderr = run_cli("compile", _tiny(tmp_path), "--npu", "intel_openvino:LNL, intel_openvino:LNL",
+                                   "--npu-backend", "cpu", "--out", tmp_path)
+    assert code == 0, stderr
+    [target] = json.loads((tmp_path / "tiny-npu" / "compile.json").read_text())["targets"]
+    assert target["target"] == "intel_openvino:LNL" and stdout.count("intel_openvino:LNL") == 1
+
+
+@pytest.mark.skipif(not OPENVINO, reason="needs the [npu] extra (openvino)")
+def test_a_failed_compile_gives_the_plugin_s_reason_not_its_last_info_line(tmp_path):
+    """An op the plugin does not know (a builtin code past this LiteRT's list: a valid file from a
+    newer converter) fails the one target: exit 2, the plugin's own words, nothing written."""
+
+    def unknown_op(model):
+        model.operatorCodes[0].builtinCode = 250
+
+    code, stdout, stderr = run_cli("compile", _tiny(tmp_path, unknown_op), "--npu", "intel_openvino:LNL",
+                                   "--npu-backend", "cpu", "--out", tmp_path / "out")
+    assert code == 2 and "Traceback" not in stderr
+    [line] = stderr.strip().splitlines()
+    assert "intel_openvino compile failed: op type 250 is not supported" in line and "INFO" not in line
+    assert not (tmp_path / "out" / "tiny-npu").exists()
+
+
+@pytest.mark.skipif(not OPENVINO, reason="needs the [npu] extra (openvino)")
+def test_a_model_the_plugin_cannot_load_is_a_failed_compile_not_a_missing_plugin(tmp_path):
+    """`compile` refuses a damaged file before any plugin sees it; past that check (as here, called
+    directly), LiteRT's "Failed to load model from file" is still the model's fault, not the SDK's."""
+    from edgekit.npu_compile import compile_for
+
+    record = compile_for(cases.CORPUS / "compile" / "bad_buffer_index.tflite", "intel_openvino", "LNL", tmp_path, "cpu")
+    assert record["status"] == "failed" and record["reason"] == "intel_openvino compile failed: Buffer index out of range"
