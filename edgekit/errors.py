@@ -1,12 +1,19 @@
 """The errors a user sees. Each carries one line that names the problem and the fix.
 
 A message names an option as its caller wrote it: `--opset` under the `edgekit` command (which
-calls `naming_cli_options()`), `opset=` from Python (`option`, `switch`).
+calls `naming_cli_options()`), `opset=` from Python (`option`, `switch`), and a suite's field
+(`"runs": 1 in the suite`) within a sweep's jobs, which run with no command-line options at all
+(`naming_suite_fields()`).
 """
 
 import contextlib
 
-_cli_options = False  # set by the command line for the run; a flag, not a contextvar: worker threads read it
+# how messages name options: "python", "cli" (the command line's run) or "suite" (a sweep's jobs);
+# a global, not a contextvar: worker threads read it
+_naming = "python"
+# edgekit's option -> the suite field that sets it (edgekit/suite_file.py); others have no field
+SUITE_FIELDS = {"tflite": "tflite", "onnx": "onnx", "runtime": "runtimes", "threads": "threads", "runs": "runs",
+                "warmup": "warmup", "batch": "batch", "trust_model_code": "trust_model_code"}
 
 
 class EdgekitError(Exception):
@@ -54,26 +61,42 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
 
 def option(name: str, value=None) -> str:
     """An option as the caller wrote it: "--opset" or, with its value, "--opset 99" on the command
-    line; "opset" or "opset=99" from Python. `name` is the Python name (max_calib_samples)."""
-    if _cli_options:
+    line; "opset" or "opset=99" from Python; the suite's "runs" or "runs": 1 in a sweep's jobs.
+    `name` is the Python name (max_calib_samples)."""
+    if _naming == "suite" and name in SUITE_FIELDS:
+        return f'"{SUITE_FIELDS[name]}"' + ("" if value is None else f": {value}") + " in the suite"
+    if _naming == "cli":
         return f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}")
     return name if value is None else f"{name}={value}"
 
 
 def switch(name: str) -> str:
-    """A flag that takes no value: "--trust-model-code" on the command line, "trust_model_code=True" from Python."""
-    return option(name) if _cli_options else f"{name}=True"
+    """A flag that takes no value: "--trust-model-code" on the command line, "trust_model_code=True"
+    from Python, "trust_model_code": true in a sweep's jobs."""
+    if _naming == "suite" and name in SUITE_FIELDS:
+        return option(name, "true")
+    return option(name) if _naming == "cli" else f"{name}=True"
 
 
 @contextlib.contextmanager
-def naming_cli_options():
-    """Within it, messages name options as command-line flags (the `edgekit` command's run)."""
-    global _cli_options
-    before, _cli_options = _cli_options, True
+def _naming_as(how: str):
+    global _naming
+    before, _naming = _naming, how
     try:
         yield
     finally:
-        _cli_options = before
+        _naming = before
+
+
+def naming_cli_options():
+    """Within it, messages name options as command-line flags (the `edgekit` command's run)."""
+    return _naming_as("cli")
+
+
+def naming_suite_fields():
+    """Within it, messages name options as the suite fields that set them (a sweep's jobs: `edgekit
+    sweep` takes none of convert's or bench's flags)."""
+    return _naming_as("suite")
 
 
 def did_you_mean(word: str, choices) -> str:

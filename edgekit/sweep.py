@@ -15,29 +15,20 @@ import os
 from pathlib import Path
 
 from edgekit.artifacts import SWEEP_NAME
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, naming_suite_fields
 from edgekit.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
-FIELDS = {"models": list, "tflite": list, "onnx": list, "runtimes": list, "threads": list,
-          "runs": int, "warmup": int, "batch": int, "quick": dict}
 DEFAULT_DEVICE = "host"  # a suite's "device": the Ray resource device:<name> its measurements need
 
 
 def load_suite(path: Path, quick: bool) -> dict:
+    """The suite's fields (edgekit/suite_file.py: each checked), its models by name, and the model
+    files and calibration sets of those that are not zoo models ("sources")."""
+    from edgekit import suite_file
     from edgekit.convert.pipeline import needs_calibration
 
-    try:
-        suite = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EdgekitError(f"suite {path} cannot be read ({exc}): give a JSON file like benchmarks/suite.json") from None
-    for key, kind in FIELDS.items():
-        if not isinstance(suite.get(key), kind):
-            raise EdgekitError(f"suite {path}: {key!r} is missing or not a {kind.__name__}")
-    if not isinstance(suite.get("device", DEFAULT_DEVICE), str):
-        raise EdgekitError(f"suite {path}: 'device' is not a string (a name such as \"host\" or \"pi5\")")
-    if not isinstance(suite.get("shared", ""), str):
-        raise EdgekitError(f"suite {path}: 'shared' is not a string (a folder every Ray node sees at that path)")
+    suite = suite_file.read(path, quick)
     suite = {**suite, **_sources(suite["models"], path)}
     calibrated = [v for fmt in ("tflite", "onnx") for v in suite[fmt] if needs_calibration(fmt, v)]
     for name, source in suite["sources"].items():
@@ -45,24 +36,20 @@ def load_suite(path: Path, quick: bool) -> dict:
             raise EdgekitError(f"suite {path}: {name} has no calibration set, and {', '.join(calibrated)} "
                                f'need{"s" if len(calibrated) == 1 else ""} one: give {{"model": PATH, "calib": PATH}}, '
                                f"or leave {'it' if len(calibrated) == 1 else 'them'} out of the suite")
-    return {**suite, **suite["quick"]} if quick else suite
+    return suite
 
 
-def _sources(entries: list, path: Path) -> dict:
+def _sources(entries: list[dict], path: Path) -> dict:
     """The suite's models by name, and the model files of those that are not zoo models: each
-    entry is a zoo name, a model's path, or {"model": PATH, "calib": PATH}, paths being relative
-    to the suite's folder (on a cluster, every node must see them at that path). A zoo model is
-    found on each node, in its own installation."""
+    entry is a zoo name or a model's path, with its calibration set, paths being relative to the
+    suite's folder (on a cluster, every node must see them at that path). A zoo model is found on
+    each node, in its own installation."""
     from edgekit import zoo
     from edgekit.convert.pipeline import model_name
 
     names, sources = [], {}
     for entry in entries:
-        given = entry.get("model") if isinstance(entry, dict) else entry
-        calib = entry.get("calib") if isinstance(entry, dict) else None
-        if not isinstance(given, str) or not isinstance(calib, (str, type(None))):
-            raise EdgekitError(f"suite {path}: the model {entry!r} is not a zoo name, a path, or "
-                               '{"model": PATH, "calib": PATH}')
+        given, calib = entry["model"], entry["calib"]
         if given in zoo.names() and calib is None:
             name = given
         else:
@@ -99,7 +86,8 @@ def _settings(suite: dict, repeat: int, device: str | None = None):
 
     return BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
                          batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])),
-                         repeat=repeat, device=device, devices_file=os.environ.get("EDGEKIT_DEVICES") if device else None)
+                         trust_model_code=suite.get("trust_model_code", False), repeat=repeat, device=device,
+                         devices_file=os.environ.get("EDGEKIT_DEVICES") if device else None)
 
 
 def convert_model(suite: dict, name: str, out: Path) -> Path:
@@ -108,24 +96,39 @@ def convert_model(suite: dict, name: str, out: Path) -> Path:
     from edgekit.config import ConvertConfig
     from edgekit.convert.pipeline import convert
 
-    with _in_repo():
+    with _in_repo(), naming_suite_fields():
         if name in suite.get("sources", {}):
             model, calib = suite["sources"][name]["model"], suite["sources"][name]["calib"]
         else:
             model, calib = (str(p.relative_to(REPO)) for p in zoo.bundled(name))
         convert(ConvertConfig(model=model, calib=calib,
                               out=str(out / "artifacts"), tflite=",".join(suite["tflite"]),
-                              onnx=",".join(suite["onnx"])), log=lambda message: None, verbose=False)
+                              onnx=",".join(suite["onnx"]), trust_model_code=suite.get("trust_model_code", False)),
+                log=lambda message: None, verbose=False)
     return out / "artifacts" / name
 
 
-def measure_model(suite: dict, folder: Path, repeat: int = 1) -> dict:
-    """One measurement job: a converted folder on the suite's runtimes and thread counts."""
+def measure_model(suite: dict, folder: Path, repeat: int = 1, shown: Path | None = None) -> dict:
+    """One measurement job: a converted folder on the suite's runtimes and thread counts. The
+    rows name the folder as `shown` (where the user finds it): the one measured is a staging or
+    temporary folder, gone when the sweep ends."""
     from edgekit.bench.engine import run as bench
 
-    with _in_repo():
-        return bench(folder, _settings(suite, repeat, os.environ.get("EDGEKIT_DEVICE") or None),
-                     log=lambda message: None, progress=False)
+    with _in_repo(), naming_suite_fields():
+        results = bench(folder, _settings(suite, repeat, os.environ.get("EDGEKIT_DEVICE") or None),
+                        log=lambda message: None, progress=False)
+    return _renamed(results, str(folder), str(shown)) if shown is not None else results
+
+
+def _renamed(value, old: str, new: str):
+    """`value` (JSON-like) with `old` replaced by `new` in every string it holds."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {key: _renamed(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, old, new) for item in value]
+    return value
 
 
 def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int = 1,
@@ -138,24 +141,36 @@ def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int
         from edgekit import sweep_on_ray
 
         sweep_on_ray.import_ray()  # before any work: say how to install it
-    inputs = [("suite", suite_path), ("bundled models", REPO / "models"),
-              *((f"model {name}", Path(source["model"])) for name, source in suite.get("sources", {}).items())]
+    inputs = read_paths(suite, suite_path)
     check_output_folder(out, inputs, option)  # before connecting; staged_folder checks once more
     with contextlib.ExitStack() as stack:
         if ray_address is not None:  # connected before the staging folder points tempfile at itself
             cluster = stack.enter_context(sweep_on_ray.connect(ray_address or None))
         stage = stack.enter_context(staged_folder(out, inputs, option))
         if ray_address is None:
-            results, record = run_here(suite, stage, log, repeat)
+            results, record = run_here(suite, stage, log, repeat, shown=out)
         else:
-            results, record = cluster.run(suite, stage, log, repeat)
+            results, record = cluster.run(suite, stage, log, repeat, shown=out)
         write_results(results, record, stage)
     log(f"wrote {out / 'results.json'}, report.md, report.html and {SWEEP_NAME}")
     return results
 
 
-def run_here(suite: dict, out: Path, log, repeat: int = 1) -> tuple[dict, dict]:
-    """The suite's jobs one after another on this machine; its results and where they ran."""
+def read_paths(suite: dict, suite_path: Path | None) -> list[tuple[str, Path | None]]:
+    """Every path the sweep reads, as (what, path): the output folder may neither be nor hold one
+    of them, since it is replaced whole."""
+    sources = suite.get("sources", {}).items()
+    devices = os.environ.get("EDGEKIT_DEVICES")
+    return [("suite", suite_path), ("bundled models", REPO / "models"),
+            ("bundled calibration sets", REPO / "calibration_data"),
+            *((f"model {name}", Path(source["model"])) for name, source in sources),
+            *((f"calibration set of {name}", Path(source["calib"])) for name, source in sources if source["calib"]),
+            ("devices file (EDGEKIT_DEVICES)", Path(devices) if devices else None)]
+
+
+def run_here(suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = None) -> tuple[dict, dict]:
+    """The suite's jobs one after another on this machine; its results and where they ran (the
+    rows name the artifacts in `shown`, where `out` will be moved)."""
     import socket
     import time
 
@@ -169,7 +184,7 @@ def run_here(suite: dict, out: Path, log, repeat: int = 1) -> tuple[dict, dict]:
             folder = convert_model(suite, name, out)
             converting += time.monotonic() - began
             bar.update(2 * i + 1, f"{name}: benchmarking", message=f"benchmarking {name}")
-            parts.append(measure_model(suite, folder, repeat))
+            parts.append(measure_model(suite, folder, repeat, (shown or out) / "artifacts" / name))
         bar.update(2 * len(suite["models"]))
     here = socket.gethostname()
     record = {"runner": "here", "address": None, "device": f"device:{suite.get('device', DEFAULT_DEVICE)}",

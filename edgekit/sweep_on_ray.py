@@ -106,9 +106,9 @@ def _convert(transport, suite: dict, name: str):
     return transport.convert(suite, name), _where()
 
 
-def _measure(transport, suite: dict, converted, name: str, repeat: int):
+def _measure(transport, suite: dict, converted, name: str, repeat: int, shown: Path):
     with transport.opened(converted[0], name) as folder:
-        return sweep.measure_model(suite, folder, repeat), _where()
+        return sweep.measure_model(suite, folder, repeat, shown), _where()
 
 
 class _Lost(EdgekitError):
@@ -122,8 +122,9 @@ class Cluster:
     def __init__(self, ray, address: str | None):
         self.ray, self.address = ray, address
 
-    def run(self, suite: dict, out: Path, log, repeat: int = 1) -> tuple[dict, dict]:
-        """The suite's results, with where each job ran; artifacts gathered into out/artifacts."""
+    def run(self, suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = None) -> tuple[dict, dict]:
+        """The suite's results, with where each job ran; artifacts gathered into out/artifacts (the
+        rows name them in `shown`, where `out` will be moved)."""
         from edgekit.report.schema import combine
 
         ray = self.ray
@@ -151,7 +152,8 @@ class Cluster:
             converted_at = time.monotonic()
             # Measurements begin once every conversion is done: the conversions get every CPU
             # worker, and none runs beside a timed loop on a node that does both
-            measuring = {name: measure_task.remote(transport, suite, ref, name, repeat)
+            measuring = {name: measure_task.remote(transport, suite, ref, name, repeat,
+                                                   (shown or out) / "artifacts" / name)
                          for name, ref in converting.items()} if device in ray.cluster_resources() else {}
             refs += measuring.values()
             parts = []

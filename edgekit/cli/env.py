@@ -54,6 +54,10 @@ def run_board(args) -> int:
 def run(args) -> int:
     if args.device and args.device != "local":
         return run_board(args)
+    if args.devices:  # read and checked whole even for this machine, as bench does
+        from edgekit.runners.devices import find
+
+        find("local", args.devices)
     from edgekit.environment import describe
 
     info = describe()

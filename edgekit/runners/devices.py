@@ -1,6 +1,6 @@
 """What `--device` names: `local` (the default: a worker process here), `ssh://[user@]host[:port]`
 (a Linux board), `adb` or `adb://SERIAL` (an Android phone), or a name from a devices file
-(`--devices FILE`, TOML):
+(`--devices FILE`, TOML; its schema: edgekit/runners/devices_file.py):
 
     [pi5]
     ssh = "pi@pi5.local"                    # or ssh://pi@pi5.local:22
@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, unreadable
+from edgekit.errors import EdgekitError
 
 ADB_TARGET = re.compile(r"^adb(?:://(?P<serial>[A-Za-z0-9._:-]+))?$")
 SSH_TARGET = re.compile(r"^(?:ssh://)?(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._:-]+?)(?::(?P<port>\d+))?$")
@@ -59,7 +58,11 @@ def parse_ssh(target: str, name: str | None = None, **fields) -> Device:
 
 def find(spec: str, devices_file: str | None = None, remote_python: str | None = None,
          benchmark_binary: str | None = None) -> Device | Phone | None:
-    """The board or phone `spec` names; None for this machine."""
+    """The board or phone `spec` names; None for this machine. A devices file is checked whole
+    (edgekit/runners/devices_file.py), even where `spec` names none of its entries."""
+    from edgekit.runners import devices_file as file_schema
+
+    table = file_schema.read(Path(devices_file)) if devices_file is not None else None
     extra = {"python": remote_python} if remote_python else {}
     if spec == "local":
         return None
@@ -67,40 +70,17 @@ def find(spec: str, devices_file: str | None = None, remote_python: str | None =
         return parse_ssh(spec, **extra)
     if match := ADB_TARGET.match(spec):
         return Phone(spec, match["serial"], benchmark_binary)
-    if devices_file is None:
+    if table is None:
         raise EdgekitError(f"--device {spec!r} is not local, ssh://[user@]host[:port] or adb[://SERIAL]; to use a "
                            "name, give the devices file that defines it with --devices FILE")
-    table = _read(Path(devices_file))
     if spec not in table:
         raise EdgekitError(f"--device {spec!r} is not in {devices_file} (it defines: {', '.join(table) or 'nothing'})")
     entry = table[spec]
-    where = f"{devices_file}: [{spec}]"
-    if isinstance(entry, dict) and isinstance(entry.get("adb"), str):
-        for key in ("benchmark_binary", "notes"):
-            if not isinstance(entry.get(key, ""), str):
-                raise EdgekitError(f"{where}: {key} must be a string")
-        binary = benchmark_binary or entry.get("benchmark_binary")
-        return Phone(spec, entry["adb"] or None, binary and str(Path(binary).expanduser()), entry.get("notes", ""))
-    if not isinstance(entry, dict) or not isinstance(entry.get("ssh"), str):
-        raise EdgekitError(f"{where} needs ssh = \"[user@]host[:port]\" (a board) or adb = \"SERIAL\" (a phone)")
-    options = entry.get("ssh_options", [])
-    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        raise EdgekitError(f"{where}: ssh_options must be a list of strings")
-    for key in ("python", "notes"):
-        if not isinstance(entry.get(key, ""), str):
-            raise EdgekitError(f"{where}: {key} must be a string")
-    fields = {"python": entry.get("python", "python3"), "notes": entry.get("notes", ""), **extra}
-    return parse_ssh(entry["ssh"], spec, ssh_options=tuple(options), **fields)
-
-
-def _read(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise unreadable(path, exc, "devices file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EdgekitError(f"devices file {path} is not valid TOML ({exc})") from None
+    if isinstance(entry, file_schema.PhoneEntry):
+        binary = benchmark_binary or entry.benchmark_binary
+        return Phone(spec, entry.adb or None, binary and str(Path(binary).expanduser()), entry.notes)
+    return parse_ssh(entry.ssh, spec, ssh_options=tuple(entry.ssh_options), notes=entry.notes,
+                     python=remote_python or entry.python)
 
 
 def runner_for(spec: str | None, devices_file: str | None = None, remote_python: str | None = None,

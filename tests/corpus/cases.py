@@ -331,9 +331,57 @@ def plant_firmware(out: Path) -> dict[str, Path]:
     return {"firmware": firmware}
 
 
+# suite file (tests/corpus/suites/) -> what the error line must say: the field and its problem
+SUITE_FILES = {
+    "top_level_list.json": ("is [1, 2], which should be an object",), "deep.json": ("nests deeper",),
+    "no_models.json": ("models is [], which is empty",),
+    "bogus_variant.json": ('tflite[0] is "bogus", which is not a TFLite variant',),
+    "quick_overrides.json": ("quick.threads[0] is 0, which is not from 1 to", "quick.runs is true, which should be"),
+    "quick_null.json": ("quick.runs is null, which should be an integer",),
+    "threads_string.json": ('threads[0] is "a", which should be an integer',),
+    "threads_negative.json": ("threads[0] is -1, which is not from 1 to",),
+    "threads_huge.json": ("threads[1] is 100000, which is not from 1 to",),
+    "runs_true.json": ("runs is true, which should be an integer",), "runs_one.json": ("runs is 1, which is less than 2",),
+    "model_number.json": ("models[0] is 5, which is not a zoo name, a path",),
+    "unknown_runtime.json": ('runtimes[0] is "litert:turbo", which is not a runtime',),
+    "unknown_field.json": ("trust_model_cod is not a field (did you mean trust_model_code?)",),
+}
+# devices file (tests/corpus/devices/) -> (the --device given, what the error line must say)
+DEVICES_FILES = {
+    "deep.toml": ("pi5", "nests deeper"), "local_entry.toml": ("local", "[local]: 'local' is what --device local means"),
+    "adb_entry.toml": ("local", "[adb]: 'adb' is what --device adb means"),
+    "adb_url_entry.toml": ("local", "[adb://emulator-5554]: 'adb://emulator-5554' is what"),
+    "ssh_url_entry.toml": ("local", "[ssh://pi@pi5.local]: 'ssh://pi@pi5.local' is what"),
+    "proxy_command.toml": ("pi5", '[pi5]: ssh is "-oProxyCommand=touch /tmp/edgekit-pwned", which is not an SSH target'),
+    "unknown_key.toml": ("pi5", "[pi5]: pyhton is not a field (did you mean python?)"),
+    "phone_unknown_key.toml": ("pixel8", "[pixel8]: benchmark_bin is not a field (did you mean benchmark_binary?)"),
+    "ssh_options_string.toml": ("pi5", '[pi5]: ssh_options is "-v", which should be a list'),
+    "both_kinds.toml": ("pi5", "[pi5] has both ssh (a board) and adb (a phone)"),
+    "neither_kind.toml": ("pi5", "[pi5] needs ssh ="), "comma_name.toml": ("local", "[pi5,pi4]: a device's name"),
+}
+
+
+def structured_input_cases() -> list[Case]:
+    """Suites through `edgekit sweep` (the quick block checked with and without --quick) and
+    devices files through `bench --device` and `env --device`: each refused before anything runs."""
+    cases = []
+    for file, problem in SUITE_FILES.items():
+        path = str(CORPUS / "suites" / file)
+        cases.append(Case(f"suite {file} via sweep", ("sweep", path, "--out", "{out}"), file, problem))
+        if file.startswith("quick"):
+            cases.append(Case(f"suite {file} via sweep --quick", ("sweep", path, "--quick", "--out", "{out}"), file,
+                              problem))
+    for file, (device, problem) in DEVICES_FILES.items():
+        path = str(CORPUS / "devices" / file)
+        cases += [Case(f"devices {file} via bench", ("bench", str(MODEL), "--device", device, "--devices", path,
+                                                     "--output", "{out}/results.json", "-q"), file, (problem,)),
+                  Case(f"devices {file} via env", ("env", "--device", device, "--devices", path), file, (problem,))]
+    return cases
+
+
 def all_cases() -> list[Case]:
     return (model_cases() + data_cases() + results_cases() + argument_cases()
-            + compile_and_export_cases())
+            + compile_and_export_cases() + structured_input_cases())
 
 
 @dataclasses.dataclass

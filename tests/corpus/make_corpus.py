@@ -123,6 +123,7 @@ def main() -> None:
     make_results_and_config()
     make_big_image()
     make_compile_corpus()
+    make_suites_and_devices()
     total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
     print(f"wrote the corpus under {HERE} ({total / 1024:.0f} KB)")
 
@@ -306,6 +307,47 @@ def make_results_and_config(results: Path = HERE / "results", configs: Path = HE
     (configs / "image_range_list.json").write_text('{"image_range": [0, 1]}\n')
     (configs / "deep.json").write_text('{"tflite": ' + deep + "}\n")
     (unusual / "hostile_strings.json").write_text(json.dumps(hostile_results(), indent=1, ensure_ascii=False))
+
+
+# a valid suite: each hostile one below changes a field or two of it (tests/corpus/cases.py)
+VALID_SUITE = {"models": ["digits_mlp"], "tflite": ["fp32"], "onnx": ["none"], "runtimes": ["litert:xnnpack"],
+               "threads": [1], "runs": 5, "warmup": 1, "batch": 4, "quick": {}}
+HOSTILE_SUITES = {
+    "no_models.json": {"models": []}, "bogus_variant.json": {"tflite": ["bogus", 5]},
+    "quick_overrides.json": {"quick": {"runs": True, "threads": [0]}}, "quick_null.json": {"quick": {"runs": None}},
+    "threads_string.json": {"threads": ["a"]}, "threads_negative.json": {"threads": [-1, 100000]},
+    "threads_huge.json": {"threads": [1, 100000]}, "runs_true.json": {"runs": True}, "runs_one.json": {"runs": 1},
+    "model_number.json": {"models": [5]}, "unknown_runtime.json": {"runtimes": ["litert:turbo"]},
+    "unknown_field.json": {"trust_model_cod": True},
+}
+HOSTILE_DEVICES = {  # file -> its text
+    "local_entry.toml": '[local]\nssh = "pi@pi5.local"\n', "adb_entry.toml": '[adb]\nadb = ""\n',
+    "adb_url_entry.toml": '["adb://emulator-5554"]\nadb = "emulator-5554"\n',
+    "ssh_url_entry.toml": '["ssh://pi@pi5.local"]\nssh = "pi@pi5.local"\n',
+    "proxy_command.toml": '[pi5]\nssh = "-oProxyCommand=touch /tmp/edgekit-pwned"\n',
+    "unknown_key.toml": '[pi5]\nssh = "pi@pi5.local"\npyhton = "python3"\n',
+    "phone_unknown_key.toml": '[pixel8]\nadb = "39081FDJH00A2B"\nbenchmark_bin = "bm"\n',
+    "ssh_options_string.toml": '[pi5]\nssh = "pi@pi5.local"\nssh_options = "-v"\n',
+    "both_kinds.toml": '[pi5]\nssh = "pi@pi5.local"\nadb = ""\n', "neither_kind.toml": '[pi5]\nnotes = "a Pi"\n',
+    "comma_name.toml": '["pi5,pi4"]\nssh = "pi@pi5.local"\n',
+}
+
+
+def make_suites_and_devices(suites: Path = HERE / "suites", devices: Path = HERE / "devices") -> None:
+    """Suites (edgekit sweep) and devices files (--devices, EDGEKIT_DEVICES) that must be refused
+    in one line naming the file and the field or entry: wrong types, values out of range, unknown
+    names, nesting 100k deep, entries a --device value already means."""
+    deep = "[" * 100_000 + "]" * 100_000
+    for folder in (suites, devices):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    (suites / "top_level_list.json").write_text("[1, 2]\n")
+    (suites / "deep.json").write_text('{"models": ' + deep + "}\n")
+    for name, change in HOSTILE_SUITES.items():
+        (suites / name).write_text(json.dumps({**VALID_SUITE, **change}) + "\n")
+    (devices / "deep.toml").write_text("pi5 = " + deep + "\n")
+    for name, text in HOSTILE_DEVICES.items():
+        (devices / name).write_text(text)
 
 
 def blank_png(width: int, height: int) -> bytes:

@@ -181,7 +181,7 @@ def test_every_module_of_the_bundle_imports_from_the_bundle_alone(tmp_path):
     ("ssh://-oProxyCommand=x", None, "is not an SSH target"),
     ("pi4", "[pi5]\nssh = 'pi@pi5'\n", "is not in DEVICES (it defines: pi5)"),
     ("pi5", "[pi5]\npython = 'python3'\n", "[pi5] needs ssh = \"[user@]host[:port]\""),
-    ("pi5", "[pi5]\nssh = 'pi@pi5'\nssh_options = '-v'\n", "ssh_options must be a list of strings"),
+    ("pi5", "[pi5]\nssh = 'pi@pi5'\nssh_options = '-v'\n", "[pi5]: ssh_options is \"-v\", which should be a list"),
     ("pi5", "[pi5\n", "is not valid TOML"),
 ])
 def test_a_device_that_cannot_be_used_is_one_clear_line(tmp_path, spec, devices, problem):
