@@ -51,7 +51,7 @@ def test_an_array_that_would_need_a_pickle_is_refused():
     stream = io.BytesIO()
     protocol.send(stream, "result", {}, {"outputs/x": np.array([1.0])})
     data = stream.getvalue().replace(b"'descr': '<f8'", b"'descr': '|O' ")
-    with pytest.raises(protocol.ProtocolError, match="damaged"):
+    with pytest.raises(protocol.ProtocolError, match="has dtype object: only numbers and booleans"):
         protocol.receive(io.BytesIO(data))
 
 
@@ -66,10 +66,11 @@ class FakeWorker(LocalRunner):
 
 
 HELLO = """
+from edgekit.environment import fingerprint
 from edgekit.runners import protocol
 import os, signal, sys, time
 out = os.fdopen(os.dup(1), "wb")
-protocol.send(out, "hello", {"fingerprint": {}})
+protocol.send(out, "hello", {"fingerprint": fingerprint()})
 """
 
 
