@@ -23,8 +23,8 @@ FIX = "the worker is broken or is not edgekit's; check what runs as the worker (
 Figure = Annotated[float, Field(ge=0, le=LARGEST, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=LARGEST)]
 Cores = Annotated[int, Field(ge=1, le=1 << 16)]  # more than any machine's CPUs
-Name = Annotated[str, Field(max_length=300)]  # a name or a version: a line of a table
-Text = Annotated[str, Field(max_length=2000)]  # a reason or a runtime's own words
+Name = Annotated[str, Field(max_length=300)]  # a name or a version: a cell of a table
+Text = Annotated[str, Field(max_length=2000)]  # a path, a reason, a runtime's own words
 Scalar = bool | int | float | Name | None
 
 
@@ -46,7 +46,7 @@ class Fingerprint(_Reply):
     platform: Name
     cpu: Cpu
     versions: dict[Name, Name | None] = Field(max_length=256)
-    env: dict[Name, Name] = Field(max_length=64)
+    env: dict[Name, Text] = Field(max_length=64)
 
 
 class Hello(_Reply):
@@ -59,8 +59,8 @@ class Details(_Reply):
     """session.details() of every runtime a worker runs (and benchmark_model's, read on a phone)."""
     threads: Count | None = None
     kernels: Name | None = None
-    delegate: Name | None = None
-    delegate_options: dict[Name, Scalar] | None = Field(None, max_length=256)
+    delegate: Text | None = None
+    delegate_options: dict[Name, Scalar | Text] | None = Field(None, max_length=256)
     accelerator: Name | None = None
     fully_accelerated: bool | None = None
     dispatch: Name | None = None

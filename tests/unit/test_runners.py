@@ -296,6 +296,19 @@ protocol.send(out, "result", {"status": "stopped", "reason": "stopped at the tim
     assert isinstance(failed, limits.TimeLimitExceeded) and "ran past its 1 s limit" in str(failed)
 
 
+def test_a_worker_s_reason_reaches_the_row_without_its_terminal_escapes(tmp_path):
+    reply = {"status": "failed", "reason": "bad\x1b[2J model\nnext", "detail": "its\nown\x07 words"}
+    failed = failure_of(Replaying(message("result", reply)), job(tmp_path))
+    assert (str(failed), failed.detail) == ("bad [2J model next", "its\nown  words")
+
+
+def test_a_board_whose_worker_never_says_hello_is_one_line_for_env(tmp_path):
+    board = ReplayingBoard(FakeWorker("import time; time.sleep(60)"))
+    board.setup = lambda: None
+    with pytest.raises(EdgekitError, match="^the worker on pi5 did not introduce itself within 1 s$"):
+        board.probe(seconds=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("reply, arrays, reason", [
     ({"status": "ok", "found": {}}, {}, "the reply of the worker for litert:xnnpack x1: found.details is missing"),
