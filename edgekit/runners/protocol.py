@@ -100,8 +100,8 @@ def _read_array(stream, name: str, max_bytes: int | None) -> np.ndarray:
         version = np.lib.format.read_magic(stream)
         if version not in ((1, 0), (2, 0)):  # 3.0 exists for record field names, which are refused
             raise ValueError(f"npy format version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(stream)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = header(stream)
     except Exception as exc:  # numpy parses the header with ast and builds a dtype from it: any failure is damage
         if "EOF" in str(exc):
             raise StreamEnded(f"the stream ended inside array {name!r}") from None

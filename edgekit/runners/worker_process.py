@@ -52,10 +52,12 @@ class WorkerProcess:
         """The worker's first message: its fingerprint, checked. Refuses a worker of another version."""
         header, arrays = self._receive(until, max_bytes=0)
         if header.get("type") != "hello":
-            raise WorkerFailed(f"the worker for {self.where} did not introduce itself (got {shown(header.get('type'))})")
+            raise WorkerFailed(f"the worker for {self.where} did not introduce itself "
+                               f"(got {shown(header.get('type'))})")
         if header.get("protocol") != protocol.VERSION:
             raise WorkerFailed(f"the worker for {self.where} speaks runner protocol {shown(header.get('protocol'))}, "
-                               f"this edgekit speaks {protocol.VERSION}: install the same edgekit version on both sides")
+                               f"this edgekit speaks {protocol.VERSION}: install the same edgekit version on both "
+                               "sides")
         if arrays:
             raise WorkerFailed(f"the worker for {self.where} sent arrays with its hello: {replies.FIX}")
         return replies.fingerprint(header, self.where)
