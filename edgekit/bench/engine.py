@@ -119,7 +119,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
-        measure = Measure(settings, data, reference_outputs, float_score, deadline)
+        measure = Measure(settings, data, reference_outputs, float_score, deadline,
+                          {d["name"]: tuple(t["name"] for t in d["outputs"]) for d in described})
         pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t, measure.in_process)
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
@@ -180,8 +181,9 @@ class Measure:
     """Measures one (model file, target) pair into a record."""
 
     def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score,
-                 deadline: limits.Deadline):
+                 deadline: limits.Deadline, output_names: dict | None = None):
         self.settings, self.data, self.deadline = settings, data, deadline
+        self.output_names = output_names or {}  # file name -> its outputs' names: what a runner must return
         self.reference_outputs, self.float_score = reference_outputs, float_score
         self.in_process = runners.runner("in-process")
         devices = dict.fromkeys(d.strip() for d in (settings.device or "local").split(",") if d.strip())
@@ -266,7 +268,8 @@ class Measure:
     def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
         settings = self.settings
         return Job(path, target.runtime, target.label, options, self.latency_feeds, eval_inputs, settings.runs,
-                   settings.warmup, settings.batch, None if settings.runs else time_share(variant, target))
+                   settings.warmup, settings.batch, None if settings.runs else time_share(variant, target),
+                   self.output_names.get(path.name))
 
     def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
         if self.data.metric is None:

@@ -124,7 +124,7 @@ class AdbRunner(Runner):
             deadline.check()  # past the deadline: stopped at the time limit
             raise
         report, _, status = result.stdout.rpartition(EXIT_MARK)
-        if not status.strip().isdigit():  # the connection dropped before the tool ended
+        if not _is_count(status):  # the connection dropped before the tool ended
             raise EdgekitError(f"lost {self.device} while benchmark_model ran: {_last_error(result)}")
         if int(status) != 0:
             raise EdgekitError(f"benchmark_model {how_it_ended(int(status))} in {job.target} on {self.device}"
@@ -159,9 +159,16 @@ def fingerprint(getprop: str, cores: str) -> dict:
     found = {key: props.get(prop, "") for key, prop in PROPERTIES.items()}
     soc = " ".join(filter(None, [found["soc_manufacturer"], found["soc"]])) or found["board"] or "unknown SoC"
     return {"platform": f"Android {found['android']} (SDK {found['sdk']}), {found['abi']}",
-            "cpu": {"name": soc, "cores": int(cores) if cores.strip().isdigit() else 0, "machine": found["abi"]},
+            "cpu": {"name": soc, "cores": int(cores) if _is_count(cores) else 0, "machine": found["abi"]},
             "phone": f"{found['manufacturer']} {found['model']}".strip(), "abi": found["abi"],
             "build": found["build"], "versions": {}}
+
+
+def _is_count(text: str) -> bool:
+    """Whether a phone's words are a number a shell prints (ASCII digits: "²" is a digit to
+    str.isdigit, and int() refuses it), of a size a count or an exit status has."""
+    text = text.strip()
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def elf_abi(path: Path) -> str | None:

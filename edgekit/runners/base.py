@@ -26,6 +26,7 @@ class Job:
     warmup: int
     batch: int
     share: float | None = None
+    outputs: tuple[str, ...] | None = None  # the model's output names, as the host read the file; None: not known
 
 
 class Runner(abc.ABC):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.runners import replies
 
 # benchmark_model runs LiteRT's interpreter; what each edgekit target becomes on its command line
 NOT_ON_THE_TOOL = {
@@ -58,13 +59,24 @@ def command(binary: str, model: str, flags: list[str], runs: int, warmup: int, s
 
 
 def parse(report: str) -> dict:
-    """The figures of one run of the tool, as a record holds them; EdgekitError when the report
-    has no timings (the tool failed before timing; its last lines say why)."""
+    """The figures of one run of the tool, as a record holds them, checked as a worker's are
+    (runners.replies); EdgekitError when the report has no timings (the tool failed before
+    timing; its last lines say why) or figures no run gives (inf, a negative count)."""
     stats = [m for m in map(_STAT.search, report.splitlines()) if m]
     timings = _TIMINGS.search(report)
     if not stats or not timings:
         raise EdgekitError(f"benchmark_model printed no timings{tail(report)}")
-    count, first, curr, low, high, avg, std = stats[-1].groups()  # the timed runs come after the warm-up
+    try:
+        figures = _figures(report, stats[-1].groups(), timings)  # the timed runs come after the warm-up
+    except (ValueError, OverflowError) as exc:  # "1.2.3" matches the pattern of a number
+        raise EdgekitError(f"benchmark_model printed a figure that is not a number ({first_line(exc)})"
+                           f"{tail(report)}") from None
+    return replies.found(figures, "", "benchmark_model's report", "its output is damaged: run it again, and check "
+                                                                   "the --benchmark-binary")
+
+
+def _figures(report: str, stat: tuple, timings) -> dict:
+    count, first, curr, low, high, avg, std = stat
     mean = float(avg) if avg else float(curr)  # "count=N curr=X" alone: every run took X
     latency = {"mean": mean, "std": float(std or 0), "min": float(low or curr), "max": float(high or curr),
                "cv": round(float(std or 0) / mean, 4) if mean > 0 else 0.0, "runs": int(count),

@@ -8,9 +8,11 @@ import time
 
 from edgekit import limits, python_child
 from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.runners import replies
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.worker_process import WorkerProcess, WorkerTimedOut
 from edgekit.runtimes import RUNTIMES
+from edgekit.schemas import shown
 
 GRACE_SECONDS = 2.0  # past the deadline, what a worker gets to notice it before it is killed
 
@@ -50,7 +52,7 @@ class LocalRunner(Runner):
         except WorkerTimedOut:
             deadline.check()  # the deadline has passed: stopped at the time limit
             raise EdgekitError(f"the worker for {self.where(job)} did not answer in time") from None
-        return outcome(reply, arrays, deadline)
+        return outcome(reply, arrays, deadline, job, self.where(job))
 
 
 def job_arrays(job: Job) -> dict:
@@ -59,14 +61,50 @@ def job_arrays(job: Job) -> dict:
     return arrays
 
 
-def outcome(reply: dict, arrays: dict, deadline: limits.Deadline) -> tuple[dict, dict | None]:
-    """A worker's result as the runner interface gives it: figures and outputs, or the exception."""
-    status, reason, detail = reply.get("status"), str(reply.get("reason", "")), reply.get("detail")
+def outcome(reply: dict, arrays: dict, deadline: limits.Deadline, job: Job, where: str) -> tuple[dict, dict | None]:
+    """A worker's result as the runner interface gives it: figures and outputs, or the exception.
+    The reply is checked first (runners.replies): a broken one fails the row, saying what was wrong."""
+    replies.result(reply, job.runtime, where)
+    status, reason, detail = reply["status"], _printable(reply.get("reason") or ""), reply.get("detail")
+    detail = _printable(detail, keep="\n") if detail else None
     if status == "skipped":
         raise BackendUnavailable(reason, detail=detail)
     if status == "stopped":
+        left = seconds_left(deadline)
+        if left > GRACE_SECONDS:  # its clock started after ours: at its limit, ours has passed too
+            raise EdgekitError(f"the worker for {where} stopped early: it said its time was up with {left:.0f} s of "
+                               f"the {deadline.seconds:g} s limit left; {replies.FIX}")
         raise deadline.exceeded()
-    if status != "ok" or not isinstance(reply.get("found"), dict):
-        raise EdgekitError(reason or f"the worker answered {status!r}", detail=detail)
-    outputs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("outputs/")}
-    return reply["found"], outputs or None
+    if status == "failed":
+        raise EdgekitError(reason, detail=detail)
+    return reply["found"], evaluation_outputs(arrays, job, where)
+
+
+def evaluation_outputs(arrays: dict, job: Job, where: str) -> dict | None:
+    """A reply's arrays as the evaluation outputs the engine scores: the model's outputs, by name,
+    for the first N of the job's samples (N >= 1: fewer when the pair's time share ran out)."""
+    wrong = next((name for name in arrays if not name.startswith("outputs/")), None)
+    if wrong is not None:
+        raise EdgekitError(f"the worker for {where} sent array {shown(wrong)}, which no reply carries: {replies.FIX}")
+    outputs = {name.removeprefix("outputs/"): value for name, value in arrays.items()}
+    if job.eval_inputs is None:
+        if outputs:
+            raise EdgekitError(f"the worker for {where} sent outputs for a job without evaluation samples: "
+                               f"{replies.FIX}")
+        return None
+    if not outputs:
+        raise EdgekitError(f"the worker for {where} sent no outputs for the evaluation samples: {replies.FIX}")
+    if job.outputs is not None and set(outputs) != set(job.outputs):
+        raise EdgekitError(f"the worker for {where} sent outputs {', '.join(map(shown, outputs))}, but the model's "
+                           f"outputs are {', '.join(map(shown, job.outputs))}: {replies.FIX}")
+    samples = len(next(iter(job.eval_inputs.values())))
+    counts = {len(value) if value.ndim else 0 for value in outputs.values()}
+    if len(counts) != 1 or not 1 <= min(counts) <= samples:
+        raise EdgekitError(f"the worker for {where} sent outputs for {' and '.join(map(str, sorted(counts)))} samples, "
+                           f"not for the first 1 to {samples} evaluation samples it was given: {replies.FIX}")
+    return outputs
+
+
+def _printable(text: str, keep: str = "") -> str:
+    """A worker's words as a row shows them: control characters (a terminal's escapes) as spaces."""
+    return "".join(c if c.isprintable() or c in keep else " " for c in text)

@@ -18,7 +18,7 @@ from edgekit.runners import bundle
 from edgekit.runners.base import Job
 from edgekit.runners.devices import Device
 from edgekit.runners.local import LocalRunner
-from edgekit.runners.worker_process import WorkerProcess
+from edgekit.runners.worker_process import WorkerProcess, WorkerTimedOut
 
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5",
                "-o", "ServerAliveCountMax=3")
@@ -81,8 +81,11 @@ class SshRunner(LocalRunner):
     def probe(self, seconds: float = 60) -> dict:
         """The board's fingerprint, from a worker started there (what `edgekit env --device` shows)."""
         self.setup()
-        with WorkerProcess(self.command(), self.device, self.exit_meanings, self.environment()) as worker:
-            return worker.hello(time.monotonic() + seconds)
+        try:
+            with WorkerProcess(self.command(), self.device, self.exit_meanings, self.environment()) as worker:
+                return worker.hello(time.monotonic() + seconds)
+        except WorkerTimedOut:
+            raise EdgekitError(f"the worker on {self.device} did not introduce itself within {seconds:g} s") from None
 
     def command(self) -> list[str]:
         # `; exit $?` keeps the shell as the worker's parent, so a crash reads as 128+N, not ssh's 255

@@ -15,10 +15,12 @@ import subprocess
 import tempfile
 import time
 
-from edgekit import interrupts
+from edgekit import interrupts, limits
 from edgekit.errors import EdgekitError
-from edgekit.runners import protocol
+from edgekit.report.table import human_size
+from edgekit.runners import protocol, replies
 from edgekit.runtimes.messages import plain
+from edgekit.schemas import shown
 
 STDERR_LINES = 2  # the last lines of a crashed worker's stderr its row quotes
 STDERR_CHARS = 300
@@ -47,34 +49,56 @@ class WorkerProcess:
         self._abort.__enter__()
 
     def hello(self, until: float) -> dict:
-        """The worker's first message: its fingerprint. Refuses a worker of another version."""
-        header, _ = self._receive(until)
+        """The worker's first message: its fingerprint, checked. Refuses a worker of another version."""
+        header, arrays = self._receive(until, max_bytes=0)
         if header.get("type") != "hello":
-            raise WorkerFailed(f"the worker for {self.where} did not introduce itself (got {header.get('type')!r})")
+            raise WorkerFailed(f"the worker for {self.where} did not introduce itself "
+                               f"(got {shown(header.get('type'))})")
         if header.get("protocol") != protocol.VERSION:
-            raise WorkerFailed(f"the worker for {self.where} speaks runner protocol {header.get('protocol')}, this "
-                               f"edgekit speaks {protocol.VERSION}: install the same edgekit version on both sides")
-        return header.get("fingerprint") or {}
+            raise WorkerFailed(f"the worker for {self.where} speaks runner protocol {shown(header.get('protocol'))}, "
+                               f"this edgekit speaks {protocol.VERSION}: install the same edgekit version on both "
+                               "sides")
+        if arrays:
+            raise WorkerFailed(f"the worker for {self.where} sent arrays with its hello: {replies.FIX}")
+        return replies.fingerprint(header, self.where)
 
     def request(self, kind: str, header: dict, arrays: dict, until: float) -> tuple[dict, dict]:
+        """Send a job; the reply, its arrays within the evaluation data's limit (--max-data-size):
+        they are the outputs of that data."""
         try:
             protocol.send(self.process.stdin, kind, header, arrays)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died() from None
-        return self._receive(until)
+        return self._receive(until, limits.current().data_bytes)
 
-    def _receive(self, until: float) -> tuple[dict, dict]:
+    def _receive(self, until: float, max_bytes: int) -> tuple[dict, dict]:
         try:
-            return protocol.receive(_TimedReader(self.process.stdout.fileno(), until))
+            return protocol.receive(_TimedReader(self.process.stdout.fileno(), until), max_bytes)
         except WorkerTimedOut:
             self.kill()
             raise
-        except (EOFError, protocol.ProtocolError) as exc:
-            if self.process.poll() is None and not isinstance(exc, EOFError):
+        except EOFError:
+            raise self._died() from None
+        except protocol.StreamEnded as exc:  # it died mid-message, or closed its output and lives on
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
                 self.kill()
                 raise WorkerFailed(f"the worker for {self.where} sent something else than the runner protocol "
                                    f"({exc})") from None
             raise self._died() from None
+        except protocol.ArrayTooLarge as exc:
+            self.kill()
+            if not max_bytes:
+                raise WorkerFailed(f"the worker for {self.where} sent arrays with its hello: {replies.FIX}") from None
+            size = human_size(exc.size) if exc.size < 1 << 50 else "over a petabyte"
+            raise WorkerFailed(f"the worker for {self.where} sent array {shown(exc.name)} of {exc.what} ({size}), "
+                               f"over the {human_size(exc.limit)} its outputs may take (--max-data-size): "
+                               f"{replies.FIX}") from None
+        except protocol.ProtocolError as exc:
+            self.kill()
+            raise WorkerFailed(f"the worker for {self.where} sent something else than the runner protocol "
+                               f"({exc})") from None
 
     def _died(self) -> WorkerFailed:
         try:

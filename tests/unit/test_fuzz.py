@@ -1,4 +1,5 @@
-"""Property-based fuzzing of everything that reads a file a user hands edgekit.
+"""Property-based fuzzing of everything that reads a file a user hands edgekit, and of what a
+worker (a board's, or a local one) sends back.
 
 The contract: every input gets a result or an `EdgekitError` (a one-line message), never another
 exception type, never a crash of the process, never a hang. Each target feeds its entry point
@@ -7,7 +8,8 @@ first check) and damaged copies of small valid files built here: byte flips, tru
 deleted, repeated and copied spans, 4-byte little-endian integers overwritten with extreme values;
 for zip files also one member damaged and re-zipped with good checksums; for .tflite and .onnx
 also the parsed model rebuilt with a field removed or set to an extreme value (what passes the
-format's own checks and reaches the runtime); for results files also a damaged JSON tree.
+format's own checks and reaches the runtime); for results files also a damaged JSON tree; for
+the runner protocol, a worker's messages damaged, reordered and cut (see worker_streams).
 
 Environment:
   EDGEKIT_FUZZ_EXAMPLES  examples per target (default 100)
@@ -32,6 +34,7 @@ import functools
 import io
 import itertools
 import json
+import math
 import os
 import shutil
 import struct
@@ -519,6 +522,109 @@ JSON_TOKENS = st.lists(st.sampled_from([
 ]), max_size=64).map(lambda tokens: "".join(tokens).encode("utf-8", errors="surrogatepass"))
 
 
+# The runner protocol from the host's side: what a broken or hostile worker sends back. A stream
+# is a hello and a result (well formed, or their JSON damaged: values of other types, keys gone;
+# in another order, twice, or one missing), each result with its arrays (real ones, or .npy
+# headers that lie: 10^13 elements, negative sizes, objects, records, strings), and sometimes
+# byte-level damage (truncation above all). Stored behind 4 bytes: how much of it the worker
+# sends before it reads the job.
+
+@functools.cache
+def worker_seeds() -> dict:
+    """A worker's hello (this machine's fingerprint) and the results a worker gives (ok with its
+    figures, skipped, failed, stopped), as headers."""
+    from edgekit.environment import fingerprint
+
+    found = {"details": {"threads": 1, "kernels": "xnnpack"},
+             "cold": {"load_us": 900.0, "first_inference_us": 80.5, "cold_start_us": 980.5},
+             "latency_us": {"p50": 10.0, "p90": 12.0, "p99": 15.0, "mean": 10.5, "std": 1.0, "min": 9.0,
+                            "max": 16.0, "cv": 0.0952, "robust_cv": 0.05, "runs": 10, "high_spread": False,
+                            "stopped_by": "precise", "median_ci": 0.01, "share_seconds": 3.0},
+             "memory": {"peak_rss_bytes": 1 << 20, "scope": "this run", "peak_over_start_bytes": 0},
+             "throughput": {"batch": 2, "samples_per_s": 9000.0, "batch_p50_us": 20.0},
+             "evaluation_seconds": 0.01}
+    return {"hello": {"fingerprint": fingerprint()},
+            "results": ({"status": "ok", "found": found}, {"status": "ok", "found": found},
+                        {"status": "skipped", "reason": "onnxruntime is not installed"},
+                        {"status": "failed", "reason": "LiteRT failed: bad model", "detail": "line 1\nline 2"},
+                        {"status": "stopped", "reason": "stopped at the time limit"})}
+
+
+NPY_DESCRS = ("'<f4'", "'<f8'", "'|u1'", "'|i1'", "'<i8'", "'|b1'", "'>f4'", "'<c16'", "'|O'", "'|V8'", "'<U3'",
+              "'|S2'", "'<M8[s]'", "[('a', '<f4')]", "('<f4', (3,))", "5", "'bogus'", "None")
+NPY_SHAPES = ("(3, 10)", "(2, 10)", "(4, 10)", "(0, 10)", "(3,)", "()", "(10000000000000,)", "(-1, 10)",
+              "(1180591620717411303424,)", "(True, 10)", "[3, 10]", "(1.5,)", "(3, 10, 1, 1, 1)",
+              "(" + "1, " * 40 + ")")
+
+
+def npy_header(descr: str, fortran: str, shape: str) -> bytes:
+    """A .npy version 1.0 header saying what it is told, padded as numpy pads it."""
+    text = "{'descr': %s, 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    text += " " * (-(10 + len(text) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin-1")
+
+
+@st.composite
+def npy_arrays(draw) -> bytes:
+    """An array as a worker may send it: real (the outputs a job expects, or others), or a header
+    that lies about its type and size, followed by as many bytes as it says or not."""
+    how = draw(st.sampled_from(("real", "real", "forged", "damaged")))
+    dtype = draw(st.sampled_from(("float32", "float64", "int64", "uint8", "bool")))
+    shape = draw(st.sampled_from(((3, 10), (2, 10), (4, 10), (0, 10), (3,), (1, 10))))
+    real = np.arange(math.prod(shape)).reshape(shape)
+    out = io.BytesIO()
+    np.lib.format.write_array(out, real.astype(dtype), allow_pickle=False)
+    if how == "real":
+        return out.getvalue()
+    if how == "damaged":
+        return draw(mutate(out.getvalue(), max_steps=2))
+    header = npy_header(draw(st.sampled_from(NPY_DESCRS)), draw(st.sampled_from(("False", "True", "0", "'no'"))),
+                        draw(st.sampled_from(NPY_SHAPES)))
+    return header + draw(st.sampled_from((real.astype(dtype).tobytes(), b"", b"\x00" * 120)) | st.binary(max_size=300))
+
+
+@st.composite
+def damaged_json(draw, header: dict) -> dict:
+    """`header` (a deep copy) with up to three values replaced by values of any type, or deleted."""
+    data = copy.deepcopy(header)
+    for _ in range(draw(st.sampled_from((0, 0, 1, 1, 2, 3)))):
+        slots = list(_slots(data))
+        if not slots:
+            break
+        container, key = draw(st.sampled_from(slots))
+        if draw(st.booleans()):
+            del container[key]
+        else:
+            container[key] = draw(JSON_VALUES | st.sampled_from([0, -1, 10**30, "", [], {}, "ok", "x86", 1e308]))
+    return data
+
+
+@st.composite
+def worker_message(draw, kind: str) -> bytes:
+    """One message of `kind` as a worker's bytes: length, JSON header, arrays."""
+    seeds = worker_seeds()
+    header = dict(seeds["hello"] if kind == "hello" else draw(st.sampled_from(seeds["results"])))
+    names = ["outputs/probs"] if header.get("status") == "ok" else []
+    names = draw(st.sampled_from((names, names, names, [], ["outputs/prob"], ["outputs/probs", "outputs/probs"],
+                                  ["eval/x"], names + ["outputs/other"])))
+    header = draw(damaged_json({**header, "type": kind, "protocol": 1, "arrays": names}))
+    body = json.dumps(header).encode()  # NaN and Infinity too, as a hostile worker may write them
+    sent = len(names) + draw(st.sampled_from((0, 0, 0, -1, 1)))
+    return struct.pack(">I", len(body)) + body + b"".join(draw(npy_arrays()) for _ in range(max(0, sent)))
+
+
+@st.composite
+def worker_streams(draw) -> bytes:
+    order = draw(st.sampled_from((("hello", "result"),) * 4 + (("result", "hello"), ("hello", "hello", "result"),
+                                                               ("hello",), ("result",), ("hello", "result", "result"))))
+    messages = [draw(worker_message(kind)) for kind in order]
+    stream = b"".join(messages)
+    split = len(messages[0]) if draw(st.integers(0, 4)) else draw(st.integers(0, len(stream)))
+    if not draw(st.integers(0, 3)):  # byte damage: a truncation, a flipped length, ...
+        stream = draw(mutate(stream, max_steps=2))
+    return struct.pack(">I", split) + stream
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks: each takes the bytes of one input and runs an entry point on them as a file.
 
@@ -601,6 +707,51 @@ def check_open(fmt, runtime: str | None = None):
     return check
 
 
+# A worker that sends what it is given: the first part, then (once the host's job arrives, or
+# soon without it: the host may be waiting for the rest of a hello) the rest; then it exits.
+REPLAYING_WORKER = """
+import os, select, struct, sys
+data = open(sys.argv[1], "rb").read()
+split = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else 0
+stream = data[4:]
+def send(part):
+    while part:
+        part = part[os.write(1, part):]
+try:
+    send(stream[:split])
+    if select.select([0], [], [], 0.05)[0]:
+        os.read(0, 1 << 16)
+    send(stream[split:])
+except OSError:  # the host has refused it and gone
+    pass
+"""
+
+
+def check_worker_reply(data: bytes):
+    """The host's side of a job (LocalRunner.measure: the hello, the job, the reply) against a
+    worker that says `data`: figures the results file can hold and outputs the engine can score,
+    or a row-failing EdgekitError."""
+    from edgekit import limits
+    from edgekit.runners.base import Job
+    from edgekit.runners.local import LocalRunner
+
+    class Replaying(LocalRunner):
+        def command(self):
+            return [sys.executable, "-I", "-S", "-c", REPLAYING_WORKER, str(path)]
+
+    with input_file(data, ".bin", "worker-protocol") as path:
+        artifact = path.with_suffix(".tflite")  # never opened: the worker only replies
+        job = Job(artifact, "litert", "litert:xnnpack x1", {"kernels": "xnnpack", "threads": 1},
+                  [{"x": np.zeros((1, 4), np.float32)}], {"x": np.zeros((3, 4), np.float32)}, 10, 1, 2,
+                  outputs=("probs",))
+        got = expect_result_or_edgekit_error(Replaying().measure, job, limits.Deadline(30, "the fuzz"))
+    if got is not None:
+        found, outputs = got
+        json.dumps(found, allow_nan=False)  # what the results file will hold
+        assert set(outputs) == {"probs"} and 1 <= len(outputs["probs"]) <= 3, outputs
+        assert outputs["probs"].dtype.kind in "biuf"
+
+
 class Target(NamedTuple):
     strategy: st.SearchStrategy[bytes]
     check: Callable[[bytes], None]
@@ -633,6 +784,8 @@ TARGETS: dict[str, Target] = {
     "open-tflite": Target(TFLITE_INPUTS, check_open("tflite")),  # LiteRT's interpreter, as bench validates
     "open-tflite-compiled": Target(TFLITE_INPUTS, check_open("tflite", "litert-compiled")),  # bench's litert-compiled:cpu
     "open-onnx": Target(ONNX_INPUTS, check_open("onnx")),
+    # a hostile worker against the host's reader and the runner's checks (real processes and pipes)
+    "worker-protocol": Target(worker_streams(), check_worker_reply),
 }
 
 

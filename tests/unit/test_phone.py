@@ -57,6 +57,25 @@ def test_a_report_without_timings_fails_with_the_tool_s_last_lines():
         benchmark_model.parse("STARTING!\nLoaded model m.tflite\nERROR: Didn't find op for builtin opcode\n")
 
 
+@pytest.mark.parametrize("stat, problem", [
+    ("count=50 first=5 curr=5 min=5 max=9 avg=1e999 std=1",  # float("1e999") is inf
+     "latency_us.mean is Infinity, which should be a finite number"),
+    ("count=0 curr=120", "latency_us.runs is 0, which should be greater than or equal to 1"),
+    ("count=50 first=5 curr=5 min=5 max=9 avg=1.2.3 std=1", "benchmark_model printed a figure that is not a number"),
+])
+def test_a_report_whose_figures_no_run_gives_is_one_line_not_a_crash(stat, problem):
+    """A phone is another machine: its tool's words are checked as a worker's reply is."""
+    report = (f"{stat}\nInference timings in us: Init: 10, First inference: 200, Warmup (avg): 150, "
+              "Inference (avg): 120\n")
+    with pytest.raises(EdgekitError, match="^benchmark_model") as caught:
+        benchmark_model.parse(report)
+    assert problem in str(caught.value)
+
+
+def test_a_phone_whose_core_count_is_no_number_has_none():
+    assert adb.fingerprint("[ro.product.cpu.abi]: [arm64-v8a]\n", "\u00b2\n")["cpu"]["cores"] == 0  # "²".isdigit()
+
+
 @pytest.mark.parametrize("runtime, options, flags", [
     ("litert", {"kernels": "xnnpack", "threads": 4}, ["--use_xnnpack=true", "--num_threads=4"]),
     ("litert", {"kernels": "builtin", "threads": 1}, ["--use_xnnpack=false", "--num_threads=1"]),
