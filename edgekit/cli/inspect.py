@@ -24,7 +24,7 @@ def register(sub, common):
                                                      "(implies --delegates)")
     p.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
                    help="an option for --delegate (repeatable)")
-    limits.add_arguments(p, "model_bytes")
+    limits.add_arguments(p, "model_bytes", "ops")
     p.set_defaults(run=run)
 
 
