@@ -24,6 +24,8 @@ ALIGNMENT = 64  # LiteRT's kDefaultTensorAlignment
 ARENA_NOTE = ("LiteRT's arena with its builtin kernels: tensors by lifetime, largest first, 64-byte aligned, "
               "with CONV_2D's im2col scratch; XNNPACK, its default on CPU, plans the ops it takes in a workspace "
               "of its own")
+ARENA_UNPLANNED = ("not planned: the graph keeps so many tensors alive at once that placing them would take "
+                   "minutes; the peak is the least any arena needs")
 PEAK_NOTE = "the most activation bytes alive at once: no arena can be smaller"
 MAC_OPS_TFLITE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D",
                   "CONV_3D_TRANSPOSE", "UNIDIRECTIONAL_SEQUENCE_LSTM")
@@ -195,7 +197,9 @@ def _activations(ops, graph, constant, dtype, nbytes) -> dict:
         alive[begin] += size
         alive[end + 1] -= size
     peak = int(np.cumsum(alive).max(initial=0))
-    return {"arena_bytes": plan_arena(tensors, count), "arena": ARENA_NOTE, "peak_bytes": peak, "peak": PEAK_NOTE,
+    arena = plan_arena(tensors, count)
+    return {"arena_bytes": arena, "arena": ARENA_NOTE if arena is not None else ARENA_UNPLANNED,
+            "peak_bytes": peak, "peak": PEAK_NOTE,
             "tensors": len(tensors), "in_place": len(shared), "persistent_bytes": persistent}
 
 

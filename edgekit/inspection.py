@@ -5,6 +5,7 @@ loading a runtime, so a model that no runtime here can run can still be inspecte
 from __future__ import annotations
 
 import collections
+import os
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +50,12 @@ def check_op_count(path: Path) -> None:
         limits.check_ops(path, *counted)
 
 
-def op_count(path: Path) -> tuple[int, bool] | None:
-    """(ops, whether all were counted) of a .tflite (the lengths of its subgraphs' operator lists,
-    read through a memory map) or an .onnx (the nodes of its graph, its functions and the graphs
-    inside its nodes, read from the protobuf wire format); past the op limit the counting may stop
-    early. None for another file, or one too damaged to tell (its parser says what is wrong)."""
+def op_count(path: Path) -> tuple[int, bool, int] | None:
+    """(ops, whether all were counted, tensors) of a .tflite (the lengths of its subgraphs' operator
+    and tensor lists, read through a memory map) or an .onnx (the nodes of its graph, its functions
+    and the graphs inside its nodes, read from the protobuf wire format; tensors 0: onnx's parser
+    is native); past the op limit the counting may stop early. None for another file, or one too
+    damaged to tell (its parser says what is wrong)."""
     try:
         if path.suffix == ".tflite":
             return _tflite_op_count(path)
@@ -64,7 +66,7 @@ def op_count(path: Path) -> tuple[int, bool] | None:
     return None
 
 
-def _tflite_op_count(path: Path) -> tuple[int, bool] | None:
+def _tflite_op_count(path: Path) -> tuple[int, bool, int] | None:
     import mmap
 
     from ai_edge_litert import schema_py_generated as schema
@@ -73,16 +75,18 @@ def _tflite_op_count(path: Path) -> tuple[int, bool] | None:
         if len(buf) < 8 or not schema.Model.ModelBufferHasIdentifier(buf, 0):
             return None
         model = schema.Model.GetRootAs(buf, 0)
-        graphs, limit, total = model.SubgraphsLength(), limits.current().ops, 0
+        graphs, limit, total, tensors = model.SubgraphsLength(), limits.current().ops, 0, 0
         for i in range(min(graphs, limit + 1)):  # a million empty subgraphs: stop past the limit
-            ops = model.Subgraphs(i).OperatorsLength()
-            if ops * 4 > len(buf):  # a list longer than the file: damaged, not big
+            graph = model.Subgraphs(i)
+            ops = graph.OperatorsLength()
+            tensors += graph.TensorsLength()
+            if max(ops, tensors) * 4 > len(buf):  # a list longer than the file: damaged, not big
                 return None
             total += max(ops, 1)  # a subgraph without ops counts as one: LiteRT prepares each
-        return total, graphs <= limit
+        return total, graphs <= limit, tensors
 
 
-def _onnx_node_count(path: Path) -> tuple[int, bool]:
+def _onnx_node_count(path: Path) -> tuple[int, bool, int]:
     """Read from the protobuf wire format (importing onnx alone takes a second or more), each node
     skipped by its length; past the op limit, the graphs inside nodes are no longer looked for, and
     past ten times the limit, no more nodes are counted."""
@@ -101,13 +105,13 @@ def _onnx_node_count(path: Path) -> tuple[int, bool]:
                 total += 1
                 if total > limit:  # counted on (for the message), no longer looked into
                     if total > 10 * limit:  # 50M empty nodes fit in 100 MB: stop, "or more"
-                        return total, False
+                        return total, False, 0
                     continue
                 for attribute in _protobuf_fields(buf, node_start, node_end):
                     if attribute[0] == NODE_ATTRIBUTE:
                         messages += [(s, e, GRAPH_NODE) for n, s, e in _protobuf_fields(buf, *attribute[1:])
                                      if n in ATTRIBUTE_GRAPHS]
-        return total, not messages
+        return total, not messages, 0
 
 
 # ModelProto.graph (7: GraphProto, nodes in 1) and .functions (25: FunctionProto, nodes in 7);
@@ -163,20 +167,28 @@ def inspect_tflite(path: Path) -> dict:
 
 
 def tflite_op_types(path: Path) -> list[str]:
-    """The op type of each operator code a .tflite declares, read without walking its graphs."""
+    """The op type of each operator code a .tflite declares, read through a memory map without
+    walking its graphs or reading its weights."""
+    import mmap
+
     from ai_edge_litert import schema_py_generated as schema
 
-    buf = _tflite_bytes(path)
-    try:
-        return _op_codes(Fields(schema.Model.GetRootAs(buf, 0), schema), schema)[0]
-    except Exception as exc:  # noqa: BLE001 - as inspect_tflite
-        raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size < 8:
+            _tflite_bytes(path)  # says why
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            _tflite_bytes(path, buf)
+            try:
+                return _op_codes(Fields(schema.Model.GetRootAs(buf, 0), schema), schema)[0]
+            except Exception as exc:  # noqa: BLE001 - as inspect_tflite
+                raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
 
 
-def _tflite_bytes(path: Path) -> bytes:
+def _tflite_bytes(path: Path, buf=None) -> bytes:
+    """The file's bytes (or `buf`, its map), once its TFL3 identifier is checked."""
     from ai_edge_litert import schema_py_generated as schema
 
-    buf = path.read_bytes()
+    buf = path.read_bytes() if buf is None else buf
     if len(buf) < 8 or not schema.Model.ModelBufferHasIdentifier(buf, 0):
         raise EdgekitError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier): the file is damaged")
     return buf

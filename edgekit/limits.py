@@ -126,12 +126,20 @@ def check_data_size(path: Path, size: int) -> None:
                            f"limit: use fewer samples or raise it with --max-data-size")
 
 
-def check_ops(path: Path, count: int, complete: bool = True) -> None:
-    """Refuse a model file holding more ops than the op limit (`complete` False: at least `count`)."""
-    limit = current().ops
+def check_ops(path: Path, count: int, complete: bool = True, tensors: int = 0) -> None:
+    """Refuse a model file holding more ops than the op limit (`complete` False: at least `count`),
+    or more than TENSORS_PER_OP times as many tensors (each one LiteRT allocates a struct for and
+    inspect reads)."""
+    limit, fix = current().ops, f"raise it with --max-ops (or {SETTINGS['ops'][1]}) if that is expected"
     if count > limit:
         raise EdgekitError(f"model {path} holds {count:,}{'' if complete else ' or more'} ops, over the {limit:,} "
-                           f"limit: raise it with --max-ops (or {SETTINGS['ops'][1]}) if that is expected")
+                           f"limit: {fix}")
+    if tensors > TENSORS_PER_OP * limit:
+        raise EdgekitError(f"model {path} holds {tensors:,} tensors, over the {TENSORS_PER_OP * limit:,} limit "
+                           f"({TENSORS_PER_OP} per op of the op limit): {fix}")
+
+
+TENSORS_PER_OP = 10  # real graphs hold two or three: weights, activations
 
 
 class Deadline:

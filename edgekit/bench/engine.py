@@ -83,8 +83,9 @@ class BenchSettings:
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
     """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step),
     and each record is printed as it is measured. Past the benchmark time limit the record being
-    measured is stopped and the rest are not measured; the results say so in `stopped` (loading
-    is bounded by the size limits instead)."""
+    measured is stopped and the rest are not measured; the results say so in `stopped`. The limit
+    counts from the start: past it before any row is measured (loading the files and the float
+    model, the float model's evaluation), the run stops with limits.TimeLimitExceeded."""
     log = log or logger.info
     # one clock for the whole run: loading the files and the float model and evaluating the float
     # model count against the limit too (each load is bounded by the size and op limits)
@@ -108,8 +109,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     if subject.reference is not None:
         from edgekit.loading import load_model
 
-        log(f"loading the float model {subject.reference}")
         deadline.check(f"loading the float model {subject.reference.name}", BEFORE_MEASURING_FIX)
+        log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
         described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
     measure = None
@@ -117,8 +118,9 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         deadline.check("loading the evaluation data", BEFORE_MEASURING_FIX)
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
-        reference_outputs = _float_outputs(reference_model, data, deadline) if reference_model and not data.random \
-            else None
+        fewer = f"give fewer samples with {option('data')}, or " if settings.data else ""
+        reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{BEFORE_MEASURING_FIX}")
+                             if reference_model and not data.random else None)
         broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
         if broken:  # every score and fidelity figure against it would be NaN
             raise EdgekitError(f"the float model {subject.reference} outputs NaN or inf on {broken} of {data.samples} "
@@ -353,14 +355,14 @@ def _describe(path: Path, kind: dict, opened) -> dict:
 BEFORE_MEASURING_FIX = "raise --max-bench-time"
 
 
-def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.Deadline) -> dict:
-    """The float model's outputs on every evaluation sample, within the time limit: every row's
-    fidelity and the float score are judged on them, the same samples in every row."""
+def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.Deadline, fix: str) -> dict:
+    """The float model's outputs on every evaluation sample, within the time limit: the float
+    score and every row's fidelity are judged on them, on the same samples in every row (a row
+    with --runs N evaluates them all)."""
     outputs = reference_model.predict(data.inputs, until=deadline.end)
     done = len(_first(outputs))
     if done < data.samples:
-        raise deadline.exceeded(f"evaluating the float model on {data.samples} samples ({done} done)",
-                                "give fewer samples with --data, or raise --max-bench-time")
+        raise deadline.exceeded(f"evaluating the float model on {data.samples} samples ({done} done)", fix)
     return outputs
 
 

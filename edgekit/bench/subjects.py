@@ -169,11 +169,9 @@ def random_inputs(specs: list[TensorSpec], count: int, model: Path, samples_opti
     limit = limits.current().data_bytes
     if sum(sizes.values()) > limit:
         name = max(sizes, key=sizes.get)
-        shape = next(s.shape for s in specs if s.name == name)
-        raise EdgekitError(f"model {model}: random inputs for its input {name!r} of shape "
-                           f"[{', '.join('?' if d is None else str(d) for d in shape)}] would take "
-                           f"{human_size(sum(sizes.values()))} for {count} samples, over the {human_size(limit)} data "
-                           f"limit: give real samples with {samples_option}, or raise --max-data-size if that is "
-                           "expected")
+        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each "
+                           f"[{', '.join(map(str, shapes[name][1:]))}] float32) would take {human_size(sum(sizes.values()))}, "
+                           f"over the {human_size(limit)} data limit: give real samples with {samples_option}, or raise "
+                           "--max-data-size if that is expected")
     rng = np.random.default_rng(seed)
     return {name: rng.random(shape, dtype=np.float32) for name, shape in shapes.items()}

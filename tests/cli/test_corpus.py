@@ -29,7 +29,8 @@ def test_bad_input_gets_one_clear_line_exit_2_and_changes_nothing(case, places):
 
 def test_the_corpus_covers_every_command_that_reads_input():
     commands = {c.argv[0] for c in CORPUS_CASES}
-    assert commands == {"convert", "optimize", "bench", "inspect", "report", "compare", "train", "debug-quant", "tune"}
+    assert commands == {"convert", "optimize", "bench", "inspect", "report", "compare", "train", "debug-quant", "tune",
+                        "compile", "export"}
     assert len(CORPUS_CASES) >= 100
 
 
