@@ -88,8 +88,8 @@ def _tflite_op_count(path: Path) -> tuple[int, bool, int] | None:
 
 def _onnx_node_count(path: Path) -> tuple[int, bool, int]:
     """Read from the protobuf wire format (importing onnx alone takes a second or more), each node
-    skipped by its length; past the op limit, the graphs inside nodes are no longer looked for, and
-    past ten times the limit, no more nodes are counted."""
+    skipped by its length but for its attributes (If, Loop and Scan carry graphs in them); past ten
+    times the op limit, no more nodes are counted."""
     import mmap
 
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
@@ -97,21 +97,19 @@ def _onnx_node_count(path: Path) -> tuple[int, bool, int]:
         # (start, end, the field that holds the nodes) of the graph and of each function
         messages = [(start, end, ONNX_NODES[number]) for number, start, end in _protobuf_fields(buf, 0, len(buf))
                     if number in ONNX_NODES]
-        while messages and total <= limit:
+        while messages:
             start, end, node_field = messages.pop()
             for number, node_start, node_end in _protobuf_fields(buf, start, end):
                 if number != node_field:
                     continue
                 total += 1
-                if total > limit:  # counted on (for the message), no longer looked into
-                    if total > 10 * limit:  # 50M empty nodes fit in 100 MB: stop, "or more"
-                        return total, False, 0
-                    continue
+                if total > 10 * limit:  # enough for the message (50M empty nodes fit in 100 MB): "or more"
+                    return total, False, 0
                 for attribute in _protobuf_fields(buf, node_start, node_end):
                     if attribute[0] == NODE_ATTRIBUTE:
                         messages += [(s, e, GRAPH_NODE) for n, s, e in _protobuf_fields(buf, *attribute[1:])
                                      if n in ATTRIBUTE_GRAPHS]
-        return total, not messages, 0
+        return total, True, 0
 
 
 # ModelProto.graph (7: GraphProto, nodes in 1) and .functions (25: FunctionProto, nodes in 7);
