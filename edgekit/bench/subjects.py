@@ -166,12 +166,12 @@ def random_inputs(specs: list[TensorSpec], count: int, model: Path, samples_opti
         raise EdgekitError(f"model {model} declares an input with a negative dimension "
                            f"({', '.join(f'{n} {list(s[1:])}' for n, s in shapes.items())}): the file is damaged")
     sizes = {name: math.prod(shape) * np.dtype(np.float32).itemsize for name, shape in shapes.items()}
-    limit = limits.current().data_bytes
-    if sum(sizes.values()) > limit:
+    total, limit = sum(sizes.values()), limits.current().data_bytes
+    if total > limit:
         name = max(sizes, key=sizes.get)
-        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each "
-                           f"[{', '.join(map(str, shapes[name][1:]))}] float32) would take {human_size(sum(sizes.values()))}, "
-                           f"over the {human_size(limit)} data limit: give real samples with {samples_option}, or raise "
-                           "--max-data-size if that is expected")
+        each = ", ".join(map(str, shapes[name][1:]))
+        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each [{each}] float32) "
+                           f"would take {human_size(total)}, over the {human_size(limit)} data limit: give real "
+                           f"samples with {samples_option}, or raise --max-data-size if that is expected")
     rng = np.random.default_rng(seed)
     return {name: rng.random(shape, dtype=np.float32) for name, shape in shapes.items()}
