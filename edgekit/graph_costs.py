@@ -16,6 +16,7 @@ takes in a workspace of its own, which the file does not say.
 from __future__ import annotations
 
 import collections
+import functools
 
 import numpy as np
 
@@ -23,6 +24,8 @@ ALIGNMENT = 64  # LiteRT's kDefaultTensorAlignment
 ARENA_NOTE = ("LiteRT's arena with its builtin kernels: tensors by lifetime, largest first, 64-byte aligned, "
               "with CONV_2D's im2col scratch; XNNPACK, its default on CPU, plans the ops it takes in a workspace "
               "of its own")
+ARENA_UNPLANNED = ("not planned: the graph keeps so many tensors alive at once that placing them would take "
+                   "minutes; the peak is the least any arena needs")
 PEAK_NOTE = "the most activation bytes alive at once: no arena can be smaller"
 MAC_OPS_TFLITE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D",
                   "CONV_3D_TRANSPOSE", "UNIDIRECTIONAL_SEQUENCE_LSTM")
@@ -34,16 +37,21 @@ def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
     graph = model.subgraphs[0]
     buffers = model.buffers or []
 
+    # each asked for many times per tensor: read once (the flatbuffer is read field by field)
+    @functools.cache
     def constant(index: int) -> bool:
         buffer = buffers[graph.tensors[index].buffer] if graph.tensors[index].buffer < len(buffers) else None
         return buffer is not None and ((buffer.data is not None and len(buffer.data) > 0) or buffer.offset > 1)
 
-    def shape(index: int) -> list[int]:
-        return [int(d) for d in (graph.tensors[index].shape if graph.tensors[index].shape is not None else [])]
+    @functools.cache
+    def shape(index: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in (graph.tensors[index].shape if graph.tensors[index].shape is not None else []))
 
+    @functools.cache
     def dtype(index: int) -> str:
         return type_names.get(graph.tensors[index].type, "")
 
+    @functools.cache
     def nbytes(index: int) -> int:  # 0 for a tensor sized at run time (LiteRT allocates those apart)
         size = {"int4": 0.5, "bfloat16": 2}.get(dtype(index)) or _itemsize(dtype(index))
         dims = shape(index)
@@ -189,7 +197,9 @@ def _activations(ops, graph, constant, dtype, nbytes) -> dict:
         alive[begin] += size
         alive[end + 1] -= size
     peak = int(np.cumsum(alive).max(initial=0))
-    return {"arena_bytes": plan_arena(tensors, count), "arena": ARENA_NOTE, "peak_bytes": peak, "peak": PEAK_NOTE,
+    arena = plan_arena(tensors, count)
+    return {"arena_bytes": arena, "arena": ARENA_NOTE if arena is not None else ARENA_UNPLANNED,
+            "peak_bytes": peak, "peak": PEAK_NOTE,
             "tensors": len(tensors), "in_place": len(shared), "persistent_bytes": persistent}
 
 
@@ -246,26 +256,76 @@ def _im2col(ops, graph, weight, dtype, nbytes) -> list[tuple[int, int]]:
     return found
 
 
-def plan_arena(tensors: list[tuple[int, int, int, int]], last_step: int) -> int:
+def plan_arena(tensors: list[tuple[int, int, int, int]], last_step: int) -> int | None:
     """The size of the arena that holds `tensors` ((index, bytes, first step, last step)) as
     LiteRT's ArenaPlanner and SimpleMemoryArena place them: tensors alive for the whole run first,
     by index, then the rest by size (largest first, then earliest), each at the smallest gap
-    among the placed tensors alive at the same time that holds it, else after them."""
+    among the placed tensors alive at the same time that holds it, else after them. None when
+    that takes more than ARENA_WORK looks at placed tensors (a hostile graph keeping thousands of
+    tensors alive at once): the greedy plan is quadratic in them."""
     whole = [t for t in tensors if t[2] == 0 and t[3] >= last_step]
     rest = sorted((t for t in tensors if not (t[2] == 0 and t[3] >= last_step)), key=lambda t: (-t[1], t[2]))
-    placed = []  # (offset, end, first, last), by offset
+    placed, work, top = _Lifetimes(last_step), 0, 0
     for _, size, begin, end in sorted(whole) + rest:
         offset, best, best_gap = 0, None, None
-        for p_offset, p_end, p_first, p_last in placed:
-            if p_last < begin or p_first > end:
-                continue
+        alive = placed.overlapping(begin, end)  # (offset, end, first, last), by offset
+        work += len(alive)
+        if work > ARENA_WORK:
+            return None
+        for p_offset, p_end, _, _ in alive:
             gap = p_offset - offset
             if gap >= size and (best_gap is None or gap < best_gap):
                 best, best_gap = offset, gap
             offset = max(offset, _align(p_end))
-        placed.append((offset if best is None else best, (offset if best is None else best) + size, begin, end))
-        placed.sort()
-    return _align(max((p[1] for p in placed), default=0))
+        at = offset if best is None else best
+        placed.add((at, at + size, begin, end))
+        top = max(top, at + size)
+    return _align(top)
+
+
+ARENA_WORK = 5_000_000  # about two seconds of planning; real graphs keep tens of tensors alive at once
+
+
+class _Lifetimes:
+    """Placed tensors, found by the steps they are alive at, in two segment trees over the steps:
+    a tensor overlaps [begin, end] when it is alive at `begin` (kept in the nodes that cover its
+    lifetime: those on the path from `begin`'s leaf to the root) or first written after `begin`
+    and by `end` (kept in its first step's leaf and that leaf's ancestors: those covering the
+    range). A query costs the tensors it returns, not every tensor placed."""
+
+    def __init__(self, last_step: int):
+        self.leaves = 1 << (last_step + 1).bit_length()
+        self.alive: dict[int, list] = {}
+        self.starting: dict[int, list] = {}
+
+    def add(self, tensor: tuple) -> None:
+        for node in self._cover(tensor[2], tensor[3]):
+            self.alive.setdefault(node, []).append(tensor)
+        node = tensor[2] + self.leaves
+        while node:
+            self.starting.setdefault(node, []).append(tensor)
+            node >>= 1
+
+    def overlapping(self, begin: int, end: int) -> list[tuple]:
+        found, node = [], begin + self.leaves
+        while node:
+            found += self.alive.get(node, ())
+            node >>= 1
+        for node in self._cover(begin + 1, end):
+            found += self.starting.get(node, ())
+        return sorted(found)
+
+    def _cover(self, first: int, last: int):
+        """The nodes whose leaves are exactly the steps first..last."""
+        low, high = first + self.leaves, last + self.leaves + 1
+        while low < high:
+            if low & 1:
+                yield low
+                low += 1
+            if high & 1:
+                high -= 1
+                yield high
+            low, high = low >> 1, high >> 1
 
 
 def _align(value: int) -> int:

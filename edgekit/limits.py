@@ -1,6 +1,7 @@
 """Bounds on the work one run may do, so that a bad or hostile input cannot fill a CI machine's
 memory or hang its job: how big a model file may be (and what its archive may unpack to), how
-big a calibration or evaluation set may be, and how long a benchmark may run.
+many ops a .tflite or .onnx graph may hold, how big a calibration or evaluation set may be, and
+how long a benchmark may run.
 
 Each bound has a default, an environment variable and a command-line option; the option wins.
 They are process-wide: the CLI sets them once, before any work starts.
@@ -30,6 +31,9 @@ class Limits:
     model_bytes: int = 2 * GIB  # a model file, or what a .keras archive unpacks to
     data_bytes: int = 4 * GIB  # a calibration or evaluation set, decoded into arrays
     bench_seconds: float = 3600.0  # the whole benchmark of one run
+    # ops in a .tflite (every subgraph) or nodes in an .onnx graph: the largest real graphs (LLMs,
+    # unrolled RNNs) hold tens of thousands; a file of 240k ops took minutes to load and inspect
+    ops: int = 100_000
 
 
 # field -> (command-line option, environment variable, parser)
@@ -37,6 +41,7 @@ SETTINGS = {
     "model_bytes": ("--max-model-size", "EDGEKIT_MAX_MODEL_SIZE", "size"),
     "data_bytes": ("--max-data-size", "EDGEKIT_MAX_DATA_SIZE", "size"),
     "bench_seconds": ("--max-bench-time", "EDGEKIT_MAX_BENCH_TIME", "duration"),
+    "ops": ("--max-ops", "EDGEKIT_MAX_OPS", "count"),
 }
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": GIB, "gb": GIB,
           "t": 1 << 40, "tb": 1 << 40}
@@ -68,18 +73,20 @@ def configure(options: dict[str, str | None]) -> Limits:
 
 
 def add_arguments(parser, *fields: str) -> None:
-    """The limit options a command honours (all three when none are named)."""
+    """The limit options a command honours (all of them when none are named)."""
     group = parser.add_argument_group("limits (so that bad input cannot hang a CI job)")
     defaults = Limits()
     helps = {
         "model_bytes": f"largest model file to load, e.g. 500MB (default: {human_size(defaults.model_bytes)})",
         "data_bytes": "largest calibration or evaluation set, as decoded arrays "
                       f"(default: {human_size(defaults.data_bytes)})",
-        "bench_seconds": f"stop measuring after this long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)",
+        "bench_seconds": "stop the benchmark (loading, the float model's evaluation and the measuring) after this "
+                         f"long, e.g. 90s or 10m (default: {defaults.bench_seconds / 60:g}m)",
+        "ops": f"most ops a .tflite or .onnx file may hold (default: {defaults.ops:,})",
     }
     for field in fields or SETTINGS:
         option, _, kind = SETTINGS[field]
-        group.add_argument(option, metavar="SIZE" if kind == "size" else "DURATION", help=helps[field])
+        group.add_argument(option, metavar=kind.upper() if kind != "size" else "SIZE", help=helps[field])
 
 
 def from_arguments(args) -> Limits:
@@ -88,6 +95,11 @@ def from_arguments(args) -> Limits:
 
 
 def parse(kind: str, text: str, where: str) -> float:
+    if kind == "count":
+        digits = str(text).strip().replace("_", "").replace(",", "")
+        if not digits.isdigit() or int(digits) <= 0:
+            raise EdgekitError(f"{where} {text!r} is not a positive whole number: give e.g. 300000")
+        return int(digits)
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
     units = _UNITS if kind == "size" else _SECONDS
     unit = match.group(2).lower() if match else None
@@ -114,6 +126,22 @@ def check_data_size(path: Path, size: int) -> None:
                            f"limit: use fewer samples or raise it with --max-data-size")
 
 
+def check_ops(path: Path, count: int, complete: bool = True, tensors: int = 0) -> None:
+    """Refuse a model file holding more ops than the op limit (`complete` False: at least `count`),
+    or more than TENSORS_PER_OP times as many tensors (each one LiteRT allocates a struct for and
+    inspect reads)."""
+    limit, fix = current().ops, f"raise it with --max-ops (or {SETTINGS['ops'][1]}) if that is expected"
+    if count > limit:
+        raise EdgekitError(f"model {path} holds {count:,}{'' if complete else ' or more'} ops, over the {limit:,} "
+                           f"limit: {fix}")
+    if tensors > TENSORS_PER_OP * limit:
+        raise EdgekitError(f"model {path} holds {tensors:,} tensors, over the {TENSORS_PER_OP * limit:,} limit "
+                           f"({TENSORS_PER_OP} per op of the op limit): {fix}")
+
+
+TENSORS_PER_OP = 10  # real graphs hold two or three: weights, activations
+
+
 class Deadline:
     """A point in time that long loops check between steps (a timer signal instead would raise
     wherever the program happens to be, e.g. in a first import, and break the module)."""
@@ -126,9 +154,11 @@ class Deadline:
     def passed(self) -> bool:
         return time.monotonic() > self.end
 
-    def check(self) -> None:
+    def check(self, during: str | None = None, fix: str | None = None) -> None:
         if self.passed:
-            raise self.exceeded()
+            raise self.exceeded(during, fix)
 
-    def exceeded(self) -> TimeLimitExceeded:
-        return TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit: {self.fix}")
+    def exceeded(self, during: str | None = None, fix: str | None = None) -> TimeLimitExceeded:
+        """The error; `during`: what the run was doing (e.g. "loading x.tflite"), `fix`: a fix for that."""
+        return TimeLimitExceeded(f"{self.what} ran past its {self.seconds:g} s limit"
+                                 f"{f' while {during}' if during else ''}: {fix or self.fix}")

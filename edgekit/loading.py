@@ -17,6 +17,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -216,7 +217,10 @@ class SourceModel:
         self.sha256 = sha256_of(self.path)
         self.size_bytes = size_of(self.path)
 
-    def predict(self, feeds: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, np.ndarray]:
+    def predict(self, feeds: dict[str, np.ndarray], batch_size: int | None = None,
+                until: float | None = None) -> dict[str, np.ndarray]:
+        """The outputs on every sample; with `until` (a time.monotonic() value), on the first samples
+        only when a call ends after it."""
         from edgekit.runtimes.base import predict_batch
 
         tf = tensorflow()
@@ -226,6 +230,8 @@ class SourceModel:
         for start in range(0, count, batch_size):
             args = [tf.constant(feeds[t.name][start:start + batch_size]) for t in self.inputs]
             chunks.append({k: v.numpy() for k, v in self.serve(*args).items()})
+            if until is not None and time.monotonic() >= until:
+                break
         return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
 
     def saved_model_dir(self, batch: int | None = None) -> Path | None:

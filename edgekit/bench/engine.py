@@ -83,9 +83,13 @@ class BenchSettings:
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
     """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step),
     and each record is printed as it is measured. Past the benchmark time limit the record being
-    measured is stopped and the rest are not measured; the results say so in `stopped` (loading
-    is bounded by the size limits instead)."""
+    measured is stopped and the rest are not measured; the results say so in `stopped`. The limit
+    counts from the start: past it before any row is measured (loading the files and the float
+    model, the float model's evaluation), the run stops with limits.TimeLimitExceeded."""
     log = log or logger.info
+    # one clock for the whole run: loading the files and the float model and evaluating the float
+    # model count against the limit too (each load is bounded by the size and op limits)
+    deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
     subject = subjects.find(path, settings.reference)
     formats = {p.suffix.lstrip(".") for p in subject.artifacts}
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
@@ -93,6 +97,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
+        deadline.check(f"loading {artifact.name}", BEFORE_MEASURING_FIX)
         compiled = _compiled_for_npu(artifact)
         if compiled is not None:  # only an NPU's dispatch runs it: read its specs from the file
             described.append(_describe(artifact, subject.variant_of(artifact), compiled))
@@ -104,21 +109,24 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     if subject.reference is not None:
         from edgekit.loading import load_model
 
+        deadline.check(f"loading the float model {subject.reference.name}", BEFORE_MEASURING_FIX)
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
         described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
     measure = None
     try:
+        deadline.check("loading the evaluation data", BEFORE_MEASURING_FIX)
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
-        reference_outputs = reference_model.predict(data.inputs) if reference_model and not data.random else None
+        fewer = f"give fewer samples with {option('data')}, or " if settings.data else ""
+        reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{BEFORE_MEASURING_FIX}")
+                             if reference_model and not data.random else None)
         broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
         if broken:  # every score and fidelity figure against it would be NaN
             raise EdgekitError(f"the float model {subject.reference} outputs NaN or inf on {broken} of {data.samples} "
                                "evaluation samples: nothing can be compared with it; check the model and the data")
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
-        deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
         measure = Measure(settings, data, reference_outputs, float_score, deadline,
                           {d["name"]: tuple(t["name"] for t in d["outputs"]) for d in described})
         pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t, measure.in_process)
@@ -346,20 +354,36 @@ def _describe(path: Path, kind: dict, opened) -> dict:
             "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
 
 
+# past the time limit before any row is measured: one line, nothing written
+BEFORE_MEASURING_FIX = "raise --max-bench-time"
+
+
+def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.Deadline, fix: str) -> dict:
+    """The float model's outputs on every evaluation sample, within the time limit: the float
+    score and every row's fidelity are judged on them, on the same samples in every row (a row
+    with --runs N evaluates them all)."""
+    outputs = reference_model.predict(data.inputs, until=deadline.end)
+    done = len(_first(outputs))
+    if done < data.samples:
+        raise deadline.exceeded(f"evaluating the float model on {data.samples} samples ({done} done)", fix)
+    return outputs
+
+
 def _compiled_for_npu(path: Path):
     """A .tflite compiled ahead of time (`edgekit compile`) holds DISPATCH_OPs that LiteRT's CPU
     kernels cannot load: its io specs, read from the file (an object with inputs and outputs),
-    else None."""
+    else None. The op types are read from the file's operator codes; only a compiled file is
+    inspected whole."""
     if path.suffix != ".tflite":
         return None
     from types import SimpleNamespace
 
     from edgekit.artifacts import TensorSpec
-    from edgekit.inspection import inspect_tflite
+    from edgekit.inspection import inspect_tflite, tflite_op_types
 
-    info = inspect_tflite(path)
-    if not any("DISPATCH" in op.upper() for op in info["ops"]):
+    if not any("DISPATCH" in op.upper() for op in tflite_op_types(path)):
         return None
+    info = inspect_tflite(path)
     return SimpleNamespace(inputs=[TensorSpec.from_dict(t) for t in info["inputs"]],
                            outputs=[TensorSpec.from_dict(t) for t in info["outputs"]])
 
@@ -381,7 +405,8 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
     if subject.manifest and calibration.is_file():
         inputs = load_calibration(calibration, subjects.float_specs(specs))
         return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
-    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES), None, None,
+    model = subject.reference if reference_model else subject.artifacts[0]
+    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES, model), None, None,
                              "random inputs (give --data for accuracy and fidelity)", random=True)
 
 

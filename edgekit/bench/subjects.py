@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ import numpy as np
 from edgekit import limits
 from edgekit.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.bench.targets import ARTIFACT_FORMATS
+from edgekit.report.table import human_size
 from edgekit.errors import EdgekitError, unreadable
+from edgekit.inspection import check_op_count
 from edgekit.loading import detect_flavour, special_kind
 
 FLOAT_FORMATS = ("keras", "h5")
@@ -90,6 +93,7 @@ def _find(path: Path, reference: str | Path | None) -> Subject:
         if kind or artifact.is_dir():  # a FIFO blocks whoever opens it; a device never ends
             raise EdgekitError(f"{artifact} is {kind or 'a folder'}, not a model file: give a .tflite or .onnx file")
         limits.check_model_size(artifact, artifact.stat().st_size)
+        check_op_count(artifact)
     ref, note = _reference(reference, manifest, folder)
     return Subject(name, artifacts, ref, manifest, note)
 
@@ -152,6 +156,22 @@ def float_specs(specs: list[TensorSpec]) -> list[TensorSpec]:
     return [TensorSpec(s.name, "float32", (None, *s.shape[1:])) for s in specs]
 
 
-def random_inputs(specs: list[TensorSpec], count: int, seed: int = 0) -> dict[str, np.ndarray]:
+def random_inputs(specs: list[TensorSpec], count: int, model: Path, samples_option: str = "--data",
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """`count` random float samples for each input of `model` (a free dimension counts as 1),
+    sized from the specs and checked against the data limit before any is allocated: the shapes
+    come from the file, which may declare 2^40 elements. `samples_option` gives real samples."""
+    shapes = {s.name: (count, *[d or 1 for d in s.shape[1:]]) for s in specs}
+    if any(d < 0 for shape in shapes.values() for d in shape):
+        raise EdgekitError(f"model {model} declares an input with a negative dimension "
+                           f"({', '.join(f'{n} {list(s[1:])}' for n, s in shapes.items())}): the file is damaged")
+    sizes = {name: math.prod(shape) * np.dtype(np.float32).itemsize for name, shape in shapes.items()}
+    total, limit = sum(sizes.values()), limits.current().data_bytes
+    if total > limit:
+        name = max(sizes, key=sizes.get)
+        each = ", ".join(map(str, shapes[name][1:]))
+        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each [{each}] float32) "
+                           f"would take {human_size(total)}, over the {human_size(limit)} data limit: give real "
+                           f"samples with {samples_option}, or raise --max-data-size if that is expected")
     rng = np.random.default_rng(seed)
-    return {s.name: rng.random((count, *[d or 1 for d in s.shape[1:]]), dtype=np.float32) for s in specs}
+    return {name: rng.random(shape, dtype=np.float32) for name, shape in shapes.items()}

@@ -21,7 +21,7 @@ def register(sub, common):
     p.add_argument("--out", metavar="DIR", default="edgekit-out", help="the compiled files and compile.json go to "
                                                         "DIR/<model name>-npu/ (default: edgekit-out)")
     add_json(p, "the compile record (compile.json)")
-    limits.add_arguments(p, "model_bytes")
+    limits.add_arguments(p, "model_bytes", "ops")
     p.set_defaults(run=run)
 
 

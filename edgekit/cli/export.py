@@ -20,7 +20,7 @@ def register(sub, common):
     p.add_argument("--symbol", default="g_model_data",
                    help="the array's name; its length is SYMBOL_len (default: g_model_data)")
     add_json(p, "what was written")
-    limits.add_arguments(p, "model_bytes")
+    limits.add_arguments(p, "model_bytes", "ops")
     p.set_defaults(run=run)
 
 

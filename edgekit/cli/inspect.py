@@ -24,7 +24,7 @@ def register(sub, common):
                                                      "(implies --delegates)")
     p.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
                    help="an option for --delegate (repeatable)")
-    limits.add_arguments(p, "model_bytes")
+    limits.add_arguments(p, "model_bytes", "ops")
     p.set_defaults(run=run)
 
 
@@ -118,8 +118,9 @@ def cost_lines(info: dict) -> list[str]:
     if memory:
         held = (f"; {human_size(memory['persistent_bytes'])} more held for the whole run (dequantized weights, "
                 "variables)" if memory["persistent_bytes"] else "")
-        lines += _wrapped(f"activation memory: {human_size(memory['arena_bytes'])} arena, "
-                          f"{human_size(memory['peak_bytes'])} alive at once at peak{held}")
+        arena = "no planned" if memory["arena_bytes"] is None else human_size(memory["arena_bytes"])
+        lines += _wrapped(f"activation memory: {arena} arena, {human_size(memory['peak_bytes'])} alive at once at "
+                          f"peak{held}")
         micro = ("" if info.get("weights") else  # TFLite Micro runs float32, int8 and int16x8 files only
                  f"; TFLite Micro's arena, with its own buffers: edgekit bench {info['path']} --runtime tflm")
         lines += _wrapped(f"  ({memory['arena']}{micro})", indent="  ")

@@ -50,7 +50,7 @@ def register(sub, common):
     p.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     add_json(p, "the tune report (tune.json)")
-    limits.add_arguments(p, "model_bytes", "data_bytes")
+    limits.add_arguments(p, "model_bytes", "data_bytes", "ops")
     p.set_defaults(run=run)
 
 

@@ -24,6 +24,7 @@ from edgekit.data import load_calibration
 from edgekit.environment import package_versions, usable_cores
 from edgekit.errors import ConversionFailed, EdgekitError, option, switch
 from edgekit.evaluation import task_for, zoo_name
+from edgekit.inspection import check_op_count
 from edgekit.loading import TF_KERAS, SourceModel, from_keras, load_model, model_config
 from edgekit.optimize import qat
 from edgekit.optimize.chain import optimize
@@ -276,7 +277,8 @@ def prepare(config: ConvertConfig, model_path: Path, calib_path: Path | None, so
     elif task is not None:
         calibration = {source.inputs[0].name: task.data.x_test[:config.max_calib_samples]}
     else:
-        calibration = random_inputs(source.inputs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES))
+        calibration = random_inputs(source.inputs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES), model_path,
+                                    option("calib"))
     if calib_path is None:
         calibration = {s.name: calibration[s.name].astype(s.dtype) for s in source.inputs}
     if task:
@@ -398,6 +400,7 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     """Load the file in its real runtime, run the calibration samples, compare with float, and
     score it on the held-out data when the task is known."""
     try:
+        check_op_count(path)  # before the runtime loads it
         with for_format(fmt).open(path, threads=usable_cores()) as session:
             outputs = session.predict(calibration, until=time.monotonic() + VALIDATION_SECONDS,
                                       at_least=MIN_VALIDATION_SAMPLES)

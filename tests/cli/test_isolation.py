@@ -49,19 +49,19 @@ def test_max_bench_time_stops_a_long_measurement_at_the_limit(converted, tmp_pat
     is stopped, the rows after it are not measured, the results are written, exit 1."""
     started = time.monotonic()
     code, stdout, stderr = run_cli("bench", converted["folder"], "--runtime", "litert:reference,onnxruntime:cpu",
-                                   "--runs", "100000000", "--max-bench-time", "2s", "--output", tmp_path / "r.json")
+                                   "--runs", "100000000", "--max-bench-time", "30s", "--output", tmp_path / "r.json")
     elapsed = time.monotonic() - started
     assert code == 1, stderr
     assert stderr.strip().splitlines()[-1] == (
-        f"edgekit bench: the benchmark of {converted['folder']} ran past its 2 s limit: lower --runs or raise "
+        f"edgekit bench: the benchmark of {converted['folder']} ran past its 30 s limit: lower --runs or raise "
         "--max-bench-time; the rows measured before it are in the table")
     measuring = next(line for line in stderr.splitlines() if line.startswith("evaluation data:"))
-    assert measuring  # loading the float model is bounded by the size limits, not this one
+    assert measuring  # the limit counts loading the float model too: 30 s leaves room for it
     records = json.loads((tmp_path / "r.json").read_text())["models"][0]["records"]
     statuses = [(r["status"], r["reason"]) for r in records if r["runtime"] != "keras"]
-    assert statuses[0] == ("failed", "stopped at the time limit (2 s, --max-bench-time)")
+    assert statuses[0] == ("failed", "stopped at the time limit (30 s, --max-bench-time)")
     assert set(statuses[1:]) == {("skipped", "not measured: the benchmark's time limit was reached")}
-    assert elapsed < 60  # the float model's load, then 2 s and the grace; not hours
+    assert elapsed < 90  # 30 s and the grace; not hours
 
 
 def test_each_row_is_printed_as_soon_as_it_is_measured(converted):

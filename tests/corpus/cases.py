@@ -379,9 +379,39 @@ def structured_input_cases() -> list[Case]:
     return cases
 
 
+def limits_cases() -> list[Case]:
+    """Files past the work limits (edgekit/limits.py): a .tflite and an .onnx of 240k ops (written
+    by `limits_places`: 9.6 and 6 MB) through every command that reads one, refused by --max-ops
+    before anything parses an op; inputs declaring 2^40 and 2^28 elements per sample, whose
+    random samples bench would allocate, refused by --max-data-size."""
+    argvs = {"inspect": ("inspect", "{}"), "bench": ("bench", "{}", "--max-bench-time", "10s", "--output",
+                                                     "{{out}}/results.json", "-q"),
+             "compile": ("compile", "{}", "--npu", "intel_openvino:LNL", "--out", "{{out}}", "-q"),
+             "export": ("export", "{}", "--out", "{{out}}", "-q")}
+    readers = {"{many_ops_tflite}": ("inspect", "bench", "compile", "export"), "{many_ops_onnx}": ("inspect", "bench")}
+    cases = [Case(f"{place} via {command}", tuple(arg.format(place) for arg in argvs[command]), place,
+                  ("--max-ops",))
+             for place, commands in readers.items() for command in commands]
+    for file in ("huge_input.onnx", "huge_input.tflite"):
+        cases.append(Case(f"{file} via bench", ("bench", str(CORPUS / "limits" / file), "--output",
+                                                "{out}/results.json", "-q"), file, ("--max-data-size",)))
+    return cases
+
+
+def limits_places(root: Path) -> dict[str, Path]:
+    """The files of 240k ops (too big to commit), made in a fraction of a second each."""
+    from tests.corpus.make_corpus import MANY_OPS, chain_onnx, chain_tflite
+
+    places = {"many_ops_tflite": root / "many_ops.tflite", "many_ops_onnx": root / "many_ops.onnx"}
+    if not places["many_ops_tflite"].exists():
+        places["many_ops_tflite"].write_bytes(chain_tflite(MANY_OPS))
+        places["many_ops_onnx"].write_bytes(chain_onnx(MANY_OPS))
+    return places
+
+
 def all_cases() -> list[Case]:
     return (model_cases() + data_cases() + results_cases() + argument_cases()
-            + compile_and_export_cases() + structured_input_cases())
+            + compile_and_export_cases() + structured_input_cases() + limits_cases())
 
 
 @dataclasses.dataclass
@@ -443,7 +473,8 @@ def prepare(root: Path) -> dict[str, Path]:
     ro = root / "read_only"
     ro.mkdir(exist_ok=True)
     places = {"out": out, "file": root / "a_file", "ro": ro, **special_models(root), **special_data(root),
-              **output_places(root), **plant_firmware(out)}
+              **output_places(root), **plant_firmware(out),
+              **limits_places(root)}
     if os.geteuid() != 0:
         ro.chmod(0o555)
     elif subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:

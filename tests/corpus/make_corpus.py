@@ -124,6 +124,7 @@ def main() -> None:
     make_big_image()
     make_compile_corpus()
     make_suites_and_devices()
+    make_limits()
     total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
     print(f"wrote the corpus under {HERE} ({total / 1024:.0f} KB)")
 
@@ -378,6 +379,99 @@ def make_compile_corpus(folder: Path = HERE / "compile") -> None:
     shutil.rmtree(folder, ignore_errors=True)
     write_damaged(folder)
     (folder / "tiny.tflite").write_bytes(tiny_tflite())
+
+
+# --- past the work limits (edgekit/limits.py) ------------------------------------------------------
+MANY_OPS = 240_000  # as the 9.5 MB .tflite of issue 28, which took minutes to load and inspect
+RELU = 19  # TFLite's BuiltinOperator.RELU
+
+
+def make_limits(folder: Path = HERE / "limits") -> None:
+    """Small files whose inputs are so big that bench's random samples (64) would take edgekit's
+    own process far more than its memory: an ONNX input of 2^40 elements (256 TiB), a .tflite
+    input of 2^28 float32 (64 GB; LiteRT, which loads the file first, reserves 1 GB per tensor
+    without touching it). The files of MANY_OPS ops (9.6 and 6 MB) are written where the corpus
+    runs (tests/corpus/cases.py, `limits_places`), in a fraction of a second each."""
+    folder.mkdir(exist_ok=True)
+    (folder / "huge_input.onnx").write_bytes(chain_onnx(1, (1, 1 << 40)))
+    (folder / "huge_input.tflite").write_bytes(chain_tflite(1, (1, 1 << 28)))
+
+
+def chain_tflite(count: int, shape: tuple[int, ...] = (1, 4)) -> bytes:
+    """A .tflite LiteRT runs: `count` RELU ops in a chain on float32 tensors of `shape`, every
+    tensor one shared table (named x). Written front to back with numpy (the flatbuffers builder takes
+    seconds for 240k ops): each table right after its vtable, each offset pointing forward."""
+    n, rank = count, len(shape)
+    sizes = {"header": 8, "model_vt": 16, "model": 20, "codes": 8, "code_vt": 12, "code": 16, "buffers": 8,
+             "buffer_vt": 4, "buffer": 4, "graphs": 8, "graph_vt": 12, "graph": 20, "inputs": 8, "outputs": 8,
+             "tensors": 4 + 4 * (n + 1), "tensor_vt": 12, "tensor": 20, "shape": 4 + 4 * rank, "name": 8,
+             "op_vt": 12,
+             "ops": 4 + 4 * n, "records": 32 * n}
+    at = dict(zip(sizes, np.cumsum([0, *sizes.values()]).tolist()))
+
+    def u32(*values) -> bytes:
+        return np.array(values, "<u4").tobytes()
+
+    def u16(*values) -> bytes:
+        return np.array(values, "<u2").tobytes()
+
+    def to(name: str, field: int) -> int:  # an offset written at `field`, to the object `name`
+        return at[name] - field
+
+    steps = np.arange(n)
+    records = np.zeros((n, 8), "<u4")  # per op: its table (4 fields), its inputs [i], its outputs [i + 1]
+    records[:, 0] = at["records"] + 32 * steps - at["op_vt"]  # each table's offset back to the shared vtable
+    records[:, 2:] = (8, 12, 1, 0, 1, 0)  # opcode 0; offsets to the inputs and outputs vectors
+    records[:, 5], records[:, 7] = steps, steps + 1
+    m, g, t = at["model"], at["graph"], at["tensor"]
+    data = b"".join([
+        u32(m) + b"TFL3",
+        u16(14, 20, 4, 8, 12, 0, 16, 0),  # Model: version, operator_codes, subgraphs, (description), buffers
+        u32(m - at["model_vt"], 3, to("codes", m + 8), to("graphs", m + 12), to("buffers", m + 16)),
+        u32(1, to("code", at["codes"] + 4)),
+        u16(12, 16, 12, 0, 4, 8),  # OperatorCode: deprecated_builtin_code, (custom_code), version, builtin_code
+        u32(at["code"] - at["code_vt"], 1, RELU, RELU),
+        u32(1, to("buffer", at["buffers"] + 4)),
+        u16(4, 4),  # Buffer: no fields (the empty buffer every tensor without data names)
+        u32(at["buffer"] - at["buffer_vt"]),
+        u32(1, to("graph", at["graphs"] + 4)),
+        u16(12, 20, 4, 8, 12, 16),  # SubGraph: tensors, inputs, outputs, operators
+        u32(g - at["graph_vt"], to("tensors", g + 4), to("inputs", g + 8), to("outputs", g + 12), to("ops", g + 16)),
+        u32(1, 0), u32(1, n),
+        u32(n + 1) + (t - (at["tensors"] + 4 + 4 * np.arange(n + 1))).astype("<u4").tobytes(),
+        u16(12, 20, 4, 12, 8, 16),  # Tensor: shape, type (float32: 0), buffer, name
+        u32(t - at["tensor_vt"], to("shape", t + 4), 0, 0, to("name", t + 16)),
+        u32(rank, *shape),
+        u32(1) + b"x\0\0\0",  # the name "x", its closing zero and padding
+        u16(10, 16, 4, 8, 12, 0),  # Operator: opcode_index, inputs, outputs
+        u32(n) + (at["records"] + 32 * steps - (at["ops"] + 4 + 4 * steps)).astype("<u4").tobytes(),
+        records.tobytes(),
+    ])
+    assert len(data) == at["records"] + 32 * n
+    return data
+
+
+def chain_onnx(count: int, shape: tuple[int, ...] = (1, 4)) -> bytes:
+    """An .onnx onnxruntime runs: `count` Relu nodes in a chain on float tensors of `shape`. The
+    nodes are written as protobuf bytes after the model (a message field that comes twice is
+    merged, its repeated fields appended): onnx.helper takes seconds for 240k nodes."""
+    from onnx import TensorProto, helper
+
+    def field(number: int, payload: bytes) -> bytes:  # a length-delimited protobuf field
+        size, length = len(payload), b""
+        while True:
+            length += bytes([size & 0x7F | (0x80 if size > 0x7F else 0)])
+            size >>= 7
+            if not size:
+                return bytes([number << 3 | 2]) + length + payload
+
+    io_ = [helper.make_tensor_value_info(f"t{i}", TensorProto.FLOAT, list(shape)) for i in (0, count)]
+    graph = helper.make_graph([], "chain", io_[:1], io_[1:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="edgekit-corpus")
+    model.ir_version = 8
+    nodes = b"".join(field(1, field(1, b"t%d" % i) + field(2, b"t%d" % (i + 1)) + field(4, b"Relu"))
+                     for i in range(count))
+    return model.SerializeToString() + field(7, nodes)  # ModelProto.graph (7), GraphProto.node (1)
 
 
 def _saved(model, suffix: str) -> bytes:
