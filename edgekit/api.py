@@ -174,7 +174,7 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
     prune, qat, strict...); `progress` draws bars on a terminal."""
-    from edgekit.bench.engine import run as measure
+    from edgekit.bench.engine import run_on_conversion
     from edgekit.convert.pipeline import convert as run_conversion
     from edgekit.report import schema
 
@@ -186,8 +186,10 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
 
     def benchmark(folder, manifest):  # inside the staged folder: a failure keeps the old output
         logger.info(f"benchmarking the artifacts of {manifest['name']}")
-        results.append(measure(folder, settings, progress=progress))
-        schema.write(folder / schema.RESULTS_NAME, results[0])
+        measured, why = run_on_conversion(folder, Path(config.out) / manifest["name"], settings, progress=progress)
+        if why:  # the time limit passed before the first row: the files are written, not measured
+            logger.warning(f"{why}; the files are written, not measured")
+        results.extend([measured] if measured else [])
 
     manifest = run_conversion(config, verbose=progress, finish=None if settings is None else benchmark)
     folder = Path(config.out) / manifest["name"]

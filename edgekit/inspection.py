@@ -158,10 +158,7 @@ def inspect_tflite(path: Path) -> dict:
 
     buf = _tflite_bytes(path)
     try:
-        model = Fields(schema.Model.GetRootAs(buf, 0), schema)
-        problem = tflite_damage(model)
-        if problem:
-            raise EdgekitError(f"{path} is a damaged TFLite file: {problem}; convert or export the model again")
+        model = _undamaged(path, Fields(schema.Model.GetRootAs(buf, 0), schema))
         info = _describe_tflite(model, schema)
     except EdgekitError:
         raise
@@ -236,20 +233,39 @@ def _ints(values) -> list[int]:
 
 def tflite_op_types(path: Path) -> list[str]:
     """The op type of each operator code a .tflite declares, read through a memory map without
-    walking its graphs or reading its weights."""
+    reading its weights, once its structure is checked (a damaged file is refused before any
+    runtime loads it)."""
     import mmap
-
-    from ai_edge_litert import schema_py_generated as schema
 
     with open(path, "rb") as fh:
         if os.fstat(fh.fileno()).st_size < 8:
             _tflite_bytes(path)  # says why
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             _tflite_bytes(path, buf)
-            try:
-                return _op_codes(Fields(schema.Model.GetRootAs(buf, 0), schema), schema)[0]
-            except Exception as exc:  # noqa: BLE001 - as inspect_tflite
-                raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
+            types, problem = _read_op_types(path, buf)
+    if problem:  # raised once the map is closed: a traceback would hold views of it open
+        raise EdgekitError(problem)
+    return types
+
+
+def _read_op_types(path: Path, buf) -> tuple[list[str] | None, str | None]:
+    """(the op types, None), or (None, what is damaged): nothing read from `buf` outlives the call."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        return _op_codes(_undamaged(path, Fields(schema.Model.GetRootAs(buf, 0), schema)), schema)[0], None
+    except EdgekitError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - as inspect_tflite
+        return None, f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})"
+
+
+def _undamaged(path: Path, model):
+    """`model` (the parsed file at `path`), or one line saying what is damaged (tflite_damage)."""
+    problem = tflite_damage(model)
+    if problem:
+        raise EdgekitError(f"{path} is a damaged TFLite file: {problem}; convert or export the model again")
+    return model
 
 
 def _tflite_bytes(path: Path, buf=None) -> bytes:

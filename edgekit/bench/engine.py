@@ -185,6 +185,19 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     }
 
 
+def run_on_conversion(folder: Path, final: Path, settings: BenchSettings, log=None, progress: bool = True
+                      ) -> tuple[dict | None, str | None]:
+    """convert's benchmark of the folder it is staging (to become `final`): (the results, written
+    beside the artifacts, None), or (None, why) when the time limit passed before any row was
+    measured. The artifacts stand then: a limit too short for the benchmark is no reason to lose them."""
+    try:
+        results = run(folder, settings, log, progress)
+    except limits.TimeLimitExceeded as exc:
+        return None, str(exc).replace(str(folder), str(final))  # the staging folder is gone by then
+    schema.write(folder / schema.RESULTS_NAME, results)
+    return results, None
+
+
 class Measure:
     """Measures one (model file, target) pair into a record."""
 

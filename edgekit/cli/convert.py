@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 from edgekit import limits
 from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
@@ -84,15 +85,16 @@ def run(args) -> int:
     from edgekit.report.table import conversion_table
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
-    results = []
+    results, unmeasured = [], []
 
     def benchmark(folder, manifest):  # inside the staged folder: an interrupt keeps the old output
-        from edgekit.bench.engine import run as bench
-        from edgekit.report import schema
+        from edgekit.bench.engine import run_on_conversion
 
         log(f"benchmarking the artifacts of {manifest['name']}")
-        results.append(bench(folder, bench_settings, log, progress=not args.quiet))
-        schema.write(folder / schema.RESULTS_NAME, results[0])
+        measured, why = run_on_conversion(folder, Path(config.out) / manifest["name"], bench_settings, log,
+                                          progress=not args.quiet)
+        results.extend([measured] if measured else [])
+        unmeasured.extend([why] if why else [])
 
     manifest = convert(config, log=log, verbose=not args.quiet,
                        finish=None if bench_settings is None else benchmark)
@@ -116,4 +118,9 @@ def run(args) -> int:
 
         print()
         print("\n".join(bench_table(model, results[0].get("settings")) for model in results[0]["models"]))
+    if unmeasured:  # the time limit passed before the first row: the files are written, not measured
+        folder = Path(config.out) / manifest["name"]
+        print(f"edgekit convert: {unmeasured[0]}; the files are written to {folder}, not measured: "
+              f"edgekit bench {folder} measures them", file=sys.stderr)
+        return 1
     return max(code, stopped_code(results[0], "convert")) if results else code

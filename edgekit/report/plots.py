@@ -104,14 +104,19 @@ def _labels(points: list[tuple[float, float, object]]) -> list[tuple[float, floa
     placed, boxes = [], []
     for px, py, keys in groups:
         label = ", ".join(map(str, sorted(keys)))
-        width = 6.5 * len(label)
-        for dy in (-8, 17, -20, 29, -32, 41):
-            box = (px - 5 - width, py + dy - 10, px - 5, py + dy + 1)  # left, top, right, bottom
+        width = 7 * len(label)  # an 11 px label as a browser draws it: about 6.4 px a digit, 13 px high
+        for dy in _LABEL_OFFSETS:
+            box = (px - 5 - width, py + dy - 11, px - 5, py + dy + 3)  # left, top, right, bottom
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
                 break
         boxes.append(box)
         placed.append((px - 5, py + dy, label))
     return placed
+
+
+# where a label may go, nearest first: just above its point, below it, then further up and down
+# (rows of close points: each label keeps looking until it is clear of those placed before)
+_LABEL_OFFSETS = (-8, 17, *(d for step in range(1, 30) for d in (-8 - 15 * step, 17 + 15 * step)))
 
 
 def size_bars(files: list[dict]) -> str:

@@ -3,6 +3,7 @@ on them (the gate's rules on constructed records are in tests/unit/test_compare.
 holds between real runs is benchmarks/latency_gate.py)."""
 
 import json
+import shutil
 
 from edgekit.cli import main
 from edgekit.report import schema
@@ -41,12 +42,15 @@ def test_repeat_below_one_is_bad_input(converted, capsys):
 
 
 def test_the_time_limit_stops_the_rounds_and_keeps_those_measured(converted, tmp_path):
-    results = tmp_path / "stopped.json"
-    code, _, stderr = run_cli("bench", converted["folder"], "--runtime", "litert:xnnpack", "--runs", "2000",
-                              "--repeat", "1000", "--max-bench-time", "30s", "--output", results, "-q")
-    assert code == 1, stderr  # 30 s: the limit counts loading the float model too
-    assert "ran past its 30 s limit" in stderr.strip().splitlines()[-1]
+    results, files = tmp_path / "stopped.json", tmp_path / "files"
+    files.mkdir()  # the files alone: no float model to load (the limit counts loading too)
+    for name in ("digits_cnn_fp32.tflite", "digits_cnn_int8.tflite", "digits_cnn_fp16.tflite", "digits_cnn_dynamic.tflite"):
+        shutil.copyfile(converted["folder"] / name, files / name)
+    code, _, stderr = run_cli("bench", files, "--runtime", "litert:xnnpack", "--runs", "2000",
+                              "--repeat", "1000", "--max-bench-time", "6s", "--output", results, "-q")
+    assert code == 1, stderr
+    assert "ran past its 6 s limit" in stderr.strip().splitlines()[-1]
     model = schema.read(results)["models"][0]
-    assert "ran past its 30 s limit" in model["stopped"]
+    assert "ran past its 6 s limit" in model["stopped"]
     rounds = [len(r["latency_us"]["rounds"]) for r in model["records"] if r["status"] == "ok"]
     assert len(rounds) >= 4 and min(rounds) >= 1 and max(rounds) < 1000  # each row keeps its rounds so far

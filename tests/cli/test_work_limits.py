@@ -67,9 +67,24 @@ def test_the_float_models_evaluation_counts_against_the_time_limit(tmp_path):
     model.save(tmp_path / "slow.keras")
     np.save(tmp_path / "many.npy", np.random.default_rng(0).random((40_000, 8, 8, 1), dtype=np.float32))
     code, _, stderr = run_cli("bench", tmp_path / "slow.keras", "--data", tmp_path / "many.npy", "--max-bench-time",
-                              "60s", "-q", timeout=400)
+                              "30s", "-q", timeout=400)
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
-    assert lines[-1].startswith(f"edgekit bench: error: the benchmark of {tmp_path / 'slow.keras'} ran past its 60 s "
+    assert lines[-1].startswith(f"edgekit bench: error: the benchmark of {tmp_path / 'slow.keras'} ran past its 30 s "
                                 "limit while evaluating the float model on 40000 samples ("), stderr
     assert lines[-1].endswith(" done): give fewer samples with --data, or raise --max-bench-time")
+
+
+@pytest.mark.slow
+def test_a_convert_whose_benchmark_cannot_start_within_the_limit_keeps_its_files(tmp_path):
+    """Loading the float model counts against --max-bench-time: a limit it passes before the first
+    row leaves the benchmark unmeasured (exit 1, one line naming the folder), never the files lost."""
+    code, _, stderr = run_cli("convert", "digits_mlp", "--tflite", "fp32", "--onnx", "none", "--max-bench-time", "0.01s",
+                              "--out", tmp_path, "-q")
+    assert code == 1, stderr
+    folder = tmp_path / "digits_mlp"
+    assert sorted(p.name for p in folder.iterdir()) == ["digits_mlp_fp32.tflite", "manifest.json"]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith(f"edgekit convert: the benchmark of {folder} ran past its 0.01 s limit while loading")
+    assert line.endswith(f"the files are written to {folder}, not measured: "
+                                                                 f"edgekit bench {folder} measures them")

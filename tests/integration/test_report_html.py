@@ -246,3 +246,20 @@ def test_a_scatter_of_equal_scores_spreads_the_points_by_file_size():
     assert len(heights) == 4  # four file sizes: not one flat row
     assert "<h3>File size (every file scores accuracy 0.9800) against latency</h3>" in report_html.render(
         schema.parse(data))
+
+
+def test_the_numbers_of_a_dense_cluster_of_points_never_overlap(open_page):
+    """Fourteen rows a few pixels apart (one file on one target at fourteen thread counts, as close
+    in latency and accuracy as real rows come): each number finds a clear place, in a real browser.
+    (Before, a label tried six places and took the last one even where it covered another.)"""
+    close = [(5.65, 0.974), (6.28, 0.974), (5.3, 0.976), (5.87, 0.976), (6.22, 0.98), (5.94, 0.974), (5.42, 0.976),
+             (5.1, 0.974), (5.67, 0.98), (6.02, 0.974), (5.78, 0.972), (5.76, 0.974), (5.37, 0.972), (5.38, 0.972)]
+    data = results()
+    del data["models"][1]
+    data["models"][0]["records"] = [{**record("tiny_int8.tflite", "tflite", "int8", "litert:xnnpack", p50, value, 1.0),
+                                     "threads": i + 1} for i, (p50, value) in enumerate(close)]
+    model = schema.parse(data)["models"][0]
+    assert len(plots.plotted(summary.rows(model))) == len(close)
+    page, problems = open_page(report_html.render(schema.parse(data)))
+    assert problems == []
+    check_plots(page, scatter_points=[len(close)], bars=[len(model["artifacts"])])
