@@ -103,7 +103,7 @@ def check_regular(path: Path, what: str = "data", give: str = "a .npz, .npy or a
 def check_npz(path: Path) -> None:
     """Refuse an .npz whose arrays, as their headers declare them, are unsafe or too big to load."""
     check_regular(path)
-    members = check_zip(path, "data", limits.current().data_bytes, "--max-data-size",
+    members = check_zip(path, "data", limits.current().data_bytes, limits.named("data_bytes"),
                         check_ratio=False)  # zeros-heavy data compresses far: its size is what counts
     try:
         with zipfile.ZipFile(path) as archive:
@@ -265,4 +265,4 @@ def _check_decoded_size(folder: Path, file: Path, img, mode: str) -> None:
     if decoded > limit:
         raise EdgekitError(f"calibration data {folder}: {file.name} is {width}x{height} pixels, "
                            f"{human_size(decoded)} to decode, over the {human_size(limit)} limit: shrink it or "
-                           "raise --max-data-size")
+                           f"raise {limits.named('data_bytes')}")

@@ -88,6 +88,11 @@ def _naming_as(how: str):
         _naming = before
 
 
+def naming_cli() -> bool:
+    """Whether messages name command-line flags now (the `edgekit` command's run)."""
+    return _naming == "cli"
+
+
 def naming_cli_options():
     """Within it, messages name options as command-line flags (the `edgekit` command's run)."""
     return _naming_as("cli")

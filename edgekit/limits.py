@@ -15,7 +15,7 @@ import re
 import time
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, naming_cli, option
 from edgekit.report.table import human_size
 
 GIB = 1 << 30
@@ -47,6 +47,16 @@ _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 2
           "t": 1 << 40, "tb": 1 << 40}
 _SECONDS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
 _current: Limits | None = None
+
+
+def named(setting: str, with_variable: bool = False) -> str:
+    """How a user raises a limit, in the words of what they ran: its flag on the command line
+    ("--max-ops", or "--max-ops (or EDGEKIT_MAX_OPS)"); its environment variable elsewhere (a
+    sweep's suite and the Python API take no limits of their own)."""
+    flag, variable, _ = SETTINGS[setting]
+    if not naming_cli():
+        return variable
+    return f"{flag} (or {variable})" if with_variable else flag
 
 
 def current() -> Limits:
@@ -115,7 +125,7 @@ def check_model_size(path: Path, size: int, what: str = "model") -> None:
     limit = current().model_bytes
     if size > limit:
         raise EdgekitError(f"{what} {path} is {human_size(size)}, over the {human_size(limit)} limit: "
-                           f"raise it with --max-model-size (or {SETTINGS['model_bytes'][1]}) if that is expected")
+                           f"raise it with {named('model_bytes', with_variable=True)} if that is expected")
 
 
 def check_data_size(path: Path, size: int) -> None:
@@ -123,14 +133,14 @@ def check_data_size(path: Path, size: int) -> None:
     limit = current().data_bytes
     if size > limit:
         raise EdgekitError(f"data {path} would take {human_size(size)} decoded, over the {human_size(limit)} "
-                           f"limit: use fewer samples or raise it with --max-data-size")
+                           f"limit: use fewer samples or raise it with {named('data_bytes')}")
 
 
 def check_ops(path: Path, count: int, complete: bool = True, tensors: int = 0) -> None:
     """Refuse a model file holding more ops than the op limit (`complete` False: at least `count`),
     or more than TENSORS_PER_OP times as many tensors (each one LiteRT allocates a struct for and
     inspect reads)."""
-    limit, fix = current().ops, f"raise it with --max-ops (or {SETTINGS['ops'][1]}) if that is expected"
+    limit, fix = current().ops, f"raise it with {named('ops', with_variable=True)} if that is expected"
     if count > limit:
         raise EdgekitError(f"model {path} holds {count:,}{'' if complete else ' or more'} ops, over the {limit:,} "
                            f"limit: {fix}")
@@ -146,8 +156,9 @@ class Deadline:
     """A point in time that long loops check between steps (a timer signal instead would raise
     wherever the program happens to be, e.g. in a first import, and break the module)."""
 
-    def __init__(self, seconds: float, what: str, fix: str = "lower --runs or raise --max-bench-time"):
-        self.seconds, self.what, self.fix = seconds, what, fix
+    def __init__(self, seconds: float, what: str, fix: str | None = None):
+        self.seconds, self.what = seconds, what
+        self.fix = fix or f"lower {option('runs')} or raise {named('bench_seconds')}"
         self.end = time.monotonic() + seconds
 
     @property

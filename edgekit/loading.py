@@ -72,7 +72,7 @@ def _detect_flavour(path: Path) -> str:
     limits.check_model_size(path, path.stat().st_size)
     if zipfile.is_zipfile(path):
         # Keras unpacks the archive: its members must stay inside, and unpack to a bounded size
-        check_zip(path, "model", limits.current().model_bytes, "--max-model-size")
+        check_zip(path, "model", limits.current().model_bytes, limits.named("model_bytes"))
         version = _keras_zip_version(path)
     elif _is_hdf5(path):
         version = _h5_attr(path, "keras_version") or "2"

@@ -97,7 +97,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
-        deadline.check(f"loading {artifact.name}", BEFORE_MEASURING_FIX)
+        deadline.check(f"loading {artifact.name}", before_measuring_fix())
         compiled = _compiled_for_npu(artifact)
         if compiled is not None:  # only an NPU's dispatch runs it: read its specs from the file
             described.append(_describe(artifact, subject.variant_of(artifact), compiled))
@@ -109,17 +109,17 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     if subject.reference is not None:
         from edgekit.loading import load_model
 
-        deadline.check(f"loading the float model {subject.reference.name}", BEFORE_MEASURING_FIX)
+        deadline.check(f"loading the float model {subject.reference.name}", before_measuring_fix())
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
         described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
     measure = None
     try:
-        deadline.check("loading the evaluation data", BEFORE_MEASURING_FIX)
+        deadline.check("loading the evaluation data", before_measuring_fix())
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
         fewer = f"give fewer samples with {option('data')}, or " if settings.data else ""
-        reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{BEFORE_MEASURING_FIX}")
+        reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{before_measuring_fix()}")
                              if reference_model and not data.random else None)
         broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
         if broken:  # every score and fidelity figure against it would be NaN
@@ -149,7 +149,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                 except limits.TimeLimitExceeded as exc:
                     stopped = str(exc)
                     records.append({**measure.row(path, kind, target, runner), "status": "failed",
-                                    "reason": f"stopped at the time limit ({deadline.seconds:g} s, --max-bench-time)"})
+                                    "reason": f"stopped at the time limit ({deadline.seconds:g} s, "
+                                              f"{limits.named('bench_seconds')})"})
                 bar.note(record_line(records[-1]))  # each row as soon as it is measured
                 logger.debug(f"  {path.name} on {where}: {time.monotonic() - started:.2f} s")  # -v
             if settings.repeat > 1:
@@ -367,8 +368,9 @@ def _describe(path: Path, kind: dict, opened) -> dict:
             "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
 
 
-# past the time limit before any row is measured: one line, nothing written
-BEFORE_MEASURING_FIX = "raise --max-bench-time"
+def before_measuring_fix() -> str:
+    """The fix for a time limit passed before any row is measured (one line, nothing written)."""
+    return f"raise {limits.named('bench_seconds')}"
 
 
 def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.Deadline, fix: str) -> dict:

@@ -172,6 +172,6 @@ def random_inputs(specs: list[TensorSpec], count: int, model: Path, samples_opti
         each = ", ".join(map(str, shapes[name][1:]))
         raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each [{each}] float32) "
                            f"would take {human_size(total)}, over the {human_size(limit)} data limit: give real "
-                           f"samples with {samples_option}, or raise --max-data-size if that is expected")
+                           f"samples with {samples_option}, or raise {limits.named('data_bytes')} if that is expected")
     rng = np.random.default_rng(seed)
     return {name: rng.random(shape, dtype=np.float32) for name, shape in shapes.items()}

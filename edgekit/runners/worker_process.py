@@ -93,7 +93,7 @@ class WorkerProcess:
                 raise WorkerFailed(f"the worker for {self.where} sent arrays with its hello: {replies.FIX}") from None
             size = human_size(exc.size) if exc.size < 1 << 50 else "over a petabyte"
             raise WorkerFailed(f"the worker for {self.where} sent array {shown(exc.name)} of {exc.what} ({size}), "
-                               f"over the {human_size(exc.limit)} its outputs may take (--max-data-size): "
+                               f"over the {human_size(exc.limit)} its outputs may take ({limits.named('data_bytes')}): "
                                f"{replies.FIX}") from None
         except protocol.ProtocolError as exc:
             self.kill()

@@ -114,7 +114,7 @@ def test_an_image_too_big_to_decode_is_refused_from_its_header(tmp_path, data_li
     data_limit("100MB")
     with PeakMemory() as refused:
         with pytest.raises(EdgekitError, match=r"huge.png is 12000x12000 pixels, 274.7 MB to decode, over the "
-                                               r"100.0 MB limit: shrink it or raise --max-data-size"):
+                                               r"100.0 MB limit: shrink it or raise EDGEKIT_MAX_DATA_SIZE"):
             load_calibration(tmp_path, IMAGE)
     if not refused.scoped:
         pytest.skip("no per-block peak memory on this system (Linux's clear_refs)")

@@ -45,7 +45,7 @@ def test_model_file_over_the_limit_is_refused_before_loading(tmp_path, monkeypat
         archive.writestr("config.json", "{}")
         archive.writestr("model.weights.h5", os.urandom(4096))
     monkeypatch.setenv("EDGEKIT_MAX_MODEL_SIZE", "2KB")
-    with pytest.raises(EdgekitError, match="over the 2.0 KB limit.*--max-model-size"):
+    with pytest.raises(EdgekitError, match="over the 2.0 KB limit: raise it with EDGEKIT_MAX_MODEL_SIZE"):
         detect_flavour(model)
 
 

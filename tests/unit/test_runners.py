@@ -221,7 +221,7 @@ def test_an_array_header_of_ten_trillion_elements_is_refused_before_anything_is_
     failed = failure_of(ReplayingBoard(Replaying(reply)), evaluation_job(tmp_path))
     assert str(failed).startswith('the worker for litert:xnnpack x1 on pi5 sent array "outputs/probs" of shape '
                                   "(10000000000000,) of float32 (37252.9 GB), over the 4.0 GB its outputs may take "
-                                  "(--max-data-size)")
+                                  "(EDGEKIT_MAX_DATA_SIZE)")
 
 
 def test_a_result_without_figures_fails_the_row(tmp_path):
