@@ -110,11 +110,21 @@ def test_messages_in_a_sweeps_jobs_name_the_suites_fields():
         assert str(caught.value) == said
 
 
-def test_a_limit_met_in_a_sweeps_jobs_names_what_a_suite_can_change(monkeypatch):
+@pytest.fixture
+def ten_ops():
+    """An op limit of 10 for one test (the limits are the process's: a command another test ran
+    in this process may have set them)."""
+    from edgekit import limits
+
+    limits.configure({"ops": "10"})
+    yield
+    limits.configure({})
+
+
+def test_a_limit_met_in_a_sweeps_jobs_names_what_a_suite_can_change(ten_ops):
     """A sweep takes no --max-* flags: its jobs name the suite's field and the limit's variable."""
     from edgekit import limits
 
-    monkeypatch.setenv("EDGEKIT_MAX_OPS", "10")
     with naming_suite_fields():
         assert limits.Deadline(1, "the benchmark").fix == 'lower "runs" in the suite or raise EDGEKIT_MAX_BENCH_TIME'
         with pytest.raises(EdgekitError, match=r"over the 10 limit: raise it with EDGEKIT_MAX_OPS if that is expected"):
