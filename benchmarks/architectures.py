@@ -172,7 +172,7 @@ def run_model(name: str, tmp: Path, samples: int, with_bench: bool = True) -> di
 
 
 def recommendation(results: dict) -> str:
-    from edgekit.report import summary
+    from edgekit.results import summary
 
     return "; ".join(summary.recommend(model).line() for model in results["models"])
 
@@ -272,7 +272,7 @@ def main(argv=None) -> int:
     checks = targets(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    machine = json.loads(subprocess.run([sys.executable, "-c", "import json; from edgekit.environment import describe; "
+    machine = json.loads(subprocess.run([sys.executable, "-c", "import json; from edgekit.runtimes.environment import describe; "
                                          "print(json.dumps(describe()))"], capture_output=True, text=True,
                                         check=True, cwd=REPO).stdout.splitlines()[-1])
     versions = ", ".join(f"{k} {machine['versions'][k]}" for k in ("tensorflow", "tf2onnx", "onnxruntime", "ai-edge-litert"))

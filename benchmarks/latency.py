@@ -40,19 +40,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit import zoo  # noqa: E402
-from edgekit.bench import timing  # noqa: E402
-from edgekit.bench.engine import BenchSettings, run as bench  # noqa: E402
-from edgekit.bench.subjects import float_specs, random_inputs  # noqa: E402
-from edgekit.bench.targets import TargetSettings  # noqa: E402
-from edgekit.config import ConvertConfig  # noqa: E402
-from edgekit.convert.pipeline import convert  # noqa: E402
-from edgekit.environment import fingerprint  # noqa: E402
-from edgekit.evaluation import task_for  # noqa: E402
-from edgekit.report.table import bench_table  # noqa: E402
-from edgekit.limits import Deadline  # noqa: E402
+from edgekit.core.config import ConvertConfig  # noqa: E402
+from edgekit.core.limits import Deadline  # noqa: E402
+from edgekit.measure import timing  # noqa: E402
+from edgekit.measure.evaluation import task_for  # noqa: E402
+from edgekit.measure.subjects import float_specs, random_inputs  # noqa: E402
+from edgekit.measure.targets import TargetSettings  # noqa: E402
+from edgekit.render.table import bench_table  # noqa: E402
 from edgekit.runners import runner  # noqa: E402
 from edgekit.runners.base import Job  # noqa: E402
 from edgekit.runtimes import RUNTIMES  # noqa: E402
+from edgekit.runtimes.environment import fingerprint  # noqa: E402
+from edgekit.workflows.bench import BenchSettings  # noqa: E402
+from edgekit.workflows.bench import run as bench
+from edgekit.workflows.convert import convert  # noqa: E402
 
 AGREEMENT = 0.10  # edgekit's p50 against the LiteRT tool's median
 TOOL_STEP_US = 10.0  # the tool reports milliseconds to two decimals

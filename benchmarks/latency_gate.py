@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit.report.compare import NOISE_SIGMAS  # noqa: E402
+from edgekit.results.compare import NOISE_SIGMAS  # noqa: E402
 
 MODEL = "digits_cnn"
 VARIANTS = "fp32,fp16,int8"

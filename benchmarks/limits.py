@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit import limits  # noqa: E402
-from edgekit.inspection import inspect_model, op_count  # noqa: E402
+from edgekit.core import limits  # noqa: E402
+from edgekit.models.inspection import inspect_model, op_count  # noqa: E402
 from tests.corpus.make_corpus import chain_onnx, chain_tflite  # noqa: E402
 
 SIZES = (100, 1_000, 10_000, 100_000)

@@ -4,7 +4,7 @@
 
 For each zoo model this converts the full-int8 file with `edgekit convert` and benchmarks it
 with `edgekit bench --runtime tflm,litert:builtin` on the model's held-out data, in one run:
-TFLite Micro's exact arena and the file's bytes (flash), which of edgekit's boards (edgekit/mcu.py)
+TFLite Micro's exact arena and the file's bytes (flash), which of edgekit's boards (edgekit/hardware/mcu.py)
 each fits, and the task metric and fidelity on TFLite Micro beside LiteRT's builtin kernels (the
 same reference-style integer kernels, so they should agree to a few LSB). Host times are not
 reported: TFLite Micro's reference kernels on a PC say nothing of a microcontroller's speed.
@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit.mcu import BOARDS, fit  # noqa: E402
-from edgekit.report.table import human_size  # noqa: E402
+from edgekit.core.units import human_size  # noqa: E402
+from edgekit.hardware.mcu import BOARDS, fit  # noqa: E402
 
 MODELS = ("digits_cnn", "resnet8", "ds_cnn", "autoencoder")
 
@@ -64,7 +64,7 @@ def markdown(rows: list[dict]) -> str:
              "run by `edgekit bench --runtime tflm,litert:builtin` on its held-out data. Arena: the smallest "
              "`arena_size` that allocates (checked against TFLite Micro's own report); flash: the file's bytes "
              "(the interpreter's code and kernels come on top). Fits: arena within the board's RAM and the file "
-             "within its flash (`edgekit/mcu.py`).", "",
+             "within its flash (`edgekit/hardware/mcu.py`).", "",
              "| model | arena | flash | fits | metric | float | TFLite Micro | LiteRT builtin | SQNR vs float (dB) |",
              "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |"]
     for r in rows:

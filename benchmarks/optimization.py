@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit import zoo  # noqa: E402
-from edgekit.bench.accuracy import METRICS, meets  # noqa: E402
-from edgekit.config import ConvertConfig  # noqa: E402
-from edgekit.convert.pipeline import convert  # noqa: E402
-from edgekit.environment import describe  # noqa: E402
+from edgekit.core.config import ConvertConfig  # noqa: E402
+from edgekit.data.metrics import METRICS, meets  # noqa: E402
+from edgekit.runtimes.environment import describe  # noqa: E402
+from edgekit.workflows.convert import convert  # noqa: E402
 
 INT8_KEEPS_POINTS = 1.0  # every zoo model, full-int8 against float
 DIGITS_TARGETS = {"ptq": 0.5, "qat": 0.3, "pruned": 1.0, "pruned_gzip_ratio": 0.20}

@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit.errors import EdgekitError  # noqa: E402
-from edgekit import sweep  # noqa: E402
+from edgekit.core.errors import EdgekitError  # noqa: E402
+from edgekit.workflows import sweep  # noqa: E402
 
 SUITE = REPO / "benchmarks" / "suite.json"
 BASELINE = REPO / "benchmarks" / "baseline.json"
@@ -55,8 +55,9 @@ def main(argv=None) -> int:
 
 
 def _run(args, log) -> int:
-    from edgekit.outputs import write_output_file
-    from edgekit.report import compare, markdown, schema
+    from edgekit.core.outputs import write_output_file
+    from edgekit.render import markdown
+    from edgekit.results import compare, schema
 
     suite = sweep.load_suite(args.suite, args.quick)
     out = args.out.resolve()

@@ -29,14 +29,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit import sweep  # noqa: E402
+from edgekit.workflows import sweep  # noqa: E402
 
 SAME = ("status", "accuracy", "fidelity", "size_bytes", "gzip_bytes", "runner")
 GOAL = 1.5
 
 
 def rows(results: dict) -> dict:
-    from edgekit.report.schema import record_key
+    from edgekit.results.schema import record_key
 
     return {(model["name"], *record_key(r)): r for model in results["models"] for r in model["records"]}
 

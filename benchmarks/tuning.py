@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit import zoo  # noqa: E402
-from edgekit.environment import describe  # noqa: E402
+from edgekit.runtimes.environment import describe  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 MODEL = "digits_outlier"

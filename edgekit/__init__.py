@@ -9,15 +9,27 @@ modules that use them, when they are first needed (the API below too, on first u
 """
 
 import logging
-import sys
-import types
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
-    from edgekit.api import (BenchResults, Comparison, ConversionResult, ConvertedFile, EdgekitError, FailedVariant,
-                             GateFailed, ModelResults, Record, bench, compare, convert, report)
+from edgekit.core.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
+    from edgekit.api import (
+        BenchResults,
+        Comparison,
+        ConversionResult,
+        ConvertedFile,
+        EdgekitError,
+        FailedVariant,
+        GateFailed,
+        ModelResults,
+        Record,
+        bench,
+        compare,
+        convert,
+        report,
+    )
+
 
 logging.getLogger("edgekit").addHandler(logging.NullHandler())  # a library's messages: the caller decides
 
@@ -35,16 +47,3 @@ def __getattr__(name: str):
         return globals()[name]
     raise AttributeError(f"module 'edgekit' has no attribute {name!r}")
 
-
-class _Package(types.ModuleType):
-    """`edgekit.convert`, `.bench` and `.report` are the API's functions, although subpackages of
-    those names exist: importing one (edgekit.report.schema) must not replace the function with the
-    module, which stays in sys.modules (so `from edgekit.report import schema` works as before)."""
-
-    def __setattr__(self, name, value):
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -19,9 +19,9 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from edgekit.config import DEFAULT_MAX_ACCURACY_DROP, PRESETS, ConvertConfig
-from edgekit.errors import EdgekitError, GateFailed, option
-from edgekit.report.compare import Comparison
+from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP, PRESETS, ConvertConfig
+from edgekit.core.errors import EdgekitError, GateFailed, option
+from edgekit.results.compare import Comparison
 
 __all__ = ["convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
            "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed"]
@@ -174,9 +174,9 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
     prune, qat, strict...); `progress` draws bars on a terminal."""
-    from edgekit.bench.engine import run_on_conversion
-    from edgekit.convert.pipeline import convert as run_conversion
-    from edgekit.report import schema
+    from edgekit.results import schema
+    from edgekit.workflows.bench import run_on_conversion
+    from edgekit.workflows.convert import convert as run_conversion
 
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
     settings = _bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
@@ -214,10 +214,10 @@ def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: 
     from types import SimpleNamespace
 
     from edgekit import zoo
-    from edgekit.bench.engine import run as measure
-    from edgekit.cli.bench import BENCH_KINDS, bench_inputs
-    from edgekit.outputs import check_output_file
-    from edgekit.report import schema
+    from edgekit.core.outputs import check_output_file
+    from edgekit.results import schema
+    from edgekit.workflows.bench import BENCH_KINDS, bench_inputs
+    from edgekit.workflows.bench import run as measure
 
     path = zoo.resolve_model(path, BENCH_KINDS)[0]  # a zoo name is its bundled model, on its held-out data
     if reference is not None:
@@ -238,8 +238,8 @@ def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MA
     """`edgekit report`: results (BenchResults, a ConversionResult that was benchmarked, a results
     dict, or a results.json path) as Markdown, a self-contained HTML page, or JSON; the text, also
     written to `output` when given."""
-    from edgekit.outputs import check_output_file, write_output_file
-    from edgekit.report import schema
+    from edgekit.core.outputs import check_output_file, write_output_file
+    from edgekit.results import schema
 
     if format not in REPORT_FORMATS:
         raise EdgekitError(f"{option('format', repr(format))} is not one of {', '.join(REPORT_FORMATS)}")
@@ -250,7 +250,7 @@ def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MA
     if format == "json":
         text = schema.to_text(data)
     else:
-        from edgekit.report import html, markdown
+        from edgekit.render import html, markdown
 
         text = (html if format == "html" else markdown).render(data, max_accuracy_drop)
     if file is not None:
@@ -264,8 +264,8 @@ def compare(baseline, current, *, max_accuracy_drop: float = DEFAULT_MAX_ACCURAC
     """`edgekit compare`: `current` against `baseline` (each as `report` takes results). Fractions
     (0.10 is 10%); `max_latency_regression=None` reports latency without gating it. The verdict
     is `.passed`, the reasons `.failures`; nothing is raised when a gate fails."""
-    from edgekit.report.compare import Gates
-    from edgekit.report.compare import compare as run_comparison
+    from edgekit.results.compare import Gates
+    from edgekit.results.compare import compare as run_comparison
 
     if max_accuracy_drop < 0:
         raise EdgekitError(f"{option('max_accuracy_drop', f'{max_accuracy_drop:g}')} must be 0 or more (points)")
@@ -293,8 +293,8 @@ def _convert_config(preset: str | None, given: dict, options: dict) -> ConvertCo
 
 
 def _bench_settings(runtime, threads, runs, warmup: int, batch: int, **extra):
-    from edgekit.bench import targets
-    from edgekit.bench.engine import BenchSettings
+    from edgekit.measure import targets
+    from edgekit.workflows.bench import BenchSettings
 
     if isinstance(runtime, (list, tuple)):
         runtime = ",".join(runtime)
@@ -311,7 +311,7 @@ def _bench_settings(runtime, threads, runs, warmup: int, batch: int, **extra):
 
 def _results_of(value, what: str) -> dict:
     """The results dict that report and compare read, from what a caller has."""
-    from edgekit.report import schema
+    from edgekit.results import schema
 
     if isinstance(value, ConversionResult):
         if value.bench is None:
@@ -330,7 +330,7 @@ def _results_of(value, what: str) -> dict:
 
 def _inputs(results) -> list[tuple[str, Path]]:
     """The results file a report reads, which its output must not overwrite."""
-    from edgekit.report import schema
+    from edgekit.results import schema
 
     file = results.file if isinstance(results, BenchResults) else \
         results.bench.file if isinstance(results, ConversionResult) and results.bench else \

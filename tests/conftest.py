@@ -67,7 +67,7 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """Small models in every flavour edgekit loads, built in this process, with sample inputs."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     import keras

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from edgekit.report.schema import KIND, SCHEMA_VERSION
+from edgekit.results.schema import KIND, SCHEMA_VERSION
 
 
 def record(artifact, fmt, variant, target, threads, size, p50, accuracy, robust_cv=0.02, status="ok"):

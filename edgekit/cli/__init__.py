@@ -2,14 +2,14 @@
 
 Errors meant for the user (`EdgekitError`) print one line and exit 2 (1 for a failed gate);
 an unexpected error prints one line and exits 70; `--debug` shows the traceback instead.
-Ctrl-C or SIGTERM, at any point, prints one line and exits 130 (edgekit/interrupts.py); outputs
+Ctrl-C or SIGTERM, at any point, prints one line and exits 130 (edgekit/core/interrupts.py); outputs
 are staged and renamed into place, so an interrupted run leaves the previous ones as they were.
 An OSError that is the user's environment (a full disk, a name too long, a symlink loop, no
 permission) is bad input too: one line, exit 2.
 
 Messages go through `logging` (the `edgekit` logger); the command installs the one handler, on
 stderr: -q shows only warnings and errors (the result still prints on stdout), -v adds detail.
-Errors name options as flags here (`--opset`), as parameters from Python (edgekit.errors.option).
+Errors name options as flags here (`--opset`), as parameters from Python (edgekit.core.errors.option).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import os
 import re
 import sys
 
-from edgekit import __version__, interrupts, limits
 from edgekit.cli import options_file
-from edgekit.errors import EdgekitError, first_line, naming_cli_options
+from edgekit.core import interrupts, limits
+from edgekit.core.errors import EdgekitError, first_line, naming_cli_options
+from edgekit.core.version import __version__
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
             "export", "compile", "env", "sweep")  # each is edgekit/cli/<name>.py, with _ for -
@@ -51,7 +52,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
         if choice:  # a mistyped command or value: the closest one
-            from edgekit.errors import did_you_mean
+            from edgekit.core.errors import did_you_mean
 
             message += did_you_mean(choice.group(1), re.findall(r"'(.*?)'", choice.group(2)))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -145,7 +146,7 @@ def _run(parser, args) -> int:
         print(f"edgekit {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
               "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
         return INTERNAL_ERROR
-    # an interrupt that a library swallowed (see edgekit.interrupts) still ends the run as one
+    # an interrupt that a library swallowed (see edgekit.core.interrupts) still ends the run as one
     return interrupts.report() if interrupts.requested() else code
 
 
@@ -181,7 +182,7 @@ class messages_on_stderr:
 def _environment_error(exc: Exception) -> str | None:
     """The last resort for an OSError of the user's environment that no earlier check caught:
     one line naming the path and the fix; None for any other error."""
-    from edgekit.outputs import USER_ERRNOS, user_path_error
+    from edgekit.core.outputs import USER_ERRNOS, user_path_error
 
     if not isinstance(exc, OSError) or exc.errno not in USER_ERRNOS:
         return None

@@ -8,11 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json, add_output
-from edgekit.errors import EdgekitError
-from edgekit.mcu import BOARDS, budget
-from edgekit.trust import TRUST_HELP
+from edgekit.core import limits
+from edgekit.core.errors import EdgekitError
+from edgekit.hardware.mcu import BOARDS, budget
+from edgekit.models.trust import TRUST_HELP
+from edgekit.workflows.bench import BENCH_KINDS, bench_inputs
 
 
 def add_bench_arguments(p) -> None:
@@ -81,8 +82,8 @@ def register(sub, common):
 
 
 def settings_from(args, **extra):
-    from edgekit.bench import targets
-    from edgekit.bench.engine import BenchSettings
+    from edgekit.measure import targets
+    from edgekit.workflows.bench import BenchSettings
 
     target_settings = targets.TargetSettings(
         threads=targets.parse_threads(args.threads), delegate=args.delegate,
@@ -134,30 +135,13 @@ def check_benchmark_binary(phone) -> None:
         raise EdgekitError(f"--benchmark-binary {binary}: no such file")
 
 
-def bench_inputs(args) -> list[tuple[str, Path | None]]:
-    """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
-    and manifest of a folder (results.json beside them is its output), or the file given."""
-    from edgekit.artifacts import MANIFEST_NAME
-
-    path = Path(args.path)
-    if path.is_dir():
-        read = [("manifest", path / MANIFEST_NAME)] + [
-            ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5")]
-    else:
-        read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
-    return read + [("data", Path(args.data) if args.data else None),
-                   ("reference model", Path(args.reference) if args.reference else None)]
-
-
-BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"
-
 
 def run(args) -> int:
     from edgekit import zoo
-    from edgekit.outputs import check_output_file
-    from edgekit.bench.engine import run as bench
-    from edgekit.report import schema
-    from edgekit.report.table import bench_table
+    from edgekit.core.outputs import check_output_file
+    from edgekit.render.table import bench_table
+    from edgekit.results import schema
+    from edgekit.workflows.bench import run as bench
 
     # the options first (a misspelt runtime is named even with a wrong path), then the models;
     # a zoo name means its bundled model, scored on its held-out data

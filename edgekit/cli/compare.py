@@ -38,7 +38,7 @@ def register(sub, common):
 
 def percent(text: str, option: str, allow_off: bool = False) -> float | None:
     """'10%' or '10' -> 0.10; 'off' -> None where allowed."""
-    from edgekit.errors import EdgekitError
+    from edgekit.core.errors import EdgekitError
 
     if allow_off and text.strip().lower() == "off":
         return None
@@ -53,11 +53,12 @@ def percent(text: str, option: str, allow_off: bool = False) -> float | None:
 
 
 def run(args) -> int:
-    from edgekit.errors import GateFailed
-    from edgekit.outputs import check_output_file, write_output_file
-    from edgekit.report import schema
-    from edgekit.report.compare import Gates, compare, render
-    from edgekit.report.markdown import append_to_step_summary
+    from edgekit.core.errors import GateFailed
+    from edgekit.core.outputs import check_output_file, write_output_file
+    from edgekit.render.comparison import render
+    from edgekit.render.markdown import append_to_step_summary
+    from edgekit.results import schema
+    from edgekit.results.compare import Gates, compare
 
     gates = Gates(check_max_accuracy_drop(args),
                   percent(args.max_latency_regression, "--max-latency-regression", allow_off=True),

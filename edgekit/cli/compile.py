@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json
+from edgekit.core import limits
 
 
 def register(sub, common):
@@ -26,11 +26,11 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
-    from edgekit.errors import EdgekitError
-    from edgekit.inspection import checked_tflite
-    from edgekit.npu_compile import compile_for, coverage_line, parse_targets
-    from edgekit.outputs import staged_folder
+    from edgekit.core.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
+    from edgekit.core.errors import EdgekitError
+    from edgekit.core.outputs import staged_folder
+    from edgekit.hardware.npu_compile import compile_for, coverage_line, parse_targets
+    from edgekit.models.inspection import checked_tflite
 
     model = checked_tflite(args.model, "compile", "what LiteRT's NPU compilers take")
     chosen = parse_targets(args.npu)

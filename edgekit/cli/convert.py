@@ -7,12 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
-from edgekit import limits
 from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.cli.vocabulary import add_json
-from edgekit.config import FIELD_TYPES, IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
-from edgekit.trust import TRUST_HELP
+from edgekit.core import limits
+from edgekit.core.config import FIELD_TYPES, IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.models.trust import TRUST_HELP
 
 
 def register(sub, common):
@@ -81,14 +81,14 @@ def build_config(args) -> ConvertConfig:
 def run(args) -> int:
     config = build_config(args)
     bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
-    from edgekit.convert.pipeline import convert
-    from edgekit.report.table import conversion_table
+    from edgekit.render.table import conversion_table
+    from edgekit.workflows.convert import convert
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     results, unmeasured = [], []
 
     def benchmark(folder, manifest):  # inside the staged folder: an interrupt keeps the old output
-        from edgekit.bench.engine import run_on_conversion
+        from edgekit.workflows.bench import run_on_conversion
 
         log(f"benchmarking the artifacts of {manifest['name']}")
         measured, why = run_on_conversion(folder, Path(config.out) / manifest["name"], bench_settings, log,
@@ -105,7 +105,7 @@ def run(args) -> int:
     code = 0
     failed, rejected = manifest["failed"], manifest["rejected"]
     if failed or rejected:  # a gate failed, as in `compare`: exit 1, the variants that passed written
-        from edgekit.convert.pipeline import fix_hint
+        from edgekit.workflows.convert import fix_hint
 
         why = [f"{len(failed)} could not be built"] * bool(failed) + [
             f"{len(rejected)} diverged from the float model, kept in rejected/"] * bool(rejected)
@@ -114,7 +114,7 @@ def run(args) -> int:
               f"reasons in the table and manifest.json): {fix_hint(failed, rejected)}", file=sys.stderr)
         code = 1
     if results and not args.json:
-        from edgekit.report.table import bench_table
+        from edgekit.render.table import bench_table
 
         print()
         print("\n".join(bench_table(model, results[0].get("settings")) for model in results[0]["models"]))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json, add_output
-from edgekit.config import IMAGE_RANGES
-from edgekit.trust import TRUST_HELP
+from edgekit.core import limits
+from edgekit.core.config import IMAGE_RANGES
+from edgekit.models.trust import TRUST_HELP
 
 
 def register(sub, common):
@@ -38,9 +38,9 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.config import ConvertConfig
-    from edgekit.convert.pipeline import resolve_inputs, run_inputs
-    from edgekit.outputs import check_output_file, write_output_file
+    from edgekit.converters.inputs import resolve_inputs, run_inputs
+    from edgekit.core.config import ConvertConfig
+    from edgekit.core.outputs import check_output_file, write_output_file
 
     config = ConvertConfig(model=args.model, calib=args.calib, tflite=["int8"], onnx=[], io=args.io,
                            max_calib_samples=args.max_calib_samples, image_range=args.image_range,
@@ -49,8 +49,8 @@ def run(args) -> int:
     model_path, calib_path, name = resolve_inputs(config)
     json_path = check_output_file(args.output or Path("edgekit-out") / f"{name}-quant-debug.json", "--output",
                                   run_inputs(config, model_path, calib_path))
-    from edgekit import quant_debug
-    from edgekit.report.table import quant_debug_table
+    from edgekit.render.table import quant_debug_table
+    from edgekit.workflows import debug_quant as quant_debug
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = quant_debug.run(config, log)

@@ -58,7 +58,7 @@ def run(args) -> int:
         from edgekit.runners.devices import find
 
         find("local", args.devices)
-    from edgekit.environment import describe
+    from edgekit.runtimes.environment import describe
 
     info = describe()
     if args.json:

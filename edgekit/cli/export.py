@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json, note_renamed
+from edgekit.core import limits
 
 
 def register(sub, common):
@@ -27,9 +27,9 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.c_array import export
-    from edgekit.errors import EdgekitError
-    from edgekit.inspection import checked_tflite
+    from edgekit.core.errors import EdgekitError
+    from edgekit.hardware.c_array import export
+    from edgekit.models.inspection import checked_tflite
 
     out = args.out
     if isinstance(args.c_array, str):  # the former `--c-array OUT`, kept for a release

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json
+from edgekit.core import limits
 
 
 def register(sub, common):
@@ -29,16 +29,16 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.bench.targets import parse_options
-    from edgekit.errors import EdgekitError
-    from edgekit.inspection import inspect_model
+    from edgekit.core.errors import EdgekitError
+    from edgekit.measure.targets import parse_options
+    from edgekit.models.inspection import inspect_model
 
     options = parse_options(args.delegate_option, "--delegate-option")
     if options and not args.delegate:
         raise EdgekitError("--delegate-option needs --delegate LIB (the delegate library it is for)")
     delegates = None
     if args.delegates or args.delegate:  # first: a delegate that does not load prints nothing else
-        from edgekit.delegates import delegate_report
+        from edgekit.hardware.delegates import delegate_report
 
         delegates = delegate_report(args.model, args.delegate, options)
     info = inspect_model(args.model)
@@ -101,7 +101,7 @@ def delegate_lines(report: dict) -> list[str]:
 
 def cost_lines(info: dict) -> list[str]:
     """How the weights are stored, the MACs per op type and in total, and the activation memory."""
-    from edgekit.report.table import human_size
+    from edgekit.core.units import human_size
 
     lines = []
     for weights in info.get("weights", []):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import logging
 
-from edgekit import limits
-from edgekit.cli.vocabulary import add_json
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
-from edgekit.trust import TRUST_HELP
+from edgekit.cli.vocabulary import add_json
+from edgekit.core import limits
+from edgekit.models.trust import TRUST_HELP
 
 
 def register(sub, common):
@@ -28,15 +28,15 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.config import ConvertConfig
-    from edgekit.errors import EdgekitError
+    from edgekit.core.config import ConvertConfig
+    from edgekit.core.errors import EdgekitError
 
     config = ConvertConfig(model=args.model, out=args.out, trust_model_code=args.trust_model_code,
                            **optimization_values(args))
     if not config.optimizes:
         raise EdgekitError("nothing to do: give at least one of --prune, --prune-structure, --cluster, --qat")
-    from edgekit.optimize.chain import optimize_to_folder
-    from edgekit.report.table import optimization_summary
+    from edgekit.render.table import optimization_summary
+    from edgekit.workflows.optimize import optimize_to_folder
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = optimize_to_folder(config, log, verbose=not args.quiet)

@@ -16,9 +16,8 @@ import argparse
 import importlib
 import json
 
-from edgekit.config import check_type, read_config_file
-from edgekit.errors import did_you_mean
-from edgekit.errors import EdgekitError
+from edgekit.core.config import check_type, read_config_file
+from edgekit.core.errors import EdgekitError, did_you_mean
 
 # how a run is shown, not what it does: not part of a config
 NOT_CONFIG = {"help", "version", "config", "dump_config", "debug", "quiet", "verbose", "json"}

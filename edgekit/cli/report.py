@@ -23,8 +23,8 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.outputs import check_output_file, write_output_file
-    from edgekit.report import schema
+    from edgekit.core.outputs import check_output_file, write_output_file
+    from edgekit.results import schema
 
     tolerance = check_max_accuracy_drop(args)
     inputs = [("results file", schema.results_path(args.results))]
@@ -33,11 +33,11 @@ def run(args) -> int:
     if args.format == "json":
         text = schema.to_text(results)
     elif args.format == "html":
-        from edgekit.report.html import render
+        from edgekit.render.html import render
 
         text = render(results, tolerance)
     else:
-        from edgekit.report.markdown import append_to_step_summary, render
+        from edgekit.render.markdown import append_to_step_summary, render
 
         text = render(results, tolerance)
         append_to_step_summary(text)

@@ -26,7 +26,7 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.errors import EdgekitError
+    from edgekit.core.errors import EdgekitError
 
     recipe = zoo.recipe_module(args.name).RECIPE
     if args.data and "real_data" not in recipe:

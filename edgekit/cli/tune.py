@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import logging
 
-from edgekit import limits
 from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, check_max_accuracy_drop
-from edgekit.config import IMAGE_RANGES
-from edgekit.trust import TRUST_HELP
+from edgekit.core import limits
+from edgekit.core.config import IMAGE_RANGES
+from edgekit.models.trust import TRUST_HELP
 
 
 def register(sub, common):
-    from edgekit.mcu import BOARDS
-    from edgekit.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES
+    from edgekit.hardware.mcu import BOARDS
+    from edgekit.workflows.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES
 
     p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
                        description=__doc__.strip())
@@ -55,12 +55,12 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.bench.targets import parse_threads
-    from edgekit.config import ConvertConfig
-    from edgekit.errors import GateFailed
-    from edgekit.mcu import budget
-    from edgekit.tune import TuneSettings, parse_budget, tune
-    from edgekit.report.table import tune_table
+    from edgekit.core.config import ConvertConfig
+    from edgekit.core.errors import GateFailed
+    from edgekit.hardware.mcu import budget
+    from edgekit.measure.targets import parse_threads
+    from edgekit.render.table import tune_table
+    from edgekit.workflows.tune import TuneSettings, parse_budget, tune
 
     board = budget(args.mcu, args.mcu_ram, args.mcu_flash)
     settings = TuneSettings(

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgekit.config import DEFAULT_MAX_ACCURACY_DROP
+from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 
 
 def note_renamed(prog: str, old: str, new: str) -> None:
@@ -72,7 +72,7 @@ def add_max_accuracy_drop(parser, what: str, old: str | None = None) -> None:
 
 
 def check_max_accuracy_drop(args) -> float:
-    from edgekit.errors import EdgekitError
+    from edgekit.core.errors import EdgekitError
 
     if not args.max_accuracy_drop >= 0:  # also NaN
         raise EdgekitError(f"--max-accuracy-drop {args.max_accuracy_drop:g} must be 0 or more (points)")

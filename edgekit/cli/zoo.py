@@ -15,7 +15,7 @@ def register(sub, common):
 
 def run(args) -> int:
     from edgekit import zoo
-    from edgekit.report.table import render
+    from edgekit.render.table import render
 
     entries = zoo.catalogue()
     if args.json:

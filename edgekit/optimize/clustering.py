@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.core.errors import EdgekitError, first_line
 from edgekit.optimize.fine_tune import FineTuning
 from edgekit.optimize.pruning import kernels
 

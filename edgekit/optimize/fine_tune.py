@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from edgekit.evaluation import Task
-from edgekit.progress import Progress, keras_callback
+from edgekit.core.progress import Progress, keras_callback
+from edgekit.measure.evaluation import Task
 
 DEFAULT_USER_EPOCHS = 5  # per step, for a user's model; a zoo recipe may name its own
 BATCH_SIZE = 32

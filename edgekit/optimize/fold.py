@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 ATOL = 1e-4  # float32 rounding of the folded weights, on outputs of order 1
 

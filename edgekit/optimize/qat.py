@@ -4,7 +4,7 @@ schemes that keep the zeros and the shared centroids through training."""
 
 from __future__ import annotations
 
-from edgekit.errors import EdgekitError, first_line
+from edgekit.core.errors import EdgekitError, first_line
 from edgekit.optimize.fine_tune import FineTuning
 
 LEARNING_RATE = 1e-5  # small: the weights are trained; the fake-quant ranges need to settle
@@ -32,18 +32,3 @@ def quantize_aware(model, tuning: FineTuning, pruned: bool, clustered: bool):
     return wrapped
 
 
-QAT_LAYERS = {"QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2"}
-
-
-def is_qat_config(config) -> bool:
-    """Whether a stored Keras config holds quantization-aware-training wrappers."""
-    from edgekit.trust import config_objects
-
-    return any(node["class_name"] in QAT_LAYERS for node in config_objects(config))
-
-
-def scope():
-    """The custom-object scope that loading a saved QAT model needs (the toolkit's own layers)."""
-    import tensorflow_model_optimization as tfmot
-
-    return tfmot.quantization.keras.quantize_scope()

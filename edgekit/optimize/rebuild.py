@@ -14,8 +14,8 @@ import json
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
-from edgekit.heavy import tensorflow
+from edgekit.core.errors import EdgekitError
+from edgekit.core.lazy_imports import tensorflow
 
 ATOL = 1e-5
 MODEL_CLASSES = ("Sequential", "Functional")

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.core.errors import BackendUnavailable, EdgekitError
 from edgekit.runners import benchmark_model
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.devices import Phone

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.runners import replies
 
 # benchmark_model runs LiteRT's interpreter; what each edgekit target becomes on its command line

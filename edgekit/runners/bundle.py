@@ -11,9 +11,7 @@ import ast
 import zipfile
 from pathlib import Path
 
-import edgekit
-
-_PACKAGE = Path(edgekit.__file__).parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # edgekit/
 WORKER = "edgekit.runners.worker"
 MAIN = "import sys\nfrom edgekit.runners.worker import main\nsys.exit(main())\n"
 

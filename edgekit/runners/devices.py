@@ -16,13 +16,12 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
-
-ADB_TARGET = re.compile(r"^adb(?:://(?P<serial>[A-Za-z0-9._:-]+))?$")
-SSH_TARGET = re.compile(r"^(?:ssh://)?(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._:-]+?)(?::(?P<port>\d+))?$")
+from edgekit.core.errors import EdgekitError
+from edgekit.runners import devices_file as file_schema
+from edgekit.runners import runner
+from edgekit.runners.devices_file import ADB_TARGET, SSH_TARGET
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +59,6 @@ def find(spec: str, devices_file: str | None = None, remote_python: str | None =
          benchmark_binary: str | None = None) -> Device | Phone | None:
     """The board or phone `spec` names; None for this machine. A devices file is checked whole
     (edgekit/runners/devices_file.py), even where `spec` names none of its entries."""
-    from edgekit.runners import devices_file as file_schema
-
     table = file_schema.read(Path(devices_file)) if devices_file is not None else None
     extra = {"python": remote_python} if remote_python else {}
     if spec == "local":
@@ -86,8 +83,6 @@ def find(spec: str, devices_file: str | None = None, remote_python: str | None =
 def runner_for(spec: str | None, devices_file: str | None = None, remote_python: str | None = None,
                benchmark_binary: str | None = None):
     """The runner that measures on what `--device` names."""
-    from edgekit.runners import runner
-
     found = find(spec or "local", devices_file, remote_python, benchmark_binary)
     if found is None:
         return runner("local")

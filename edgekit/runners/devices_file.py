@@ -1,6 +1,6 @@
 """A devices file (`--devices FILE`, EDGEKIT_DEVICES) as a declared schema: a TOML table per
 device, a board (`ssh = ...`) or a phone (`adb = ...`), every entry checked when the file is read,
-a bad one as one line naming the file, the entry and the field (edgekit/schemas.py).
+a bad one as one line naming the file, the entry and the field (edgekit/core/schemas.py).
 
 A devices file is trusted like ~/.ssh/config: its ssh_options reach ssh as they are, and
 `-o ProxyCommand=...` runs a command. Only its `ssh` target is kept from passing for an option.
@@ -8,13 +8,16 @@ A devices file is trusted like ~/.ssh/config: its ssh_options reach ssh as they 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
+ADB_TARGET = re.compile(r"^adb(?:://(?P<serial>[A-Za-z0-9._:-]+))?$")
+SSH_TARGET = re.compile(r"^(?:ssh://)?(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._:-]+?)(?::(?P<port>\d+))?$")
 STRICT = ConfigDict(strict=True, extra="forbid")
 SSH_FIX = 'write ssh = "[user@]host[:port]" (or "ssh://[user@]host[:port]")'
 ENTRY_FIX = ('each entry is a [name] table: a board has ssh, python, notes, ssh_options; a phone has adb, '
@@ -22,8 +25,6 @@ ENTRY_FIX = ('each entry is a [name] table: a board has ssh, python, notes, ssh_
 
 
 def _ssh_target(target: str) -> str:
-    from edgekit.runners.devices import SSH_TARGET
-
     match = SSH_TARGET.match(target)
     if not match or not match["host"] or target.startswith("-"):
         raise ValueError("is not an SSH target")
@@ -31,8 +32,6 @@ def _ssh_target(target: str) -> str:
 
 
 def _serial(serial: str) -> str:
-    from edgekit.runners.devices import ADB_TARGET
-
     if serial and not ADB_TARGET.match(f"adb://{serial}"):
         raise ValueError("is not an adb serial (`adb devices` lists them)")
     return serial
@@ -55,8 +54,7 @@ class PhoneEntry(BaseModel):
 
 def read(path: Path) -> dict[str, BoardEntry | PhoneEntry]:
     """Every device the file names, each checked."""
-    from edgekit.runners.devices import ADB_TARGET
-    from edgekit.schemas import read_toml, validate
+    from edgekit.core.schemas import read_toml, validate
 
     table = read_toml(path, f"devices file {path}", "give a TOML file of [name] tables (see `edgekit bench --help`)")
     devices = {}

@@ -4,7 +4,7 @@ the isolation costs. A native crash here ends the whole run."""
 
 from __future__ import annotations
 
-from edgekit.bench import harness
+from edgekit.measure import harness
 from edgekit.runners.base import Job, Runner
 
 

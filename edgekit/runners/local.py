@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from edgekit import limits, python_child
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.core import limits, python_child
+from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.core.schemas import shown
 from edgekit.runners import replies
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.worker_process import WorkerProcess, WorkerTimedOut
 from edgekit.runtimes import RUNTIMES
-from edgekit.schemas import shown
 
 GRACE_SECONDS = 2.0  # past the deadline, what a worker gets to notice it before it is killed
 

@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edgekit.errors import EdgekitError
-from edgekit.report.schema import LARGEST
-from edgekit.schemas import validate
+from edgekit.core.errors import EdgekitError
+from edgekit.core.schemas import validate
+from edgekit.results.schema import LARGEST
 
 FIX = "the worker is broken or is not edgekit's; check what runs as the worker (a board's --remote-python)"
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 from edgekit.runners import bundle
 from edgekit.runners.base import Job
 from edgekit.runners.devices import Device

@@ -31,8 +31,8 @@ class _Deadline:
 
 
 def main() -> int:
-    from edgekit.environment import fingerprint
     from edgekit.runners import protocol
+    from edgekit.runtimes.environment import fingerprint
 
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what a runtime prints to stdout goes to stderr, never into the protocol
@@ -83,8 +83,8 @@ def _ends_if_the_host_leaves(fd: int):
 
 def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     """One measure message: the reply header and the evaluation outputs."""
-    from edgekit.bench.harness import measure as harness_measure
-    from edgekit.errors import BackendUnavailable
+    from edgekit.core.errors import BackendUnavailable
+    from edgekit.measure.harness import measure as harness_measure
     from edgekit.runtimes import RUNTIMES
     from edgekit.runtimes.messages import failure
 

@@ -15,12 +15,12 @@ import subprocess
 import tempfile
 import time
 
-from edgekit import interrupts, limits
-from edgekit.errors import EdgekitError
-from edgekit.report.table import human_size
+from edgekit.core import interrupts, limits
+from edgekit.core.errors import EdgekitError
+from edgekit.core.schemas import shown
+from edgekit.core.units import human_size
 from edgekit.runners import protocol, replies
 from edgekit.runtimes.messages import plain
-from edgekit.schemas import shown
 
 STDERR_LINES = 2  # the last lines of a crashed worker's stderr its row quotes
 STDERR_CHARS = 300

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import interrupts
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.core import interrupts
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.models.loading import predict_batch
 
 
 class Runtime(abc.ABC):
@@ -56,17 +57,6 @@ class Runtime(abc.ABC):
     def _check_target_impl(self, **options) -> None:
         pass
 
-
-# Many samples run a few at a time: a call's activations grow with its batch, and a 224x224 image
-# model at batch 100 took gigabytes (MobileNetV2 in LiteRT ran faster at batch 8, too).
-PREDICT_INPUT_BYTES = 4 * 2**20
-MAX_PREDICT_BATCH = 256
-
-
-def predict_batch(feeds: dict[str, np.ndarray]) -> int:
-    """Samples per call when running many: calls of about PREDICT_INPUT_BYTES of inputs."""
-    per_sample = sum(v[:1].nbytes for v in feeds.values()) or 1
-    return max(1, min(MAX_PREDICT_BATCH, PREDICT_INPUT_BYTES // per_sample))
 
 
 class Session(abc.ABC):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
-from edgekit.heavy import quiet_stderr
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.core.lazy_imports import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
 from edgekit.runtimes.messages import explain, with_detail

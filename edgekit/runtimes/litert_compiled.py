@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
-from edgekit.heavy import quiet_stderr, silence_stderr_at_exit
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.core.lazy_imports import quiet_stderr, silence_stderr_at_exit
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
 from edgekit.runtimes.messages import explain, with_detail
@@ -129,7 +129,7 @@ class CompiledSession(Session):
     @functools.cached_property
     def _specs(self):
         """Quantization parameters, which the CompiledModel API does not expose: from the file."""
-        from edgekit.inspection import inspect_tflite
+        from edgekit.models.inspection import inspect_tflite
 
         info = inspect_tflite(self.path)  # the first signature's tensors, as CompiledModel runs
         return ([TensorSpec.from_dict(t) for t in info["inputs"]],

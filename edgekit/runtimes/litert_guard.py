@@ -14,8 +14,8 @@ import os
 import struct
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, first_line
-from edgekit.heavy import quiet_stderr
+from edgekit.core.errors import EdgekitError, first_line
+from edgekit.core.lazy_imports import quiet_stderr
 
 _CHECKED: dict[tuple, bool] = {}  # file identity -> whether the builtin kernels checked it too
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 
-from edgekit.errors import EdgekitError
-from edgekit.heavy import VERBOSE_ENV
+from edgekit.core.errors import EdgekitError
+from edgekit.core.lazy_imports import VERBOSE_ENV
 
 # how a row names each runtime (the keys are edgekit's runtime names)
 RUNTIME_NAMES = {"litert": "LiteRT", "litert-compiled": "LiteRT's CompiledModel", "onnxruntime": "onnxruntime",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.runtimes.base import Runtime, Session
 
 ORT_TYPES = {

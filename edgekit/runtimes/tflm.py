@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import python_child
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError, last_line
-from edgekit.heavy import quiet_stderr
+from edgekit.core import python_child
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError, last_line
+from edgekit.core.lazy_imports import quiet_stderr
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.messages import explain, plain
 
@@ -55,7 +55,7 @@ class TFLMSession(Session):
     batch = 1  # a microcontroller's model has fixed shapes; TFLite Micro cannot resize them
 
     def __init__(self, path: Path):
-        from edgekit.inspection import inspect_tflite
+        from edgekit.models.inspection import inspect_tflite
 
         self.path = path
         self.content = path.read_bytes()

@@ -10,7 +10,7 @@ import importlib
 import os
 from pathlib import Path
 
-from edgekit.errors import EdgekitError, did_you_mean
+from edgekit.core.errors import EdgekitError, did_you_mean
 
 DEFAULT_MODEL = "digits_cnn"
 # name -> module with RECIPE, build(), dataset(seed, data_path) and compile_args(tf_keras, steps),

@@ -2,7 +2,8 @@
 Dense 128 layers, a Dense 8 bottleneck, four Dense 128 layers, each with batch norm and ReLU,
 and a Dense 640 reconstruction)."""
 
-from edgekit import datasets, zoo
+from edgekit import zoo
+from edgekit.data import datasets
 
 NORMAL_CLIPS = 3000  # generated normal training clips
 

@@ -1,7 +1,8 @@
 """digits_cnn: the default reference model, a Conv-Pool-Conv-Pool-Dense classifier of
 scikit-learn's 8x8 handwritten digits."""
 
-from edgekit import datasets, zoo
+from edgekit import zoo
+from edgekit.data import datasets
 
 RECIPE = {
     "task": "image classification (10 digits)",

@@ -2,7 +2,8 @@
 stride 2, four depthwise-separable blocks of 64 channels, global average pool, Dense 12
 softmax)."""
 
-from edgekit import datasets, zoo
+from edgekit import zoo
+from edgekit.data import datasets
 
 PER_CLASS = 500  # generated spectrograms per class; a fifth is held out
 

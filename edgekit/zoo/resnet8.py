@@ -1,7 +1,8 @@
 """resnet8: the MLPerf Tiny image-classification ResNet-8 (32x32x3 input, a 16-filter stem and
 three residual stacks of 16, 32 and 64 filters, average pool, Dense 10 softmax)."""
 
-from edgekit import datasets, zoo
+from edgekit import zoo
+from edgekit.data import datasets
 
 GENERATED_PER_CLASS = 600
 CIFAR_NOTE = ("CIFAR-10 not found in ~/.keras/datasets (or --data): using the generated 10-class "

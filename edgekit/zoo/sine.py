@@ -1,7 +1,8 @@
 """sine: the 3-layer regressor of TensorFlow Lite Micro's hello_world example (Dense 16 ReLU,
 Dense 16 ReLU, Dense 1) approximating y = sin(x) for x in [0, 2π]."""
 
-from edgekit import datasets, zoo
+from edgekit import zoo
+from edgekit.data import datasets
 
 SAMPLES = 2500  # generated; a fifth is held out
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit import __version__, zoo
-from edgekit.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
-from edgekit.bench.accuracy import meets, score
-from edgekit.heavy import tensorflow
-from edgekit.outputs import check_output_parent
-from edgekit.progress import Progress, keras_callback
+from edgekit import zoo
+from edgekit.core.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
+from edgekit.core.lazy_imports import tensorflow
+from edgekit.core.outputs import check_output_parent
+from edgekit.core.progress import Progress, keras_callback
+from edgekit.core.version import __version__
+from edgekit.data.metrics import meets, score
 
 
 def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed: int | None = None,

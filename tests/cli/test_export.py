@@ -104,7 +104,7 @@ def test_every_refused_keyword_really_cannot_name_the_array(tmp_path):
     """The list refuses nothing usable: each name fails to compile as the array's name in C++20 or
     C23 (GNU modes, g++'s and gcc's defaults, where `linux` and `unix` are macros). One translation
     unit per name, so that one error cannot hide another."""
-    from edgekit.c_array import KEYWORDS
+    from edgekit.hardware.c_array import KEYWORDS
 
     for name in KEYWORDS:
         (tmp_path / f"{name}.c").write_text(f"extern const unsigned char {name}[];\nconst unsigned char {name}[] = {{1}};\n")

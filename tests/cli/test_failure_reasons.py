@@ -34,7 +34,7 @@ def test_the_default_convert_explains_every_row(converted):
 def batch_one_inside(tmp_path_factory):
     """A model with a free batch in its signature and a reshape to batch 1 inside: LiteRT refuses
     to resize it, and says so with a bare source location."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     weights = tf.constant(tf.random.stateless_uniform([64, 10], seed=[1, 2]))

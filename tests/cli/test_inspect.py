@@ -88,7 +88,7 @@ def test_the_activation_arena_is_the_one_litert_allocates(converted, variant):
 def converter_fp16(tmp_path_factory):
     """A float16 file as TensorFlow's converter writes them for MediaPipe-style models, not
     through edgekit: a strided conv, a depthwise conv and a matmul, weights behind DEQUANTIZE."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(0)

@@ -15,7 +15,7 @@ from tests.unit.test_delegates import PROBE_DELEGATE_C
 @pytest.fixture(scope="module")
 def cumsum_model(tmp_path_factory):
     """MUL ADD | CUMSUM | TANH ADD: XNNPACK takes all but CUMSUM, in two partitions."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
 

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from edgekit.cli import main
-from edgekit.report import schema
+from edgekit.results import schema
 from tests.conftest import run_cli
 
 

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from edgekit.outputs import staged_folder
 from edgekit.cli import main
+from edgekit.core.outputs import staged_folder
 from tests.cli.test_cli import previous_output
 from tests.conftest import run_cli, tmpfs
 from tests.corpus.cases import CALIB, CORPUS, MODEL, RESULTS, snapshot

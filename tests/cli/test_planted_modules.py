@@ -61,7 +61,7 @@ def model(tmp_path_factory):
 
 @pytest.mark.slow
 def test_a_planted_h5py_does_not_run_when_an_h5_model_is_read(model, tmp_path):
-    """The HDF5 attribute probe (edgekit/loading.py) reads the file in a child before it is trusted."""
+    """The HDF5 attribute probe (edgekit/models/loading.py) reads the file in a child before it is trusted."""
     folder, marker = plant(tmp_path, "h5py.py")
     code, _, stderr = run_in(folder, "convert", model["h5"], "--calib", model["calib"], "--tflite", "fp32",
                              "--onnx", "none", "--no-bench", "--out", tmp_path / "out")
@@ -72,7 +72,7 @@ def test_a_planted_h5py_does_not_run_when_an_h5_model_is_read(model, tmp_path):
 
 @pytest.mark.slow
 def test_a_planted_json_does_not_run_when_a_model_is_compiled_for_an_npu(model, tmp_path):
-    """Each NPU compile (edgekit/npu_compile.py) runs in a child that imports json first."""
+    """Each NPU compile (edgekit/hardware/npu_compile.py) runs in a child that imports json first."""
     pytest.importorskip("openvino")
     folder, marker = plant(tmp_path, "json.py")
     code, _, stderr = run_in(folder, "compile", model["folder"] / "small_fp32.tflite", "--npu", "intel_openvino:LNL",
@@ -113,7 +113,7 @@ def test_a_planted_module_does_not_run_in_the_worker(model, tmp_path, name):
 def test_an_empty_or_relative_pythonpath_entry_does_not_reach_a_child(tmp_path, monkeypatch):
     """An empty PYTHONPATH entry means the working folder (`export PYTHONPATH=$PYTHONPATH:/x` with
     none set gives ':/x'), a relative one a folder in it: a child sees neither, and finds this edgekit."""
-    from edgekit import python_child
+    from edgekit.core import python_child
 
     folder, marker = plant(tmp_path, "json.py")
     (folder / "lib").mkdir()

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from edgekit.errors import EdgekitError, naming_cli_options, naming_suite_fields
+from edgekit.core.errors import EdgekitError, naming_cli_options, naming_suite_fields
 from tests.conftest import REPO, folder_state, run_cli
 from tests.corpus.cases import CORPUS
 
@@ -77,7 +77,7 @@ def test_a_suite_that_trusts_its_models_converts_a_lambda_model(tmp_path):
 def test_failed_rows_name_the_artifact_where_the_user_finds_it(tmp_path):
     """From Python a suite's values are not read from a file: threads ["a"] reaches LiteRT, whose
     failure names the file it loaded. The row names it in --out, not in the deleted staging folder."""
-    from edgekit import sweep
+    from edgekit.workflows import sweep
 
     out = tmp_path / "out"
     sweep.run({**SUITE, "threads": ["a"], "device": "host", "sources": {}}, out,
@@ -89,7 +89,7 @@ def test_failed_rows_name_the_artifact_where_the_user_finds_it(tmp_path):
 
 
 def test_the_quick_block_changes_only_the_fields_it_names(tmp_path):
-    from edgekit import sweep
+    from edgekit.workflows import sweep
 
     suite = write_suite(tmp_path, quick={"runs": 2, "models": [str(MODEL)]},
                         models=[{"model": str(MODEL), "calib": None}, "digits_cnn"])
@@ -101,7 +101,7 @@ def test_the_quick_block_changes_only_the_fields_it_names(tmp_path):
 
 
 def test_messages_in_a_sweeps_jobs_name_the_suites_fields():
-    from edgekit.bench.engine import BenchSettings
+    from edgekit.workflows.bench import BenchSettings
 
     for naming, said in ((naming_suite_fields, '"runs": 1 in the suite must be 2 or more'),
                          (naming_cli_options, "--runs 1 must be 2 or more")):
@@ -114,7 +114,7 @@ def test_messages_in_a_sweeps_jobs_name_the_suites_fields():
 def ten_ops():
     """An op limit of 10 for one test (the limits are the process's: a command another test ran
     in this process may have set them)."""
-    from edgekit import limits
+    from edgekit.core import limits
 
     limits.configure({"ops": "10"})
     yield
@@ -123,7 +123,7 @@ def ten_ops():
 
 def test_a_limit_met_in_a_sweeps_jobs_names_what_a_suite_can_change(ten_ops):
     """A sweep takes no --max-* flags: its jobs name the suite's field and the limit's variable."""
-    from edgekit import limits
+    from edgekit.core import limits
 
     with naming_suite_fields():
         assert limits.Deadline(1, "the benchmark").fix == 'lower "runs" in the suite or raise EDGEKIT_MAX_BENCH_TIME'

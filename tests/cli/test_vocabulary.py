@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edgekit.cli.bench import add_bench_arguments
-from edgekit.config import DEFAULT_MAX_ACCURACY_DROP
+from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from tests.conftest import REPO, run_cli
 
 RESULTS = REPO / "benchmarks" / "baseline.json"

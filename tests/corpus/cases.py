@@ -45,7 +45,7 @@ MODEL_FILES = {
     "not_a_savedmodel": ("not a SavedModel", "no .tflite or .onnx"),
     "corrupted.tflite": ("damaged", "not a valid Flatbuffer"), "dangling.onnx": ("not a valid ONNX", "nowhere"),
     "lambda.keras": ("--trust-model-code",), "lambda.h5": ("--trust-model-code",),
-    # models that reach files or Python (edgekit/trust.py), refused before anything loads; the
+    # models that reach files or Python (edgekit/models/trust.py), refused before anything loads; the
     # error line also names --trust-model-code (tests/cli/test_corpus.py checks)
     "trust_write_savedmodel": ("op WriteFile",), "trust_read_savedmodel": ("op ReadFile",),
     "trust_tfoplambda.h5": ("tf.io.read_file",), "trust_lookup_file.h5": ("vocabulary from the file",),
@@ -380,7 +380,7 @@ def structured_input_cases() -> list[Case]:
 
 
 def limits_cases() -> list[Case]:
-    """Files past the work limits (edgekit/limits.py): a .tflite and an .onnx of 240k ops (written
+    """Files past the work limits (edgekit/core/limits.py): a .tflite and an .onnx of 240k ops (written
     by `limits_places`: 9.6 and 6 MB) through every command that reads one, refused by --max-ops
     before anything parses an op; inputs declaring 2^40 and 2^28 elements per sample, whose
     random samples bench would allocate, refused by --max-data-size."""

@@ -23,7 +23,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from edgekit.heavy import tensorflow  # noqa: E402  (after the path is set)
+from edgekit.core.lazy_imports import tensorflow  # noqa: E402  (after the path is set)
 from tests.corpus.cases import TRUST_WRITE_FILE  # noqa: E402  (relative: run, it lands in the current folder)
 
 SEED = 0
@@ -381,7 +381,7 @@ def make_compile_corpus(folder: Path = HERE / "compile") -> None:
     (folder / "tiny.tflite").write_bytes(tiny_tflite())
 
 
-# --- past the work limits (edgekit/limits.py) ------------------------------------------------------
+# --- past the work limits (edgekit/core/limits.py) ------------------------------------------------------
 MANY_OPS = 240_000  # as the 9.5 MB .tflite of issue 28, which took minutes to load and inspect
 RELU = 19  # TFLite's BuiltinOperator.RELU
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import edgekit
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 from tests.conftest import REPO, run_cli
 
 
@@ -99,7 +99,7 @@ def test_errors_name_parameters_from_python_and_flags_on_the_command_line(tmp_pa
 def test_import_edgekit_stays_light():
     """Neither TensorFlow nor the API's backends load on `import edgekit`; the facade is there."""
     code = ("import sys, edgekit; assert callable(edgekit.convert) and callable(edgekit.report); "
-            "import edgekit.report.schema; assert callable(edgekit.report); "
+            "import edgekit.results.schema; assert callable(edgekit.report); "
             "print(sorted(m for m in ('tensorflow', 'onnxruntime', 'ai_edge_litert', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert done.stdout.strip() == "[]"

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from edgekit.bench import timing
-from edgekit.report import schema
+from edgekit.measure import timing
+from edgekit.results import schema
 from tests.conftest import NPU_SKIP, REPO, folder_state, run_cli
 
 pytestmark = pytest.mark.slow

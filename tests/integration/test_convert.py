@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.config import ConvertConfig
-from edgekit.convert.pipeline import convert
-from edgekit.errors import EdgekitError
+from edgekit.core.config import ConvertConfig
+from edgekit.core.errors import EdgekitError
 from edgekit.runtimes import RUNTIMES
+from edgekit.workflows.convert import convert
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_manifest_records_files_io_and_quantization(converted):
 
 def test_int8_artifact_keeps_accuracy_on_the_held_out_split(converted):
     """Beyond the calibration set: the shipped int8 file classifies the test split correctly."""
-    from edgekit.datasets import digits
+    from edgekit.data.datasets import digits
 
     data = digits(0)
     with RUNTIMES["litert"].open(converted["folder"] / "digits_cnn_int8.tflite") as session:
@@ -127,7 +127,7 @@ def test_flex_op_fails_its_variants_with_the_reason_while_the_rest_build(tiny, t
         assert "Flex" in failure["reason"] and "MatrixDeterminant" in failure["reason"]
     on_disk = json.loads((tmp_path / "needs_flex" / "manifest.json").read_text())
     assert on_disk["failed"] == manifest["failed"]
-    from edgekit.report.table import conversion_table
+    from edgekit.render.table import conversion_table
 
     assert "tflite fp32 failed: needs Flex" in conversion_table(manifest)
 
@@ -143,7 +143,7 @@ def test_nothing_buildable_is_an_error_and_writes_nothing(tiny, tmp_path):
 def test_a_diverging_artifact_is_kept_apart_and_strict_fails_the_run(tiny, tmp_path, monkeypatch):
     """A broken converter output (here: the largest weight tensor negated) is rejected: kept in
     rejected/ with its numbers; with --strict the whole run fails and nothing is written."""
-    from edgekit.convert import tflite
+    from edgekit.converters import tflite
 
     real = tflite.convert
 
@@ -194,8 +194,8 @@ def test_one_calibration_gives_the_converters_own_int8_and_int16x8(tiny):
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgekit.convert import pipeline
-    from edgekit.loading import load_model
+    from edgekit.models.loading import load_model
+    from edgekit.workflows import convert as pipeline
 
     saved, x = tiny["paths"]["savedmodel"], tiny["x"]
     calls = []

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 from edgekit.runtimes import RUNTIMES
 from edgekit.runtimes.tflm import _try_arena
 from tests.conftest import run_cli
@@ -16,7 +16,7 @@ def odd_models(tmp_path_factory):
     """Two tiny TFLite files TFLite Micro cannot run: one with an op it has no kernel for (sort is
     TOPK_V2), one int8 softmax whose input scale is so small that its kernel aborts the process
     (as MobileNetV2 with random weights does)."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     root = tmp_path_factory.mktemp("micro")

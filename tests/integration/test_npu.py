@@ -119,7 +119,7 @@ def test_a_failed_compile_gives_the_plugin_s_reason_not_its_last_info_line(tmp_p
 def test_a_model_the_plugin_cannot_load_is_a_failed_compile_not_a_missing_plugin(tmp_path):
     """`compile` refuses a damaged file before any plugin sees it; past that check (as here, called
     directly), LiteRT's "Failed to load model from file" is still the model's fault, not the SDK's."""
-    from edgekit.npu_compile import compile_for
+    from edgekit.hardware.npu_compile import compile_for
 
     record = compile_for(cases.CORPUS / "compile" / "bad_buffer_index.tflite", "intel_openvino", "LNL", tmp_path, "cpu")
     assert record["status"] == "failed" and record["reason"] == "intel_openvino compile failed: Buffer index out of range"

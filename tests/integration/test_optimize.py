@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.artifacts import new_manifest
+from edgekit.core.artifacts import new_manifest
 from tests.conftest import REPO, folder_state, run_cli
 
 

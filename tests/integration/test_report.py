@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from edgekit.report import summary
+from edgekit.results import summary
 from tests.conftest import REPO, folder_state, run_cli
 
 pytestmark = pytest.mark.slow

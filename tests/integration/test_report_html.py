@@ -11,8 +11,9 @@ import shutil
 
 import pytest
 
-from edgekit.report import html as report_html
-from edgekit.report import plots, schema, summary
+from edgekit.render import html as report_html
+from edgekit.render import plots
+from edgekit.results import schema, summary
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.tflite"

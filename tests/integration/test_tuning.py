@@ -7,8 +7,8 @@ import json
 import pytest
 
 from edgekit import zoo
-from edgekit.errors import EdgekitError
-from edgekit.tune import parse_budget
+from edgekit.core.errors import EdgekitError
+from edgekit.workflows.tune import parse_budget
 from tests.conftest import run_cli
 
 MODEL = zoo.model_path("digits_outlier")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edgekit import zoo
-from edgekit.artifacts import sha256_of
-from edgekit.progress import Progress
+from edgekit.core.artifacts import sha256_of
+from edgekit.core.progress import Progress
 from tests.conftest import run_cli
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgekit.bench.accuracy import drop_points, evaluation, meets, score
+from edgekit.data.metrics import drop_points, evaluation, meets, score
 from edgekit.optimize.pruning import allocate
 
 

@@ -8,9 +8,9 @@ import tempfile
 
 import pytest
 
-from edgekit.artifacts import atomic_write_bytes, new_manifest, sha256_of
-from edgekit.errors import EdgekitError
-from edgekit.outputs import check_output_file, check_output_parent, staged_folder, write_output_file
+from edgekit.core.artifacts import atomic_write_bytes, new_manifest, sha256_of
+from edgekit.core.errors import EdgekitError
+from edgekit.core.outputs import check_output_file, check_output_parent, staged_folder, write_output_file
 from tests.conftest import tmpfs
 
 
@@ -192,7 +192,7 @@ def test_an_interrupt_recorded_during_the_run_stops_it_before_the_swap(tmp_path)
 import os, signal
 from pathlib import Path
 from edgekit import interrupts
-from edgekit.outputs import staged_folder
+from edgekit.core.outputs import staged_folder
 interrupts.install()
 try:
     with staged_folder(Path({str(tmp_path / 'm')!r})) as stage:

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from edgekit.cli import main
-from edgekit.config import DEFAULT_MAX_ACCURACY_DROP
-from edgekit.report.compare import FAIL, FLAG, ONE_ROUND_HINT, Gates, compare, render, round_spread
+from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
+from edgekit.render.comparison import render
+from edgekit.results.compare import FAIL, FLAG, ONE_ROUND_HINT, Gates, compare, round_spread
 from tests.results_sample import sample_results
 
 

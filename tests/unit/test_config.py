@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from edgekit.config import MAX_CONFIG_BYTES, ONNX_VARIANTS, TFLITE_VARIANTS, ConvertConfig
-from edgekit.errors import EdgekitError
+from edgekit.core.config import MAX_CONFIG_BYTES, ONNX_VARIANTS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.core.errors import EdgekitError
 
 
 def test_defaults_are_every_variant():

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgekit import limits
-from edgekit.artifacts import TensorSpec
-from edgekit.bench.memory import PeakMemory
-from edgekit.data import load_calibration
-from edgekit.datasets import cifar10, digits, load_labelled
-from edgekit.errors import EdgekitError
+from edgekit.core import limits
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import EdgekitError
+from edgekit.data.calibration import load_calibration
+from edgekit.data.datasets import cifar10, digits, load_labelled
+from edgekit.measure.memory import PeakMemory
 from tests.corpus.make_corpus import blank_png
 
 IMAGE = [TensorSpec("image", "float32", (None, 8, 8, 1))]

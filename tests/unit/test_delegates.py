@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from edgekit import delegates
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
+from edgekit.hardware import delegates
 
 # A minimal TFLite external delegate (the tflite_plugin_* interface that load_delegate opens): it
 # claims the nodes whose builtin codes its "builtin_codes" option lists, and is never run. The
@@ -94,7 +94,7 @@ void tflite_plugin_destroy_delegate(Delegate *delegate) {
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Small float models whose delegation is known."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     import tf_keras
@@ -223,7 +223,7 @@ def test_the_gpu_delegate_runs_or_says_why_not(models):
 
 def test_the_static_gpu_check_reports_only_when_it_refuses_the_canary(models):
     static = entry(delegates.delegate_report(models["cumsum"]), delegates.GPU_STATIC)
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     out = delegates._analyze(tensorflow().lite.experimental.Analyzer.analyze,
                              model_content=delegates._canary_model())

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from edgekit.datasets import Dataset
-from edgekit.evaluation import Task
+from edgekit.data.datasets import Dataset
+from edgekit.measure.evaluation import Task
 from tests.unit.test_timing import SlowSession
 
 

@@ -1,9 +1,8 @@
 import numpy as np
-
 import pytest
 
-from edgekit.bench import fidelity
-from edgekit.bench.fidelity import FIDELITY_FLOORS, SQNR_LIMIT_DB, compare, outside_floor
+from edgekit.measure import fidelity
+from edgekit.measure.fidelity import FIDELITY_FLOORS, SQNR_LIMIT_DB, compare, outside_floor
 
 
 def test_identical_outputs():
@@ -34,7 +33,7 @@ def test_regression_output_has_no_top1_and_worst_output_counts():
 
 
 def test_every_precision_has_a_floor():
-    from edgekit.convert import onnx, tflite
+    from edgekit.converters import onnx, tflite
 
     classes = {c for _, c in tflite.PRECISION.values()} | {c for _, c in onnx.PRECISION.values()}
     assert classes <= set(FIDELITY_FLOORS)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgekit.heavy import tensorflow
+from edgekit.core.lazy_imports import tensorflow
 
 
 @pytest.fixture(scope="module")

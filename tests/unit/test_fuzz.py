@@ -52,7 +52,7 @@ hypothesis = pytest.importorskip("hypothesis", reason="the fuzz tests need hypot
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from edgekit.errors import EdgekitError  # noqa: E402
+from edgekit.core.errors import EdgekitError  # noqa: E402
 
 EXAMPLES = int(os.environ.get("EDGEKIT_FUZZ_EXAMPLES", "100"))
 SEED = os.environ.get("EDGEKIT_FUZZ_SEED")
@@ -87,7 +87,7 @@ def _tmp_root() -> Path:
 def keras_seeds() -> dict[str, bytes]:
     """A tiny tf-keras model saved as .keras (a zip) and .h5, the same bytes in every process
     (every name given, the save date and zip times fixed), so a failing input reproduces."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tensorflow()
     import tf_keras
@@ -126,7 +126,7 @@ def tflite_seeds() -> tuple[bytes, ...]:
     """Small .tflite files (1 to 5 KB): a float graph without signatures, and a Keras model
     with a signature and a dozen kinds of op (convolutions, pooling, add, concatenate, reshape,
     fully connected, softmax), in float and in full int8 with quantization parameters."""
-    from edgekit.heavy import quiet_stderr, tensorflow
+    from edgekit.core.lazy_imports import quiet_stderr, tensorflow
 
     tf = tensorflow()
     import tf_keras
@@ -221,8 +221,8 @@ def results_seeds() -> tuple[dict, ...]:
 
 @functools.cache
 def results_seed_bytes() -> tuple[bytes, ...]:
-    """The seeds as `edgekit.report.schema.write` writes them."""
-    from edgekit.report import schema
+    """The seeds as `edgekit.results.schema.write` writes them."""
+    from edgekit.results import schema
 
     folder = _tmp_root() / "seeds"
     folder.mkdir(exist_ok=True)
@@ -533,7 +533,7 @@ JSON_TOKENS = st.lists(st.sampled_from([
 def worker_seeds() -> dict:
     """A worker's hello (this machine's fingerprint) and the results a worker gives (ok with its
     figures, skipped, failed, stopped), as headers."""
-    from edgekit.environment import fingerprint
+    from edgekit.runtimes.environment import fingerprint
 
     found = {"details": {"threads": 1, "kernels": "xnnpack"},
              "cold": {"load_us": 900.0, "first_inference_us": 80.5, "cold_start_us": 980.5},
@@ -656,7 +656,7 @@ def expect_result_or_edgekit_error(call, *args):
 
 def check_inspect(suffix):
     def check(data: bytes):
-        from edgekit.inspection import inspect_model
+        from edgekit.models.inspection import inspect_model
 
         with input_file(data, suffix, f"inspect{suffix}") as path:
             info = expect_result_or_edgekit_error(inspect_model, path)
@@ -667,7 +667,7 @@ def check_inspect(suffix):
 
 def check_load(suffix):
     def check(data: bytes):
-        from edgekit.loading import detect_flavour, load_model, model_config
+        from edgekit.models.loading import detect_flavour, load_model, model_config
 
         with input_file(data, suffix, f"load{suffix}") as path:
             expect_result_or_edgekit_error(detect_flavour, path)
@@ -680,8 +680,8 @@ def check_load(suffix):
 
 def check_calibration(suffix):
     def check(data: bytes):
-        from edgekit.artifacts import TensorSpec
-        from edgekit.data import load_calibration
+        from edgekit.core.artifacts import TensorSpec
+        from edgekit.data.calibration import load_calibration
 
         with input_file(data, suffix, f"calibration{suffix}") as path:
             expect_result_or_edgekit_error(load_calibration, path, [TensorSpec("pixels", "float32", (None, 8, 8, 1))])
@@ -689,7 +689,7 @@ def check_calibration(suffix):
 
 
 def check_results(data: bytes):
-    from edgekit.report import schema
+    from edgekit.results import schema
 
     with input_file(data, ".json", "results") as path:
         expect_result_or_edgekit_error(schema.read, path)
@@ -731,7 +731,7 @@ def check_worker_reply(data: bytes):
     """The host's side of a job (LocalRunner.measure: the hello, the job, the reply) against a
     worker that says `data`: figures the results file can hold and outputs the engine can score,
     or a row-failing EdgekitError."""
-    from edgekit import limits
+    from edgekit.core import limits
     from edgekit.runners.base import Job
     from edgekit.runners.local import LocalRunner
 

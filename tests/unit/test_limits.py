@@ -10,12 +10,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from edgekit import interrupts, limits
-from edgekit.archives import check_zip
-from edgekit.data import load_calibration
-from edgekit.artifacts import TensorSpec
-from edgekit.errors import BackendUnavailable, EdgekitError
-from edgekit.loading import detect_flavour
+from edgekit.core import interrupts, limits
+from edgekit.core.archives import check_zip
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.data.calibration import load_calibration
+from edgekit.models.loading import detect_flavour
 from edgekit.runtimes.base import Runtime
 
 PIXELS = [TensorSpec("pixels", "float32", (None, 8, 8, 1))]
@@ -94,7 +94,7 @@ def test_object_arrays_are_never_unpickled(tmp_path):
 
 
 def test_the_benchmark_deadline_stops_the_timing_loop():
-    from edgekit.bench.timing import time_invocations
+    from edgekit.measure.timing import time_invocations
 
     class Busy:  # a session whose every call takes 1 ms
         def bind(self, prepared):
@@ -110,7 +110,7 @@ def test_the_benchmark_deadline_stops_the_timing_loop():
 
 
 def test_cifar_batches_unpickle_only_numpy_arrays():
-    from edgekit.datasets import _arrays_only
+    from edgekit.data.datasets import _arrays_only
 
     batch = {b"data": np.arange(6, dtype=np.uint8), b"labels": [1, 2]}
     for protocol in (2, 4, 5):

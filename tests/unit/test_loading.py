@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edgekit.errors import EdgekitError
-from edgekit.loading import KERAS3, SAVEDMODEL, TF_KERAS, detect_flavour, load_model
+from edgekit.core.errors import EdgekitError
+from edgekit.models.loading import KERAS3, SAVEDMODEL, TF_KERAS, detect_flavour, load_model
 
 FLAVOURS = {"tf_keras_keras": TF_KERAS, "tf_keras_h5": TF_KERAS, "keras3_keras": KERAS3,
             "savedmodel": SAVEDMODEL}

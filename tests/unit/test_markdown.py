@@ -10,7 +10,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from edgekit.cli import main
-from edgekit.report import markdown, summary
+from edgekit.render import markdown
+from edgekit.results import summary
 from tests.corpus.cases import CORPUS
 from tests.results_sample import sample_results
 

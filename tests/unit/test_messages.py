@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from edgekit.errors import BackendUnavailable, EdgekitError
+from edgekit.core.errors import BackendUnavailable, EdgekitError
 from edgekit.runtimes.messages import explain, failure, plain
 
 RAW = re.compile(r"\w+Error:|\.h:\d+|\.cc:\d+")

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.bench import fidelity
 from edgekit.cli import main
-from edgekit.errors import ConversionFailed, EdgekitError
-from edgekit.report import schema
+from edgekit.core.errors import ConversionFailed, EdgekitError
+from edgekit.measure import fidelity
+from edgekit.results import schema
 
 REFERENCE = {"probs": np.array([[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]], np.float32)}
 
@@ -36,7 +36,7 @@ def test_a_nan_figure_is_outside_every_floor():
 @pytest.fixture(scope="module")
 def nan_model(tmp_path_factory):
     """A real TFLite file whose output is log(x - 2): NaN for every input in [0, 1)."""
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tf = tensorflow()
     root = tmp_path_factory.mktemp("nan-model")

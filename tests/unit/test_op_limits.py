@@ -7,11 +7,12 @@ import random
 import numpy as np
 import pytest
 
-from edgekit import graph_costs, limits
-from edgekit.artifacts import TensorSpec
-from edgekit.bench.subjects import random_inputs
-from edgekit.errors import EdgekitError, naming_cli_options
-from edgekit.inspection import op_count
+from edgekit.core import limits
+from edgekit.core.artifacts import TensorSpec
+from edgekit.core.errors import EdgekitError, naming_cli_options
+from edgekit.measure.subjects import random_inputs
+from edgekit.models import graph_costs
+from edgekit.models.inspection import op_count
 from tests.corpus.make_corpus import chain_onnx, chain_tflite
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.errors import BackendUnavailable, EdgekitError
-from edgekit.report import compare, html, markdown, schema
-from edgekit.report.table import bench_table, record_line
+from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.render import html, markdown
+from edgekit.render.table import bench_table, record_line
+from edgekit.results import compare, schema
 from edgekit.runners import adb, benchmark_model
 from edgekit.runners.devices import Phone, find
 from tests.results_sample import sample_results

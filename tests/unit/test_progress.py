@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from edgekit.progress import Progress
+from edgekit.core.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -1,4 +1,4 @@
-"""Every Python child edgekit starts gets its command and environment from edgekit/python_child.py
+"""Every Python child edgekit starts gets its command and environment from edgekit/core/python_child.py
 (nothing from the working folder on its path): read edgekit's source and find any other."""
 
 import ast

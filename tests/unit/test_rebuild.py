@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 
 @pytest.fixture(scope="module")
 def k():
-    from edgekit.heavy import tensorflow
+    from edgekit.core.lazy_imports import tensorflow
 
     tensorflow()
     import keras

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from edgekit import config
-from edgekit.report import html, markdown, summary
+from edgekit.core import config
+from edgekit.render import html, markdown
+from edgekit.results import summary
 from tests.results_sample import artifact, record, sample_results
 
 

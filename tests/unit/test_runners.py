@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from edgekit import limits
-from edgekit.errors import EdgekitError
+from edgekit.core import limits
+from edgekit.core.errors import EdgekitError
 from edgekit.runners import protocol
 from edgekit.runners.base import Job
 from edgekit.runners.devices import Device
@@ -70,7 +70,7 @@ class FakeWorker(LocalRunner):
 
 
 HELLO = """
-from edgekit.environment import fingerprint
+from edgekit.runtimes.environment import fingerprint
 from edgekit.runners import protocol
 import os, signal, sys, time
 out = os.fdopen(os.dup(1), "wb")
@@ -145,7 +145,7 @@ def message(kind: str, header: dict, arrays: dict | None = None) -> bytes:
 
 
 def hello(**fingerprint) -> bytes:
-    from edgekit.environment import fingerprint as this_machine
+    from edgekit.runtimes.environment import fingerprint as this_machine
 
     return message("hello", {"fingerprint": fingerprint.get("fingerprint", this_machine())})
 
@@ -203,7 +203,7 @@ def test_a_well_formed_reply_is_the_figures_and_the_outputs(tmp_path):
     ("cpu", 'fingerprint.cpu is "x86", which should be an object'),
 ])
 def test_a_hello_whose_fingerprint_is_no_machine_s_fails_the_row_naming_the_board(tmp_path, fingerprint, problem):
-    from edgekit.environment import fingerprint as this_machine
+    from edgekit.runtimes.environment import fingerprint as this_machine
 
     if fingerprint == "cpu":
         fingerprint = {**this_machine(), "cpu": "x86"}
@@ -380,7 +380,7 @@ def test_every_module_of_the_bundle_imports_from_the_bundle_alone(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{zipped}/edgekit/__init__.py"
-    assert {"edgekit.runners.worker", "edgekit.python_child"} <= set(bundle.modules())
+    assert {"edgekit.runners.worker", "edgekit.core.python_child"} <= set(bundle.modules())
 
 
 @pytest.mark.parametrize("spec, devices, problem", [

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from edgekit.errors import EdgekitError
-from edgekit.report import schema
+from edgekit.core.errors import EdgekitError
+from edgekit.results import schema
 from tests.results_sample import sample_results
 
 
@@ -182,7 +182,8 @@ def test_any_wrong_value_anywhere_is_refused_or_rendered():
     """Every field of a results file replaced (or deleted) by every kind of wrong value: the reader
     refuses it with one line, or the Markdown and HTML reports and compare (both ways) handle it.
     Nothing in between: an exception of another kind is an exit 70."""
-    from edgekit.report import compare, html, markdown
+    from edgekit.render import html, markdown
+    from edgekit.results import compare
 
     sample = sample_results()
     sample["environment"].update(platform="Linux", python="3.11.7")  # every field a renderer reads

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from edgekit.report import terminal
-from edgekit.report.table import BENCH_DROP, bench_table
+from edgekit.render import terminal
+from edgekit.render.table import BENCH_DROP, bench_table
 from tests.results_sample import sample_results
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from edgekit.bench import targets, timing
-from edgekit.bench.targets import TargetSettings
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
+from edgekit.measure import targets, timing
+from edgekit.measure.targets import TargetSettings
 
 
 def by_hand_percentile(values, p):
@@ -171,7 +171,7 @@ class SlowSession:
     """A session whose every call sleeps `per_sample` seconds per sample: a big model on slow kernels."""
 
     def __init__(self, per_sample):
-        from edgekit.artifacts import TensorSpec
+        from edgekit.core.artifacts import TensorSpec
         from edgekit.runtimes.base import Session
 
         class Slow(Session):
@@ -207,7 +207,7 @@ class SlowSession:
 
 
 def test_a_slow_pair_s_throughput_and_evaluation_stay_within_its_share():
-    from edgekit.bench import harness
+    from edgekit.measure import harness
 
     feeds = [{"x": np.ones((1, 3), np.float32)}]
     eval_inputs = {"x": np.arange(300, dtype=np.float32).reshape(100, 3)}
@@ -224,7 +224,7 @@ def test_a_slow_pair_s_throughput_and_evaluation_stay_within_its_share():
 
 
 def test_rounds_give_the_median_rounds_figures_and_each_rounds_latency():
-    from edgekit.bench.engine import with_rounds
+    from edgekit.workflows.bench import with_rounds
 
     rounds = [{"p50": 5.4, "p99": 9.0}, {"p50": 3.6, "p99": 4.0}, {"p50": 3.7, "p99": 4.4}]
     assert with_rounds(rounds) == {"p50": 3.7, "p99": 4.4, "rounds": [5.4, 3.6, 3.7]}  # one distribution's figures

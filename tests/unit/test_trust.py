@@ -1,4 +1,4 @@
-"""The trust check (edgekit/trust.py): SavedModel graphs and Keras configs that reach files, the
+"""The trust check (edgekit/models/trust.py): SavedModel graphs and Keras configs that reach files, the
 network or Python are refused before anything loads; the models edgekit meets in practice pass."""
 
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit import trust
-from edgekit.errors import EdgekitError
-from edgekit.heavy import tensorflow
-from edgekit.loading import load_model, model_config
+from edgekit.core.errors import EdgekitError
+from edgekit.core.lazy_imports import tensorflow
+from edgekit.models import trust
+from edgekit.models.loading import load_model, model_config
 from tests.corpus import cases
 
 REPO = Path(__file__).resolve().parents[2]

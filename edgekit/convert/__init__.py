@@ -1,1 +1,0 @@
-"""Conversion: TFLite (tflite.py) and ONNX (onnx.py) variants, orchestrated by pipeline.py."""

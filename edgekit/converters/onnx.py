@@ -1,0 +1,177 @@
+"""ONNX variants: fp32 by tf2onnx, int8 by onnxruntime's quantizers on that fp32 graph.
+
+tf2onnx writes a graph even when an op did not convert (DESIGN pitfall 4), so every graph is
+checked with `onnx.checker` here and run by onnxruntime in validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core.errors import ConversionFailed, first_line
+
+PRECISION = {
+    "fp32": ("float32 weights and activations", "float32"),
+    "int8-static": ("int8 weights (per-channel) and activations, QDQ", "int8"),
+    "int8-dynamic": ("int8 weights, activations quantized at run time", "dynamic"),
+}
+
+
+def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
+    """Trace the source model's serving function, freeze it, and convert it with tf2onnx.
+
+    tf2onnx's `from_function` takes every non-resource input of the concrete function for a graph
+    input, and that includes the tensors it captures: Keras 3's Normalization computes its mean
+    and variance once, eagerly, so EfficientNet's ONNX asked for them as inputs. Only the
+    signature's own inputs are named here, so the captures are frozen into constants.
+
+    The steps are tf2onnx's own (freeze, grappler, `process_tf_graph`, its optimizers), called
+    one by one so that no step holds a copy of the weights it no longer needs. On ResNet50 (100 MB
+    of weights) the conversion peaks 1.3 GB above the loaded model and takes 5 s; through
+    `from_function` and `from_graph_def` it peaked 4.3 GB above and took 16 s, byte-identical."""
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+    from tf2onnx import tf_loader
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        concrete = source.serve.get_concrete_function()
+        inputs = [t.name for t in concrete.inputs[:len(source.serve.input_signature)]]  # then the captures
+        outputs = [t.name for t in concrete.outputs]
+        names = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)  # the signature's names
+        frozen = _frozen(concrete, inputs, outputs)
+        with tf.Graph().as_default():  # grappler exports a meta graph: graph mode
+            graph_def = tf_loader.tf_optimize(inputs, outputs, frozen)
+        del frozen  # grappler folded it into graph_def
+        try:
+            proto = _to_onnx(graph_def, concrete.name, inputs, outputs, names, opset, guarded=False)
+        except Exception:  # an optimizer failed: the guarded way skips it
+            proto = _to_onnx(graph_def, concrete.name, inputs, outputs, names, opset, guarded=True)
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:  # tf2onnx and the checker raise many types
+        raise ConversionFailed(f"tf2onnx: {first_line(exc)}") from exc
+    recipe = {"converter": f"tf2onnx {tf2onnx.__version__}", "opset": opset}
+    return proto.SerializeToString(), recipe
+
+
+def _frozen(concrete, inputs: list[str], outputs: list[str]):
+    """The function's GraphDef with its variables as constants. tf2onnx's `from_function` also
+    builds a new function from it and keeps it alive while grappler runs: two more copies of the
+    weights."""
+    from tensorflow.python.framework import convert_to_constants
+    from tf2onnx import tf_loader
+
+    try:
+        data = convert_to_constants._FunctionConverterDataInEager(  # noqa: SLF001 (TF's freezing, minus the function)
+            func=concrete, lower_control_flow=False, aggressive_inlining=True)
+        graph_def, _ = convert_to_constants._replace_variables_by_constants(converter_data=data)  # noqa: SLF001
+    except ValueError:  # a resource TF cannot freeze: tf2onnx has repairs for that
+        return tf_loader.from_function(concrete, inputs, outputs)
+    return tf_loader.fix_freezing_errors_part2(graph_def)
+
+
+def _to_onnx(graph_def, name: str, inputs, outputs, names, opset: int, guarded: bool):
+    """tf2onnx's conversion and optimizers. Guarded, tf2onnx deep-copies the whole graph before
+    each of its optimizers so that a failing one can be undone: on ResNet50 that peaked at 8.3 GB
+    and took 30 s, against 4.9 GB and 16 s without. Unguarded, a failing optimizer raises, and
+    the caller converts again, guarded."""
+    import tensorflow as tf
+    from tf2onnx import optimizer, tfonnx, utils
+
+    # The same model gives the same bytes whatever the process converted before (a sweep's
+    # worker, a notebook): tf2onnx numbers the ops it inserts from a process-wide counter, and
+    # TF numbers traced functions (__inference_serve_1234) from another
+    utils.INTERNAL_NAME = 1
+    name = re.sub(r"_\d+$", "", name.decode() if isinstance(name, bytes) else name)
+    with tf.Graph().as_default() as tf_graph:
+        tf.import_graph_def(graph_def, name="")
+        graph = tfonnx.process_tf_graph(tf_graph, continue_on_error=True, opset=opset, input_names=inputs,
+                                        output_names=outputs, tensors_to_rename=names)
+    with _node_protos_renewed():
+        graph = optimizer.optimize_graph(graph, catch_errors=guarded)
+    return graph.make_model(f"converted from {name}")
+
+
+@contextlib.contextmanager
+def _node_protos_renewed():
+    """After each of its optimizers tf2onnx writes every node's attributes back into the node's
+    NodeProto, clearing the old ones first (`Node.update_proto`). Under protobuf's upb backend a
+    cleared field keeps its bytes in the message's arena until the message goes, so each of the
+    24 optimizer passes kept one more copy of every weight: +2.4 GB on ResNet50's 100 MB. Moving
+    each node into a fresh NodeProto after the write lets the old arena go."""
+    from tf2onnx import graph
+
+    write_back = graph.Node.update_proto
+
+    def update_proto(node, external_tensor_storage=None):
+        write_back(node, external_tensor_storage)
+        fresh = type(node.op)()
+        fresh.CopyFrom(node.op)
+        node._op = fresh  # noqa: SLF001 (the one attribute that holds it)
+
+    graph.Node.update_proto = update_proto
+    try:
+        yield
+    finally:
+        graph.Node.update_proto = write_back
+
+
+def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None
+             ) -> tuple[bytes, dict]:
+    """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic.
+    `on_sample(done, total)` follows calibration."""
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-onnxq-") as tmp:
+        prepared, out = Path(tmp) / "prepared.onnx", Path(tmp) / "quantized.onnx"
+        try:
+            quant_pre_process(str(fp32_path), str(prepared))
+            if variant == "int8-static":
+                recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True,
+                          "activation_type": "QInt8", "weight_type": "QInt8", "reduce_range": True,
+                          "calibration_samples": len(next(iter(calibration.values())))}
+                # one sample per call: at 6 per call MobileNetV2's calibration took 3.6 s and 0.87 GB
+                # against 3.0 s and 0.34 GB (the calibrator keeps each call's outputs).
+                # reduce_range (7-bit weights): onnxruntime's int8 kernels on x86 CPUs without VNNI
+                # saturate their 16-bit sums (DESIGN pitfall 26); digits_cnn on an AMD EPYC: 24.8 dB
+                # and 0.9833 held-out accuracy with 8-bit weights, 42.0 dB and 0.9889 with 7-bit ones
+                quantize_static(str(prepared), str(out), _reader(calibration, on_sample), quant_format=QuantFormat.QDQ,
+                                per_channel=True, activation_type=QuantType.QInt8,
+                                weight_type=QuantType.QInt8, reduce_range=True)
+            else:
+                recipe = {"quantizer": "onnxruntime quantize_dynamic", "weight_type": "QInt8"}
+                quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
+            onnx.checker.check_model(str(out), full_check=True)
+        except Exception as exc:  # the quantizers raise many types
+            raise ConversionFailed(f"onnxruntime quantization: {first_line(exc)}") from exc
+        return out.read_bytes(), recipe
+
+
+def _reader(calibration: dict[str, np.ndarray], on_sample=None):
+    """Calibration samples one at a time, as onnxruntime's calibrators read them."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    count = len(next(iter(calibration.values())))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._next = 0
+
+        def get_next(self):
+            if self._next >= count:
+                return None
+            i, self._next = self._next, self._next + 1
+            if on_sample:
+                on_sample(i + 1, count)
+            return {k: v[i:i + 1] for k, v in calibration.items()}
+
+    return Reader()

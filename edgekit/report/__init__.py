@@ -1,1 +1,0 @@
-"""Renderers of results: they format numbers, they compute none."""

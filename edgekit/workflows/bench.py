@@ -1,0 +1,502 @@
+"""`edgekit bench` as a library call: every artifact on every target that can run it, measured
+the same way and compared with the float model on the same inputs.
+
+Per (artifact, target): cold start, batch-1 latency, throughput at a batch, peak memory,
+the task metric on the evaluation data (batched), and fidelity against the float model. With
+`repeat` N > 1 the batch-1 latency is timed in N interleaved rounds (every pair once, then every
+pair again, ...), so that the drift between rounds, which within-run spread does not show, is
+measured too: `compare` gates latency on it. A
+target that cannot run here is a skipped record with its reason; one that fails on a model is a
+failed record with the error (a runtime that crashes too: every pair but the Keras ones is
+measured by a runner, in a worker process here or on a board, `edgekit.runners`). An artifact
+that does not open on its plain CPU runtime is bad input, and stops the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgekit import runners
+from edgekit.core import interrupts, limits
+from edgekit.core.artifacts import file_sizes, sha256_of
+from edgekit.core.errors import BackendUnavailable, EdgekitError, option
+from edgekit.core.files import check_npz
+from edgekit.core.progress import Progress
+from edgekit.core.version import __version__
+from edgekit.data.calibration import check_calibration, load_calibration
+from edgekit.data.metrics import evaluation, score
+from edgekit.hardware import mcu
+from edgekit.hardware.mcu import Budget
+from edgekit.measure import fidelity, subjects, targets
+from edgekit.measure.evaluation import is_classification
+from edgekit.render.table import record_line
+from edgekit.results import schema
+from edgekit.runners.base import Job
+from edgekit.runners.devices import runner_for
+from edgekit.runtimes import RUNTIMES, for_format
+from edgekit.runtimes.environment import fingerprint
+from edgekit.runtimes.messages import failure
+
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
+
+RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
+# --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
+# int16 activations, which XNNPACK hands to the reference kernels) are slow by design
+SHARE_SECONDS = 3.0
+DEBUG_SHARE_SECONDS = 1.5
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSettings:
+    runtime: str | None = None  # --runtime, e.g. "litert:xnnpack,onnxruntime:cpu"; None: all
+    target_settings: targets.TargetSettings = targets.TargetSettings()
+    runs: int | None = None  # timed batch-1 runs; None ("auto"): until the median is known to ±2%
+    warmup: int = 20
+    batch: int = 32  # for throughput
+    data: str | None = None
+    reference: str | None = None
+    trust_model_code: bool = False
+    latency_samples: int = 16  # distinct real samples the latency loop cycles through
+    in_process: bool = False  # measure in edgekit's own process, not in a worker per (artifact, target)
+    # --device: local (None), ssh://[user@]host[:port], adb[://SERIAL] or a name in devices_file;
+    # commas between several: each file and target is measured on each
+    device: str | None = None
+    devices_file: str | None = None
+    remote_python: str | None = None
+    benchmark_binary: str | None = None  # an Android phone's benchmark_model
+    mcu: Budget | None = None  # --mcu/--mcu-ram/--mcu-flash: TFLite Micro runs, and each file's fit is said
+    repeat: int = 1  # --repeat: latency rounds per pair, interleaved across pairs (`latency_us.rounds`)
+
+    def __post_init__(self):
+        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1)):
+            if getattr(self, name) is not None and getattr(self, name) < low:
+                raise EdgekitError(f"{option(name, getattr(self, name))} must be {low} or more")
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["target_settings"]["delegate_options"] = dict(self.target_settings.delegate_options)
+        return data
+
+
+def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
+    """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step),
+    and each record is printed as it is measured. Past the benchmark time limit the record being
+    measured is stopped and the rest are not measured; the results say so in `stopped`. The limit
+    counts from the start: past it before any row is measured (loading the files and the float
+    model, the float model's evaluation), the run stops with limits.TimeLimitExceeded."""
+    log = log or logger.info
+    # one clock for the whole run: loading the files and the float model and evaluating the float
+    # model count against the limit too (each load is bounded by the size and op limits)
+    deadline = limits.Deadline(limits.current().bench_seconds, f"the benchmark of {path}")
+    subject = subjects.find(path, settings.reference)
+    formats = {p.suffix.lstrip(".") for p in subject.artifacts}
+    chosen = targets.parse(settings.runtime, settings.target_settings, formats)
+    if settings.mcu and "tflite" in formats and not any(t.runtime == "tflm" for t in chosen):
+        chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
+    described = []
+    for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
+        deadline.check(f"loading {artifact.name}", before_measuring_fix())
+        compiled = _compiled_for_npu(artifact)
+        if compiled is not None:  # only an NPU's dispatch runs it: read its specs from the file
+            described.append(_describe(artifact, subject.variant_of(artifact), compiled))
+            continue
+        with for_format(artifact.suffix.lstrip(".")).open(artifact) as session:
+            described.append(_describe(artifact, subject.variant_of(artifact), session))
+
+    reference_model = None
+    if subject.reference is not None:
+        from edgekit.models.loading import load_model
+
+        deadline.check(f"loading the float model {subject.reference.name}", before_measuring_fix())
+        log(f"loading the float model {subject.reference}")
+        reference_model = load_model(subject.reference, settings.trust_model_code)
+        described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
+    measure = None
+    try:
+        deadline.check("loading the evaluation data", before_measuring_fix())
+        data = _evaluation_data(subject, settings, reference_model)
+        log(f"evaluation data: {data.samples} samples from {data.source}")
+        fewer = f"give fewer samples with {option('data')}, or " if settings.data else ""
+        reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{before_measuring_fix()}")
+                             if reference_model and not data.random else None)
+        broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
+        if broken:  # every score and fidelity figure against it would be NaN
+            raise EdgekitError(f"the float model {subject.reference} outputs NaN or inf on {broken} of {data.samples} "
+                               "evaluation samples: nothing can be compared with it; check the model and the data")
+        float_score = (None if reference_outputs is None or data.metric is None
+                       else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
+        measure = Measure(settings, data, reference_outputs, float_score, deadline,
+                          {d["name"]: tuple(t["name"] for t in d["outputs"]) for d in described})
+        pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t, measure.in_process)
+                 for t in chosen if reference_model is not None and t.runtime == "keras"]
+        pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
+                  for t in chosen if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
+        records, stopped = [], None
+        with Progress(len(pairs) * settings.repeat, f"benchmarking {subject.name}",
+                      enabled=None if progress else False, log=log) as bar:
+            for done, (path, kind, target, runner) in enumerate(pairs):
+                if stopped is not None or deadline.passed:
+                    records.append({**measure.row(path, kind, target, runner), "status": "skipped",
+                                    "reason": "not measured: the benchmark's time limit was reached"})
+                    continue
+                where = target.label + ("" if runner.device == "local" else f" on {runner.device}")
+                bar.update(done, f"{path.name} on {where}", message=f"measuring {path.name} on {where}")
+                started = time.monotonic()
+                try:
+                    records.append(measure(path, kind, target, runner))
+                except limits.TimeLimitExceeded as exc:
+                    stopped = str(exc)
+                    records.append({**measure.row(path, kind, target, runner), "status": "failed",
+                                    "reason": f"stopped at the time limit ({deadline.seconds:g} s, "
+                                              f"{limits.named('bench_seconds')})"})
+                bar.note(record_line(records[-1]))  # each row as soon as it is measured
+                logger.debug(f"  {path.name} on {where}: {time.monotonic() - started:.2f} s")  # -v
+            if settings.repeat > 1:
+                stopped = _more_rounds(measure, pairs, records, stopped, bar)
+            bar.update(len(pairs) * settings.repeat)
+        boards = measure.boards()
+    finally:
+        if measure is not None:
+            measure.close()
+        if reference_model is not None:
+            reference_model.close()
+    return {
+        "schema_version": schema.SCHEMA_VERSION,
+        "kind": schema.KIND,
+        "edgekit_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": fingerprint(),
+        **({"devices": boards} if boards else {}),
+        "settings": settings.to_dict(),
+        "models": [{
+            "name": subject.name,
+            "reference": None if subject.reference is None else {
+                "artifact": subject.reference.name, "path": str(subject.reference),
+                "sha256": described[0]["sha256"], **file_sizes(subject.reference)},
+            "reference_note": subject.note,
+            "artifacts": described,
+            "data": {"source": data.source, "samples": data.samples, "labelled": data.labels is not None,
+                     "metric": data.metric, "random": data.random,
+                     "float_score": None if float_score is None else round(float_score, 6)},
+            "records": records,
+            **({"stopped": stopped} if stopped else {}),
+        }],
+    }
+
+
+def run_on_conversion(folder: Path, final: Path, settings: BenchSettings, log=None, progress: bool = True
+                      ) -> tuple[dict | None, str | None]:
+    """convert's benchmark of the folder it is staging (to become `final`): (the results, written
+    beside the artifacts, None), or (None, why) when the time limit passed before any row was
+    measured. The artifacts stand then: a limit too short for the benchmark is no reason to lose them."""
+    try:
+        results = run(folder, settings, log, progress)
+    except limits.TimeLimitExceeded as exc:
+        return None, str(exc).replace(str(folder), str(final))  # the staging folder is gone by then
+    schema.write(folder / schema.RESULTS_NAME, results)
+    return results, None
+
+
+class Measure:
+    """Measures one (model file, target) pair into a record."""
+
+    def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score,
+                 deadline: limits.Deadline, output_names: dict | None = None):
+        self.settings, self.data, self.deadline = settings, data, deadline
+        self.output_names = output_names or {}  # file name -> its outputs' names: what a runner must return
+        self.reference_outputs, self.float_score = reference_outputs, float_score
+        self.in_process = runners.runner("in-process")
+        devices = dict.fromkeys(d.strip() for d in (settings.device or "local").split(",") if d.strip())
+        self.runners = [self.in_process] if settings.in_process else [
+            runner_for(d, settings.devices_file, settings.remote_python, settings.benchmark_binary)
+            for d in devices]
+        count = min(settings.latency_samples, data.samples)
+        self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
+
+    def runner(self, target: targets.Target, runner=None):
+        """Where a pair is measured: Keras here (TensorFlow is too heavy to start once per job),
+        the rest on the runner given, else the first device's."""
+        return self.in_process if target.runtime == "keras" else runner or self.runners[0]
+
+    def row(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
+        """What names a record: the file, its kind, the target and where it ran."""
+        runner = self.runner(target, runner)
+        return {"artifact": path.name, **kind, "runtime": target.runtime, "target": target.name,
+                "threads": target.open_options().get("threads"), "device": runner.device, "runner": runner.kind,
+                **file_sizes(path)}
+
+    def __call__(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
+        """A record; limits.TimeLimitExceeded when the benchmark's deadline passed while it ran."""
+        record = self.row(path, kind, target, runner)
+        options = target.open_options()
+        if target.runtime == "keras":  # loaded afresh, so that its cold start is the real one
+            options["trust_model_code"] = self.settings.trust_model_code
+        try:
+            found = self._measure(path, kind["variant"], target, options, self.runner(target, runner))
+            if target.runtime == "tflm" and self.settings.mcu:
+                found["mcu"] = mcu.fit(found["details"]["arena_bytes"], found["details"]["flash_bytes"],
+                                       self.settings.mcu)
+            return {**record, "status": "ok", **found}
+        except BackendUnavailable as exc:
+            interrupts.check()
+            return {**record, "status": "skipped", **failure(target.runtime, exc)}
+        except limits.TimeLimitExceeded:
+            raise
+        except Exception as exc:  # the runtime failed on this model; the others still run
+            interrupts.check()
+            if os.environ.get("EDGEKIT_DEBUG"):
+                raise
+            return {**record, "status": "failed", **failure(target.runtime, exc)}
+
+    def latency_round(self, path: Path, kind: dict, target: targets.Target, runner=None) -> dict:
+        """One more round of a pair's batch-1 latency (a job without evaluation inputs), timed as
+        its first round was: its `latency_us`."""
+        options = target.open_options()
+        if target.runtime == "keras":
+            options["trust_model_code"] = self.settings.trust_model_code
+        found, _ = self.runner(target, runner).measure(self._job(path, kind["variant"], target, options, None),
+                                                       self.deadline)
+        return found["latency_us"]
+
+    def boards(self) -> dict:
+        """Each board's fingerprint, by device name (this machine's is the results' environment)."""
+        return {r.device: found for r in self.runners if (found := r.fingerprint())}
+
+    def close(self) -> None:
+        for runner in self.runners:
+            runner.close()
+
+    def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
+        job = self._job(path, variant, target, options, None if self.data.random else self.data.inputs)
+        found, outputs = runner.measure(job, self.deadline)
+        if outputs is None:
+            return {**found, "accuracy": None, "fidelity": None}
+        evaluated = len(_first(outputs))  # fewer than the data's when the pair's time share ran out
+        bad = fidelity.non_finite_samples(outputs)
+        if bad:  # a broken file: a failed record with the reason, never NaN in the results
+            raise EdgekitError(f"outputs NaN or inf on {bad} of {evaluated} evaluation samples")
+        record = {**found, "accuracy": self._accuracy(outputs, evaluated),
+                  "fidelity": self._fidelity(outputs, evaluated, path)}
+        computed = found["details"].get("precision")  # a backend that computes a float file in less
+        if computed and variant == "fp32" and computed != "float32" and record["fidelity"]:
+            record["precision_floor"] = {"precision": computed,
+                                         "reason": fidelity.outside_floor(record["fidelity"], computed)}
+        if evaluated < self.data.samples:
+            record["evaluated_samples"] = evaluated
+        return record
+
+    def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
+        settings = self.settings
+        return Job(path, target.runtime, target.label, options, self.latency_feeds, eval_inputs, settings.runs,
+                   settings.warmup, settings.batch, None if settings.runs else time_share(variant, target),
+                   self.output_names.get(path.name))
+
+    def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
+        if self.data.metric is None:
+            return None
+        inputs, labels = _first(self.data.inputs)[:evaluated], self.data.labels[:evaluated]
+        value = score(self.data.metric, _first(outputs), inputs, labels)
+        if self.float_score is None:
+            return {"metric": self.data.metric, "value": round(value, 6)}
+        float_score = self.float_score if evaluated == self.data.samples else score(
+            self.data.metric, _first(self.reference_outputs)[:evaluated], inputs, labels)  # on the same samples
+        return evaluation(self.data.metric, float_score, value)
+
+    def _fidelity(self, outputs: dict, evaluated: int, path: Path) -> dict | None:
+        if self.reference_outputs is None or path.suffix.lstrip(".") not in subjects.ARTIFACT_FORMATS:
+            return None
+        classifier = None if self.data.metric is None else self.data.metric == "accuracy"
+        return fidelity.compare({k: v[:evaluated] for k, v in self.reference_outputs.items()}, outputs, classifier)
+
+
+def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | None, bar) -> str | None:
+    """Rounds 2..N of every pair measured ok, interleaved: each round goes over all the pairs, so
+    that a slow spell of the machine lands in one round of each pair rather than in every round
+    of one. Each record's `latency_us` becomes its median round's (`with_rounds`). A pair that
+    fails in a later round becomes a failed record; the time limit stops the rounds (returned)."""
+    repeat = measure.settings.repeat
+    rounds = {i: [r["latency_us"]] for i, r in enumerate(records) if r["status"] == "ok"}
+    for number in range(2, repeat + 1):
+        for i, (path, kind, target, runner) in enumerate(pairs):
+            if i not in rounds or stopped is not None:
+                continue
+            if measure.deadline.passed:
+                stopped = f"{measure.deadline.exceeded()} (in latency round {number} of {repeat})"
+                continue
+            bar.update((number - 1) * len(pairs) + i, f"{path.name} on {target.label}, round {number}/{repeat}",
+                       message=f"measuring {path.name} on {target.label}: latency round {number} of {repeat}")
+            try:
+                rounds[i].append(measure.latency_round(path, kind, target, runner))
+            except limits.TimeLimitExceeded as exc:
+                stopped = str(exc)
+            except Exception as exc:  # a runtime that fails now fails the row, as it would in round 1
+                interrupts.check()
+                if os.environ.get("EDGEKIT_DEBUG"):
+                    raise
+                found = failure(target.runtime, exc)
+                records[i] = {**measure.row(path, kind, target, runner), "status": "failed", **found,
+                              "reason": f"latency round {number} of {repeat}: {found['reason']}"}
+                del rounds[i]
+    for i, found in rounds.items():
+        records[i]["latency_us"] = with_rounds(found)
+    return stopped
+
+
+def with_rounds(rounds: list[dict]) -> dict:
+    """A pair's latency from its rounds: every figure of its median round (the round whose typical
+    latency, p50 or mean, is the median of the rounds'; the lower middle one for an even count),
+    so the figures stay one consistent distribution, and `rounds` with each round's typical latency
+    in the order measured."""
+    typical = [r["mean"] if r.get("statistic") == "mean" else r["p50"] for r in rounds]
+    middle = sorted(range(len(rounds)), key=typical.__getitem__)[(len(rounds) - 1) // 2]
+    return {**rounds[middle], "rounds": typical}
+
+
+def time_share(variant: str, target: targets.Target) -> float:
+    """The seconds an adaptive timing of this pair may take."""
+    kernels = target.open_options().get("kernels")
+    debugging = (kernels in ("builtin", "reference") or target.runtime == "tflm"
+                 or (variant == "int16x8" and target.runtime == "litert"))
+    return DEBUG_SHARE_SECONDS if debugging else SHARE_SECONDS
+
+
+def _describe(path: Path, kind: dict, opened) -> dict:
+    """A measured file as the report details it: identity, sizes and io specs (quantization too)."""
+    return {"name": path.name, **kind, **file_sizes(path), "sha256": sha256_of(path),
+            "inputs": [t.to_dict() for t in opened.inputs], "outputs": [t.to_dict() for t in opened.outputs]}
+
+
+def before_measuring_fix() -> str:
+    """The fix for a time limit passed before any row is measured (one line, nothing written)."""
+    return f"raise {limits.named('bench_seconds')}"
+
+
+def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.Deadline, fix: str) -> dict:
+    """The float model's outputs on every evaluation sample, within the time limit: the float
+    score and every row's fidelity are judged on them, on the same samples in every row (a row
+    with --runs N evaluates them all)."""
+    outputs = reference_model.predict(data.inputs, until=deadline.end)
+    done = len(_first(outputs))
+    if done < data.samples:
+        raise deadline.exceeded(f"evaluating the float model on {data.samples} samples ({done} done)", fix)
+    return outputs
+
+
+def _compiled_for_npu(path: Path):
+    """A .tflite compiled ahead of time (`edgekit compile`) holds DISPATCH_OPs that LiteRT's CPU
+    kernels cannot load: its io specs, read from the file (an object with inputs and outputs),
+    else None. The op types are read from the file's operator codes; only a compiled file is
+    inspected whole."""
+    if path.suffix != ".tflite":
+        return None
+    from types import SimpleNamespace
+
+    from edgekit.core.artifacts import TensorSpec
+    from edgekit.models.inspection import inspect_tflite, tflite_op_types
+
+    if not any("DISPATCH" in op.upper() for op in tflite_op_types(path)):
+        return None
+    info = inspect_tflite(path)
+    return SimpleNamespace(inputs=[TensorSpec.from_dict(t) for t in info["inputs"]],
+                           outputs=[TensorSpec.from_dict(t) for t in info["outputs"]])
+
+
+def _first(named: dict):
+    return next(iter(named.values()))
+
+
+def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, reference_model) -> subjects.EvalData:
+    """--data, else the model's held-out split, else the conversion's calibration samples, else
+    random inputs (latency only)."""
+    specs = reference_model.inputs if reference_model else _artifact_inputs(subject.artifacts[0])
+    task = _task(subject, reference_model) if reference_model else None
+    if settings.data:
+        return _user_data(Path(settings.data), specs, task, reference_model, subject)
+    if task is not None:
+        return subjects.EvalData({specs[0].name: task.data.x_test}, task.data.y_test, task.metric, task.source)
+    calibration = Path(((subject.manifest or {}).get("calibration") or {}).get("path") or "")
+    if subject.manifest and calibration.is_file():
+        inputs = load_calibration(calibration, subjects.float_specs(specs))
+        return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
+    model = subject.reference if reference_model else subject.artifacts[0]
+    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES, model), None, None,
+                             "random inputs (give --data for accuracy and fidelity)", random=True)
+
+
+def _artifact_inputs(path: Path):
+    compiled = _compiled_for_npu(path)
+    if compiled is not None:
+        return subjects.float_specs(compiled.inputs)
+    with for_format(path.suffix.lstrip(".")).open(path) as session:
+        return subjects.float_specs(session.inputs)
+
+
+def _task(subject: subjects.Subject, reference_model):
+    from edgekit.measure.evaluation import task_for
+
+    train_data = ((subject.manifest or {}).get("config") or {}).get("train_data")
+    return task_for(subject.reference, train_data, [t.name for t in reference_model.inputs],
+                    lambda x: _first(reference_model.predict({reference_model.inputs[0].name: x})))
+
+
+def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.EvalData:
+    """A labelled .npz (x and y, or x_test and y_test) is scored; anything else gives inputs."""
+    if path.suffix == ".npz" and path.is_file():
+        check_npz(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                keys = set(npz.files)
+                pair = next(((x, y) for x, y in (("x_test", "y_test"), ("x", "y")) if {x, y} <= keys), None)
+                arrays = (npz[pair[0]], npz[pair[1]]) if pair else None
+        except (ValueError, OSError, EOFError) as exc:
+            raise EdgekitError(f"data {path} is not a readable .npz ({exc})") from None
+        if arrays is not None:
+            if len(specs) != 1:
+                raise EdgekitError(f"data {path}: labelled data (x, y) needs a model with one input")
+            inputs = check_calibration(path, {specs[0].name: arrays[0]}, subjects.float_specs(specs))
+            labels = arrays[1]
+            if labels.dtype.kind not in "fiub" or (labels.dtype.kind == "f" and not np.isfinite(labels).all()):
+                raise EdgekitError(f"data {path}: {pair[1]} must be finite numbers (it has dtype {labels.dtype}, "
+                                   "or NaN or inf values)")
+            if len(labels) != len(next(iter(inputs.values()))):
+                raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
+            metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)
+            return subjects.EvalData(inputs, labels, metric, f"{path} ({len(labels)} labelled samples)")
+    inputs = load_calibration(path, subjects.float_specs(specs))
+    return subjects.EvalData(inputs, None, None, f"{path} (no labels)")
+
+
+def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> str:
+    if labels.dtype.kind not in "iu":
+        return "mae"
+    sample = {k: v[:8] for k, v in inputs.items()}
+    if reference_model is not None:
+        out = _first(reference_model.predict(sample))
+    else:
+        with for_format(subject.artifacts[0].suffix.lstrip(".")).open(subject.artifacts[0]) as session:
+            out = _first(session.predict(sample))
+    return "accuracy" if is_classification(labels, out) else "mae"
+
+
+def bench_inputs(args) -> list[tuple[str, Path | None]]:
+    """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
+    and manifest of a folder (results.json beside them is its output), or the file given."""
+    from edgekit.core.artifacts import MANIFEST_NAME
+
+    path = Path(args.path)
+    if path.is_dir():
+        read = [("manifest", path / MANIFEST_NAME)] + [
+            ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5")]
+    else:
+        read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
+    return read + [("data", Path(args.data) if args.data else None),
+                   ("reference model", Path(args.reference) if args.reference else None)]
+
+
+BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"

@@ -1,0 +1,359 @@
+"""`edgekit convert` as a library call: load, check, convert every variant, validate each one
+against the float model on the calibration samples, and write the folder atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from edgekit.converters import onnx as onnx_convert
+from edgekit.converters import selective
+from edgekit.converters import tflite as tflite_convert
+from edgekit.converters.inputs import calibration_plan, resolve_inputs, run_inputs
+from edgekit.core import interrupts
+from edgekit.core.artifacts import (
+    MANIFEST_NAME,
+    Artifact,
+    atomic_save_model,
+    atomic_write_bytes,
+    atomic_write_json,
+    file_sizes,
+    new_manifest,
+    sha256_of,
+)
+from edgekit.core.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
+from edgekit.core.errors import ConversionFailed, EdgekitError, option, switch
+from edgekit.core.outputs import staged_folder
+from edgekit.core.progress import Progress
+from edgekit.data.calibration import load_calibration
+from edgekit.measure import fidelity
+from edgekit.measure.evaluation import task_for
+from edgekit.measure.harness import MIN_EVALUATED
+from edgekit.measure.memory import return_freed_memory
+from edgekit.measure.subjects import random_inputs
+from edgekit.models.inspection import check_op_count
+from edgekit.models.loading import TF_KERAS, SourceModel, from_keras, is_qat_config, load_model, model_config
+from edgekit.runtimes import for_format
+from edgekit.runtimes.environment import package_versions, usable_cores
+from edgekit.workflows.optimize import optimize
+
+logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
+
+
+
+# int8 scales from a handful of samples do not represent the data, and validation on them means little
+MIN_CALIBRATION_SAMPLES = 10
+
+
+def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
+    """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
+    Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG).
+
+    `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
+    output (the benchmark does): if it fails or is interrupted, the previous output stays."""
+    log = log or logger.info
+    model_path, calib_path, name = resolve_inputs(config)
+    requested = config
+    config, skipped = calibration_plan(config, calib_path)
+    out_dir = Path(config.out) / name
+
+    # the output folder is checked, locked and staged before any heavy work
+    with staged_folder(out_dir, run_inputs(config, model_path, calib_path)) as stage, \
+            contextlib.ExitStack() as opened:
+        log(f"loading {model_path}")
+        seconds = {"started": time.monotonic()}  # where the run's time goes, kept in the manifest
+        original = opened.enter_context(load_model(model_path, config.trust_model_code))
+        interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
+        calibration, task, float_score = prepare(config, model_path, calib_path, original)
+        samples = len(next(iter(calibration.values())))
+        validated_on = samples_description(calib_path, task, samples)
+        seconds["load and prepare"] = time.monotonic() - seconds.pop("started")
+        interrupts.check()
+
+        source, qat_source, optimization = original, None, None
+        # a QAT model computes in simulated int8 whatever the file format: judge it as int8
+        simulated_int8 = {id(original)} if _is_qat(model_path, original) else set()
+        if config.optimizes:
+            optimized = optimize(model_path, config, task, log, verbose)
+            source = opened.enter_context(_saved(optimized.model, stage / f"{name}_optimized.keras", original))
+            optimization = {**optimized.report, "model": source.path.name, "model_sha256": source.sha256}
+            if optimized.qat_model is not None:
+                qat_source = opened.enter_context(_saved(optimized.qat_model, stage / f"{name}_qat.h5",
+                                                         original))
+                optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
+                simulated_int8.add(id(qat_source))
+
+        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if calib_path else ""))
+        references: dict = {}
+        artifacts, failed, rejected = [], [], []
+        bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
+                                            enabled=None if verbose else False, log=log))
+        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
+            interrupts.check()
+            return_freed_memory()  # the last step's, so that this one's peak does not come on top
+            bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
+            path = stage / f"{name}_{variant}.{fmt}"
+
+            def on_sample(done, total, step=step, label=f"{fmt} {variant}"):
+                interrupts.check()
+                bar.update(step, f"{label}: calibrating {done}/{total}")
+
+            try:
+                started = time.monotonic()
+                payload, recipe = make(on_sample)
+                converted = time.monotonic()
+                if id(parent) not in references:
+                    references[id(parent)] = parent.predict(calibration)
+                    seconds["float model on the samples"] = time.monotonic() - converted
+                    converted = time.monotonic()
+                atomic_write_bytes(path, payload)
+                artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                seconds[f"{fmt} {variant}: convert"] = converted - started
+                seconds[f"{fmt} {variant}: validate"] = time.monotonic() - converted
+            except ConversionFailed as exc:  # not built, or built but its runtime cannot run it
+                interrupts.check()
+                seconds[f"{fmt} {variant}: failed"] = time.monotonic() - started
+                path.unlink(missing_ok=True)
+                failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
+                bar.note(f"  {fmt} {variant} failed: {exc}")
+                continue
+            reason = fidelity.outside_floor(
+                artifact.fidelity, "int8" if id(parent) in simulated_int8 else _precision(fmt, variant)[1])
+            if reason:  # kept apart, so that nobody ships it by mistake
+                (stage / REJECTED).mkdir(exist_ok=True)
+                path.rename(stage / REJECTED / path.name)
+                rejected.append({**artifact.to_dict(), "path": f"{REJECTED}/{path.name}", "reason": reason})
+                bar.note(f"  {fmt} {variant} rejected: {reason}")
+                continue
+            artifacts.append(artifact)
+            bar.update(step + 1, f"{fmt} {variant}: validated")
+        bar.close()
+        if config.strict and (failed or rejected):
+            raise EdgekitError(f"{switch('strict')}: " + "; ".join(
+                [f"{r['path']} diverges from the float model: {r['reason']}" for r in rejected]
+                + [f"{f['format']} {f['variant']} could not be built: {f['reason']}" for f in failed])
+                + f"; {fix_hint(failed, rejected)}")
+        if not artifacts and not rejected:
+            raise EdgekitError("no variant could be built: " +
+                               "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
+        manifest = new_manifest(
+            name=name,
+            source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256,
+                    "size_bytes": original.size_bytes,
+                    "inputs": [t.to_dict() for t in original.inputs],
+                    "outputs": [t.to_dict() for t in original.outputs]},
+            calibration=None if calib_path is None else {
+                "path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
+            validation={"data": validated_on, "samples": samples},
+            evaluation=None if task is None else {
+                "metric": task.metric, "data": task.source, "samples": int(len(task.data.x_test)),
+                "float": round(float_score, 6)},
+            optimization=optimization,
+            config=requested.to_dict(),
+            versions=package_versions(),
+            artifacts=[a.to_dict() for a in artifacts],
+            failed=failed,
+            rejected=rejected,
+            skipped=skipped,
+            seconds={step: round(value, 2) for step, value in seconds.items()},
+        )
+        atomic_write_json(stage / MANIFEST_NAME, manifest)
+        if finish is not None and artifacts:
+            return_freed_memory()
+            finish(stage, manifest)
+    for step, value in manifest["seconds"].items():  # -v: where the time went
+        logger.debug(f"  {step}: {value:.2f} s")
+    log(f"wrote {len(artifacts)} artifacts to {out_dir}"
+        + (f" and {len(rejected)} rejected one(s) to {out_dir / REJECTED}" if rejected else ""))
+    return manifest
+
+
+REJECTED = "rejected"  # OUT/NAME/rejected/: files that diverge from the float model
+
+
+def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
+    """What to do about the variants left out, in the words that fit each format."""
+    hints = []
+    if any(r["format"] == "tflite" and r["variant"] != "fp32" for r in rejected):
+        hints.append("for TFLite, `edgekit debug-quant MODEL --calib DATA` ranks the layers to keep in float with "
+                     + option("keep_float"))
+    if any(r["format"] == "onnx" and r["variant"] == "int8-static" for r in rejected):
+        hints.append("for ONNX int8-static, the nodes that diverge (debug-quant ranks them on the TFLite file) are "
+                     "the ones to exclude from quantization; or use int8-dynamic")
+    if any(f["variant"] == "int16x8" and "int16x8" in f["reason"] for f in failed):
+        hints.append(f"leave int16x8 out ({option('tflite', 'fp32,fp16,dynamic,int8')}): TFLite has no 16x8 kernel "
+                     "for an op the model uses")
+    return "; ".join(hints) or f"leave the variant out ({option('tflite')}/{option('onnx')})"
+
+
+def prepare(config: ConvertConfig, model_path: Path, calib_path: Path | None, source: SourceModel):
+    """The calibration samples, the model's task (None without labelled data) and the float
+    model's score on its held-out data: what convert, debug-quant and tune all start from.
+    Without calibration data the samples that stand in for validation are the held-out inputs
+    when the task has them, else random inputs (see `samples_description`)."""
+    task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
+                    lambda x: _first(source.predict({source.inputs[0].name: x})))
+    if calib_path is not None:
+        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
+                                       config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
+    elif task is not None:
+        calibration = {source.inputs[0].name: task.data.x_test[:config.max_calib_samples]}
+    else:
+        calibration = random_inputs(source.inputs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES), model_path,
+                                    option("calib"))
+    if calib_path is None:
+        calibration = {s.name: calibration[s.name].astype(s.dtype) for s in source.inputs}
+    if task:
+        task.float_outputs = _first(source.predict(_test_feeds(task, source)))
+    float_score = task.score(task.float_outputs) if task else None
+    return calibration, task, float_score
+
+
+RANDOM_VALIDATION_SAMPLES = 64  # made-up inputs, when neither --calib nor held-out data gives real ones
+
+
+def samples_description(calib_path: Path | None, task, samples: int) -> str:
+    """What the conversions were checked on, in words for the table and the manifest."""
+    if calib_path is not None:
+        return f"{samples} calibration samples"  # the path is in the manifest and the log
+    if task is not None:
+        return f"{samples} held-out samples of {task.source} (no --calib)"
+    return (f"{samples} random inputs in [0, 1) (no --calib and no held-out data: checks the conversion, "
+            "not accuracy on real data)")
+
+
+def _is_qat(model_path: Path, source) -> bool:
+    return source.flavour == TF_KERAS and is_qat_config(model_config(model_path))
+
+
+def _first(outputs: dict):
+    return next(iter(outputs.values()))
+
+
+def _test_feeds(task, source) -> dict:
+    return {source.inputs[0].name: task.data.x_test}
+
+
+def _saved(model, path: Path, original) -> SourceModel:
+    """Save an optimized tf-keras model into the output and serve it under the original's names."""
+    atomic_save_model(model, path)
+    return from_keras(path, TF_KERAS, model, [t.name for t in original.inputs],
+                      [t.name for t in original.outputs])
+
+
+def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
+    """(format, variant, thunk, source it is checked against) for every requested variant; the
+    thunk takes a calibration progress callback, on_sample(done, total)."""
+    calibrated: dict = {}  # SavedModel folder -> its calibration, shared by int8 and int16x8
+    for variant in config.tflite:
+        if variant == QAT_VARIANT:  # the fake-quant ranges learned in training set the scales
+            yield "tflite", variant, (lambda on_sample: tflite_convert.convert(
+                qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
+            continue
+        yield "tflite", variant, (lambda on_sample, v=variant: _tflite(
+            source, v, calibration, config.io, on_sample, config.keep_float, calibrated)), source
+    if not config.onnx:
+        return
+    fp32: dict = {}
+
+    def onnx_fp32(on_sample=None):
+        if not fp32:  # the int8 variants are quantized from this graph
+            payload, recipe = onnx_convert.convert_fp32(source, config.opset)
+            fp32.update(path=atomic_write_bytes(stage / ".fp32-source.onnx", payload), recipe=recipe)
+        return fp32["path"].read_bytes(), fp32["recipe"]
+
+    for variant in config.onnx:
+        if variant == "fp32":
+            yield "onnx", variant, onnx_fp32, source
+        else:
+            def quantized(on_sample, v=variant):
+                _, base = onnx_fp32()
+                payload, recipe = onnx_convert.quantize(fp32["path"], v, calibration, on_sample)
+                return payload, {**base, **recipe}
+            yield "onnx", variant, quantized, source
+    # the staging copy of the fp32 graph is not an artifact unless asked for
+    if "path" in fp32:
+        fp32["path"].unlink(missing_ok=True)
+
+
+def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample, keep_float=(),
+            calibrated: dict | None = None) -> tuple[bytes, dict]:
+    """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM, DESIGN
+    pitfall 5) is converted again at batch 1, and its recipe says so. With `keep_float`, int8
+    leaves those layers or op types in float. The calibrated variants quantize one calibration,
+    kept in `calibrated`."""
+    calibrated = {} if calibrated is None else calibrated
+
+    def build(saved_model: Path) -> tuple[bytes, dict]:
+        if variant not in tflite_convert.CALIBRATED:
+            return tflite_convert.convert(saved_model, variant, calibration, io, on_sample)
+        if saved_model not in calibrated:
+            calibrated[saved_model] = selective.calibrate(saved_model, calibration, io, on_sample)
+        found = calibrated[saved_model]
+        if variant != "int8" or not keep_float:
+            return tflite_convert.quantize(found.content, variant, io), tflite_convert.recipe_for(
+                variant, calibration, io)
+        keep = selective.resolve(found, list(keep_float))
+        return selective.quantize(found, keep), selective.recipe(found, keep)
+
+    try:
+        return build(source.saved_model_dir())
+    except ConversionFailed as exc:
+        fixed = tflite_convert.needs_fixed_batch(str(exc)) and source.saved_model_dir(batch=1)
+        if not fixed:
+            raise
+        payload, recipe = build(fixed)
+        return payload, {**recipe, "batch": 1, "fixed_batch_because": str(exc)}
+
+
+def _precision(fmt: str, variant: str) -> tuple[str, str]:
+    return (tflite_convert if fmt == "tflite" else onnx_convert).PRECISION[variant]
+
+
+# Validation is not a timing, so it uses every core; a variant whose kernels are slow (int16x8 runs
+# LiteRT's reference integer kernels: 14 s for 100 MobileNetV2 samples) is judged on the samples
+# it gets through in VALIDATION_SECONDS, MIN_VALIDATION_SAMPLES at least; its held-out score too,
+# on MIN_EVALUATED at least (as a benchmark pair's), beside the float model's on the same samples.
+VALIDATION_SECONDS = 15.0
+MIN_VALIDATION_SAMPLES = 20
+
+
+def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, task) -> Artifact:
+    """Load the file in its real runtime, run the calibration samples, compare with float, and
+    score it on the held-out data when the task is known."""
+    try:
+        check_op_count(path)  # before the runtime loads it
+        with for_format(fmt).open(path, threads=usable_cores()) as session:
+            outputs = session.predict(calibration, until=time.monotonic() + VALIDATION_SECONDS,
+                                      at_least=MIN_VALIDATION_SAMPLES)
+            inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
+            scored = None if task is None else task.evaluate_session(
+                session, source.inputs[0].name, until=time.monotonic() + VALIDATION_SECONDS,
+                at_least=MIN_EVALUATED)
+    except EdgekitError as exc:  # name the artifact, not its staging path
+        op = tflite_convert.failed_to_prepare(str(exc)) if variant == "int16x8" else None
+        if op:
+            raise ConversionFailed(tflite_convert.unavailable_in_16x8(
+                op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
+        dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
+        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: export the model "
+                "with a fixed input shape)" if dynamic else "")
+        raise ConversionFailed(f"built, but does not run: {str(exc).replace(str(path), path.name)}{hint}") from exc
+    validated = len(next(iter(outputs.values())))
+    reference = {name: value[:validated] for name, value in reference.items()}
+    missing = set(reference) - set(outputs)
+    if missing:
+        raise EdgekitError(f"{path.name} lacks output(s) {', '.join(sorted(missing))} of the float model")
+    kept = recipe.get("keep_float")
+    precision = _precision(fmt, variant)[0] + (
+        f", except {', '.join(kept['layers'] + kept['ops'])} in float" if kept else "")
+    return Artifact(
+        path=path.name, format=fmt, variant=variant, precision=precision,
+        size_bytes=path.stat().st_size, sha256=sha256_of(path), parent=source.sha256, recipe=recipe,
+        inputs=inputs_spec, outputs=outputs_spec,
+        fidelity=fidelity.compare(reference, outputs, None if task is None else task.metric == "accuracy"),
+        gzip_bytes=file_sizes(path)["gzip_bytes"],  # the benchmark after reuses it
+        evaluation=scored,
+    )

@@ -1,0 +1,135 @@
+"""The optimization chain: rebuild a Keras 3 model in tf-keras, then prune, cluster and
+quantization-aware train (in that order, each step keeping what the one before it did), and
+measure the task metric after every step against the float model's."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from edgekit.core.config import ConvertConfig, structure_of
+from edgekit.core.lazy_imports import tensorflow
+from edgekit.data.metrics import evaluation
+from edgekit.measure.evaluation import Task, require_task
+from edgekit.models.loading import KERAS3, load_keras_model
+from edgekit.optimize.fine_tune import FineTuning
+
+
+@dataclasses.dataclass
+class Optimized:
+    model: object  # tf-keras float model, pruned and/or clustered, wrappers stripped
+    qat_model: object | None  # with fake-quant wrappers, for the int8-qat TFLite variant
+    report: dict  # what each step did and cost, for the manifest
+
+
+def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, verbose=True) -> Optimized:
+    flavour, model = load_keras_model(model_path, config.trust_model_code)
+    task = require_task(task, model_path, "fine-tuning during pruning, clustering and "
+                                          "quantization-aware training")
+    rebuilt = flavour == KERAS3
+    if rebuilt:  # the optimization toolkit accepts only tf-keras models (DESIGN pitfall 2)
+        from edgekit.optimize.rebuild import to_tf_keras
+
+        log("rebuilding the Keras 3 model in tf-keras (outputs checked to 1e-5)")
+        model = to_tf_keras(model)
+    folded = []
+    if config.qat:  # QAT of batch norm after Dense converts wrongly: fold it first (see fold.py)
+        from edgekit.optimize.fold import dense_batch_norms, fold_dense_batch_norm
+
+        folded = sorted(dense_batch_norms(model))
+        if folded:
+            log(f"folding batch norm {', '.join(folded)} into the Dense layers before them "
+                "(outputs checked)")
+            model = fold_dense_batch_norm(model)
+    tuning = FineTuning.for_task(task, config.fine_tune_epochs, verbose)
+    _seed((task.recipe or {}).get("seed", 0))
+    baseline = tuning.score(model)
+    steps = []
+
+    def record(step: str, options: dict, result, **measured):
+        entry = {"step": step, "options": options,
+                 **evaluation(task.metric, baseline, tuning.score(result)), **measured}
+        steps.append(entry)
+        log(f"  after {step}: {task.metric} {entry['value']:.4f} (float {baseline:.4f}, "
+            f"drop {entry['drop_points']:+.2f} points)")
+
+    pruned = bool(config.prune or config.prune_structure)
+    if pruned:
+        from edgekit.optimize.pruning import prune, sparsity_report
+
+        structure = structure_of(config.prune_structure) if config.prune_structure else None
+        sparsity = structure[0] / structure[1] if structure else config.prune
+        log(f"pruning to {config.prune_structure or f'{sparsity:.0%}'} sparsity, fine-tuning "
+            f"{tuning.epochs} epochs")
+        model, targets = prune(model, tuning, sparsity, structure)
+        record("prune", {"sparsity": sparsity, "structure": config.prune_structure, "schedule":
+                         "constant M:N" if structure else "polynomial decay from 0, small layers dense"},
+               model, sparsity=sparsity_report(model, targets, structure))
+    if config.cluster:
+        from edgekit.optimize.clustering import cluster, cluster_report
+        from edgekit.optimize.pruning import sparsity_report
+
+        log(f"clustering weights to {config.cluster} centroids per layer, fine-tuning {tuning.epochs} epochs")
+        model = cluster(model, tuning, config.cluster, preserve_sparsity=pruned)
+        record("cluster", {"clusters": config.cluster, "preserve_sparsity": pruned}, model,
+               distinct_values=cluster_report(model), sparsity=sparsity_report(model))
+    qat_model = None
+    if config.qat:
+        from edgekit.optimize.qat import quantize_aware
+
+        scheme = ("cluster- and sparsity-preserving" if config.cluster and pruned else
+                  "cluster-preserving" if config.cluster else "sparsity-preserving" if pruned else "default")
+        log(f"quantization-aware training ({scheme} 8-bit scheme), {tuning.epochs} epochs")
+        qat_model = quantize_aware(model, tuning, pruned, bool(config.cluster))
+        record("qat", {"scheme": f"{scheme} 8-bit"}, qat_model)
+    report = {"data": task.source, "metric": task.metric, "float": round(baseline, 6),
+              "fine_tune_epochs": tuning.epochs, "rebuilt_from_keras3": rebuilt,
+              "folded_batch_norm": folded, "steps": steps}
+    return Optimized(model, qat_model, report)
+
+
+def _seed(seed: int) -> None:
+    """Same model, data and seed: the same optimized weights (on the same machine)."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(seed)
+    tensorflow().config.experimental.enable_op_determinism()
+
+
+def optimize_to_folder(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
+    """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
+    from edgekit import zoo
+    from edgekit.converters.inputs import model_name, run_inputs
+    from edgekit.core import interrupts
+    from edgekit.core.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
+    from edgekit.core.outputs import staged_folder
+    from edgekit.measure.evaluation import task_for
+    from edgekit.models.loading import load_model
+
+    log = log or logging.getLogger(__name__).info
+    model_path, zoo_model = zoo.resolve_model(config.model, ".keras or .h5 file")
+    name = zoo_model or model_name(model_path)
+    out_dir = Path(config.out) / name
+    # the output folder is checked, locked and staged before the model loads
+    with staged_folder(out_dir, run_inputs(config, model_path)) as stage:
+        log(f"loading {model_path}")
+        with load_model(model_path, config.trust_model_code) as original:
+            interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
+            first = original.inputs[0].name
+            task = task_for(model_path, config.train_data, [t.name for t in original.inputs],
+                            lambda x: next(iter(original.predict({first: x}).values())))
+            optimized = optimize(model_path, config, task, log, verbose)
+            interrupts.check()
+            files = {"model": atomic_save_model(optimized.model, stage / f"{name}_optimized.keras")}
+            if optimized.qat_model is not None:
+                files["qat_model"] = atomic_save_model(optimized.qat_model, stage / f"{name}_qat.h5")
+            report = new_manifest(
+                name=name, source={"path": str(model_path), "flavour": original.flavour, "sha256": original.sha256},
+                config={k: v for k, v in config.to_dict().items() if k not in ("tflite", "onnx", "io", "opset")},
+                optimization={**optimized.report,
+                              **{k: p.name for k, p in files.items()},
+                              **{f"{k}_sha256": sha256_of(p) for k, p in files.items()}})
+            atomic_write_json(stage / OPTIMIZATION_NAME, report)
+    log(f"wrote {', '.join(p.name for p in files.values())} to {out_dir}")
+    return report
