@@ -21,7 +21,13 @@ from pathlib import Path
 
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP, PRESETS, ConvertConfig
 from edgekit.core.errors import EdgekitError, GateFailed, option
-from edgekit.results.compare import Comparison
+from edgekit.core.outputs import check_output_file, write_output_file
+from edgekit.render import html, markdown
+from edgekit.results import schema
+from edgekit.results.compare import Comparison, Gates
+from edgekit.results.compare import compare as run_comparison
+from edgekit.workflows.bench import bench_settings, measure
+from edgekit.workflows.convert import convert_and_measure
 
 __all__ = ["convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
            "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed"]
@@ -33,7 +39,6 @@ REPORT_FORMATS = ("md", "html", "json")
 class _Result:
     """`to_dict()`: the fields as JSON values (paths as strings), less those marked raw (kept on
     disk already, e.g. the manifest)."""
-
     def to_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if not f.metadata.get("raw")}
@@ -58,7 +63,6 @@ def _raw(**kwargs):
 @dataclasses.dataclass(frozen=True)
 class ConvertedFile(_Result):
     """One validated file (or one rejected for diverging from the float model: `reason` says why)."""
-
     file: Path
     format: str  # "tflite" | "onnx"
     variant: str  # "fp32", "int8", "int8-static", ...
@@ -81,7 +85,6 @@ class ConvertedFile(_Result):
 @dataclasses.dataclass(frozen=True)
 class FailedVariant(_Result):
     """A variant not built: why it failed, or why it was left out."""
-
     format: str
     variant: str
     reason: str
@@ -90,7 +93,6 @@ class FailedVariant(_Result):
 @dataclasses.dataclass(frozen=True)
 class Record(_Result):
     """One (file, target) measurement; `status` "ok", "skipped" or "failed" (then `reason`)."""
-
     file: str  # the file's name, as in the folder measured
     format: str
     variant: str
@@ -174,24 +176,12 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
     prune, qat, strict...); `progress` draws bars on a terminal."""
-    from edgekit.results import schema
-    from edgekit.workflows.bench import run_on_conversion
-    from edgekit.workflows.convert import convert as run_conversion
-
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
-    settings = _bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
-                               trust_model_code=config.trust_model_code) \
-        if bench else None
-    results = []
-
-    def benchmark(folder, manifest):  # inside the staged folder: a failure keeps the old output
-        logger.info(f"benchmarking the artifacts of {manifest['name']}")
-        measured, why = run_on_conversion(folder, Path(config.out) / manifest["name"], settings, progress=progress)
-        if why:  # the time limit passed before the first row: the files are written, not measured
-            logger.warning(f"{why}; the files are written, not measured")
-        results.extend([measured] if measured else [])
-
-    manifest = run_conversion(config, verbose=progress, finish=None if settings is None else benchmark)
+    settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
+                              trust_model_code=config.trust_model_code) if bench else None
+    manifest, measured, why = convert_and_measure(config, settings, verbose=progress, progress=progress)
+    if why:  # the time limit passed before the first row: the files are written, not measured
+        logger.warning(f"{why}; the files are written, not measured")
     folder = Path(config.out) / manifest["name"]
     return ConversionResult(
         name=manifest["name"], folder=folder,
@@ -199,7 +189,7 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
         rejected=[ConvertedFile.from_manifest(r, folder) for r in manifest["rejected"]],
         failed=[FailedVariant(f["format"], f["variant"], f["reason"]) for f in manifest["failed"]],
         skipped=[FailedVariant(f["format"], f["variant"], f["reason"]) for f in manifest.get("skipped", [])],
-        bench=BenchResults.from_results(results[0], folder / schema.RESULTS_NAME) if results else None,
+        bench=BenchResults.from_results(measured, folder / schema.RESULTS_NAME) if measured else None,
         manifest=manifest)
 
 
@@ -211,25 +201,10 @@ def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: 
     runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `repeat` times latency in
     that many interleaved rounds (what `compare` gates latency on); `output` also writes the
     results JSON there."""
-    from types import SimpleNamespace
-
-    from edgekit import zoo
-    from edgekit.core.outputs import check_output_file
-    from edgekit.results import schema
-    from edgekit.workflows.bench import BENCH_KINDS, bench_inputs
-    from edgekit.workflows.bench import run as measure
-
-    path = zoo.resolve_model(path, BENCH_KINDS)[0]  # a zoo name is its bundled model, on its held-out data
-    if reference is not None:
-        reference = zoo.resolve_model(reference)[0]
-    settings = _bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat, trust_model_code=trust_model_code,
-                               data=None if data is None else str(data),
-                               reference=None if reference is None else str(reference))
-    inputs = bench_inputs(SimpleNamespace(path=str(path), data=settings.data, reference=settings.reference))
-    file = check_output_file(output, option("output"), inputs) if output is not None else None
-    results = measure(path, settings, progress=progress)
-    if file is not None:
-        schema.write(file, results)
+    settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat, trust_model_code=trust_model_code,
+                              data=None if data is None else str(data),
+                              reference=None if reference is None else str(reference))
+    results, file = measure(path, settings, output, progress=progress)
     return BenchResults.from_results(results, file)
 
 
@@ -238,9 +213,6 @@ def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MA
     """`edgekit report`: results (BenchResults, a ConversionResult that was benchmarked, a results
     dict, or a results.json path) as Markdown, a self-contained HTML page, or JSON; the text, also
     written to `output` when given."""
-    from edgekit.core.outputs import check_output_file, write_output_file
-    from edgekit.results import schema
-
     if format not in REPORT_FORMATS:
         raise EdgekitError(f"{option('format', repr(format))} is not one of {', '.join(REPORT_FORMATS)}")
     if max_accuracy_drop < 0:
@@ -250,8 +222,6 @@ def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MA
     if format == "json":
         text = schema.to_text(data)
     else:
-        from edgekit.render import html, markdown
-
         text = (html if format == "html" else markdown).render(data, max_accuracy_drop)
     if file is not None:
         write_output_file(file, text if text.endswith("\n") else text + "\n")
@@ -264,9 +234,6 @@ def compare(baseline, current, *, max_accuracy_drop: float = DEFAULT_MAX_ACCURAC
     """`edgekit compare`: `current` against `baseline` (each as `report` takes results). Fractions
     (0.10 is 10%); `max_latency_regression=None` reports latency without gating it. The verdict
     is `.passed`, the reasons `.failures`; nothing is raised when a gate fails."""
-    from edgekit.results.compare import Gates
-    from edgekit.results.compare import compare as run_comparison
-
     if max_accuracy_drop < 0:
         raise EdgekitError(f"{option('max_accuracy_drop', f'{max_accuracy_drop:g}')} must be 0 or more (points)")
     for name, value in (("max_latency_regression", max_latency_regression), ("max_size_growth", max_size_growth)):
@@ -292,27 +259,8 @@ def _convert_config(preset: str | None, given: dict, options: dict) -> ConvertCo
     return ConvertConfig(**data)
 
 
-def _bench_settings(runtime, threads, runs, warmup: int, batch: int, **extra):
-    from edgekit.measure import targets
-    from edgekit.workflows.bench import BenchSettings
-
-    if isinstance(runtime, (list, tuple)):
-        runtime = ",".join(runtime)
-    text = ",".join(map(str, threads)) if isinstance(threads, (list, tuple)) else str(threads)
-    target_settings = targets.TargetSettings(threads=targets.parse_threads(text))
-    targets.parse(runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # a bad name fails now
-    if runs is None or str(runs).strip().lower() == "auto":
-        runs = None
-    elif isinstance(runs, bool) or not isinstance(runs, int):
-        raise EdgekitError(f"{option('runs', repr(runs))} is not a count of runs or auto")
-    return BenchSettings(runtime=runtime, target_settings=target_settings, runs=runs, warmup=warmup, batch=batch,
-                         **extra)
-
-
 def _results_of(value, what: str) -> dict:
     """The results dict that report and compare read, from what a caller has."""
-    from edgekit.results import schema
-
     if isinstance(value, ConversionResult):
         if value.bench is None:
             raise EdgekitError(f"{what}: the conversion of {value.name} was not benchmarked (bench=False): "
@@ -330,8 +278,6 @@ def _results_of(value, what: str) -> dict:
 
 def _inputs(results) -> list[tuple[str, Path]]:
     """The results file a report reads, which its output must not overwrite."""
-    from edgekit.results import schema
-
     file = results.file if isinstance(results, BenchResults) else \
         results.bench.file if isinstance(results, ConversionResult) and results.bench else \
         Path(results) if isinstance(results, (str, Path)) else None

@@ -3,17 +3,13 @@ runtime that can run it here, against the float model."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json, add_output
 from edgekit.core import limits
-from edgekit.core.errors import EdgekitError
 from edgekit.hardware.mcu import BOARDS, budget
 from edgekit.models.trust import TRUST_HELP
-from edgekit.workflows.bench import BENCH_KINDS, bench_inputs
 
 
 def add_bench_arguments(p) -> None:
@@ -82,28 +78,15 @@ def register(sub, common):
 
 
 def settings_from(args, **extra):
-    from edgekit.measure import targets
-    from edgekit.workflows.bench import BenchSettings
+    """The benchmark's settings from the command's options, checked now (workflows/bench.py)."""
+    from edgekit.workflows.bench import bench_settings  # lazy: edgekit --help imports every command module
 
-    target_settings = targets.TargetSettings(
-        threads=targets.parse_threads(args.threads), delegate=args.delegate,
-        delegate_options=targets.parse_options(args.delegate_option, "--delegate-option"),
-        dispatch_library=args.dispatch_library, npu_backend=args.npu_backend)
-    targets.parse(args.runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
-    if args.device:
-        from edgekit.runners.devices import Phone, find
-
-        for device in args.device.split(","):  # a bad --device, devices file or benchmark binary fails now
-            found = find(device.strip(), args.devices, args.remote_python, args.benchmark_binary)
-            if isinstance(found, Phone):
-                check_benchmark_binary(found)
-        if args.in_process:
-            raise EdgekitError("--in-process measures on this machine: leave out --device, or --in-process")
-    return BenchSettings(
-        runtime=args.runtime, runs=parse_runs(args.runs), warmup=args.warmup, batch=args.batch,
-        target_settings=target_settings, in_process=args.in_process, device=args.device,
-        devices_file=args.devices, remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
-        mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash), repeat=args.repeat, **extra)
+    return bench_settings(args.runtime, args.threads, args.runs, args.warmup, args.batch, delegate=args.delegate,
+                          delegate_options=args.delegate_option, dispatch_library=args.dispatch_library,
+                          npu_backend=args.npu_backend, device=args.device, devices_file=args.devices,
+                          remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
+                          in_process=args.in_process, mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash),
+                          repeat=args.repeat, **extra)
 
 
 def resolved_config(args) -> dict:
@@ -112,49 +95,16 @@ def resolved_config(args) -> dict:
     return {}
 
 
-def parse_runs(text: str) -> int | None:
-    """--runs: a count, or None for auto."""
-    if str(text).strip().lower() == "auto":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise EdgekitError(f"--runs {text!r} is not a count of runs or auto") from None
-
-
-def check_benchmark_binary(phone) -> None:
-    if not phone.benchmark_binary:
-        raise EdgekitError(f"--device {phone.name} measures with LiteRT's benchmark_model on the phone: give the "
-                           "binary for its ABI with --benchmark-binary PATH (e.g. android_aarch64_benchmark_model, "
-                           "from LiteRT's releases or TensorFlow's nightly builds)")
-    binary = Path(phone.benchmark_binary)
-    if binary.is_dir():
-        raise EdgekitError(f"--benchmark-binary {binary} is a folder: give the benchmark_model binary itself "
-                           f"(e.g. {binary / 'android_aarch64_benchmark_model'})")
-    if not binary.is_file():
-        raise EdgekitError(f"--benchmark-binary {binary}: no such file")
-
-
-
 def run(args) -> int:
-    from edgekit import zoo
-    from edgekit.core.outputs import check_output_file
-    from edgekit.render.table import bench_table
-    from edgekit.results import schema
-    from edgekit.workflows.bench import run as bench
+    from edgekit.render.table import bench_table  # lazy: edgekit --help imports every command module
+    from edgekit.results import schema  # lazy: edgekit --help imports every command module
+    from edgekit.workflows.bench import measure  # lazy: edgekit --help imports every command module
 
-    # the options first (a misspelt runtime is named even with a wrong path), then the models;
-    # a zoo name means its bundled model, scored on its held-out data
-    settings = settings_from(args, data=args.data, trust_model_code=args.trust_model_code)
-    args.path = str(zoo.resolve_model(args.path, BENCH_KINDS)[0])
-    if args.reference:
-        args.reference = str(zoo.resolve_model(args.reference)[0])
-        settings = dataclasses.replace(settings, reference=args.reference)
-    json_path = check_output_file(args.output, "--output", bench_inputs(args)) if args.output else None
+    # the options first (a misspelt runtime is named even with a wrong path), then the models
+    settings = settings_from(args, data=args.data, trust_model_code=args.trust_model_code,
+                             reference=args.reference)
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
-    results = bench(args.path, settings, log, progress=not args.quiet)
-    if json_path:
-        schema.write(json_path, results)
+    results, _ = measure(args.path, settings, args.output, log, progress=not args.quiet)
     if args.json:
         sys.stdout.write(schema.to_text(results))
     for model in [] if args.json else results["models"]:

@@ -81,23 +81,13 @@ def build_config(args) -> ConvertConfig:
 def run(args) -> int:
     config = build_config(args)
     bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
-    from edgekit.render.table import conversion_table
-    from edgekit.workflows.convert import convert
+    from edgekit.render.table import bench_table, conversion_table  # lazy: edgekit --help imports every command
+    from edgekit.workflows.convert import convert_and_measure, fix_hint  # lazy: (the same)
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
-    results, unmeasured = [], []
-
-    def benchmark(folder, manifest):  # inside the staged folder: an interrupt keeps the old output
-        from edgekit.workflows.bench import run_on_conversion
-
-        log(f"benchmarking the artifacts of {manifest['name']}")
-        measured, why = run_on_conversion(folder, Path(config.out) / manifest["name"], bench_settings, log,
-                                          progress=not args.quiet)
-        results.extend([measured] if measured else [])
-        unmeasured.extend([why] if why else [])
-
-    manifest = convert(config, log=log, verbose=not args.quiet,
-                       finish=None if bench_settings is None else benchmark)
+    manifest, measured, unmeasured = convert_and_measure(config, bench_settings, log, verbose=not args.quiet,
+                                                         progress=not args.quiet)
+    results = [measured] if measured else []
     if args.json:
         print(json.dumps({"manifest": manifest, "results": results[0] if results else None}, indent=2, default=str))
     else:
@@ -105,8 +95,6 @@ def run(args) -> int:
     code = 0
     failed, rejected = manifest["failed"], manifest["rejected"]
     if failed or rejected:  # a gate failed, as in `compare`: exit 1, the variants that passed written
-        from edgekit.workflows.convert import fix_hint
-
         why = [f"{len(failed)} could not be built"] * bool(failed) + [
             f"{len(rejected)} diverged from the float model, kept in rejected/"] * bool(rejected)
         total = len(failed) + len(rejected) + len(manifest["artifacts"])
@@ -114,13 +102,11 @@ def run(args) -> int:
               f"reasons in the table and manifest.json): {fix_hint(failed, rejected)}", file=sys.stderr)
         code = 1
     if results and not args.json:
-        from edgekit.render.table import bench_table
-
         print()
         print("\n".join(bench_table(model, results[0].get("settings")) for model in results[0]["models"]))
     if unmeasured:  # the time limit passed before the first row: the files are written, not measured
         folder = Path(config.out) / manifest["name"]
-        print(f"edgekit convert: {unmeasured[0]}; the files are written to {folder}, not measured: "
+        print(f"edgekit convert: {unmeasured}; the files are written to {folder}, not measured: "
               f"edgekit bench {folder} measures them", file=sys.stderr)
         return 1
     return max(code, stopped_code(results[0], "convert")) if results else code

@@ -1,6 +1,6 @@
 """ONNX variants: fp32 by tf2onnx, int8 by onnxruntime's quantizers on that fp32 graph.
 
-tf2onnx writes a graph even when an op did not convert (DESIGN pitfall 4), so every graph is
+tf2onnx writes a graph even when an op did not convert (docs/DESIGN.md, pitfall 4), so every graph is
 checked with `onnx.checker` here and run by onnxruntime in validation.
 """
 
@@ -142,7 +142,7 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
                 # one sample per call: at 6 per call MobileNetV2's calibration took 3.6 s and 0.87 GB
                 # against 3.0 s and 0.34 GB (the calibrator keeps each call's outputs).
                 # reduce_range (7-bit weights): onnxruntime's int8 kernels on x86 CPUs without VNNI
-                # saturate their 16-bit sums (DESIGN pitfall 26); digits_cnn on an AMD EPYC: 24.8 dB
+                # saturate their 16-bit sums (docs/DESIGN.md, pitfall 26); digits_cnn on an AMD EPYC: 24.8 dB
                 # and 0.9833 held-out accuracy with 8-bit weights, 42.0 dB and 0.9889 with 7-bit ones
                 quantize_static(str(prepared), str(out), _reader(calibration, on_sample), quant_format=QuantFormat.QDQ,
                                 per_channel=True, activation_type=QuantType.QInt8,

@@ -2,8 +2,8 @@
 an NPU compile, TFLite Micro's arena search): this Python and this edgekit, with nothing from the
 working folder on its path.
 
-Python puts the working folder first on the path of `python -c` and `python -m` (DESIGN pitfall
-21), so an `h5py.py` or `json.py` planted there would run. `-P` leaves it out; so must
+Python puts the working folder first on the path of `python -c` and `python -m`
+(docs/DESIGN.md, pitfall 21), so an `h5py.py` or `json.py` planted there would run. `-P` leaves it out; so must
 PYTHONPATH, where an empty entry means the working folder and a relative one a folder in it.
 `-I` would do both, but it also drops PYTHONPATH and the user's site-packages, where the
 packages the child needs (TensorFlow's h5py, tflite-micro, openvino, on a board too) may be.

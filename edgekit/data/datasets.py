@@ -1,7 +1,7 @@
 """Labelled data sets for training and evaluating models: scikit-learn's digits, generated
 stand-ins, real sets found in the local Keras cache, and a user's own `.npz`.
 
-Nothing here downloads: real data is used only when it is already on disk (DESIGN pitfall 7).
+Nothing here downloads: real data is used only when it is already on disk (docs/DESIGN.md, pitfall 7).
 """
 
 from __future__ import annotations

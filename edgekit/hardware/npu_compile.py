@@ -4,7 +4,7 @@
 LiteRT's wheel carries the plugins for Intel OpenVINO, Qualcomm, MediaTek, Google Tensor and
 Samsung, but a plugin needs its vendor's SDK to load: Intel's is `openvino` from PyPI (the
 version the plugin links against: `pip install -e ".[npu]"`); the others come from the vendor
-(their PyPI packages download it at install time, DESIGN pitfall 15). A target whose plugin does
+(their PyPI packages download it at install time, docs/DESIGN.md pitfall 15). A target whose plugin does
 not load is skipped with the loader's own message. Each compile runs in a child process: a
 plugin is native code, and a failed compile leaves a 0-byte file and a `/tmp/*.error` log
 (pitfall 16), which are read and cleaned up here.

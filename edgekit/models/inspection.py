@@ -173,7 +173,7 @@ def tflite_damage(model) -> str | None:
     tensor that it or a later operator writes (runtimes run operators in file order, so that reads
     nothing; variable tensors hold state and are exempt), or a tensor with more elements than
     TFLite's kernels count in their 32-bit flat sizes. Only what no runtime could run: LiteRT
-    refuses some files that TFLite Micro runs (DESIGN pitfall 23)."""
+    refuses some files that TFLite Micro runs (docs/DESIGN.md, pitfall 23)."""
     buffers, codes = len(model.buffers or []), len(model.operatorCodes or [])
     subgraphs = model.subgraphs or []
     for g, graph in enumerate(subgraphs):

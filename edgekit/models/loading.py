@@ -4,7 +4,7 @@ Flavours are told apart by their contents, not their names: a SavedModel folder,
 `.keras`/`.h5` file, or a tf-keras (Keras 2) `.keras`/`.h5` file. Whatever the flavour, the
 model is reduced to one serving function (named inputs in, a dict of named outputs out) that
 gives the float reference outputs, is traced by tf2onnx, and is exported as the SavedModel that
-the TFLite converter reads (the reliable route, see DESIGN pitfall 3).
+the TFLite converter reads (the reliable route, see docs/DESIGN.md pitfall 3).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Rebuild a Keras 3 model in tf-keras (Keras 2), the only Keras the optimization toolkit accepts
-(DESIGN pitfall 2): translate its config, rebuild it, copy the weights, compare the outputs.
+(docs/DESIGN.md, pitfall 2): translate its config, rebuild it, copy the weights, compare the outputs.
 
 The translation covers what differs between the two config formats for built-in layers:
 DTypePolicy objects, the InputLayer's shape key, the call-graph node format, renamed arguments and

@@ -3,7 +3,7 @@ size: what `edgekit compare` prints and CI fails on.
 
 Rows are paired on (model, format, variant, target, threads). Latency is gated only where both
 runs timed the row in rounds (`bench --repeat N`, N >= 2): the spread within one run
-underestimates the drift between runs by far on a shared machine (DESIGN.md, pitfall 17), and
+underestimates the drift between runs by far on a shared machine (docs/DESIGN.md, pitfall 17), and
 rounds interleaved across the run measure that drift. A row's noise is then NOISE_SIGMAS x the
 combined spread of both runs' round medians (each robust: 1.4826 x their median absolute
 deviation, `round_spread`, so one disturbed round widens it no more than it moves the median

@@ -1,7 +1,7 @@
 """The LiteRT interpreter (`ai_edge_litert`), which runs `.tflite` files.
 
 XNNPACK is on by default; `kernels="builtin"` turns it off and `kernels="reference"` selects
-the reference kernels (DESIGN pitfall 6). An external delegate (Edge TPU, Hexagon, a vendor's
+the reference kernels (docs/DESIGN.md, pitfall 6). An external delegate (Edge TPU, Hexagon, a vendor's
 library) is loaded from a path with its options; a library that will not load makes the
 runtime unavailable for that run, with the loader's message.
 """

@@ -1,7 +1,7 @@
 """LiteRT's CompiledModel API, which runs `.tflite` files on the accelerators LiteRT registers:
 CPU (XNNPACK), GPU (with CPU fallback for the ops the GPU does not take) and NPU (through a
 vendor's dispatch library, with CPU fallback). On Linux this, not an interpreter delegate, is
-LiteRT's GPU and NPU path (DESIGN pitfall 6). Each session says whether the accelerator took
+LiteRT's GPU and NPU path (docs/DESIGN.md, pitfall 6). Each session says whether the accelerator took
 the whole model.
 """
 

@@ -7,7 +7,7 @@ the interpreter's own recording allocator. Flash is the file's bytes; the interp
 the kernels linked in come on top. The time measured here is the reference kernels' on this
 host, which says nothing of a microcontroller's speed; details() says so for every record.
 TFLite Micro aborts the process on some models (softmax parameters of MobileNetV2 int8,
-DESIGN pitfall 11), so it runs in a worker like every native runtime.
+docs/DESIGN.md pitfall 11), so it runs in a worker like every native runtime.
 """
 
 from __future__ import annotations

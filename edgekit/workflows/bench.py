@@ -14,19 +14,22 @@ that does not open on its plain CPU runtime is bad input, and stops the run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from edgekit import runners
+from edgekit import runners, zoo
 from edgekit.core import interrupts, limits
-from edgekit.core.artifacts import file_sizes, sha256_of
-from edgekit.core.errors import BackendUnavailable, EdgekitError, option
+from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
+from edgekit.core.errors import BackendUnavailable, EdgekitError, option, switch
 from edgekit.core.files import check_npz
+from edgekit.core.outputs import check_output_file
 from edgekit.core.progress import Progress
 from edgekit.core.version import __version__
 from edgekit.data.calibration import check_calibration, load_calibration
@@ -34,17 +37,20 @@ from edgekit.data.metrics import evaluation, score
 from edgekit.hardware import mcu
 from edgekit.hardware.mcu import Budget
 from edgekit.measure import fidelity, subjects, targets
-from edgekit.measure.evaluation import is_classification
+from edgekit.measure.evaluation import is_classification, task_for
+from edgekit.models.inspection import inspect_tflite, tflite_op_types
+from edgekit.models.loading import load_model
 from edgekit.render.table import record_line
 from edgekit.results import schema
 from edgekit.runners.base import Job
-from edgekit.runners.devices import runner_for
+from edgekit.runners.devices import Phone, find, runner_for
 from edgekit.runtimes import RUNTIMES, for_format
 from edgekit.runtimes.environment import fingerprint
 from edgekit.runtimes.messages import failure
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
+BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"  # what bench measures
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 # --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
 # int16 activations, which XNNPACK hands to the reference kernels) are slow by design
@@ -84,6 +90,78 @@ class BenchSettings:
         return data
 
 
+def bench_settings(runtime: str | list[str] | None = None, threads: int | str | list[int] = "1",
+                   runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, *,
+                   delegate: str | None = None, delegate_options: list[str] | None = None,
+                   dispatch_library: str | None = None, npu_backend: str = "npu", device: str | None = None,
+                   devices_file: str | None = None, remote_python: str | None = None,
+                   benchmark_binary: str | None = None, in_process: bool = False, **extra) -> BenchSettings:
+    """The settings of a benchmark from what the command line or the API gives, each checked now,
+    before anything runs: a misspelt runtime, a bad --device, devices file or benchmark binary."""
+    if isinstance(runtime, (list, tuple)):
+        runtime = ",".join(runtime)
+    text = ",".join(map(str, threads)) if isinstance(threads, (list, tuple)) else str(threads)
+    target_settings = targets.TargetSettings(
+        threads=targets.parse_threads(text), delegate=delegate,
+        delegate_options=targets.parse_options(delegate_options, option("delegate_option")),
+        dispatch_library=dispatch_library, npu_backend=npu_backend)
+    targets.parse(runtime, target_settings, set(targets.ARTIFACT_FORMATS))  # bad names fail now
+    if device:
+        for each in device.split(","):  # a bad --device, devices file or benchmark binary fails now
+            found = find(each.strip(), devices_file, remote_python, benchmark_binary)
+            if isinstance(found, Phone):
+                check_benchmark_binary(found)
+        if in_process:
+            raise EdgekitError(f"{switch('in_process')} measures on this machine: leave out {option('device')}, "
+                               f"or {switch('in_process')}")
+    return BenchSettings(
+        runtime=runtime, runs=parse_runs(runs), warmup=warmup, batch=batch, target_settings=target_settings,
+        in_process=in_process, device=device, devices_file=devices_file, remote_python=remote_python,
+        benchmark_binary=benchmark_binary, **extra)
+
+
+def parse_runs(runs: int | str | None) -> int | None:
+    """--runs: a count, or None for auto."""
+    if runs is None or str(runs).strip().lower() == "auto":
+        return None
+    if isinstance(runs, str):
+        with contextlib.suppress(ValueError):
+            return int(runs)
+    elif isinstance(runs, int) and not isinstance(runs, bool):
+        return runs
+    raise EdgekitError(f"{option('runs', repr(runs))} is not a count of runs or auto")
+
+
+def check_benchmark_binary(phone: Phone) -> None:
+    """A phone is measured with LiteRT's benchmark_model: the binary for its ABI must be given."""
+    if not phone.benchmark_binary:
+        raise EdgekitError(f"{option('device', phone.name)} measures with LiteRT's benchmark_model on the phone: "
+                           f"give the binary for its ABI with {option('benchmark_binary', 'PATH')} (e.g. "
+                           "android_aarch64_benchmark_model, from LiteRT's releases or TensorFlow's nightly builds)")
+    binary = Path(phone.benchmark_binary)
+    if binary.is_dir():
+        raise EdgekitError(f"{option('benchmark_binary', binary)} is a folder: give the benchmark_model binary "
+                           f"itself (e.g. {binary / 'android_aarch64_benchmark_model'})")
+    if not binary.is_file():
+        raise EdgekitError(f"{option('benchmark_binary', binary)}: no such file")
+
+
+def measure(path: str | Path, settings: BenchSettings, output: str | Path | None = None, log=None,
+            progress: bool = True) -> tuple[dict, Path | None]:
+    """What `edgekit bench` and `edgekit.bench()` run: `path` (a file, a folder written by convert, or
+    a zoo name: its bundled model, on its held-out data) measured with `settings`; the results,
+    also written to `output` when given (which may not be any file the run reads), and that file."""
+    path = zoo.resolve_model(path, BENCH_KINDS)[0]
+    if settings.reference:
+        settings = dataclasses.replace(settings, reference=str(zoo.resolve_model(settings.reference)[0]))
+    file = check_output_file(output, option("output"), bench_inputs(path, settings.data, settings.reference)) \
+        if output is not None else None
+    results = run(path, settings, log, progress=progress)
+    if file is not None:
+        schema.write(file, results)
+    return results, file
+
+
 def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = True) -> dict:
     """Measure what `path` names; `progress` draws a bar on a terminal (else `log` gets a line a step),
     and each record is printed as it is measured. Past the benchmark time limit the record being
@@ -111,8 +189,6 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
 
     reference_model = None
     if subject.reference is not None:
-        from edgekit.models.loading import load_model
-
         deadline.check(f"loading the float model {subject.reference.name}", before_measuring_fix())
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
@@ -395,11 +471,6 @@ def _compiled_for_npu(path: Path):
     inspected whole."""
     if path.suffix != ".tflite":
         return None
-    from types import SimpleNamespace
-
-    from edgekit.core.artifacts import TensorSpec
-    from edgekit.models.inspection import inspect_tflite, tflite_op_types
-
     if not any("DISPATCH" in op.upper() for op in tflite_op_types(path)):
         return None
     info = inspect_tflite(path)
@@ -438,8 +509,6 @@ def _artifact_inputs(path: Path):
 
 
 def _task(subject: subjects.Subject, reference_model):
-    from edgekit.measure.evaluation import task_for
-
     train_data = ((subject.manifest or {}).get("config") or {}).get("train_data")
     return task_for(subject.reference, train_data, [t.name for t in reference_model.inputs],
                     lambda x: _first(reference_model.predict({reference_model.inputs[0].name: x})))
@@ -484,19 +553,14 @@ def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> s
     return "accuracy" if is_classification(labels, out) else "mae"
 
 
-def bench_inputs(args) -> list[tuple[str, Path | None]]:
+def bench_inputs(path: str | Path, data: str | None = None, reference: str | None = None
+                 ) -> list[tuple[str, Path | None]]:
     """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
     and manifest of a folder (results.json beside them is its output), or the file given."""
-    from edgekit.core.artifacts import MANIFEST_NAME
-
-    path = Path(args.path)
+    path = Path(path)
     if path.is_dir():
         read = [("manifest", path / MANIFEST_NAME)] + [
             ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5")]
     else:
         read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
-    return read + [("data", Path(args.data) if args.data else None),
-                   ("reference model", Path(args.reference) if args.reference else None)]
-
-
-BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"
+    return read + [("data", Path(data) if data else None), ("reference model", Path(reference) if reference else None)]

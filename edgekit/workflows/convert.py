@@ -37,6 +37,7 @@ from edgekit.models.inspection import check_op_count
 from edgekit.models.loading import TF_KERAS, SourceModel, from_keras, is_qat_config, load_model, model_config
 from edgekit.runtimes import for_format
 from edgekit.runtimes.environment import package_versions, usable_cores
+from edgekit.workflows.bench import BenchSettings, run_on_conversion
 from edgekit.workflows.optimize import optimize
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
@@ -170,6 +171,24 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
     return manifest
 
 
+def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, log=None, verbose: bool = True,
+                        progress: bool = True) -> tuple[dict, dict | None, str | None]:
+    """What `edgekit convert` and `edgekit.convert()` run: the conversion, then, with `settings`,
+    the benchmark of its files inside the staged folder (a failure keeps the previous output).
+    (the manifest, the results or None, why nothing was measured or None: the time limit passed
+    before the first row; the files are written then)."""
+    log = log or logger.info
+    measured = {"results": None, "why": None}
+
+    def benchmark(folder, manifest):
+        log(f"benchmarking the artifacts of {manifest['name']}")
+        measured["results"], measured["why"] = run_on_conversion(folder, Path(config.out) / manifest["name"],
+                                                                 settings, log, progress=progress)
+
+    manifest = convert(config, log=log, verbose=verbose, finish=None if settings is None else benchmark)
+    return manifest, measured["results"], measured["why"]
+
+
 REJECTED = "rejected"  # OUT/NAME/rejected/: files that diverge from the float model
 
 
@@ -280,8 +299,8 @@ def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
 
 def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample, keep_float=(),
             calibrated: dict | None = None) -> tuple[bytes, dict]:
-    """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM, DESIGN
-    pitfall 5) is converted again at batch 1, and its recipe says so. With `keep_float`, int8
+    """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM,
+    docs/DESIGN.md pitfall 5) is converted again at batch 1, and its recipe says so. With `keep_float`, int8
     leaves those layers or op types in float. The calibrated variants quantize one calibration,
     kept in `calibrated`."""
     calibrated = {} if calibrated is None else calibrated

@@ -28,7 +28,7 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
     task = require_task(task, model_path, "fine-tuning during pruning, clustering and "
                                           "quantization-aware training")
     rebuilt = flavour == KERAS3
-    if rebuilt:  # the optimization toolkit accepts only tf-keras models (DESIGN pitfall 2)
+    if rebuilt:  # the optimization toolkit accepts only tf-keras models (docs/DESIGN.md, pitfall 2)
         from edgekit.optimize.rebuild import to_tf_keras
 
         log("rebuilding the Keras 3 model in tf-keras (outputs checked to 1e-5)")
