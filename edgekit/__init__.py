@@ -41,7 +41,7 @@ __all__ = ["__version__", *_API]
 def __getattr__(name: str):
     """`edgekit.convert` and the rest, imported from edgekit.api when first used."""
     if name in _API:
-        from edgekit import api
+        from edgekit import api  # lazy: `import edgekit` stays light; edgekit.api pulls numpy
 
         globals()[name] = getattr(api, name)
         return globals()[name]

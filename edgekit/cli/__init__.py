@@ -23,7 +23,7 @@ import sys
 
 from edgekit.cli import options_file
 from edgekit.core import interrupts, limits
-from edgekit.core.errors import EdgekitError, first_line, naming_cli_options
+from edgekit.core.errors import EdgekitError, did_you_mean, first_line, naming_cli_options
 from edgekit.core.version import __version__
 
 COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
@@ -52,8 +52,6 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
         if choice:  # a mistyped command or value: the closest one
-            from edgekit.core.errors import did_you_mean
-
             message += did_you_mean(choice.group(1), re.findall(r"'(.*?)'", choice.group(2)))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -182,7 +180,7 @@ class messages_on_stderr:
 def _environment_error(exc: Exception) -> str | None:
     """The last resort for an OSError of the user's environment that no earlier check caught:
     one line naming the path and the fix; None for any other error."""
-    from edgekit.core.outputs import USER_ERRNOS, user_path_error
+    from edgekit.core.outputs import USER_ERRNOS, user_path_error  # lazy: keeps `import edgekit.cli` light (hashlib)
 
     if not isinstance(exc, OSError) or exc.errno not in USER_ERRNOS:
         return None

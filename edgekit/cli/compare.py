@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 
 from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, add_output, check_max_accuracy_drop
+from edgekit.core.errors import EdgekitError, GateFailed
+from edgekit.core.outputs import check_output_file, write_output_file
 
 
 def register(sub, common):
@@ -38,8 +40,6 @@ def register(sub, common):
 
 def percent(text: str, option: str, allow_off: bool = False) -> float | None:
     """'10%' or '10' -> 0.10; 'off' -> None where allowed."""
-    from edgekit.core.errors import EdgekitError
-
     if allow_off and text.strip().lower() == "off":
         return None
     try:
@@ -53,12 +53,10 @@ def percent(text: str, option: str, allow_off: bool = False) -> float | None:
 
 
 def run(args) -> int:
-    from edgekit.core.errors import GateFailed
-    from edgekit.core.outputs import check_output_file, write_output_file
-    from edgekit.render.comparison import render
-    from edgekit.render.markdown import append_to_step_summary
-    from edgekit.results import schema
-    from edgekit.results.compare import Gates, compare
+    from edgekit.render.comparison import render  # lazy: --help imports all commands; pulls numpy
+    from edgekit.render.markdown import append_to_step_summary  # lazy: --help imports all commands; pulls numpy
+    from edgekit.results import schema  # lazy: --help imports all commands; pulls numpy
+    from edgekit.results.compare import Gates, compare  # lazy: --help imports all commands; pulls numpy
 
     gates = Gates(check_max_accuracy_drop(args),
                   percent(args.max_latency_regression, "--max-latency-regression", allow_off=True),

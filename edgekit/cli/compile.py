@@ -7,6 +7,9 @@ from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json
 from edgekit.core import limits
+from edgekit.core.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
+from edgekit.core.errors import EdgekitError
+from edgekit.core.outputs import staged_folder
 
 
 def register(sub, common):
@@ -26,11 +29,12 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.artifacts import COMPILE_NAME, atomic_write_json, new_manifest, sha256_of
-    from edgekit.core.errors import EdgekitError
-    from edgekit.core.outputs import staged_folder
-    from edgekit.hardware.npu_compile import compile_for, coverage_line, parse_targets
-    from edgekit.models.inspection import checked_tflite
+    from edgekit.hardware.npu_compile import (  # lazy: --help imports all commands; pulls numpy
+        compile_for,
+        coverage_line,
+        parse_targets,
+    )
+    from edgekit.models.inspection import checked_tflite  # lazy: --help imports all commands; pulls numpy
 
     model = checked_tflite(args.model, "compile", "what LiteRT's NPU compilers take")
     chosen = parse_targets(args.npu)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json, add_output
 from edgekit.core import limits
-from edgekit.core.config import IMAGE_RANGES
+from edgekit.core.config import IMAGE_RANGES, ConvertConfig
+from edgekit.core.outputs import check_output_file, write_output_file
 from edgekit.models.trust import TRUST_HELP
 
 
@@ -38,9 +39,7 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.converters.inputs import resolve_inputs, run_inputs
-    from edgekit.core.config import ConvertConfig
-    from edgekit.core.outputs import check_output_file, write_output_file
+    from edgekit.converters.inputs import resolve_inputs, run_inputs  # lazy: --help imports all commands; pulls numpy
 
     config = ConvertConfig(model=args.model, calib=args.calib, tflite=["int8"], onnx=[], io=args.io,
                            max_calib_samples=args.max_calib_samples, image_range=args.image_range,
@@ -49,8 +48,8 @@ def run(args) -> int:
     model_path, calib_path, name = resolve_inputs(config)
     json_path = check_output_file(args.output or Path("edgekit-out") / f"{name}-quant-debug.json", "--output",
                                   run_inputs(config, model_path, calib_path))
-    from edgekit.render.table import quant_debug_table
-    from edgekit.workflows import debug_quant as quant_debug
+    from edgekit.render.table import quant_debug_table  # lazy: --help imports all commands; pulls numpy
+    from edgekit.workflows import debug_quant as quant_debug  # lazy: --help imports all commands; pulls numpy
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = quant_debug.run(config, log)

@@ -24,7 +24,7 @@ BOARD_PACKAGES = {"numpy": "numpy", "ai-edge-litert": "ai-edge-litert numpy", "o
 
 
 def run_board(args) -> int:
-    from edgekit.runners.devices import runner_for
+    from edgekit.runners.devices import runner_for  # lazy: --help imports all commands; pulls pydantic
 
     board = runner_for(args.device, args.devices, args.remote_python)
     try:
@@ -55,10 +55,10 @@ def run(args) -> int:
     if args.device and args.device != "local":
         return run_board(args)
     if args.devices:  # read and checked whole even for this machine, as bench does
-        from edgekit.runners.devices import find
+        from edgekit.runners.devices import find  # lazy: --help imports all commands; pulls pydantic
 
         find("local", args.devices)
-    from edgekit.runtimes.environment import describe
+    from edgekit.runtimes.environment import describe  # lazy: --help imports all commands; pulls numpy
 
     info = describe()
     if args.json:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json, note_renamed
 from edgekit.core import limits
+from edgekit.core.errors import EdgekitError
+from edgekit.hardware.c_array import export
 
 
 def register(sub, common):
@@ -27,9 +29,7 @@ def register(sub, common):
 def run(args) -> int:
     import json
 
-    from edgekit.core.errors import EdgekitError
-    from edgekit.hardware.c_array import export
-    from edgekit.models.inspection import checked_tflite
+    from edgekit.models.inspection import checked_tflite  # lazy: --help imports all commands; pulls numpy
 
     out = args.out
     if isinstance(args.c_array, str):  # the former `--c-array OUT`, kept for a release

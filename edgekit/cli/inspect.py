@@ -10,6 +10,8 @@ import textwrap
 
 from edgekit.cli.vocabulary import add_json
 from edgekit.core import limits
+from edgekit.core.errors import EdgekitError
+from edgekit.core.units import human_size
 
 
 def register(sub, common):
@@ -29,16 +31,15 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.errors import EdgekitError
-    from edgekit.measure.targets import parse_options
-    from edgekit.models.inspection import inspect_model
+    from edgekit.measure.targets import parse_options  # lazy: --help imports all commands; pulls numpy
+    from edgekit.models.inspection import inspect_model  # lazy: --help imports all commands; pulls numpy
 
     options = parse_options(args.delegate_option, "--delegate-option")
     if options and not args.delegate:
         raise EdgekitError("--delegate-option needs --delegate LIB (the delegate library it is for)")
     delegates = None
     if args.delegates or args.delegate:  # first: a delegate that does not load prints nothing else
-        from edgekit.hardware.delegates import delegate_report
+        from edgekit.hardware.delegates import delegate_report  # lazy: --help imports all commands; pulls numpy
 
         delegates = delegate_report(args.model, args.delegate, options)
     info = inspect_model(args.model)
@@ -101,8 +102,6 @@ def delegate_lines(report: dict) -> list[str]:
 
 def cost_lines(info: dict) -> list[str]:
     """How the weights are stored, the MACs per op type and in total, and the activation memory."""
-    from edgekit.core.units import human_size
-
     lines = []
     for weights in info.get("weights", []):
         lines += _wrapped(weights["summary"])

@@ -10,6 +10,8 @@ import logging
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.cli.vocabulary import add_json
 from edgekit.core import limits
+from edgekit.core.config import ConvertConfig
+from edgekit.core.errors import EdgekitError
 from edgekit.models.trust import TRUST_HELP
 
 
@@ -28,15 +30,12 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.config import ConvertConfig
-    from edgekit.core.errors import EdgekitError
-
     config = ConvertConfig(model=args.model, out=args.out, trust_model_code=args.trust_model_code,
                            **optimization_values(args))
     if not config.optimizes:
         raise EdgekitError("nothing to do: give at least one of --prune, --prune-structure, --cluster, --qat")
-    from edgekit.render.table import optimization_summary
-    from edgekit.workflows.optimize import optimize_to_folder
+    from edgekit.render.table import optimization_summary  # lazy: --help imports all commands; pulls numpy
+    from edgekit.workflows.optimize import optimize_to_folder  # lazy: --help imports all commands; pulls numpy
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = optimize_to_folder(config, log, verbose=not args.quiet)

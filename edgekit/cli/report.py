@@ -7,6 +7,7 @@ import logging
 import sys
 
 from edgekit.cli.vocabulary import add_max_accuracy_drop, add_output, check_max_accuracy_drop
+from edgekit.core.outputs import check_output_file, write_output_file
 
 FORMATS = ("md", "html", "json")
 
@@ -23,8 +24,7 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.outputs import check_output_file, write_output_file
-    from edgekit.results import schema
+    from edgekit.results import schema  # lazy: --help imports all commands; pulls numpy
 
     tolerance = check_max_accuracy_drop(args)
     inputs = [("results file", schema.results_path(args.results))]
@@ -33,11 +33,14 @@ def run(args) -> int:
     if args.format == "json":
         text = schema.to_text(results)
     elif args.format == "html":
-        from edgekit.render.html import render
+        from edgekit.render.html import render  # lazy: --help imports all commands; pulls numpy
 
         text = render(results, tolerance)
     else:
-        from edgekit.render.markdown import append_to_step_summary, render
+        from edgekit.render.markdown import (  # lazy: --help imports all commands; pulls numpy
+            append_to_step_summary,
+            render,
+        )
 
         text = render(results, tolerance)
         append_to_step_summary(text)

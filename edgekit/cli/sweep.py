@@ -31,7 +31,7 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.workflows import sweep
+    from edgekit.workflows import sweep  # lazy: --help imports all commands; pulls numpy
 
     suite = sweep.load_suite(args.suite, args.quick)
     results = sweep.run(suite, args.out.resolve(), logging.getLogger("edgekit").info, args.ray,

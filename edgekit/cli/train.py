@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgekit import zoo
 from edgekit.cli.vocabulary import add_json
+from edgekit.core.errors import EdgekitError
 
 
 def register(sub, common):
@@ -26,15 +27,13 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.errors import EdgekitError
-
     recipe = zoo.recipe_module(args.name).RECIPE
     if args.data and "real_data" not in recipe:
         takers = [n for n in zoo.names() if "real_data" in zoo.recipe_module(n).RECIPE]
         raise EdgekitError(f"{args.name} trains on its own data set; --data is for {', '.join(takers)}")
     if args.epochs is not None and args.epochs < 1:
         raise EdgekitError(f"--epochs {args.epochs} must be at least 1")
-    from edgekit.zoo.training import train
+    from edgekit.zoo.training import train  # lazy: --help imports all commands; pulls numpy
 
     root = Path(args.root) if args.root else zoo.REPO_ROOT
     card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,

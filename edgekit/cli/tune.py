@@ -8,14 +8,16 @@ import logging
 
 from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, check_max_accuracy_drop
 from edgekit.core import limits
-from edgekit.core.config import IMAGE_RANGES
+from edgekit.core.config import IMAGE_RANGES, ConvertConfig
+from edgekit.core.errors import GateFailed
+from edgekit.hardware.mcu import BOARDS, budget
+from edgekit.measure.targets import parse_threads
 from edgekit.models.trust import TRUST_HELP
+from edgekit.render.table import tune_table
+from edgekit.workflows.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES, TuneSettings, parse_budget, tune
 
 
 def register(sub, common):
-    from edgekit.hardware.mcu import BOARDS
-    from edgekit.workflows.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES
-
     p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
                        description=__doc__.strip())
     p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
@@ -55,13 +57,6 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit.core.config import ConvertConfig
-    from edgekit.core.errors import GateFailed
-    from edgekit.hardware.mcu import budget
-    from edgekit.measure.targets import parse_threads
-    from edgekit.render.table import tune_table
-    from edgekit.workflows.tune import TuneSettings, parse_budget, tune
-
     board = budget(args.mcu, args.mcu_ram, args.mcu_flash)
     settings = TuneSettings(
         max_drop=check_max_accuracy_drop(args), budget_seconds=parse_budget(args.budget),

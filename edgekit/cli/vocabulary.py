@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
+from edgekit.core.errors import EdgekitError
 
 
 def note_renamed(prog: str, old: str, new: str) -> None:
@@ -72,8 +73,6 @@ def add_max_accuracy_drop(parser, what: str, old: str | None = None) -> None:
 
 
 def check_max_accuracy_drop(args) -> float:
-    from edgekit.core.errors import EdgekitError
-
     if not args.max_accuracy_drop >= 0:  # also NaN
         raise EdgekitError(f"--max-accuracy-drop {args.max_accuracy_drop:g} must be 0 or more (points)")
     return args.max_accuracy_drop

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from edgekit import zoo
 from edgekit.cli.vocabulary import add_json
 
 
@@ -14,8 +15,7 @@ def register(sub, common):
 
 
 def run(args) -> int:
-    from edgekit import zoo
-    from edgekit.render.table import render
+    from edgekit.render.table import render  # lazy: --help imports all commands; pulls numpy
 
     entries = zoo.catalogue()
     if args.json:

@@ -17,7 +17,7 @@ import numpy as np
 from edgekit.core import limits
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import EdgekitError, first_line, unreadable
-from edgekit.core.files import _check_npy_header, check_npz, check_regular
+from edgekit.core.files import _check_npy_header, check_npz, check_regular, special_kind
 from edgekit.core.units import human_size
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -130,8 +130,6 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict:
 
 def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_samples=None) -> dict:
     from PIL import Image
-
-    from edgekit.core.files import special_kind
 
     if len(inputs) != 1 or len(inputs[0].shape) not in (3, 4):
         raise EdgekitError(f"calibration data {folder}: an image folder needs a model with one "

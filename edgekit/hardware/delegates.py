@@ -23,7 +23,11 @@ import re
 from pathlib import Path
 
 from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
-from edgekit.core.lazy_imports import quiet_stderr
+from edgekit.core.lazy_imports import quiet_stderr, tensorflow
+from edgekit.hardware.npu_compile import delegate_entry
+from edgekit.models.inspection import inspect_model
+from edgekit.runtimes.litert import load_delegate
+from edgekit.runtimes.litert_guard import check_model
 
 GPU_DELEGATE_LIBRARY = "libtensorflowlite_gpu_delegate.so"
 GPU_STATIC = "gpu (static check by TFLite's analyzer)"
@@ -35,9 +39,6 @@ def delegate_report(path: str | Path, delegate: str | None = None,
     each node of the main subgraph runs. `delegate` is an external delegate library, which must
     load (EdgekitError otherwise)."""
     from ai_edge_litert import interpreter as litert
-
-    from edgekit.models.inspection import inspect_model
-    from edgekit.runtimes.litert_guard import check_model
 
     path = Path(path)
     if path.suffix == ".onnx":
@@ -72,7 +73,6 @@ def delegate_report(path: str | Path, delegate: str | None = None,
     if external is not None:
         entry = _apply(path, Path(delegate).name, names, _builtin_only(), [external])
         report["delegates"].append({**entry, "library": delegate, "options": options})
-    from edgekit.hardware.npu_compile import delegate_entry
 
     report["delegates"].append(delegate_entry(path, info["ops"]))
     if info["subgraphs"] > 1:
@@ -100,8 +100,6 @@ def _node_names(path: Path) -> list[str]:
 
 def _load(library: str, options: dict):
     """The delegate in `library`, or BackendUnavailable with the reason."""
-    from edgekit.runtimes.litert import load_delegate
-
     return load_delegate(library, {str(k): str(v) for k, v in options.items()})
 
 
@@ -165,8 +163,6 @@ def _skipped(name: str, reason: str) -> dict:
 
 def _gpu_static_check(path: Path, names: list[str]) -> dict:
     try:
-        from edgekit.core.lazy_imports import tensorflow
-
         tf = tensorflow()
         analyze = tf.lite.experimental.Analyzer.analyze
     except (ImportError, AttributeError) as exc:

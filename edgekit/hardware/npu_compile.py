@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgekit.core import python_child
 from edgekit.core.errors import EdgekitError, did_you_mean, last_line
+from edgekit.models.inspection import inspect_tflite
 
 # vendor: (the module of its Target class, where its SDK comes from)
 VENDORS = {
@@ -114,8 +115,6 @@ def compile_error(log: str, limit: int = 300) -> str:
 def coverage(stats: str, compiled: Path) -> dict:
     """Ops offloaded per subgraph (LiteRT's partition statistics) and the ops left on the CPU:
     every op of the compiled file but the dispatch ops that hold the NPU's bytecode."""
-    from edgekit.models.inspection import inspect_tflite
-
     subgraphs = [{"subgraph": int(g[0]), "offloaded": int(g[2]), "ops": int(g[3]), "partitions": int(g[4])}
                  for g in _STATS.findall(stats)]
     ops = inspect_tflite(compiled)["ops"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from edgekit.core.errors import EdgekitError, did_you_mean, option
+from edgekit.runtimes import RUNTIMES
 
 ARTIFACT_FORMATS = ("tflite", "onnx")
 KERNEL_ALIASES = {"xnnpack": "xnnpack", "builtin": "builtin", "default-kernels": "builtin",
@@ -109,8 +110,6 @@ def _defaults(settings: TargetSettings, formats: set[str]) -> list[str]:
 def _ort_providers() -> list[str]:
     """The providers edgekit always reports on, then any other this onnxruntime build lists
     (except Azure's, which sends the model to a cloud endpoint rather than running it here)."""
-    from edgekit.runtimes import RUNTIMES
-
     here = RUNTIMES["onnxruntime"].providers() if RUNTIMES["onnxruntime"].available()[0] else []
     return [p for p in dict.fromkeys([*ORT_DEFAULT_PROVIDERS, *here]) if p not in REMOTE_PROVIDERS]
 

@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+from edgekit.core.units import human_size
+
 ALIGNMENT = 64  # LiteRT's kDefaultTensorAlignment
 ARENA_NOTE = ("LiteRT's arena with its builtin kernels: tensors by lifetime, largest first, 64-byte aligned, "
               "with CONV_2D's im2col scratch; XNNPACK, its default on CPU, plans the ops it takes in a workspace "
@@ -147,7 +149,6 @@ def _stored_weights(ops, graph, constant, nbytes, type_names) -> list[dict]:
                 entry = found[("dynamic", weights)]
                 entry["ops"] += 1
                 entry["bytes"] += nbytes(ins[1])
-    from edgekit.core.units import human_size
 
     def summary(how: str, dtype: str, entry: dict) -> str:
         plural = "s" if entry["ops"] != 1 else ""

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core import limits
+from edgekit.core import limits, python_child
 from edgekit.core.archives import check_zip
 from edgekit.core.artifacts import TensorSpec, sha256_of, size_of
 from edgekit.core.errors import EdgekitError, first_line, unreadable
 from edgekit.core.files import special_kind
 from edgekit.core.lazy_imports import tensorflow
 from edgekit.models import trust
+from edgekit.models.trust import config_objects
 
 SAVEDMODEL = "savedmodel"
 KERAS3 = "keras3"
@@ -211,8 +212,6 @@ class SourceModel:
                 until: float | None = None) -> dict[str, np.ndarray]:
         """The outputs on every sample; with `until` (a time.monotonic() value), on the first samples
         only when a call ends after it."""
-        from edgekit.models.loading import predict_batch
-
         tf = tensorflow()
         batch_size = batch_size or predict_batch(feeds)
         count = len(next(iter(feeds.values())))
@@ -362,8 +361,6 @@ H5_PROBE_SECONDS = 10  # a real model.h5 is read in well under a second
 def _h5_attrs(path: Path, size: int, mtime: int) -> dict:
     import subprocess
 
-    from edgekit.core import python_child
-
     try:
         probe = subprocess.run(python_child.command("-c", _H5_PROBE, str(path)), capture_output=True, text=True,
                                timeout=H5_PROBE_SECONDS, env=python_child.environment())
@@ -386,8 +383,6 @@ QAT_LAYERS = {"QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2"}
 
 def is_qat_config(config) -> bool:
     """Whether a stored Keras config holds quantization-aware-training wrappers."""
-    from edgekit.models.trust import config_objects
-
     return any(node["class_name"] in QAT_LAYERS for node in config_objects(config))
 
 

@@ -55,6 +55,7 @@ import re
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, first_line, switch
+from edgekit.core.lazy_imports import tensorflow
 
 TRUST_HELP = ("load and run a model even if its graph or layers can touch files, the network or Python "
               "(Lambda, file I/O ops, custom objects): only for a model whose source you trust")
@@ -134,8 +135,6 @@ def check_saved_model(path: Path) -> None:
 
 def saved_model_findings(path: Path) -> list[str]:
     """What in a SavedModel folder's graphs reaches outside tensor math, in words (empty: nothing)."""
-    from edgekit.core.lazy_imports import tensorflow
-
     tensorflow()  # quietly, before the protobuf classes import it
     from tensorflow.python.framework import op_def_registry
 
@@ -435,8 +434,6 @@ def pure_tf_function(symbol) -> bool:
 
 def _node_def_problem(label: str, node_def) -> str | None:
     """tf-keras's TensorFlowOpLayer runs the raw NodeDef its config holds: check it as a graph op."""
-    from edgekit.core.lazy_imports import tensorflow
-
     tensorflow()
     from google.protobuf import json_format
     from tensorflow.core.framework import node_def_pb2

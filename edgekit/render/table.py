@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from edgekit.core.units import human_size
+from edgekit.measure.fidelity import judged_by_max_abs
 from edgekit.measure.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.render import terminal
 from edgekit.results.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
+from edgekit.results.summary import not_run, recommend
 
 # Columns left out first, in this order, when a table is wider than the terminal; the others
 # (what was run, its latency and its task metric) always stay, their names folded if need be.
@@ -99,8 +101,6 @@ def optimization_summary(report: dict) -> str:
 
 def sqnr_cell(fid: dict) -> str:
     """SQNR, or "const" where every output of the float model was near-constant (not judged)."""
-    from edgekit.measure.fidelity import judged_by_max_abs
-
     return "const" if judged_by_max_abs(fid) else f"{fid['sqnr_db']:.1f}"
 
 
@@ -135,8 +135,6 @@ def bench_table(model: dict, settings: dict | None = None) -> str:
     """One row per (model file, target) that ran: latency, cold start, throughput, memory, the
     task metric and fidelity against the float model; skipped and failed targets below (with the
     run's `settings`, the targets nobody asked for folded into one line, as in the reports)."""
-    from edgekit.results.summary import not_run, recommend  # summary builds on this module's helpers
-
     data = model["data"]
     metric = data["metric"]
     headers = ["artifact", "target", "size", "p50 us", "p99 us", "spread", "cold ms", "batch/s", "peak MB"]

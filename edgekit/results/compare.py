@@ -26,6 +26,7 @@ import statistics
 
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.core.units import human_size
+from edgekit.data.metrics import METRICS, drop_points
 from edgekit.results.schema import is_mean, record_key, target_label, typical_latency
 
 NOISE_SIGMAS = 2.0  # about a 95% band for the difference of two noisy medians
@@ -147,8 +148,6 @@ class _ModelComparison:
         old, new = (b.get("accuracy") or {}).get("value"), (c.get("accuracy") or {}).get("value")
         if old is None or new is None or not self.same_data or self.metric is None:
             return "ok", ["-", "-"]
-        from edgekit.data.metrics import METRICS, drop_points
-
         if self.metric not in METRICS:
             return self.note(FAIL, c, f"the metric {self.metric!r} is not one edgekit scores "
                                       f"({', '.join(METRICS)}): accuracy cannot be judged"), ["-", "-"]

@@ -20,6 +20,8 @@ import re
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, first_line, unreadable
+from edgekit.core.outputs import write_output_file
+from edgekit.data.metrics import METRICS
 
 SCHEMA_VERSION = 2
 KIND = "edgekit-bench"
@@ -60,8 +62,6 @@ def results_path(path: str | Path) -> Path:
 
 def write(path: str | Path, results: dict) -> Path:
     """Write a results file atomically, making its folder: how bench, convert and the suite save one."""
-    from edgekit.core.outputs import write_output_file
-
     write_output_file(Path(path), to_text(results))
     return Path(path)
 
@@ -306,8 +306,6 @@ def _check_model(check: _Checker, model: dict, where: str) -> None:
     data_block = check.need(model, "data", dict, where)
     metric = check.need(data_block, "metric", str, f"{where}.data", optional=True)
     if metric is not None:
-        from edgekit.data.metrics import METRICS
-
         if metric not in METRICS:
             check.fail(f"{where}.data.metric", f"is {json.dumps(metric)[:60]}, not a metric edgekit scores "
                                                f"({', '.join(METRICS)})")

@@ -12,6 +12,8 @@ import re
 
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.core.units import human_size
+from edgekit.measure.targets import KERNEL_ALIASES
+from edgekit.results.compare import NOISE_SIGMAS, _spread
 from edgekit.results.schema import is_mean, latency_cell, target_label, typical_latency
 
 DEFAULT_TOLERANCE = DEFAULT_MAX_ACCURACY_DROP  # points of the task metric a recommended variant may lose
@@ -203,8 +205,6 @@ def unrequested(model: dict, settings: dict | None) -> dict[tuple, list[str]]:
 
 def _named_targets(spec: str | None) -> set[str]:
     """The targets a --runtime value names one by one ("litert" alone names none of its targets)."""
-    from edgekit.measure.targets import KERNEL_ALIASES
-
     named = set()
     for name in (spec or "").split(","):
         runtime, _, variant = name.strip().partition(":")
@@ -275,8 +275,6 @@ def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendati
 def noise_us(a: dict, b: dict) -> float:
     """How far apart two records' latencies may lie by noise alone, in us: the band `compare`
     judges a change by, from the spread each run recorded."""
-    from edgekit.results.compare import NOISE_SIGMAS, _spread  # compare renders with markdown, which uses this
-
     try:
         return NOISE_SIGMAS * math.hypot(_spread(a) * typical_latency(a), _spread(b) * typical_latency(b))
     except (KeyError, TypeError):  # a hand-written file without the spread: only equal latencies tie

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from edgekit.core.errors import EdgekitError
+from edgekit.core.schemas import read_toml, validate
 
 ADB_TARGET = re.compile(r"^adb(?:://(?P<serial>[A-Za-z0-9._:-]+))?$")
 SSH_TARGET = re.compile(r"^(?:ssh://)?(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._:-]+?)(?::(?P<port>\d+))?$")
@@ -54,8 +55,6 @@ class PhoneEntry(BaseModel):
 
 def read(path: Path) -> dict[str, BoardEntry | PhoneEntry]:
     """Every device the file names, each checked."""
-    from edgekit.core.schemas import read_toml, validate
-
     table = read_toml(path, f"devices file {path}", "give a TOML file of [name] tables (see `edgekit bench --help`)")
     devices = {}
     for name, entry in table.items():

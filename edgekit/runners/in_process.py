@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from edgekit.measure import harness
 from edgekit.runners.base import Job, Runner
+from edgekit.runtimes import RUNTIMES
 
 
 class InProcessRunner(Runner):
     kind = "in-process"
 
     def _measure_impl(self, job: Job, deadline):
-        from edgekit.runtimes import RUNTIMES
-
         runtime = RUNTIMES[job.runtime]
         return harness.measure(lambda: runtime.open(job.artifact, **job.options), job.latency_feeds, job.eval_inputs,
                                job.runs, job.warmup, job.batch, deadline, job.share)

@@ -16,6 +16,13 @@ import sys
 import threading
 import time
 
+from edgekit.core.errors import BackendUnavailable
+from edgekit.measure.harness import measure as harness_measure
+from edgekit.runners import protocol
+from edgekit.runtimes import RUNTIMES
+from edgekit.runtimes.environment import fingerprint
+from edgekit.runtimes.messages import failure
+
 
 class _TimeUp(Exception):
     pass
@@ -31,9 +38,6 @@ class _Deadline:
 
 
 def main() -> int:
-    from edgekit.runners import protocol
-    from edgekit.runtimes.environment import fingerprint
-
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what a runtime prints to stdout goes to stderr, never into the protocol
     source = sys.stdin.buffer
@@ -83,11 +87,6 @@ def _ends_if_the_host_leaves(fd: int):
 
 def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     """One measure message: the reply header and the evaluation outputs."""
-    from edgekit.core.errors import BackendUnavailable
-    from edgekit.measure.harness import measure as harness_measure
-    from edgekit.runtimes import RUNTIMES
-    from edgekit.runtimes.messages import failure
-
     feeds = [{k.split("/", 2)[2]: v for k, v in arrays.items() if k.startswith(f"latency/{i}/")}
              for i in range(job["feeds"])]
     evaluation = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("eval/")} or None

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 
+from edgekit.core.lazy_imports import tensorflow
 from edgekit.core.version import __version__
+from edgekit.runtimes import RUNTIMES
 
 PACKAGES = ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
             "onnxruntime", "onnxruntime-gpu", "ai-edge-litert", "tflite-micro", "numpy")
@@ -66,16 +68,12 @@ def gpus() -> dict:
             driver = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         except (OSError, subprocess.TimeoutExpired):
             pass
-    from edgekit.core.lazy_imports import tensorflow
-
     visible = [d.name for d in tensorflow().config.list_physical_devices("GPU")]
     return {"nvidia_smi": driver, "tensorflow": visible}
 
 
 def backends(gpu_info: dict) -> dict[str, dict]:
     """Every backend edgekit knows, with whether it can run here and why not."""
-    from edgekit.runtimes import RUNTIMES
-
     table = {}
     for name, runtime in RUNTIMES.items():
         ok, detail = runtime.available()
@@ -108,7 +106,6 @@ def fingerprint() -> dict:
 
 def describe() -> dict:
     gpu_info = gpus()
-    from edgekit.runtimes import RUNTIMES
 
     ort_ok = RUNTIMES["onnxruntime"].available()[0]
     return {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgekit.core.errors import BackendUnavailable
 from edgekit.core.lazy_imports import tensorflow
+from edgekit.models.loading import load_model
 from edgekit.runtimes.base import Runtime, Session
 
 DEVICES = ("cpu", "gpu")
@@ -32,8 +33,6 @@ class KerasRuntime(Runtime):
         gpus = tensorflow().config.list_physical_devices("GPU")
         if device == "gpu" and not gpus:
             raise BackendUnavailable("TensorFlow sees no GPU (a CUDA build and a visible device are needed)")
-        from edgekit.models.loading import load_model
-
         return KerasSession(load_model(path, trust_model_code), f"/{device.upper()}:0")
 
 

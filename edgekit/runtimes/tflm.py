@@ -23,6 +23,7 @@ from edgekit.core import python_child
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.core.lazy_imports import quiet_stderr
+from edgekit.models.inspection import inspect_tflite
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.messages import explain, plain
 
@@ -55,8 +56,6 @@ class TFLMSession(Session):
     batch = 1  # a microcontroller's model has fixed shapes; TFLite Micro cannot resize them
 
     def __init__(self, path: Path):
-        from edgekit.models.inspection import inspect_tflite
-
         self.path = path
         self.content = path.read_bytes()
         info = inspect_tflite(path)

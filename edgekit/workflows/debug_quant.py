@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.converters import selective
+from edgekit.converters.inputs import require_calibration, resolve_inputs
 from edgekit.core.lazy_imports import quiet_stderr, tensorflow
 from edgekit.measure import fidelity
+from edgekit.models.loading import load_model
 from edgekit.runtimes import for_format
+from edgekit.workflows.convert import prepare
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
@@ -31,10 +34,6 @@ ROUNDING_ONLY = 1 / math.sqrt(12)  # RMS error of uniform rounding, in quantizat
 
 def run(config, log=None) -> dict:
     """Rank the layers of `config.model`'s full-int8 conversion by their quantization error."""
-    from edgekit.converters.inputs import require_calibration, resolve_inputs
-    from edgekit.models.loading import load_model
-    from edgekit.workflows.convert import prepare
-
     log = log or logger.info
     model_path, calib_path, name = resolve_inputs(config)
     require_calibration(calib_path, model_path, "debug-quant ranks layers by their int8 error on real inputs, so it")

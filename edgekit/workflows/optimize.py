@@ -8,12 +8,22 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from edgekit import zoo
+from edgekit.converters.inputs import model_name, run_inputs
+from edgekit.core import interrupts
+from edgekit.core.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
 from edgekit.core.config import ConvertConfig, structure_of
 from edgekit.core.lazy_imports import tensorflow
+from edgekit.core.outputs import staged_folder
 from edgekit.data.metrics import evaluation
-from edgekit.measure.evaluation import Task, require_task
-from edgekit.models.loading import KERAS3, load_keras_model
+from edgekit.measure.evaluation import Task, require_task, task_for
+from edgekit.models.loading import KERAS3, load_keras_model, load_model
+from edgekit.optimize.clustering import cluster, cluster_report
 from edgekit.optimize.fine_tune import FineTuning
+from edgekit.optimize.fold import dense_batch_norms, fold_dense_batch_norm
+from edgekit.optimize.pruning import prune, sparsity_report
+from edgekit.optimize.qat import quantize_aware
+from edgekit.optimize.rebuild import to_tf_keras
 
 
 @dataclasses.dataclass
@@ -29,14 +39,10 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
                                           "quantization-aware training")
     rebuilt = flavour == KERAS3
     if rebuilt:  # the optimization toolkit accepts only tf-keras models (docs/DESIGN.md, pitfall 2)
-        from edgekit.optimize.rebuild import to_tf_keras
-
         log("rebuilding the Keras 3 model in tf-keras (outputs checked to 1e-5)")
         model = to_tf_keras(model)
     folded = []
     if config.qat:  # QAT of batch norm after Dense converts wrongly: fold it first (see fold.py)
-        from edgekit.optimize.fold import dense_batch_norms, fold_dense_batch_norm
-
         folded = sorted(dense_batch_norms(model))
         if folded:
             log(f"folding batch norm {', '.join(folded)} into the Dense layers before them "
@@ -56,8 +62,6 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
 
     pruned = bool(config.prune or config.prune_structure)
     if pruned:
-        from edgekit.optimize.pruning import prune, sparsity_report
-
         structure = structure_of(config.prune_structure) if config.prune_structure else None
         sparsity = structure[0] / structure[1] if structure else config.prune
         log(f"pruning to {config.prune_structure or f'{sparsity:.0%}'} sparsity, fine-tuning "
@@ -67,17 +71,12 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
                          "constant M:N" if structure else "polynomial decay from 0, small layers dense"},
                model, sparsity=sparsity_report(model, targets, structure))
     if config.cluster:
-        from edgekit.optimize.clustering import cluster, cluster_report
-        from edgekit.optimize.pruning import sparsity_report
-
         log(f"clustering weights to {config.cluster} centroids per layer, fine-tuning {tuning.epochs} epochs")
         model = cluster(model, tuning, config.cluster, preserve_sparsity=pruned)
         record("cluster", {"clusters": config.cluster, "preserve_sparsity": pruned}, model,
                distinct_values=cluster_report(model), sparsity=sparsity_report(model))
     qat_model = None
     if config.qat:
-        from edgekit.optimize.qat import quantize_aware
-
         scheme = ("cluster- and sparsity-preserving" if config.cluster and pruned else
                   "cluster-preserving" if config.cluster else "sparsity-preserving" if pruned else "default")
         log(f"quantization-aware training ({scheme} 8-bit scheme), {tuning.epochs} epochs")
@@ -99,14 +98,6 @@ def _seed(seed: int) -> None:
 
 def optimize_to_folder(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
     """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
-    from edgekit import zoo
-    from edgekit.converters.inputs import model_name, run_inputs
-    from edgekit.core import interrupts
-    from edgekit.core.artifacts import OPTIMIZATION_NAME, atomic_save_model, atomic_write_json, new_manifest, sha256_of
-    from edgekit.core.outputs import staged_folder
-    from edgekit.measure.evaluation import task_for
-    from edgekit.models.loading import load_model
-
     log = log or logging.getLogger(__name__).info
     model_path, zoo_model = zoo.resolve_model(config.model, ".keras or .h5 file")
     name = zoo_model or model_name(model_path)

@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS
 from edgekit.core.errors import EdgekitError, did_you_mean
+from edgekit.core.schemas import read_json, validate
+from edgekit.measure import targets
 
 STRICT = ConfigDict(strict=True, extra="forbid")
 CORES = os.cpu_count() or 1
@@ -57,8 +59,6 @@ def _alone(names: list[str]) -> list[str]:  # [] builds none, as ["none"]
 
 
 def _runtime(name: str) -> str:
-    from edgekit.measure import targets
-
     try:
         targets.parse(name, targets.TargetSettings(), set(targets.ARTIFACT_FORMATS))
     except EdgekitError:
@@ -123,8 +123,6 @@ Suite = create_model(
 def read(path, quick: bool) -> dict[str, Any]:
     """The suite at `path` as a dict of its fields (`quick`: with its quick fields in place), each
     model as {"model": ..., "calib": ...}; one line and exit 2 for anything that does not fit."""
-    from edgekit.core.schemas import read_json, validate
-
     source, fix = f"suite {path}", "give a JSON file like benchmarks/suite.json"
     suite = validate(Suite, read_json(path, source, fix), source, fix)
     fields = suite.model_dump(exclude={"quick", "about"})

@@ -14,18 +14,23 @@ import json
 import os
 from pathlib import Path
 
-from edgekit.core.artifacts import SWEEP_NAME
+from edgekit import zoo
+from edgekit.converters.inputs import model_name, needs_calibration
+from edgekit.core.artifacts import SWEEP_NAME, new_manifest
 from edgekit.core.errors import EdgekitError
+from edgekit.core.outputs import check_output_folder, staged_folder, write_output_file
 from edgekit.core.progress import Progress
+from edgekit.render import html, markdown
+from edgekit.results import schema
+from edgekit.results.schema import combine
+from edgekit.workflows import suite as suite_file
+from edgekit.workflows import sweep_ray as sweep_on_ray
 from edgekit.workflows.sweep_jobs import DEFAULT_DEVICE, REPO, convert_model, measure_model
 
 
 def load_suite(path: Path, quick: bool) -> dict:
     """The suite's fields (edgekit/workflows/suite.py: each checked), its models by name, and the model
     files and calibration sets of those that are not zoo models ("sources")."""
-    from edgekit.converters.inputs import needs_calibration
-    from edgekit.workflows import suite as suite_file
-
     suite = suite_file.read(path, quick)
     suite = {**suite, **_sources(suite["models"], path)}
     calibrated = [v for fmt in ("tflite", "onnx") for v in suite[fmt] if needs_calibration(fmt, v)]
@@ -42,9 +47,6 @@ def _sources(entries: list[dict], path: Path) -> dict:
     entry is a zoo name or a model's path, with its calibration set, paths being relative to the
     suite's folder (on a cluster, every node must see them at that path). A zoo model is found on
     each node, in its own installation."""
-    from edgekit import zoo
-    from edgekit.converters.inputs import model_name
-
     names, sources = [], {}
     for entry in entries:
         given, calib = entry["model"], entry["calib"]
@@ -72,11 +74,7 @@ def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int
         suite_path: Path | None = None, option: str = "--out") -> dict:
     """The suite here (ray_address None) or on the Ray cluster at ray_address ("": RAY_ADDRESS,
     else a new one here); its results, with everything written to `out`."""
-    from edgekit.core.outputs import check_output_folder, staged_folder
-
     if ray_address is not None:
-        from edgekit.workflows import sweep_ray as sweep_on_ray
-
         sweep_on_ray.import_ray()  # before any work: say how to install it
     inputs = read_paths(suite, suite_path)
     check_output_folder(out, inputs, option)  # before connecting; staged_folder checks once more
@@ -111,8 +109,6 @@ def run_here(suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = 
     import socket
     import time
 
-    from edgekit.results.schema import combine
-
     parts, start, converting = [], time.monotonic(), 0.0
     with Progress(2 * len(suite["models"]), "suite", log=log) as bar:
         for i, name in enumerate(suite["models"]):
@@ -134,11 +130,6 @@ def run_here(suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = 
 
 def write_results(results: dict, record: dict, out: Path) -> None:
     """results.json with its Markdown and HTML reports, and sweep.json."""
-    from edgekit.core.artifacts import new_manifest
-    from edgekit.core.outputs import write_output_file
-    from edgekit.render import html, markdown
-    from edgekit.results import schema
-
     schema.write(out / schema.RESULTS_NAME, results)
     write_output_file(out / "report.md", markdown.render(results))
     write_output_file(out / "report.html", html.render(results))

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, first_line
+from edgekit.results.schema import combine
 from edgekit.workflows import sweep_jobs
 
 RETRIES = 2
@@ -125,8 +126,6 @@ class Cluster:
     def run(self, suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = None) -> tuple[dict, dict]:
         """The suite's results, with where each job ran; artifacts gathered into out/artifacts (the
         rows name them in `shown`, where `out` will be moved)."""
-        from edgekit.results.schema import combine
-
         ray = self.ray
         device = f"device:{suite.get('device', sweep_jobs.DEFAULT_DEVICE)}"
         transport = SharedFolder(suite["shared"]) if suite.get("shared") else ObjectStore()

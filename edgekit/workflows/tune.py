@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from edgekit.converters import selective
+from edgekit.converters.inputs import needs_calibration, resolve_inputs, run_inputs, without_calibration
 from edgekit.core import interrupts, limits
 from edgekit.core.artifacts import TUNE_NAME, atomic_write_bytes, atomic_write_json, new_manifest
 from edgekit.core.config import ConvertConfig
@@ -25,7 +26,11 @@ from edgekit.core.errors import ConversionFailed, EdgekitError
 from edgekit.core.outputs import staged_folder
 from edgekit.hardware.mcu import Budget
 from edgekit.measure import subjects, targets
+from edgekit.measure.evaluation import require_task
+from edgekit.models.loading import load_model
 from edgekit.workflows.bench import BenchSettings, Measure
+from edgekit.workflows.convert import plan, prepare
+from edgekit.workflows.debug_quant import layer_errors
 
 TFLITE_CANDIDATES = ("int8", "int8-keep", "dynamic", "int16x8", "fp16", "fp32")
 ONNX_CANDIDATES = ("int8-static", "int8-dynamic", "fp32")
@@ -74,11 +79,6 @@ def parse_budget(text: str) -> float:
 
 def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
     """Search, write <out>/<name>-tuned/ (the pick's file and tune.json), return the report."""
-    from edgekit.converters.inputs import resolve_inputs, run_inputs
-    from edgekit.measure.evaluation import require_task
-    from edgekit.models.loading import load_model
-    from edgekit.workflows.convert import prepare
-
     log = log or logging.getLogger(__name__).info
     started = time.monotonic()
     budget = limits.Deadline(settings.budget_seconds, "the search", "raise --budget")
@@ -161,8 +161,6 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
 
 def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dict]]:
     """Without calibration samples, the candidates that need none, and a row for each left out."""
-    from edgekit.converters.inputs import needs_calibration, without_calibration
-
     kept, skipped = without_calibration(
         {"tflite": settings.tflite, "onnx": settings.onnx}, {"tflite": TFLITE_CANDIDATES, "onnx": ONNX_CANDIDATES},
         "try only the candidates that need none", lambda fmt, v: v == "int8-keep" or needs_calibration(fmt, v))
@@ -172,8 +170,6 @@ def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dic
 
 def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibration, stage: Path, log):
     """(format, variant, build) in search order; build() -> (flatbuffer or graph bytes, recipe)."""
-    from edgekit.workflows.debug_quant import layer_errors
-
     shared: list = []
 
     def calibrated() -> selective.Calibrated:  # one calibration for int8 and every int8-keep
@@ -200,8 +196,6 @@ def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibrati
 
 def _planned(config: ConvertConfig, tflite: list[str], onnx: list[str], source, calibration, stage: Path):
     """Variants built as `edgekit convert` builds them."""
-    from edgekit.workflows.convert import plan
-
     chosen = dataclasses.replace(config, tflite=tflite, onnx=onnx, keep_float=[])
     for fmt, variant, make, _ in plan(chosen, source, None, calibration, stage):
         yield fmt, variant, (lambda make=make: make(None))
