@@ -191,7 +191,7 @@ def test_an_interrupt_recorded_during_the_run_stops_it_before_the_swap(tmp_path)
     script = f"""
 import os, signal
 from pathlib import Path
-from edgekit import interrupts
+from edgekit.core import interrupts
 from edgekit.core.outputs import staged_folder
 interrupts.install()
 try:

@@ -8,7 +8,7 @@ import time
 
 PRELUDE = """
 import os, signal, sys, time
-from edgekit import interrupts
+from edgekit.core import interrupts
 interrupts.install("edgekit test")
 """
 

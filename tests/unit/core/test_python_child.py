@@ -7,7 +7,7 @@ from pathlib import Path
 import edgekit
 
 PACKAGE = Path(edgekit.__file__).resolve().parent
-HELPER = PACKAGE / "python_child.py"
+HELPER = PACKAGE / "core" / "python_child.py"
 
 
 def sources():
