@@ -2,7 +2,7 @@
 that Python runs directly (`python3 worker.pyz`). The modules are found by reading the imports of
 runners/worker.py and of each module it reaches, those inside functions too, so that a module a
 runtime imports only when it runs is shipped as well. tests/cli/test_ssh_board.py runs the bundle
-where no edgekit is installed; tests/unit/test_runners.py checks that a real worker imports
+where no edgekit is installed; tests/unit/runners/test_runners.py checks that a real worker imports
 nothing the bundle lacks."""
 
 from __future__ import annotations

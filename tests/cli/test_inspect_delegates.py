@@ -9,7 +9,7 @@ import pytest
 
 from edgekit.cli import main
 from tests.conftest import run_cli
-from tests.unit.test_delegates import PROBE_DELEGATE_C
+from tests.unit.hardware.test_delegates import PROBE_DELEGATE_C
 
 
 @pytest.fixture(scope="module")

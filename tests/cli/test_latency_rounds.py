@@ -1,5 +1,5 @@
 """`bench --repeat N`: latency in interleaved rounds, each round's p50 stored, and `compare` gating
-on them (the gate's rules on constructed records are in tests/unit/test_compare.py; whether it
+on them (the gate's rules on constructed records are in tests/unit/results/test_compare.py; whether it
 holds between real runs is benchmarks/latency_gate.py)."""
 
 import json

@@ -1,6 +1,6 @@
 """An Android phone over the real adb (Debian's package, installed by .ci/run). No phone is
 attached here, so its rows are skipped with adb's own message; what the phone's tool reports is
-tested on real output in tests/unit/test_phone.py."""
+tested on real output in tests/unit/runners/test_phone.py."""
 
 import json
 import os

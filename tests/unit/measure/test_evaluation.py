@@ -7,7 +7,7 @@ import numpy as np
 
 from edgekit.data.datasets import Dataset
 from edgekit.measure.evaluation import Task
-from tests.unit.test_timing import SlowSession
+from tests.unit.measure.test_timing import SlowSession
 
 
 def _task(samples: int) -> Task:

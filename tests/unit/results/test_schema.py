@@ -182,7 +182,7 @@ def test_any_wrong_value_anywhere_is_refused_or_rendered():
     """Every field of a results file replaced (or deleted) by every kind of wrong value: the reader
     refuses it with one line, or the Markdown and HTML reports and compare (both ways) handle it.
     Nothing in between: an exception of another kind is an exit 70."""
-    from edgekit.render import html, markdown
+    from edgekit.render import comparison, html, markdown
     from edgekit.results import compare
 
     sample = sample_results()
@@ -205,7 +205,7 @@ def test_any_wrong_value_anywhere_is_refused_or_rendered():
                 markdown.render(parsed)
                 html.render(parsed)
                 for pair in ((sample_results(), parsed), (parsed, sample_results())):
-                    compare.render(compare.compare(*pair), "base.json", "now.json")
+                    comparison.render(compare.compare(*pair), "base.json", "now.json")
     assert tried > 3000 and 0 < accepted < tried  # both outcomes happen: the test can fail either way
 
 

@@ -15,7 +15,7 @@ from edgekit.models import trust
 from edgekit.models.loading import load_model, model_config
 from tests.corpus import cases
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NEVER = "edgekit-never-written.txt"  # the hostile graphs below are saved, never run
 
 

@@ -16,7 +16,7 @@ from edgekit.runners import adb, benchmark_model
 from edgekit.runners.devices import Phone, find
 from tests.results_sample import sample_results
 
-SAMPLES = Path(__file__).parent.parent / "data" / "benchmark_model"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "benchmark_model"
 
 
 def test_a_cpu_report_gives_the_timed_runs_not_the_warm_up():

@@ -1,7 +1,6 @@
 """Bounded work and safe loading: limits, archive checks, the restricted unpickler, and
 interrupts that a library swallows."""
 
-import io
 import os
 import pickle
 import time
@@ -109,19 +108,25 @@ def test_the_benchmark_deadline_stops_the_timing_loop():
     assert time.monotonic() - started < 2
 
 
-def test_cifar_batches_unpickle_only_numpy_arrays():
-    from edgekit.data.datasets import _arrays_only
+def test_cifar_batches_unpickle_only_numpy_arrays(tmp_path):
+    from edgekit.data.datasets import cifar10
 
-    batch = {b"data": np.arange(6, dtype=np.uint8), b"labels": [1, 2]}
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    batch = {b"data": np.arange(2 * 3072, dtype=np.uint32).astype(np.uint8).reshape(2, 3072), b"labels": [1, 2]}
     for protocol in (2, 4, 5):
-        assert _arrays_only(io.BytesIO(pickle.dumps(batch, protocol=protocol)))[b"labels"] == [1, 2]
+        folder = tmp_path / f"protocol-{protocol}"
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
+        assert cifar10(folder).y_test.tolist() == [1, 2]
 
     class Hostile:
         def __reduce__(self):
             return (os.system, ("touch /tmp/edgekit-pwned",))
 
-    with pytest.raises(pickle.UnpicklingError, match="system"):
-        _arrays_only(io.BytesIO(pickle.dumps(Hostile())))
+    (folder / "test_batch").write_bytes(pickle.dumps(Hostile()))
+    with pytest.raises(EdgekitError, match=r"UnpicklingError: refused to load \w+\.system"):
+        cifar10(folder)
 
 
 def test_an_interrupt_a_backend_swallowed_still_stops_the_run(monkeypatch):

@@ -21,7 +21,7 @@ from edgekit.runners.devices import Device
 from edgekit.runners.local import LocalRunner
 from edgekit.runners.ssh import SshRunner
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def test_a_message_with_arrays_crosses_a_pipe_intact():
