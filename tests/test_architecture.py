@@ -47,12 +47,6 @@ def test_the_board_bundle_holds_no_renderer_or_workflow():
     assert [m for m in modules if m.startswith(above)] == []
 
 
-# Modules whose function-level imports are being sorted out elsewhere (hoisted, or marked lazy):
-# take each off this list when it is done (the test then holds it to the rule), and remove the list when empty.
-NOT_YET_MARKED = ["edgekit/api.py", "edgekit/cli/bench.py", "edgekit/cli/convert.py", "edgekit/workflows/bench.py",
-                  "edgekit/workflows/convert.py"]
-
-
 def _imports_in_functions(node: ast.AST, in_function: bool = False):
     """Every edgekit import (absolute or relative) inside a function body, nested ones too."""
     for child in ast.iter_child_nodes(node):
@@ -74,4 +68,4 @@ def test_an_import_inside_a_function_says_why_it_is_lazy():
         for node in _imports_in_functions(ast.parse("\n".join(lines), str(path))):
             if not any("# lazy:" in lines[n - 1] for n in (node.lineno, node.end_lineno)):
                 unmarked.append(f"{path.relative_to(REPO).as_posix()}:{node.lineno}: {ast.unparse(node)}")
-    assert [u for u in unmarked if u.split(":")[0] not in NOT_YET_MARKED] == []
+    assert unmarked == []

@@ -79,7 +79,7 @@ def register(sub, common):
 
 def settings_from(args, **extra):
     """The benchmark's settings from the command's options, checked now (workflows/bench.py)."""
-    from edgekit.workflows.bench import bench_settings  # lazy: edgekit --help imports every command module
+    from edgekit.workflows.bench import bench_settings  # lazy: --help imports all commands; pulls numpy
 
     return bench_settings(args.runtime, args.threads, args.runs, args.warmup, args.batch, delegate=args.delegate,
                           delegate_options=args.delegate_option, dispatch_library=args.dispatch_library,
@@ -96,9 +96,9 @@ def resolved_config(args) -> dict:
 
 
 def run(args) -> int:
-    from edgekit.render.table import bench_table  # lazy: edgekit --help imports every command module
-    from edgekit.results import schema  # lazy: edgekit --help imports every command module
-    from edgekit.workflows.bench import measure  # lazy: edgekit --help imports every command module
+    from edgekit.render.table import bench_table  # lazy: --help imports all commands; pulls numpy
+    from edgekit.results import schema  # lazy: --help imports all commands; pulls numpy
+    from edgekit.workflows.bench import measure  # lazy: --help imports all commands; pulls numpy
 
     # the options first (a misspelt runtime is named even with a wrong path), then the models
     settings = settings_from(args, data=args.data, trust_model_code=args.trust_model_code,

@@ -81,8 +81,9 @@ def build_config(args) -> ConvertConfig:
 def run(args) -> int:
     config = build_config(args)
     bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
-    from edgekit.render.table import bench_table, conversion_table  # lazy: edgekit --help imports every command
-    from edgekit.workflows.convert import convert_and_measure, fix_hint  # lazy: (the same)
+    # lazy: --help imports all commands; these pull numpy
+    from edgekit.render.table import bench_table, conversion_table  # lazy: (as above)
+    from edgekit.workflows.convert import convert_and_measure, fix_hint  # lazy: (as above)
 
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     manifest, measured, unmeasured = convert_and_measure(config, bench_settings, log, verbose=not args.quiet,
