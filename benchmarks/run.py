@@ -57,6 +57,7 @@ def main(argv=None) -> int:
 def _run(args, log) -> int:
     from edgekit.core.outputs import write_output_file
     from edgekit.render import markdown
+    from edgekit.render.comparison import render as render_comparison
     from edgekit.results import compare, schema
 
     suite = sweep.load_suite(args.suite, args.quick)
@@ -73,7 +74,7 @@ def _run(args, log) -> int:
     gates = compare.Gates() if args.gate_latency else compare.Gates(max_latency_regression=None)
     comparison = compare.compare(schema.read(args.baseline), results, gates)
     shown = args.baseline.relative_to(REPO) if args.baseline.is_relative_to(REPO) else args.baseline
-    verdict = compare.render(comparison, str(shown), "this run")
+    verdict = render_comparison(comparison, str(shown), "this run")
     write_output_file(out / "compare.md", verdict + "\n")
     print(verdict)
     markdown.append_to_step_summary(verdict)

@@ -43,6 +43,7 @@ def test_a_zip_member_outside_its_folder_is_never_unpacked(places):
     assert not outcome.faults and not escaped.exists() and not (cases.CORPUS.parent / "escaped.txt").exists()
 
 
+@pytest.mark.slow
 def test_lambda_model_converts_with_trust_model_code(tmp_path):
     code, _, err = run_cli("convert", cases.CORPUS / "models" / "lambda.keras", "--calib", cases.CALIB,
                            "--tflite", "fp32", "--onnx", "none", "--no-bench", "--trust-model-code", "--out", tmp_path)
@@ -85,6 +86,7 @@ def test_a_model_that_writes_a_file_is_refused_and_writes_nothing(command, place
     assert not list(tmp_path.glob("edgekit-pwned-*"))
 
 
+@pytest.mark.slow
 def test_the_file_writing_model_is_real_it_writes_when_trusted(tmp_path):
     """The refusal test above can fail: trusted, the same model does write its file."""
     (tmp_path / "no_artifacts").mkdir()

@@ -49,6 +49,7 @@ def batch_one_inside(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_refused_batch_is_explained_and_debug_shows_litert_words(batch_one_inside, tmp_path, debug):
     code, stdout, stderr = run_cli("bench", batch_one_inside, "--runtime", "litert-compiled:cpu,litert:xnnpack",

@@ -35,6 +35,7 @@ def test_fp16_weights_behind_dequantize_are_said(converted):
     assert dynamic["stored_as"] == "int8" and dynamic["how"] == "dynamic"
 
 
+@pytest.mark.slow
 def test_macs_per_op_and_in_total_agree_across_formats(converted):
     for path in sorted(converted["folder"].glob("digits_cnn_*")):
         if path.suffix not in (".tflite", ".onnx"):

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import NPU_SKIP, run_cli
 
+pytestmark = pytest.mark.slow  # each test benchmarks in worker processes
+
 
 @pytest.fixture(scope="module")
 def conv_flatten_dense(tmp_path_factory):

@@ -5,9 +5,13 @@ holds between real runs is benchmarks/latency_gate.py)."""
 import json
 import shutil
 
+import pytest
+
 from edgekit.cli import main
 from edgekit.results import schema
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow  # each test benchmarks in rounds
 
 
 def test_bench_repeat_stores_each_rounds_p50_and_compare_gates_on_them(converted, tmp_path):

@@ -42,6 +42,7 @@ def test_a_near_zoo_name_gets_did_you_mean(tmp_path):
         assert line.endswith("(did you mean digits_cnn?)"), line
 
 
+@pytest.mark.slow
 def test_convert_a_zoo_name_brings_its_calibration_and_held_out_data(tmp_path):
     code, stdout, stderr = run_cli("convert", "digits_cnn", "--tflite", "fp32,int8", "--onnx", "none", "--no-bench",
                                    "--out", tmp_path, "-q", cwd=tmp_path)
@@ -53,6 +54,7 @@ def test_convert_a_zoo_name_brings_its_calibration_and_held_out_data(tmp_path):
     assert "on 200 calibration samples" in stdout and "held-out samples" in stdout
 
 
+@pytest.mark.slow
 def test_bench_a_zoo_name_measures_the_bundled_model_on_its_held_out_data(tmp_path):
     code, stdout, stderr = run_cli("bench", "digits_cnn", "--runtime", "keras:cpu", "--runs", "20", "--warmup", "2",
                                    "--output", tmp_path / "results.json", "-q", cwd=tmp_path)
@@ -63,6 +65,7 @@ def test_bench_a_zoo_name_measures_the_bundled_model_on_its_held_out_data(tmp_pa
     assert any(r["status"] == "ok" and r["accuracy"]["metric"] == "accuracy" for r in model["records"]), model
 
 
+@pytest.mark.slow
 def test_tune_a_zoo_name(tmp_path):
     code, stdout, stderr = run_cli("tune", "digits_cnn", "--budget", "60s", "--tflite", "fp32,int8", "--onnx", "none",
                                    "--runs", "20", "--out", tmp_path, "-q", cwd=tmp_path)
@@ -72,6 +75,7 @@ def test_tune_a_zoo_name(tmp_path):
     assert {r["variant"] for r in report["candidates"]} == {"fp32", "int8"}
 
 
+@pytest.mark.slow
 def test_debug_quant_a_zoo_name(tmp_path):
     code, stdout, stderr = run_cli("debug-quant", "digits_cnn", "--output", tmp_path / "debug.json", "-q", cwd=tmp_path)
     assert code == 0, stderr
@@ -79,6 +83,7 @@ def test_debug_quant_a_zoo_name(tmp_path):
     assert report["calibration"]["path"] == str(ZOO_CALIB) and report["layers"]
 
 
+@pytest.mark.slow
 def test_convert_a_user_model_without_calib_skips_the_calibrated_variants(tiny, tmp_path):
     model = tiny["paths"]["keras3_keras"]
     code, stdout, stderr = run_cli("convert", model, "--no-bench", "--out", tmp_path, "-q")

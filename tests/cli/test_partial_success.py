@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each test converts a model
+
 
 @pytest.fixture(scope="module")
 def cancelling(tmp_path_factory):

@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which("adb") is None and not os.environ.get("CI"),
-                                reason="adb is not installed (apt install adb; .ci/run installs it)")
+pytestmark = [pytest.mark.slow,  # each test starts adb's server
+              pytest.mark.skipif(shutil.which("adb") is None and not os.environ.get("CI"),
+                                 reason="adb is not installed (apt install adb; .ci/run installs it)")]
 
 
 def test_with_no_phone_the_rows_are_skipped_with_adb_s_message(converted, tmp_path):

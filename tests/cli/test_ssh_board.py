@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import run_cli
 from tests.sshd import free_port, make_board, start_sshd, stop_sshd
 
+pytestmark = pytest.mark.slow  # makes a board's virtual environment and benchmarks over SSH
+
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     root = tmp_path_factory.mktemp("board")

@@ -7,6 +7,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each test converts and benchmarks the default model
+
 VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 
 

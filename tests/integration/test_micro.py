@@ -10,6 +10,8 @@ from edgekit.runtimes import RUNTIMES
 from edgekit.runtimes.tflm import _try_arena
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each test converts and runs TFLite Micro's arena search
+
 
 @pytest.fixture(scope="module")
 def odd_models(tmp_path_factory):

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import folder_state, run_cli
 from tests.corpus import cases
 
+pytestmark = pytest.mark.slow  # compiles for NPUs with OpenVINO's plugins
+
 OPENVINO = importlib.util.find_spec("openvino") is not None
 
 

@@ -10,6 +10,8 @@ import pytest
 from edgekit.core.artifacts import new_manifest
 from tests.conftest import REPO, folder_state, run_cli
 
+pytestmark = pytest.mark.slow  # each test fine-tunes a model
+
 
 def kernels(path, scope=None):
     """(layer, kernel) of every Conv/Dense layer in a saved tf-keras model."""

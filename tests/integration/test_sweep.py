@@ -172,6 +172,7 @@ def test_ctrl_c_cancels_the_sweep_and_keeps_the_previous_output(tmp_path, cluste
     assert not running("_convert") and not running("_measure")
 
 
+@pytest.mark.slow
 def test_a_suite_takes_a_users_model_file_beside_zoo_names(tmp_path, tiny):
     """A path (relative to the suite) with its calibration set; without one, calibrated variants
     are one line naming the fix."""

@@ -11,6 +11,8 @@ from edgekit.core.errors import EdgekitError
 from edgekit.workflows.tune import parse_budget
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each test converts several variants
+
 MODEL = zoo.model_path("digits_outlier")
 (PLANTED,) = zoo.recipe_module("digits_outlier").RECIPE["keep_float"]  # where the outlier is planted
 

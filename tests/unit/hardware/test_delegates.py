@@ -156,6 +156,7 @@ def builtin_codes(*names):
     return ",".join(str(getattr(schema.BuiltinOperator, n)) for n in names)
 
 
+@pytest.mark.slow
 def test_xnnpack_leaves_an_op_it_lacks_on_the_cpu_between_two_partitions(models):
     xnnpack = entry(delegates.delegate_report(models["cumsum"]), "xnnpack")
     assert xnnpack["status"] == "ok" and "note" not in xnnpack

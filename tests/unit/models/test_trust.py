@@ -326,6 +326,7 @@ def mobilenet(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_keras_applications_mobilenet_passes_and_loads_as_keras_file_and_savedmodel(mobilenet):
     assert trust.config_findings(model_config(mobilenet / "mobilenet.keras")) == []
     assert trust.saved_model_findings(mobilenet / "mobilenet_savedmodel") == []
@@ -334,6 +335,7 @@ def test_keras_applications_mobilenet_passes_and_loads_as_keras_file_and_savedmo
         assert next(iter(out.values())).shape == (2, 10)
 
 
+@pytest.mark.slow
 def test_tf_keras_saved_models_with_recurrent_layers_lookups_and_op_layers_pass(tmp_path):
     tf = tensorflow()
     import keras

@@ -163,6 +163,7 @@ def test_unbuilt_and_subclassed_models_are_refused(k):
         to_tf_keras(model)
 
 
+@pytest.mark.slow
 def test_rebuilt_model_can_be_pruned(k):
     keras, tf_keras = k
     from edgekit.optimize.rebuild import to_tf_keras

@@ -329,6 +329,7 @@ def test_bench_makes_a_broken_reply_a_failed_row_not_an_internal_error(converted
     assert record["status"] == "failed" and record["reason"].startswith(reason)
 
 
+@pytest.mark.slow
 def test_the_worker_imports_no_tensorflow_and_nothing_of_edgekit_the_bundle_lacks(converted):
     """What a board needs is numpy and the runtime, and what the bundle holds: run real LiteRT and
     TFLite Micro jobs with -X importtime and list every module the workers imported. (The bundle is
