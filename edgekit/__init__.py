@@ -46,4 +46,3 @@ def __getattr__(name: str):
         globals()[name] = getattr(api, name)
         return globals()[name]
     raise AttributeError(f"module 'edgekit' has no attribute {name!r}")
-

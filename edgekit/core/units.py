@@ -1,7 +1,6 @@
 """Units a person reads: sizes in B, KB, MB and GB."""
 
 
-
 def human_size(size: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

@@ -90,7 +90,6 @@ def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=
     return checked
 
 
-
 def _from_npz(path: Path, inputs: list[TensorSpec]) -> dict:
     check_npz(path)
     try:
@@ -125,7 +124,6 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict:
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise EdgekitError(f"calibration data {path} is not a readable .npy ({exc})") from None
-
 
 
 def _from_image_folder(folder: Path, inputs: list[TensorSpec], image_range, max_samples=None) -> dict:

@@ -109,7 +109,6 @@ def model_config(path: Path) -> dict:
     return config
 
 
-
 def check_savedmodel_files(path: Path) -> None:
     """Refuse a SavedModel folder holding anything but files and folders (TensorFlow would block
     reading a FIFO for ever) or a dangling link, before anything reads or hashes it. Linked

@@ -30,5 +30,3 @@ def quantize_aware(model, tuning: FineTuning, pruned: bool, clustered: bool):
                            f"{first_line(exc)}") from None
     tuning.fit(wrapped, "quantization-aware training", LEARNING_RATE)
     return wrapped
-
-

@@ -24,7 +24,6 @@ def render(headers: list[str], rows: list[list[str]], right: set[int] = frozense
     return terminal.table(headers, rows, right, drop)
 
 
-
 def conversion_table(manifest: dict) -> str:
     """One row per artifact: size raw and gzipped, ratio to the float model, fidelity against
     it, and the task metric on held-out data when the model has one."""

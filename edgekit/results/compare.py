@@ -260,5 +260,3 @@ def _machines_differ(baseline: dict, current: dict) -> str | None:
 def _cpu(results: dict) -> dict:
     cpu = (results.get("environment") or {}).get("cpu")
     return cpu if isinstance(cpu, dict) else {}
-
-

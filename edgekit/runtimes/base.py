@@ -58,7 +58,6 @@ class Runtime(abc.ABC):
         pass
 
 
-
 class Session(abc.ABC):
     """An open artifact. A feed runs in five steps so that a harness can time `invoke` alone:
     `prepare` (check, quantize, lay out the inputs), `bind` (hand them to the runtime),

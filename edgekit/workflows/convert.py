@@ -43,7 +43,6 @@ from edgekit.workflows.optimize import optimize
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
 
-
 # int8 scales from a handful of samples do not represent the data, and validation on them means little
 MIN_CALIBRATION_SAMPLES = 10
 

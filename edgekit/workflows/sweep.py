@@ -69,7 +69,6 @@ def _sources(entries: list[dict], path: Path) -> dict:
     return {"models": names, "sources": sources}
 
 
-
 def run(suite: dict, out: Path, log, ray_address: str | None = None, repeat: int = 1,
         suite_path: Path | None = None, option: str = "--out") -> dict:
     """The suite here (ray_address None) or on the Ray cluster at ray_address ("": RAY_ADDRESS,
@@ -125,7 +124,6 @@ def run_here(suite: dict, out: Path, log, repeat: int = 1, shown: Path | None = 
               "seconds": round(time.monotonic() - start, 2),
               "jobs": [{"model": name, "converted_on": here, "measured_on": here} for name in suite["models"]]}
     return combine(parts), record
-
 
 
 def write_results(results: dict, record: dict, out: Path) -> None:
