@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.require import require
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -60,10 +60,7 @@ def stop_sshd(process: subprocess.Popen) -> None:
 
 def make_board(root: Path, python: str, name: str = "board") -> dict:
     """Keys, a devices file naming the board `name` (reached with `python`) and a running sshd."""
-    if not os.path.exists(SSHD):
-        if os.environ.get("EDGEKIT_REQUIRE_SSHD"):
-            pytest.fail("sshd is missing: .ci/run installs Debian's openssh-server")
-        pytest.skip("OpenSSH's sshd is not installed (Debian: apt install openssh-server)")
+    require("sshd")
     for key in ("host_key", "client_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / key)], check=True)
     shutil.copy(root / "client_key.pub", root / "authorized_keys")

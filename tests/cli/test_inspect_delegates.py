@@ -2,13 +2,13 @@
 JSON, an external delegate with its options, and the bad inputs."""
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
 from edgekit.cli import main
 from tests.conftest import run_cli
+from tests.require import c_compiler, require
 from tests.unit.hardware.test_delegates import PROBE_DELEGATE_C
 
 
@@ -56,9 +56,8 @@ def test_inspect_delegates_prints_a_line_per_delegate(cumsum_model):
 
 
 def test_inspect_delegates_json_with_an_external_delegate_and_its_options(cumsum_model, tmp_path, capsys):
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        pytest.skip("no C compiler to build the probe delegate")
+    require("cc")  # builds the probe delegate
+    compiler = c_compiler()
     (tmp_path / "probe.c").write_text(PROBE_DELEGATE_C)
     library = tmp_path / "libprobe_delegate.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", library, tmp_path / "probe.c"], check=True)

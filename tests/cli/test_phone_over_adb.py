@@ -3,16 +3,14 @@ attached here, so its rows are skipped with adb's own message; what the phone's 
 tested on real output in tests/unit/runners/test_phone.py."""
 
 import json
-import os
-import shutil
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.require import require
 
-pytestmark = [pytest.mark.slow,  # each test starts adb's server
-              pytest.mark.skipif(shutil.which("adb") is None and not os.environ.get("CI"),
-                                 reason="adb is not installed (apt install adb; .ci/run installs it)")]
+pytestmark = pytest.mark.slow  # each test starts adb's server
+require("adb")
 
 
 def test_with_no_phone_the_rows_are_skipped_with_adb_s_message(converted, tmp_path):

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.require import require
+
 REPO = Path(__file__).resolve().parents[2]
 PLANTED = "open({marker!r}, 'w').write({name!r})\n"  # the planted module's whole code: it was run
 
@@ -73,7 +75,7 @@ def test_a_planted_h5py_does_not_run_when_an_h5_model_is_read(model, tmp_path):
 @pytest.mark.slow
 def test_a_planted_json_does_not_run_when_a_model_is_compiled_for_an_npu(model, tmp_path):
     """Each NPU compile (edgekit/hardware/npu_compile.py) runs in a child that imports json first."""
-    pytest.importorskip("openvino")
+    require("openvino")
     folder, marker = plant(tmp_path, "json.py")
     code, _, stderr = run_in(folder, "compile", model["folder"] / "small_fp32.tflite", "--npu", "intel_openvino:LNL",
                              "--npu-backend", "cpu", "--out", tmp_path / "out")

@@ -9,8 +9,10 @@ from edgekit.core.errors import EdgekitError
 from edgekit.runtimes import RUNTIMES
 from edgekit.runtimes.tflm import _try_arena
 from tests.conftest import run_cli
+from tests.require import require
 
 pytestmark = pytest.mark.slow  # each test converts and runs TFLite Micro's arena search
+require("tflite-micro")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 import shutil
 
@@ -14,6 +13,7 @@ import pytest
 from edgekit.render import html as report_html
 from edgekit.render import plots
 from edgekit.results import schema, summary
+from tests.require import require, unavailable
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.tflite"
@@ -119,24 +119,17 @@ def test_the_page_holds_the_table_recommendation_and_file_details(page_html):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium; a skip saying why where there is none, a failure under EDGEKIT_REQUIRE_BROWSER=1 (CI)."""
-    def unavailable(reason):
-        if os.environ.get("EDGEKIT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason}, and EDGEKIT_REQUIRE_BROWSER=1 requires the browser tests")
-        pytest.skip(reason)
+    """Headless Chromium; a skip saying why where there is none, a failure in CI (tests/require.py)."""
+    require("playwright")
+    require("chromium")
+    from playwright.sync_api import Error, sync_playwright
 
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
     executable = shutil.which("chromium")
-    if executable is None:
-        unavailable("no chromium on PATH")
     with sync_playwright() as p:
         try:
             launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         except Error as exc:
-            unavailable(f"{executable} did not start: {str(exc).splitlines()[0]}")
+            unavailable("chromium", f"{executable} did not start: {str(exc).splitlines()[0]}")
         yield launched
         launched.close()
 

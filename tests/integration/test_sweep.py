@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tests.conftest import REPO, folder_state, run_cli
+from tests.require import require
 from tests.sshd import make_board, stop_sshd
 
 SUITE = {"models": ["digits_mlp", "digits_cnn"], "tflite": ["fp32", "int8"], "onnx": ["none"],
@@ -62,7 +63,9 @@ def start_sweep(*args) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    require("ray")
+    from ray import cluster_utils
+
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
         cluster.device_node = cluster.add_node(num_cpus=1, resources={"device:host": 1})
@@ -202,7 +205,7 @@ def test_ray_missing_is_one_line_exit_2(tmp_path):
 
 
 def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path):
-    pytest.importorskip("ray")
+    require("ray")
     with socket.socket() as s:  # a port nothing listens on once closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -48,7 +48,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis (pip install hypothesis)")
+from tests.require import require
+
+require("hypothesis")
+import hypothesis  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

@@ -12,6 +12,7 @@ from edgekit.data.calibration import load_calibration
 from edgekit.data.datasets import cifar10, digits, load_labelled
 from edgekit.measure.memory import PeakMemory
 from tests.corpus.make_corpus import blank_png
+from tests.require import unavailable
 
 IMAGE = [TensorSpec("image", "float32", (None, 8, 8, 1))]
 TWO = [TensorSpec("a", "float32", (None, 4)), TensorSpec("b", "float32", (None, 3))]
@@ -117,7 +118,7 @@ def test_an_image_too_big_to_decode_is_refused_from_its_header(tmp_path, data_li
                                                r"100.0 MB limit: shrink it or raise EDGEKIT_MAX_DATA_SIZE"):
             load_calibration(tmp_path, IMAGE)
     if not refused.scoped:
-        pytest.skip("no per-block peak memory on this system (Linux's clear_refs)")
+        unavailable("clear_refs", "no per-block peak memory on this system (Linux's clear_refs)")
     data_limit("1GB")
     with PeakMemory() as decoded:
         assert load_calibration(tmp_path, IMAGE, min_samples=1)["image"].shape == (1, 8, 8, 1)

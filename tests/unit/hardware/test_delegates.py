@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from edgekit.core.errors import EdgekitError
 from edgekit.hardware import delegates
+from tests.require import c_compiler, require
 
 # A minimal TFLite external delegate (the tflite_plugin_* interface that load_delegate opens): it
 # claims the nodes whose builtin codes its "builtin_codes" option lists, and is never run. The
@@ -136,9 +136,8 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def probe_delegate(tmp_path_factory):
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        pytest.skip("no C compiler to build the probe delegate")
+    require("cc")  # builds the probe delegate
+    compiler = c_compiler()
     root = tmp_path_factory.mktemp("probe-delegate")
     (root / "probe.c").write_text(PROBE_DELEGATE_C)
     library = root / "libprobe_delegate.so"
