@@ -77,7 +77,9 @@ class TFLMSession(Session):
             allocates, said = _try_arena(self.path, arena, report=True)
             if allocates:
                 break
-            if said.startswith(CRASHED):
+            # a crash right after an allocation failed is a matter of size too (SIGSEGV at 64 KB, seen
+            # on a 1x1 conv of 8192 int8 channels that loads in 75 KB): grow; any other crash is the file's
+            if said.startswith(CRASHED) and "allocate" not in said.lower():
                 raise EdgekitError(f"TFLite Micro {said} while loading {self.path.name}")
             missing = sorted(set(_MISSING_OP.findall(said)))
             if missing:

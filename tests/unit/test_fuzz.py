@@ -651,10 +651,18 @@ def input_file(data: bytes, suffix: str, target: str):
 
 
 def expect_result_or_edgekit_error(call, *args):
+    """The result, or None for an EdgekitError, whose message is what the user reads: one line
+    (the command prints it as it is), not empty, with no Python internals in it."""
     try:
         return call(*args)
-    except EdgekitError:
+    except EdgekitError as exc:
+        check_one_line(str(exc))
         return None
+
+
+def check_one_line(message: str) -> None:
+    assert message.strip() and not any(c in message for c in "\n\r\x85\u2028\u2029"), f"not one line: {message!r}"
+    assert "Traceback (most recent call last)" not in message, message
 
 
 def check_inspect(suffix):

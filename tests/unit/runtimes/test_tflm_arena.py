@@ -1,25 +1,48 @@
-"""A kernel that runs out of arena in its Prepare reports 'failed to prepare' too: that is a
-matter of size (grow the arena), not a file TFLite Micro refuses."""
+"""The arena search on real TFLite Micro: a model whose kernel runs short of memory in Prepare
+(which TFLite Micro reports as 'failed to prepare' too), or whose loading crashes right after an
+allocation failed, needs a larger arena; that is not a file TFLite Micro refuses."""
 
-from pathlib import Path
+import numpy as np
+import pytest
 
-from edgekit.runtimes import tflm
+from edgekit.runtimes import RUNTIMES, tflm
+from tests.require import require
 
-SHORT = ("Failed to allocate temp memory. Requested: 5124, available 3608, missing: 1516\n"
-         "Node CONV_2D (number 61) failed to prepare with status 1\n")
+pytestmark = pytest.mark.slow  # converts a model and runs the arena search, a child process per try
 
 
-def test_running_short_in_prepare_grows_the_arena(monkeypatch):
-    tried = []
+@pytest.fixture(scope="module")
+def wide_conv(tmp_path_factory):
+    """A 1x1 int8 conv with 8192 output channels: Prepare copies its per-channel zero points into a
+    32 KB temporary, and the model loads in about 75 KB."""
+    require("tflite-micro")
+    import tf_keras
 
-    def try_arena(path, arena, report=False):  # the model needs 200,000 bytes
-        tried.append(arena)
-        if arena < 200000:
-            return False, SHORT
-        return True, "[RecordingMicroAllocator] Arena allocation total 200000 bytes" if report else ""
+    from edgekit.core.lazy_imports import tensorflow
 
-    monkeypatch.setattr(tflm, "_try_arena", try_arena)
-    session = object.__new__(tflm.TFLMSession)
-    session.path = Path("model.tflite")
-    assert session._smallest_arena() == (200000, 200000)
-    assert tried[:2] == [1 << 16, 1 << 18]
+    tf = tensorflow()
+    model = tf_keras.Sequential([tf_keras.layers.Input((1, 1, 8)), tf_keras.layers.Conv2D(8192, 1)])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([np.random.default_rng(i).random((1, 1, 1, 8), np.float32)]
+                                                for i in range(10))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    path = tmp_path_factory.mktemp("tflm-arena") / "wide_conv.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def test_running_short_in_prepare_is_said_as_a_failed_prepare(wide_conv):
+    allocates, said = tflm._try_arena(wide_conv, 1 << 14)
+    assert not allocates
+    assert "Failed to allocate temp memory" in said and "failed to prepare" in said, said
+
+
+def test_the_search_grows_past_a_short_prepare_and_a_crash_to_the_smallest_arena(wide_conv):
+    """From 64 KB (where this model's loading crashes) the search grows the arena and settles on
+    the smallest one that allocates: one byte less does not."""
+    session = RUNTIMES["tflm"].open(wide_conv)
+    arena = session.arena_bytes
+    assert 1 << 16 < arena < 1 << 18
+    assert tflm._try_arena(wide_conv, arena)[0] and not tflm._try_arena(wide_conv, arena - 1)[0]
