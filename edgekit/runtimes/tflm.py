@@ -31,6 +31,9 @@ HOST_TIME = "reference kernels on the host, not MCU time"
 FLASH_NOTE = "the model's bytes; the interpreter's code and kernels come on top"
 MAX_ARENA = 1 << 30  # past this nothing on a microcontroller could hold it
 _REPORTED = re.compile(r"Arena allocation total (\d+) bytes")
+# what TFLite Micro says when the arena is too small: "Failed to allocate temp memory", "Failed to
+# resize buffer. Requested: 552960, available 191392, missing: 361568" (MobileNetV2 at 256 KB)
+_SHORT = re.compile(r"Failed to (allocate|resize buffer)|Requested: \d+, available \d+", re.IGNORECASE)
 _UNPREPARED = re.compile(r"Node ([A-Z0-9_]+) \(number (\d+)\) failed to prepare")
 _MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
 
@@ -79,18 +82,18 @@ class TFLMSession(Session):
                 break
             # a crash right after an allocation failed is a matter of size too (SIGSEGV at 64 KB, seen
             # on a 1x1 conv of 8192 int8 channels that loads in 75 KB): grow; any other crash is the file's
-            if said.startswith(CRASHED) and "allocate" not in said.lower():
+            if said.startswith(CRASHED) and not _SHORT.search(said):
                 raise EdgekitError(f"TFLite Micro {said} while loading {self.path.name}")
             missing = sorted(set(_MISSING_OP.findall(said)))
             if missing:
                 raise EdgekitError(f"TFLite Micro has no kernel for op(s) {', '.join(missing)}")
             unprepared = _UNPREPARED.search(said)
-            short = "Failed to allocate" in said  # a kernel that runs out of arena in Prepare says so first
+            short = bool(_SHORT.search(said))  # a kernel that runs out of arena in Prepare says so first
             if unprepared and not short:
                 raise EdgekitError(f"TFLite Micro's {unprepared.group(1)} kernel refused node {unprepared.group(2)} "
                                    f"of {self.path.name} (it runs float32, int8 and int16x8 files; float16 or "
                                    "dynamic-range weights it does not)")
-            if "allocate" not in said.lower() or arena >= MAX_ARENA:  # not a matter of size
+            if not (short or "allocate" in said.lower()) or arena >= MAX_ARENA:  # not a matter of size
                 reason, raw = explain("tflm", last_line(said), f"to load {self.path.name}")
                 raise EdgekitError(reason, detail=raw)
             arena *= 4
