@@ -14,12 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.require import required
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.pop("GITHUB_STEP_SUMMARY", None)  # the tests' reports must not land in a real CI job summary
 REPO = Path(__file__).resolve().parents[1]
 # why litert-compiled:npu is skipped here: with openvino (the [npu] and [test] extras) Intel's
-# dispatch loads and finds no NPU device; without it, there is no dispatch library at all
-NPU_SKIP = ("no NPU device here" if importlib.util.find_spec("openvino")
+# dispatch loads and finds no NPU device; without it, there is no dispatch library at all (which
+# CI, where openvino is required, must not see)
+NPU_SKIP = ("no NPU device here" if importlib.util.find_spec("openvino") or required("openvino")
             else "the NPU needs its vendor's dispatch library")
 
 
