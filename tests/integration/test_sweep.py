@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -139,6 +140,12 @@ def test_a_worker_killed_mid_measurement_is_retried(tmp_path, cluster):
     assert sweep.returncode == 0, err
     [row] = rows(tmp_path / "out").values()
     assert row["status"] == "ok", row
+    # the retry really ran: the row was measured in another worker process, and the killed one is gone
+    [job] = jobs(tmp_path / "out")
+    measured_by = int(re.fullmatch(r".+ \(node \w{8}, pid (\d+)\)", job["measured_on"])[1])
+    assert measured_by != killed, job
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed, 0)
 
 
 @pytest.mark.slow
