@@ -98,9 +98,10 @@ class SharedFolder:
 
 
 def _where() -> str:
+    """The host, node and worker process a task ran in (a retried task names its new worker)."""
     import ray
 
-    return f"{socket.gethostname()} (node {ray.get_runtime_context().get_node_id()[:8]})"
+    return f"{socket.gethostname()} (node {ray.get_runtime_context().get_node_id()[:8]}, pid {os.getpid()})"
 
 
 def _convert(transport, suite: dict, name: str):

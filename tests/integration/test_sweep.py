@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -139,6 +140,12 @@ def test_a_worker_killed_mid_measurement_is_retried(tmp_path, cluster):
     assert sweep.returncode == 0, err
     [row] = rows(tmp_path / "out").values()
     assert row["status"] == "ok", row
+    # the retry really ran: the row was measured in another worker process, and the killed one is gone
+    [job] = jobs(tmp_path / "out")
+    measured_by = int(re.fullmatch(r".+ \(node \w{8}, pid (\d+)\)", job["measured_on"])[1])
+    assert measured_by != killed, job
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed, 0)
 
 
 @pytest.mark.slow
@@ -204,12 +211,36 @@ def test_ray_missing_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def run_cli_importing_ray(*args) -> subprocess.CompletedProcess:
+    """`python -m edgekit ARGS` with Ray imported first, so that two runs differ only in their input."""
+    code = "import sys, runpy, ray; sys.argv = ['edgekit', *sys.argv[1:]]; runpy.run_module('edgekit', run_name='__main__')"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ))
+
+
+def timed(run, expect: int) -> float:
+    started = time.monotonic()
+    result = run()
+    seconds = time.monotonic() - started
+    assert result.returncode == expect, result.stderr
+    return seconds
+
+
 def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path):
     require("ray")
     with socket.socket() as s:  # a port nothing listens on once closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code, out, err = run_cli("sweep", write_suite(tmp_path), "--out", tmp_path / "out", "--ray", f"127.0.0.1:{port}")
+    suite = write_suite(tmp_path)
+    # at once: no longer than a few times the same command, with Ray imported, takes to start and
+    # fail on a suite it refuses (Ray's own connection retries would go on for minutes)
+    (tmp_path / "bad.json").write_text(json.dumps({**SUITE, "models": ["no_such_model"]}))
+    baseline = timed(lambda: run_cli_importing_ray("sweep", tmp_path / "bad.json", "--out", tmp_path / "out",
+                                                   "--ray", f"127.0.0.1:{port}"), expect=2)
+    code, out, err = run_cli("sweep", suite, "--out", tmp_path / "out", "--ray", f"127.0.0.1:{port}")
+    seconds = timed(lambda: run_cli_importing_ray("sweep", suite, "--out", tmp_path / "out", "--ray",
+                                                  f"127.0.0.1:{port}"), expect=2)
+    assert seconds < 3 * baseline, (seconds, baseline)
     assert code == 2 and out == ""
     assert err.splitlines() == [f"edgekit sweep: error: no Ray cluster at 127.0.0.1:{port}: nothing answers at port "
                                 f"{port} (Connection refused); start one there with `ray start --head`, or leave "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import types
 
+from edgekit.core import progress
 from edgekit.core.progress import Progress
 
 
@@ -31,10 +33,23 @@ def test_bar_draws_on_a_terminal_only():
     assert log_file.getvalue() == "" and logged == ["converting tflite int8", "tflite int8 failed: no kernel"]
 
 
-def test_fast_updates_are_throttled():
+def test_fast_updates_are_throttled(monkeypatch):
+    """On the bar's own clock (not this machine's speed): 500 updates within 0.2 s draw a few
+    times; 500 updates 10 ms apart (5 s) redraw about ten times a second."""
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
     terminal = Terminal()
     bar = Progress(2, "calibrating", stream=terminal)
     for sample in range(500):
+        clock.now += 0.2 / 500
         bar.update(0, f"{sample}/500")
     bar.close()
     assert terminal.getvalue().count("\r") < 5
+
+    terminal = Terminal()
+    bar = Progress(2, "calibrating", stream=terminal)
+    for sample in range(500):
+        clock.now += 0.01
+        bar.update(0, f"{sample}/500")
+    bar.close()
+    assert 45 <= terminal.getvalue().count("\r") <= 51
