@@ -38,6 +38,36 @@ def test_bench_repeat_stores_each_rounds_p50_and_compare_gates_on_them(converted
     assert {json.dumps(r["latency_us"]["rounds"]) for r in rows} == {'{"baseline": 2, "current": 2}'}
     assert all(r["latency_us"]["change"] == 0 for r in rows)
 
+    # the gate on a changed file: an unchanged copy passes; a copy with one row three times slower in
+    # every round fails on that row's latency alone. x3 is +200% against the 10% limit, and beyond
+    # the noise band while the runs' relative spreads (robust_cv, the rounds' spread: both unchanged
+    # by scaling) stay under ~0.3: the band is 2 x hypot(s x old, s x 3 old) = 6.3 s x old < 2 x old
+    raw = json.loads(results.read_text())
+    unchanged, slower = tmp_path / "unchanged.json", tmp_path / "slower.json"
+    unchanged.write_text(json.dumps(raw))
+    [slowed] = [r for r in raw["models"][0]["records"] if r["status"] == "ok"][:1]
+    latency = slowed["latency_us"]
+    for key in ("p50", "p90", "p99", "median_ci"):  # the figures in us; robust_cv is relative
+        if key in latency:
+            latency[key] *= 3
+    latency["rounds"] = [r * 3 for r in latency["rounds"]]
+    slower.write_text(json.dumps(raw))
+
+    code, stdout, stderr = run_cli("compare", results, unchanged, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["passed"] is True
+
+    code, stdout, stderr = run_cli("compare", results, slower, "--json")
+    assert code == 1, stderr
+    compared = json.loads(stdout)
+    assert compared["passed"] is False and compared["failed"] == 1
+    [failure] = [f for f in compared["findings"] if f["level"] == "fail"]
+    assert failure["where"].startswith(f"digits_cnn {slowed['format']} {slowed['variant']} on ")
+    assert "p50 +200.0%" in failure["message"] and "beyond the noise" in failure["message"]
+    changed = [r for r in compared["models"]["digits_cnn"] if r["latency_us"]["change"] != 0]
+    assert [r["variant"] for r in changed] == [f"{slowed['format']} {slowed['variant']}"]
+    assert changed[0]["verdict"] == "fail" and changed[0]["latency_us"]["change"] == pytest.approx(2.0)
+
 
 def test_repeat_below_one_is_bad_input(converted, capsys):
     assert main(["bench", str(converted["folder"]), "--repeat", "0"]) == 2

@@ -186,6 +186,93 @@ def test_validation_runs_in_the_real_runtimes(converted):
     np.testing.assert_allclose(outputs["digits_cnn_fp32.tflite"], reference, atol=1e-5)
     agree = (outputs["digits_cnn_int8.tflite"].argmax(1) == outputs["digits_cnn_int8-static.onnx"].argmax(1)).mean()
     assert agree >= 0.98
+    reproduced = _fidelity_reproduced_independently(converted["folder"], converted["manifest"])
+    assert {"digits_cnn_fp32.tflite", "digits_cnn_int8.tflite", "digits_cnn_int8-static.onnx"} <= set(reproduced)
+    for name, (mine, theirs) in reproduced.items():
+        # The same file on the same samples: what differs from the validation run is the thread count
+        # (it used every core) and how the batch is fed, which change only float32 rounding of
+        # probabilities in [0, 1] (~6e-8 a step). So top-1 agreement must be equal; max-abs error within
+        # 1e-6; SQNR within 0.5 dB where quantization sets the noise (a 1e-6 shift moves a noise of
+        # ~5e-3 by far less), and where the noise is itself float rounding (fp32, SQNR > 100 dB),
+        # both must show that level (the figure is only rounding there, so its value is not stable).
+        assert mine["samples"] == theirs["samples"], name
+        assert mine["top1_agreement"] == theirs["top1_agreement"], name
+        assert mine["max_abs"] == pytest.approx(theirs["max_abs"], abs=1e-6), name
+        if theirs["sqnr_db"] > 100:
+            assert mine["sqnr_db"] > 100, name
+        else:
+            assert mine["sqnr_db"] == pytest.approx(theirs["sqnr_db"], abs=0.5), name
+
+
+def _fidelity_reproduced_independently(folder, manifest) -> dict:
+    """{file: (fidelity recomputed here, the manifest's)} for every artifact: the files opened with
+    ai_edge_litert, onnxruntime and tf_keras directly, the figures in plain numpy."""
+    import onnxruntime
+    import tf_keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    [given] = manifest["source"]["inputs"]
+    # convert.prepare: with calibration data, validation runs its first samples (at most
+    # --max-calib-samples; the first fidelity["samples"] of them when the time limit cut it short)
+    assert manifest["validation"]["data"] == f"{manifest['calibration']['samples']} calibration samples"
+    calibration_file = manifest["calibration"]["path"]
+    with open(calibration_file, "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == manifest["calibration"]["sha256"]
+    with np.load(calibration_file) as npz:
+        samples = npz[given["name"]][:manifest["config"]["max_calib_samples"]].astype(np.float32)
+    assert len(samples) == manifest["calibration"]["samples"] == manifest["validation"]["samples"]
+    float_model = tf_keras.models.load_model(manifest["source"]["path"], compile=False)
+    reference = np.asarray(float_model(samples, training=False), np.float64)
+
+    # Runtimes.predict with a time limit runs MIN_VALIDATION_SAMPLES // 2 = 10 samples a call where the
+    # file's batch is free (else its fixed batch): int8-dynamic quantizes activations with each call's
+    # range, so its figures depend on those calls, and the same calls are made here
+    chunk = 10
+
+    def run_tflite(path, x):
+        interpreter = Interpreter(model_path=str(path))
+        [inp] = interpreter.get_input_details()
+        step = chunk if inp["shape_signature"][0] == -1 else int(inp["shape"][0])
+        interpreter.resize_tensor_input(inp["index"], [step, *inp["shape"][1:]])
+        interpreter.allocate_tensors()
+        [inp], [out] = interpreter.get_input_details(), interpreter.get_output_details()
+        rows = []
+        for start in range(0, len(x), step):
+            part = x[start:start + step]
+            if inp["dtype"] != np.float32:  # quantized input: x / scale + zero point, rounded, clipped
+                scale, zero = inp["quantization"]
+                info = np.iinfo(inp["dtype"])
+                part = np.clip(np.round(part / scale) + zero, info.min, info.max).astype(inp["dtype"])
+            assert len(part) == step  # 200 samples: no padded last call
+            interpreter.set_tensor(inp["index"], part)
+            interpreter.invoke()
+            values = interpreter.get_tensor(out["index"]).astype(np.float64)
+            if out["dtype"] != np.float32:  # quantized output: (q - zero point) * scale
+                scale, zero = out["quantization"]
+                values = (values - zero) * scale
+            rows.append(values)
+        return np.concatenate(rows)
+
+    def run_onnx(path, x):
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        [inp], [out] = session.get_inputs(), session.get_outputs()
+        assert inp.type == "tensor(float)" and out.type == "tensor(float)"
+        step = chunk if not isinstance(inp.shape[0], int) else inp.shape[0]
+        return np.concatenate([session.run([out.name], {inp.name: x[i:i + step]})[0]
+                               for i in range(0, len(x), step)]).astype(np.float64)
+
+    found = {}
+    for artifact in manifest["artifacts"]:
+        theirs = artifact["fidelity"]
+        n = theirs["samples"]
+        run = run_tflite if artifact["format"] == "tflite" else run_onnx
+        out, ref = run(folder / artifact["path"], samples[:n]), reference[:n]
+        error = out - ref
+        mine = {"samples": len(out), "max_abs": float(np.abs(error).max()),
+                "sqnr_db": float(10 * np.log10(np.sum(ref ** 2) / np.sum(error ** 2))),
+                "top1_agreement": float(np.mean(out.argmax(1) == ref.argmax(1)))}
+        found[artifact["path"]] = (mine, theirs)
+    return found
 
 
 def test_one_calibration_gives_the_converters_own_int8_and_int16x8(tiny):
