@@ -14,22 +14,8 @@ from typing import TYPE_CHECKING
 from edgekit.core.version import __version__
 
 if TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
-    from edgekit.api import (
-        BenchResults,
-        Comparison,
-        ConversionResult,
-        ConvertedFile,
-        EdgekitError,
-        FailedVariant,
-        GateFailed,
-        ModelResults,
-        Record,
-        bench,
-        compare,
-        convert,
-        report,
-    )
-
+    from edgekit.api import (BenchResults, Comparison, ConversionResult, ConvertedFile, EdgekitError, FailedVariant,
+                             GateFailed, ModelResults, Record, bench, compare, convert, report)
 
 logging.getLogger("edgekit").addHandler(logging.NullHandler())  # a library's messages: the caller decides
 

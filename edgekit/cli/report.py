@@ -37,10 +37,7 @@ def run(args) -> int:
 
         text = render(results, tolerance)
     else:
-        from edgekit.render.markdown import (  # lazy: --help imports all commands; pulls numpy
-            append_to_step_summary,
-            render,
-        )
+        from edgekit.render.markdown import append_to_step_summary, render  # lazy: --help imports all commands
 
         text = render(results, tolerance)
         append_to_step_summary(text)

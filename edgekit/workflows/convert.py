@@ -13,16 +13,8 @@ from edgekit.converters import selective
 from edgekit.converters import tflite as tflite_convert
 from edgekit.converters.inputs import calibration_plan, resolve_inputs, run_inputs
 from edgekit.core import interrupts
-from edgekit.core.artifacts import (
-    MANIFEST_NAME,
-    Artifact,
-    atomic_save_model,
-    atomic_write_bytes,
-    atomic_write_json,
-    file_sizes,
-    new_manifest,
-    sha256_of,
-)
+from edgekit.core.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes, atomic_write_json,
+                                    file_sizes, new_manifest, sha256_of)
 from edgekit.core.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
 from edgekit.core.errors import ConversionFailed, EdgekitError, option, switch
 from edgekit.core.outputs import staged_folder
