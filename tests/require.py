@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-SSHD = "/usr/sbin/sshd"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"  # OpenSSH's server, which tests/sshd.py starts
 # component -> (is it here?, how to install it)
 COMPONENTS = {
     "openvino": (lambda: importable("openvino"), 'pip install -e ".[npu]"'),
@@ -18,12 +18,13 @@ COMPONENTS = {
     "tflite-micro": (lambda: importable("tflite_micro"), "pip install tflite-micro"),
     "playwright": (lambda: importable("playwright.sync_api"), 'pip install -e ".[test]"'),
     "chromium": (lambda: shutil.which("chromium") is not None, "apt install chromium"),
-    "sshd": (lambda: os.path.exists(shutil.which("sshd") or SSHD), "apt install openssh-server"),
+    "sshd": (lambda: os.path.exists(SSHD), "apt install openssh-server"),
     "adb": (lambda: shutil.which("adb") is not None, "apt install adb"),
     "cc": (lambda: c_compiler() is not None, "apt install gcc"),
 }
 # the flags of one component each, from before EDGEKIT_REQUIRE_ALL
-OWN_FLAGS = {"chromium": "EDGEKIT_REQUIRE_BROWSER", "playwright": "EDGEKIT_REQUIRE_BROWSER", "sshd": "EDGEKIT_REQUIRE_SSHD"}
+OWN_FLAGS = {"chromium": "EDGEKIT_REQUIRE_BROWSER", "playwright": "EDGEKIT_REQUIRE_BROWSER",
+             "sshd": "EDGEKIT_REQUIRE_SSHD"}
 
 
 def importable(module: str) -> bool:

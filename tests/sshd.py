@@ -10,9 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.require import require
+from tests.require import SSHD, require
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
 def free_port() -> int:
