@@ -260,9 +260,10 @@ def test_interrupt_during_bench_keeps_the_previous_results_file(converted, tmp_p
 
 
 def run_and_signal(argv, tmpdir, at=None):
-    """Run `edgekit ARGV` in a fresh process whose TMPDIR is `tmpdir`; with `at`, send SIGTERM
-    that many seconds after the start. Returns (exit code, [(seconds, stderr line)], when the
-    signal went, or None if the run had ended before)."""
+    """Run `edgekit ARGV` in a fresh process whose TMPDIR is `tmpdir`; with `at` = (k, seconds),
+    send SIGTERM that many seconds after its k-th stderr line appeared (k = 0: after the start).
+    Returns (exit code, [(seconds, stderr line)], when the signal went, or None if the run had
+    ended before)."""
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "edgekit", *map(str, argv)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmpdir)})
@@ -272,7 +273,11 @@ def run_and_signal(argv, tmpdir, at=None):
     reader.start()
     sent = None
     if at is not None:
-        while proc.poll() is None and time.monotonic() - started < at:
+        after, seconds = at
+        while proc.poll() is None and len(lines) < after:
+            time.sleep(0.005)
+        anchor = lines[after - 1][0] if after else 0.0
+        while proc.poll() is None and time.monotonic() - started < anchor + seconds:
             time.sleep(0.005)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -286,9 +291,9 @@ def run_and_signal(argv, tmpdir, at=None):
 def test_sigterm_at_any_point_of_a_conversion_exits_130_and_keeps_the_previous_output(tmp_path):
     """SIGTERM at a sweep of moments over a whole conversion (issue 15: 3 times in 10 it was
     ignored 4-5 s in, and the run replaced the output). The moments are spread over a measured
-    run, up to just before its output is swapped in; one that lands after the swap (a faster
-    run this time) is not a point of the sweep, but a run that goes on well past the signal is
-    the bug itself."""
+    run, up to just before its output is swapped in, and each is kept relative to the progress
+    line before it; one that lands after the swap (a faster step this time) is not a point of the
+    sweep, but a run that goes on well past the signal is the bug itself."""
     argv = ["convert", "--tflite", "fp32,int8", "--onnx", "fp32", "--no-bench", "--out"]
     (tmp_path / "tmp-measure").mkdir()
     code, lines, _ = run_and_signal([*argv, tmp_path / "measure"], tmp_path / "tmp-measure")
@@ -296,15 +301,20 @@ def test_sigterm_at_any_point_of_a_conversion_exits_130_and_keeps_the_previous_o
     swapped = next(t for t, line in lines if line.startswith("wrote "))
     points = 10
     delays = [0.6 + i * (swapped - 0.3 - 0.6) / (points - 1) for i in range(points)]
+    # each moment is kept as (the progress line before it, the time since that line): a run that
+    # is slower or faster than the measured one is signalled in the same step of its work
+    steps = [t for t, _ in lines if t < swapped]
+    moments = [(k, delay - (steps[k - 1] if k else 0.0))
+               for delay in delays for k in [sum(t <= delay for t in steps)]]
     out = previous_output(tmp_path)
     before = snapshot(out)
     valid = 0
-    for i, delay in enumerate(delays):
+    for i, (after, seconds) in enumerate(moments):
         tmpdir = tmp_path / f"tmp-{i}"
         tmpdir.mkdir()
-        code, lines, sent = run_and_signal([*argv, out], tmpdir, at=delay)
+        code, lines, sent = run_and_signal([*argv, out], tmpdir, at=(after, seconds))
         err = "".join(line for _, line in lines)
-        where = f"SIGTERM at {delay:.2f} s of a {swapped:.2f} s run: exit {code}: {err}"
+        where = f"SIGTERM {seconds:.2f} s after line {after} of a run: exit {code}: {err}"
         assert "Traceback" not in err and "Exception ignored" not in err, where
         assert [p.name for p in tmpdir.iterdir() if p.name != ".ses"] == [], where  # .ses: onnxruntime's marker
         assert sorted(p.name for p in out.iterdir()) == ["digits_cnn", "results.json"], where  # no debris

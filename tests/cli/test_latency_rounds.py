@@ -3,7 +3,9 @@ on them (the gate's rules on constructed records are in tests/unit/results/test_
 holds between real runs is benchmarks/latency_gate.py)."""
 
 import json
+import math
 import shutil
+import time
 
 import pytest
 
@@ -80,11 +82,18 @@ def test_the_time_limit_stops_the_rounds_and_keeps_those_measured(converted, tmp
     files.mkdir()  # the files alone: no float model to load (the limit counts loading too)
     for name in ("digits_cnn_fp32.tflite", "digits_cnn_int8.tflite", "digits_cnn_fp16.tflite", "digits_cnn_dynamic.tflite"):
         shutil.copyfile(converted["folder"] / name, files / name)
+    # the limit is set from one round of the same run on this machine now, with that again to spare:
+    # every row has a round or more when it stops, none has all of its rounds
+    started = time.monotonic()
     code, _, stderr = run_cli("bench", files, "--runtime", "litert:xnnpack", "--runs", "2000",
-                              "--repeat", "1000", "--max-bench-time", "6s", "--output", results, "-q")
+                              "--output", tmp_path / "one-round.json", "-q")
+    assert code == 0, stderr
+    limit = math.ceil(2 * (time.monotonic() - started)) + 1
+    code, _, stderr = run_cli("bench", files, "--runtime", "litert:xnnpack", "--runs", "2000",
+                              "--repeat", "1000", "--max-bench-time", f"{limit}s", "--output", results, "-q")
     assert code == 1, stderr
-    assert "ran past its 6 s limit" in stderr.strip().splitlines()[-1]
+    assert f"ran past its {limit} s limit" in stderr.strip().splitlines()[-1]
     model = schema.read(results)["models"][0]
-    assert "ran past its 6 s limit" in model["stopped"]
+    assert f"ran past its {limit} s limit" in model["stopped"]
     rounds = [len(r["latency_us"]["rounds"]) for r in model["records"] if r["status"] == "ok"]
     assert len(rounds) >= 4 and min(rounds) >= 1 and max(rounds) < 1000  # each row keeps its rounds so far

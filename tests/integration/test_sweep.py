@@ -176,7 +176,7 @@ def test_ctrl_c_cancels_the_sweep_and_keeps_the_previous_output(tmp_path, cluste
     _, err = sweep.communicate(timeout=60)
     assert sweep.returncode == 130, err
     assert folder_state(tmp_path) == before  # no staging folder, nothing of the sweep's
-    end = time.monotonic() + 20
+    end = time.monotonic() + 300  # a bound on waiting, not on speed: cancelled tasks end, however slowly
     while (running("_convert") or running("_measure")) and time.monotonic() < end:
         time.sleep(0.2)
     assert not running("_convert") and not running("_measure")
