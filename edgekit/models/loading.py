@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import re
@@ -60,7 +61,10 @@ def _detect_flavour(path: Path) -> str:
         if any(graph.is_file() for graph in graphs):
             limits.check_model_size(path, size_of(path))
             return SAVEDMODEL
-        raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it)")
+        inside = sorted(p for p in itertools.islice(path.iterdir(), 1000)  # a folder of SavedModels, say
+                        if p.is_dir() and (p / "saved_model.pb").is_file())[:3]
+        hint = f": give the SavedModel folder in it, {', '.join(map(str, inside))}" if inside else ""
+        raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it){hint}")
     kind = special_kind(path)
     if kind:  # reading a FIFO, socket or device blocks or never ends
         raise EdgekitError(f"model {path} is {kind}, not a regular file: give a .keras/.h5 file or a SavedModel folder")

@@ -103,3 +103,9 @@ def test_other_files_are_not_keras_files(tmp_path):
         archive.writestr("notes.txt", "no config.json")
     (tmp_path / "model.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
     assert not any(is_keras_file(p) for p in (tmp_path / "notes.bin", tmp_path / "model.tflite", tmp_path))
+
+
+def test_a_folder_holding_a_savedmodel_names_it(tiny):
+    with pytest.raises(EdgekitError, match="not a SavedModel") as err:
+        detect_flavour(tiny["root"])
+    assert f"give the SavedModel folder in it, {tiny['paths']['needs_flex']}" in str(err.value)
