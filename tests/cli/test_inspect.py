@@ -156,6 +156,8 @@ def test_inspect_loads_a_keras_file_under_the_trust_checks(tiny):
     assert "Lambda layer" in stderr and "--trust-model-code" in stderr
     code, stdout, stderr = run_cli("inspect", path, "--trust-model-code")
     assert code == 0 and "Lambda" in stdout, stderr
+    code, _, stderr = run_cli("inspect", path, "--delegates")  # LiteRT's delegates run .tflite files only
+    assert code == 2 and "--delegates applies to .tflite files" in stderr, stderr
 
 
 @pytest.mark.slow  # a TensorFlow start and a benchmark
