@@ -22,8 +22,9 @@ class KerasRuntime(Runtime):
     formats = ("keras", "h5", "hdf5", "")  # "" is a SavedModel folder
 
     def takes(self, path: Path) -> bool:
-        """A Keras file is known by its content whatever its name (a zip with config.json, HDF5)."""
-        return super().takes(path) or is_keras_file(path)
+        """A Keras file is known by its content whatever its name (a zip with config.json, HDF5), a
+        SavedModel by being a folder (the loader checks it)."""
+        return super().takes(path) or path.is_dir() or is_keras_file(path)
 
     def _available_impl(self) -> str:
         try:
