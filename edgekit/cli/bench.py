@@ -64,7 +64,7 @@ def add_bench_arguments(p) -> None:
 def register(sub, common):
     p = sub.add_parser("bench", parents=[common], help="measure artifacts on every available runtime",
                        description=__doc__.strip())
-    p.add_argument("path", help="a .tflite, .onnx, .keras or .h5 file, a folder written by convert, or a zoo model "
+    p.add_argument("path", help="a .tflite, .onnx, .keras, .h5 or .hdf5 file, a folder written by convert, or a zoo model "
                                 "name (e.g. digits_cnn: its bundled model, on its held-out data)")
     p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
                                   ".npy, or an image folder (default: the model's held-out data)")

@@ -18,7 +18,7 @@ from edgekit.models.trust import TRUST_HELP
 def register(sub, common):
     p = sub.add_parser("convert", parents=[common], help="convert a model and validate every artifact",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras, .h5 or .hdf5 file, or a zoo model name "
                                             "such as digits_cnn, which brings its calibration and held-out data "
                                             "(default: digits_cnn)")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model brings its "

@@ -1,7 +1,9 @@
 """edgekit inspect: signatures, inputs and outputs with quantization, ops, and Flex needs; how the
 weights are stored (fp16 or int8 behind DEQUANTIZE), the MACs per op and in total, and the
 activation arena LiteRT plans; with --delegates, which ops each delegate takes and which fall
-back to the CPU."""
+back to the CPU. A Keras file (.keras, .h5, .hdf5) or SavedModel folder: its inputs and outputs,
+parameters, and layers (Keras) or serving graph ops (SavedModel), loaded under the same trust
+checks as convert."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ from edgekit.cli.vocabulary import add_json
 from edgekit.core import limits
 from edgekit.core.errors import EdgekitError
 from edgekit.core.units import human_size
+from edgekit.models.trust import TRUST_HELP
 
 
 def register(sub, common):
-    p = sub.add_parser("inspect", parents=[common], help="show what is inside a .tflite or .onnx file",
+    p = sub.add_parser("inspect", parents=[common], help="show what is inside a model file",
                        description=__doc__.strip())
-    p.add_argument("model", help="a .tflite or .onnx file")
+    p.add_argument("model", help="a .tflite, .onnx, .keras, .h5 or .hdf5 file, or a SavedModel folder")
     add_json(p, "what is inside the file")
     p.add_argument("--delegates", action="store_true",
                    help="show which ops XNNPACK, the GPU delegate and --delegate take, in how many "
@@ -26,6 +29,7 @@ def register(sub, common):
                                                      "(implies --delegates)")
     p.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
                    help="an option for --delegate (repeatable)")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     limits.add_arguments(p, "model_bytes", "ops")
     p.set_defaults(run=run)
 
@@ -42,7 +46,7 @@ def run(args) -> int:
         from edgekit.hardware.delegates import delegate_report  # lazy: --help imports all commands; pulls numpy
 
         delegates = delegate_report(args.model, args.delegate, options)
-    info = inspect_model(args.model)
+    info = inspect_model(args.model, args.trust_model_code)
     if delegates is not None:
         info["delegates"] = delegates["delegates"]
         if "note" in delegates:
@@ -51,20 +55,15 @@ def run(args) -> int:
         print(json.dumps(info, indent=2))
         return 0
     lines = [f"{info['path']}: {info['format']}, {info['size_bytes']} bytes"]
+    if "parameters" in info:  # a float model: Keras or SavedModel
+        print("\n".join(lines + float_lines(info)))
+        return 0
     if info["format"] == "tflite":
         lines.append(f"signatures: {', '.join(info['signatures']) or 'none'}; subgraphs: {info['subgraphs']}")
     else:
         lines.append(f"opsets: {', '.join(f'{d} {v}' for d, v in info['opsets'].items())}; "
                      f"producer: {info['producer']}")
-    for kind in ("inputs", "outputs"):
-        lines.append(f"{kind}:")
-        for t in info[kind]:
-            shape = "[" + ", ".join("?" if d is None else str(d) for d in t["shape"]) + "]"
-            quant = ""
-            if "scale" in t:
-                quant = (f"  scale={t['scale'][0]:.6g} zero_point={t['zero_point'][0]}" if len(t["scale"]) == 1
-                         else f"  per-channel ({len(t['scale'])} scales, axis {t.get('quantized_dimension')})")
-            lines.append(f"  {t['name']}: {t['dtype']} {shape}{quant}")
+    lines += io_lines(info)
     dequantized = {w["stored_as"] for w in info.get("weights", []) if w["how"] == "dequantize"}
     lines.append(f"ops ({sum(info['ops'].values())}):")
     lines += [f"  {name:<28} {count}" + (f"  (weights stored as {', '.join(sorted(dequantized))})"
@@ -80,6 +79,31 @@ def run(args) -> int:
         lines += delegate_lines(delegates)
     print("\n".join(lines))
     return 0
+
+
+def io_lines(info: dict) -> list[str]:
+    lines = []
+    for kind in ("inputs", "outputs"):
+        lines.append(f"{kind}:")
+        for t in info[kind]:
+            shape = "[" + ", ".join("?" if d is None else str(d) for d in t["shape"]) + "]"
+            quant = ""
+            if "scale" in t:
+                quant = (f"  scale={t['scale'][0]:.6g} zero_point={t['zero_point'][0]}" if len(t["scale"]) == 1
+                         else f"  per-channel ({len(t['scale'])} scales, axis {t.get('quantized_dimension')})")
+            lines.append(f"  {t['name']}: {t['dtype']} {shape}{quant}")
+    return lines
+
+
+def float_lines(info: dict) -> list[str]:
+    """A Keras model's or SavedModel's flavour, inputs and outputs, parameters, and layers or ops."""
+    parameters = info["parameters"]
+    lines = [f"flavour: {info['flavour']}", *io_lines(info),
+             f"parameters: {parameters['total']:,} ({parameters['trainable']:,} trainable)"]
+    kind = "layers" if "layers" in info else "ops"
+    lines.append(f"{kind} ({sum(info[kind].values())}):")
+    lines += [f"  {name:<28} {count}" for name, count in info[kind].items()]
+    return lines
 
 
 def delegate_lines(report: dict) -> list[str]:

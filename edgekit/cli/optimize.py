@@ -18,7 +18,7 @@ from edgekit.models.trust import TRUST_HELP
 def register(sub, common):
     p = sub.add_parser("optimize", parents=[common], help="prune, cluster or QAT a Keras model",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help=".keras or .h5 file, or a zoo model name such as digits_cnn "
+    p.add_argument("model", nargs="?", help=".keras, .h5 or .hdf5 file, or a zoo model name such as digits_cnn "
                                             "(default: digits_cnn)")
     p.add_argument("--out", metavar="DIR", default="edgekit-out", help="output folder; files go to DIR/<model name>/ "
                                                         "(default: edgekit-out)")

@@ -20,7 +20,7 @@ from edgekit.workflows.tune import ONNX_CANDIDATES, TFLITE_CANDIDATES, TuneSetti
 def register(sub, common):
     p = sub.add_parser("tune", parents=[common], help="find the fastest variant within an accuracy tolerance",
                        description=__doc__.strip())
-    p.add_argument("model", nargs="?", help="SavedModel folder, .keras or .h5 file, or a zoo model name "
+    p.add_argument("model", nargs="?", help="SavedModel folder, .keras, .h5 or .hdf5 file, or a zoo model name "
                                             "such as digits_cnn, which brings its calibration and held-out data "
                                             "(default: digits_cnn)")
     add_max_accuracy_drop(p, "largest drop of the task metric allowed")

@@ -26,6 +26,7 @@ from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.core.lazy_imports import quiet_stderr, tensorflow
 from edgekit.hardware.npu_compile import delegate_entry
 from edgekit.models.inspection import inspect_model
+from edgekit.models.loading import is_keras_file
 from edgekit.runtimes.litert import load_delegate
 from edgekit.runtimes.litert_guard import check_model
 
@@ -44,6 +45,9 @@ def delegate_report(path: str | Path, delegate: str | None = None,
     if path.suffix == ".onnx":
         raise EdgekitError(f"{path}: --delegates applies to .tflite files (onnxruntime has execution "
                            "providers, not delegates)")
+    if path.is_dir() or is_keras_file(path):  # a float model: LiteRT runs its conversion, not it
+        raise EdgekitError(f"{path}: --delegates applies to .tflite files: convert the model first "
+                           f"(edgekit convert {path})")
     info = inspect_model(path)  # refuses a damaged file with its own message
     # ops that LiteRT has no kernel for: the builtin kernels cannot check the file (a delegate
     # may still take them), and XNNPACK cannot run without them

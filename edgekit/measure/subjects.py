@@ -23,9 +23,9 @@ from edgekit.core.files import special_kind
 from edgekit.core.units import human_size
 from edgekit.measure.targets import ARTIFACT_FORMATS
 from edgekit.models.inspection import check_op_count
-from edgekit.models.loading import detect_flavour
+from edgekit.models.loading import detect_flavour, is_keras_file
 
-FLOAT_FORMATS = ("keras", "h5")
+FLOAT_FORMATS = ("keras", "h5", "hdf5")
 
 
 @dataclasses.dataclass
@@ -82,11 +82,11 @@ def _find(path: Path, reference: str | Path | None) -> Subject:
             manifest = None  # a stray file beside a manifest is not one of its artifacts
         if manifest:
             name = manifest["name"]
-    elif path.suffix.lstrip(".") in FLOAT_FORMATS:
+    elif path.suffix.lstrip(".") in FLOAT_FORMATS or is_keras_file(path):
         artifacts, name, manifest = [], path.stem if path.name != "model.keras" else path.parent.name, None
         reference = reference or path
     else:
-        raise EdgekitError(f"{path}: bench takes .tflite, .onnx, .keras or .h5 files, or a folder of them")
+        raise EdgekitError(f"{path}: bench takes .tflite, .onnx, .keras, .h5 or .hdf5 files, or a folder of them")
     for artifact in artifacts:
         if not artifact.exists():
             raise EdgekitError(f"{artifact} is listed in {folder / MANIFEST_NAME} but missing: convert again")
@@ -135,7 +135,7 @@ def _reference(given, manifest, folder: Path) -> tuple[Path | None, str | None]:
     if given:
         path = Path(given)
         if not path.exists():
-            raise EdgekitError(f"reference model {path} does not exist: give the float .keras, .h5 or SavedModel")
+            raise EdgekitError(f"reference model {path} does not exist: give the float .keras, .h5, .hdf5 or SavedModel")
         return path, None
     if not manifest:
         return None, "no float model to compare with: give --reference MODEL"

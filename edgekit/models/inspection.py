@@ -1,6 +1,8 @@
 """What is inside a converted model: signatures, inputs and outputs with their quantization,
 the ops and their counts, whether it needs Flex ops, and what the graph costs (graph_costs). Read from the file itself, without
-loading a runtime, so a model that no runtime here can run can still be inspected."""
+loading a runtime, so a model that no runtime here can run can still be inspected. A float model (a Keras file
+or a SavedModel) is loaded as convert loads it, under the same trust checks, for its inputs, outputs,
+parameters and layers or ops."""
 
 from __future__ import annotations
 
@@ -13,23 +15,80 @@ import numpy as np
 
 from edgekit.core import limits
 from edgekit.core.errors import EdgekitError, first_line
+from edgekit.models import loading
 from edgekit.models.graph_costs import onnx_macs, tflite_costs
 
 FLEX_PREFIX = "Flex"
 MAX_TENSOR_ELEMENTS = (1 << 31) - 1  # TFLite's kernels count elements in an int (RuntimeShape::FlatSize)
 
 
-def inspect_model(path: str | Path) -> dict:
+INSPECT_KINDS = "a .tflite, .onnx, .keras, .h5 or .hdf5 file or a SavedModel folder"
+
+
+def inspect_model(path: str | Path, trust_model_code: bool = False) -> dict:
+    """What is inside `path`; a float model is loaded under the trust checks (`trust_model_code`
+    as convert's --trust-model-code)."""
     path = Path(path)
+    if path.is_dir() or loading.is_keras_file(path):
+        return inspect_float_model(path, trust_model_code)
     if not path.is_file():
-        raise EdgekitError(f"{path} is not a file: inspect takes a .tflite or .onnx file")
+        raise EdgekitError(f"{path} is not a file: inspect takes {INSPECT_KINDS}")
     limits.check_model_size(path, path.stat().st_size)
     check_op_count(path)
     if path.suffix == ".tflite":
         return inspect_tflite(path)
     if path.suffix == ".onnx":
         return inspect_onnx(path)
-    raise EdgekitError(f"{path}: inspect takes a .tflite or .onnx file, not {path.suffix or 'no extension'}")
+    raise EdgekitError(f"{path}: inspect takes {INSPECT_KINDS}, not {path.suffix or 'a file without an extension'}")
+
+
+def inspect_float_model(path: Path, trust_model_code: bool = False) -> dict:
+    """A Keras file's or SavedModel's inputs, outputs (as convert names them), parameters, and its
+    layers by class (Keras) or its serving graph's ops by type (SavedModel), loaded as convert
+    loads it: a model that reaches files or Python is refused unless `trust_model_code`."""
+    flavour = loading.detect_flavour(path)
+    if flavour == loading.SAVEDMODEL:
+        with loading.load_model(path, trust_model_code) as source:
+            function = source.serve.get_concrete_function()  # the serving signature, as convert traces it
+            counts = _graph_ops(function.graph.as_graph_def())
+            variables = list(function.variables)
+            parameters = {"total": sum(math.prod(v.shape) for v in variables),
+                          "trainable": sum(math.prod(v.shape) for v in variables if v.trainable)}
+            return _float_info(path, flavour, source, parameters, {"ops": counts})
+    _, model = loading.load_keras_model(path, trust_model_code)
+    with loading.from_keras(path, flavour, model, *loading.io_names(flavour, model)) as source:
+        trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+        layers = collections.Counter(type(layer).__name__ for layer in _layers(model))
+        return _float_info(path, flavour, source, {"total": int(model.count_params()), "trainable": int(trainable)},
+                           {"layers": dict(sorted(layers.items(), key=lambda kv: (-kv[1], kv[0])))})
+
+
+def _float_info(path: Path, flavour: str, source, parameters: dict, counts: dict) -> dict:
+    return {"path": str(path), "format": "savedmodel" if flavour == loading.SAVEDMODEL else "keras", "flavour": flavour,
+            "size_bytes": source.size_bytes, "inputs": [t.to_dict() for t in source.inputs],
+            "outputs": [t.to_dict() for t in source.outputs],
+            "parameters": {k: int(v) for k, v in parameters.items()}, **counts, "needs_flex": False}
+
+
+def _layers(model) -> list:
+    """A Keras model's layers, those of the models inside it too (not the inner models themselves)."""
+    found = []
+    for layer in model.layers:
+        found += _layers(layer) if hasattr(layer, "layers") and layer.layers else [layer]
+    return found
+
+
+GRAPH_PLUMBING = {"Placeholder", "Identity", "NoOp", "Const", "ReadVariableOp", "VarHandleOp",
+                  "StatefulPartitionedCall", "PartitionedCall"}  # how a traced graph holds and calls, not compute
+
+
+def _graph_ops(graph_def) -> dict[str, int]:
+    """The op types of a serving graph and of the functions it calls, by count, without the plumbing."""
+    counts = collections.Counter(node.op for node in graph_def.node)
+    for function in graph_def.library.function:
+        counts.update(node.op for node in function.node_def)
+    return dict(sorted(((op, n) for op, n in counts.items() if op not in GRAPH_PLUMBING),
+                       key=lambda kv: (-kv[1], kv[0])))
 
 
 def checked_tflite(path: str | Path, command: str, why: str) -> Path:
@@ -330,10 +389,54 @@ class _FieldsList:
 
 
 def _describe_tflite(model, schema) -> dict:
-    type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    type_names = _type_names(schema)
+    codes, custom = _op_codes(model, schema)
+    signatures, inputs, outputs = _tflite_io(model, type_names)
+    ops = collections.Counter()
+    for sub in model.subgraphs:
+        for op in sub.operators or []:
+            ops[codes[op.opcodeIndex]] += 1
+    flex = sorted(name for name in ops if name.startswith(FLEX_PREFIX))
+    return {
+        "signatures": signatures,
+        "inputs": inputs,
+        "outputs": outputs,
+        "subgraphs": len(model.subgraphs),
+        "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "needs_flex": bool(flex),
+        "flex_ops": flex,
+        "custom_ops": sorted(n for n in ops if n in custom and not n.startswith(FLEX_PREFIX)),
+        **tflite_costs(model, codes, type_names),
+    }
+
+
+def tflite_io(path: Path) -> dict:
+    """The inputs and outputs of a .tflite as inspect_tflite gives them (its first signature's, else
+    the main graph's), read from the flatbuffer once its structure is checked, without its costs and
+    without loading a runtime: LiteRT refuses some files that TFLite Micro runs (docs/DESIGN.md,
+    pitfall 23), so no runtime's refusal may stop another from describing a file."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    buf = _tflite_bytes(path)
+    try:
+        model = _undamaged(path, Fields(schema.Model.GetRootAs(buf, 0), schema))
+        _, inputs, outputs = _tflite_io(model, _type_names(schema))
+    except EdgekitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as inspect_tflite
+        raise EdgekitError(f"{path} is a damaged TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def _type_names(schema) -> dict[int, str]:
+    return {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+
+def _tflite_io(model, type_names: dict[int, str]) -> tuple[list[str], list[dict], list[dict]]:
+    """(the main graph's signature keys, its inputs, its outputs): the first signature's tensors,
+    named as the signature names them, else the graph's own."""
     if not model.subgraphs:
         raise EdgekitError("the TFLite model has no subgraphs")
-    codes, custom = _op_codes(model, schema)
     graph = model.subgraphs[0]
 
     def tensor(index: int, name: str | None = None) -> dict:
@@ -357,23 +460,9 @@ def _describe_tflite(model, schema) -> dict:
                 "inputs": [tensor(m.tensorIndex, m.name.decode()) for m in sig.inputs or []],
                 "outputs": [tensor(m.tensorIndex, m.name.decode()) for m in sig.outputs or []],
             }
-    ops = collections.Counter()
-    for sub in model.subgraphs:
-        for op in sub.operators or []:
-            ops[codes[op.opcodeIndex]] += 1
-    flex = sorted(name for name in ops if name.startswith(FLEX_PREFIX))
     first = next(iter(signatures.values()), None)
-    return {
-        "signatures": sorted(signatures),
-        "inputs": first["inputs"] if first else [tensor(i) for i in graph.inputs],
-        "outputs": first["outputs"] if first else [tensor(i) for i in graph.outputs],
-        "subgraphs": len(model.subgraphs),
-        "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "needs_flex": bool(flex),
-        "flex_ops": flex,
-        "custom_ops": sorted(n for n in ops if n in custom and not n.startswith(FLEX_PREFIX)),
-        **tflite_costs(model, codes, type_names),
-    }
+    return (sorted(signatures), first["inputs"] if first else [tensor(i) for i in graph.inputs],
+            first["outputs"] if first else [tensor(i) for i in graph.outputs])
 
 
 def _op_codes(model, schema) -> tuple[list[str], set[str]]:

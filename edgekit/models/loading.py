@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import re
@@ -37,6 +38,8 @@ KERAS3 = "keras3"
 TF_KERAS = "tf_keras"
 
 CONVERTED_SUFFIXES = {".tflite", ".onnx"}
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # what Keras's own loaders take; other names are read by content
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_SAVEDMODEL_ENTRIES = 100_000  # files and folders; a real SavedModel has a handful
 
 
@@ -50,7 +53,7 @@ def detect_flavour(path: Path) -> str:
 
 def _detect_flavour(path: Path) -> str:
     if not path.exists():
-        raise EdgekitError(f"no such file: {path}: give a SavedModel folder, .keras or .h5 file")
+        raise EdgekitError(f"no such file: {path}: give a SavedModel folder, .keras, .h5 or .hdf5 file")
     if path.is_dir():
         graphs = [path / "saved_model.pb", path / "saved_model.pbtxt"]
         if any(os.path.lexists(graph) for graph in graphs):
@@ -58,7 +61,10 @@ def _detect_flavour(path: Path) -> str:
         if any(graph.is_file() for graph in graphs):
             limits.check_model_size(path, size_of(path))
             return SAVEDMODEL
-        raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it)")
+        inside = sorted(p for p in itertools.islice(path.iterdir(), 1000)  # a folder of SavedModels, say
+                        if p.is_dir() and (p / "saved_model.pb").is_file())[:3]
+        hint = f": give the SavedModel folder in it, {', '.join(map(str, inside))}" if inside else ""
+        raise EdgekitError(f"model folder {path} is not a SavedModel (no saved_model.pb in it){hint}")
     kind = special_kind(path)
     if kind:  # reading a FIFO, socket or device blocks or never ends
         raise EdgekitError(f"model {path} is {kind}, not a regular file: give a .keras/.h5 file or a SavedModel folder")
@@ -82,6 +88,24 @@ def _detect_flavour(path: Path) -> str:
             "it may be truncated or not a model"
         )
     return KERAS3 if version.startswith("3") else TF_KERAS
+
+
+def is_keras_file(path: Path) -> bool:
+    """Whether `path` is a Keras model file: a regular file named .keras, .h5 or .hdf5, or whatever
+    its name, one that holds an HDF5 file or a zip with a config.json (read, never loaded)."""
+    if not path.is_file() or special_kind(path):
+        return False
+    if path.suffix in KERAS_SUFFIXES:
+        return True
+    try:
+        if _is_hdf5(path):
+            return True
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
 
 
 def model_config(path: Path) -> dict:
@@ -149,12 +173,15 @@ def load_model(path: str | Path, trust_model_code: bool = False) -> SourceModel:
         except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
             raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
     model = _load_keras(path, flavour, trust_model_code)
+    return from_keras(path, flavour, model, *io_names(flavour, model))
+
+
+def io_names(flavour: str, model) -> tuple[list[str], list[str]]:
+    """The names of a loaded Keras model's inputs and outputs, as its layers name them."""
     if flavour == KERAS3:
-        names_in = [t._keras_history.operation.name for t in model.inputs]
-        names_out = [t._keras_history.operation.name for t in model.outputs]
-    else:
-        names_in, names_out = list(model.input_names), list(model.output_names)
-    return from_keras(path, flavour, model, names_in, names_out)
+        return ([t._keras_history.operation.name for t in model.inputs],
+                [t._keras_history.operation.name for t in model.outputs])
+    return list(model.input_names), list(model.output_names)
 
 
 def load_keras_model(path: str | Path, trust_model_code: bool = False):
@@ -164,7 +191,7 @@ def load_keras_model(path: str | Path, trust_model_code: bool = False):
     flavour = detect_flavour(path)
     if flavour == SAVEDMODEL:
         raise EdgekitError(f"model {path} is a SavedModel, which has no Keras layers to optimize: "
-                           "give the .keras or .h5 file it was exported from")
+                           "give the .keras, .h5 or .hdf5 file it was exported from")
     return flavour, _load_keras(path, flavour, trust_model_code)
 
 
@@ -173,23 +200,39 @@ def _load_keras(path: Path, flavour: str, trust_model_code: bool):
     if not trust_model_code:  # before Keras deserializes anything
         trust.check_keras_config(path, config)
     tensorflow()
+    hdf5 = _is_hdf5(path)
     try:
-        if flavour == KERAS3:
-            import keras
+        with _named_for_keras(path, hdf5) as loadable:
+            if flavour == KERAS3:
+                import keras
 
-            model = keras.saving.load_model(path, compile=False, safe_mode=not trust_model_code)
-        else:
-            import tf_keras
+                model = keras.saving.load_model(loadable, compile=False, safe_mode=not trust_model_code)
+            else:
+                import tf_keras
 
-            kwargs = {} if path.suffix == ".h5" else {"safe_mode": not trust_model_code}
-            # a QAT model (e.g. from `edgekit optimize --qat`) needs the toolkit's layer classes
-            with scope() if is_qat_config(config) else contextlib.nullcontext():
-                model = tf_keras.models.load_model(path, compile=False, **kwargs)
+                kwargs = {} if hdf5 else {"safe_mode": not trust_model_code}
+                # a QAT model (e.g. from `edgekit optimize --qat`) needs the toolkit's layer classes
+                with scope() if is_qat_config(config) else contextlib.nullcontext():
+                    model = tf_keras.models.load_model(loadable, compile=False, **kwargs)
     except Exception as exc:  # the loaders raise many types; all mean "this file will not load"
         raise EdgekitError(f"model {path} could not be loaded as {flavour}: {first_line(exc)}") from exc
     if not hasattr(model, "inputs"):  # tf-keras hands back a damaged config as a plain dict
         raise EdgekitError(f"model {path} holds no model in its config ({type(model).__name__}): the file is damaged")
     return model
+
+
+@contextlib.contextmanager
+def _named_for_keras(path: Path, hdf5: bool):
+    """`path` under a name Keras's loaders take: they pick the format by the name's suffix
+    (.keras: the zip; .h5, .hdf5: HDF5), so a file whose name does not say what it holds is
+    loaded through a link named for its content."""
+    if path.suffix in ((".h5", ".hdf5") if hdf5 else (".keras",)):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="edgekit-model-") as folder:
+        link = Path(folder) / ("model.h5" if hdf5 else "model.keras")
+        link.symlink_to(path.resolve())
+        yield link
 
 
 class SourceModel:
@@ -340,7 +383,7 @@ def _keras_zip_version(path: Path) -> str:
 
 def _is_hdf5(path: Path) -> bool:
     with open(path, "rb") as fh:
-        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+        return fh.read(8) == HDF5_MAGIC
 
 
 # Reads the Keras attributes of an HDF5 file in a child process: a damaged file can send the

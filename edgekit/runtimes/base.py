@@ -44,9 +44,13 @@ class Runtime(abc.ABC):
     def open(self, path: str | Path, **options) -> Session:
         path = Path(path)
         self.check_target(**options)
-        if path.suffix.lstrip(".") not in self.formats:
+        if not self.takes(path):
             raise EdgekitError(f"{self.name} cannot open {path}: it runs {', '.join(self.formats)} files")
         return self._open_impl(path, **options)
+
+    def takes(self, path: Path) -> bool:
+        """Whether `path` is a file of a format this runtime runs (by its suffix unless said otherwise)."""
+        return path.suffix.lstrip(".") in self.formats
 
     @abc.abstractmethod
     def _available_impl(self) -> str: ...

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edgekit.core.errors import BackendUnavailable
 from edgekit.core.lazy_imports import tensorflow
-from edgekit.models.loading import load_model
+from edgekit.models.loading import is_keras_file, load_model
 from edgekit.runtimes.base import Runtime, Session
 
 DEVICES = ("cpu", "gpu")
@@ -19,7 +19,12 @@ DEVICES = ("cpu", "gpu")
 
 class KerasRuntime(Runtime):
     name = "keras"
-    formats = ("keras", "h5", "")  # "" is a SavedModel folder
+    formats = ("keras", "h5", "hdf5", "")  # "" is a SavedModel folder
+
+    def takes(self, path: Path) -> bool:
+        """A Keras file is known by its content whatever its name (a zip with config.json, HDF5), a
+        SavedModel by being a folder (the loader checks it)."""
+        return super().takes(path) or path.is_dir() or is_keras_file(path)
 
     def _available_impl(self) -> str:
         try:

@@ -16,7 +16,7 @@ import numpy as np
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError
 from edgekit.core.lazy_imports import quiet_stderr, silence_stderr_at_exit
-from edgekit.models.inspection import inspect_tflite
+from edgekit.models.inspection import tflite_io
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
 from edgekit.runtimes.messages import explain, with_detail
@@ -130,7 +130,7 @@ class CompiledSession(Session):
     @functools.cached_property
     def _specs(self):
         """Quantization parameters, which the CompiledModel API does not expose: from the file."""
-        info = inspect_tflite(self.path)  # the first signature's tensors, as CompiledModel runs
+        info = tflite_io(self.path)  # the first signature's tensors, as CompiledModel runs
         return ([TensorSpec.from_dict(t) for t in info["inputs"]],
                 [TensorSpec.from_dict(t) for t in info["outputs"]])
 

@@ -23,7 +23,7 @@ from edgekit.core import python_child
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.core.lazy_imports import quiet_stderr
-from edgekit.models.inspection import inspect_tflite
+from edgekit.models.inspection import tflite_io
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.messages import explain, plain
 
@@ -61,7 +61,7 @@ class TFLMSession(Session):
     def __init__(self, path: Path):
         self.path = path
         self.content = path.read_bytes()
-        info = inspect_tflite(path)
+        info = tflite_io(path)  # its specs only: the costs inspect adds are no part of loading it
         self.inputs = [TensorSpec.from_dict(t) for t in info["inputs"]]
         self.outputs = [TensorSpec.from_dict(t) for t in info["outputs"]]
         self.arena_bytes, self.reported_bytes = self._smallest_arena()

@@ -8,8 +8,10 @@ pair again, ...), so that the drift between rounds, which within-run spread does
 measured too: `compare` gates latency on it. A
 target that cannot run here is a skipped record with its reason; one that fails on a model is a
 failed record with the error (a runtime that crashes too: every pair but the Keras ones is
-measured by a runner, in a worker process here or on a board, `edgekit.runners`). An artifact
-that does not open on its plain CPU runtime is bad input, and stops the run.
+measured by a runner, in a worker process here or on a board, `edgekit.runners`). A damaged
+artifact is bad input, and stops the run; a .tflite is read from its flatbuffer, never loaded in
+LiteRT here, so a file that LiteRT refuses and TFLite Micro runs gets an ok `tflm` row and a failed
+LiteRT row with LiteRT's reason (docs/DESIGN.md, pitfall 23).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from edgekit.hardware import mcu
 from edgekit.hardware.mcu import Budget
 from edgekit.measure import fidelity, subjects, targets
 from edgekit.measure.evaluation import is_classification, task_for
-from edgekit.models.inspection import inspect_tflite, tflite_op_types
+from edgekit.models.inspection import tflite_io
 from edgekit.models.loading import load_model
 from edgekit.render.table import record_line
 from edgekit.results import schema
@@ -50,7 +52,7 @@ from edgekit.runtimes.messages import failure
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
-BENCH_KINDS = "a .tflite, .onnx, .keras or .h5 file, a folder written by convert"  # what bench measures
+BENCH_KINDS = "a .tflite, .onnx, .keras, .h5 or .hdf5 file, a folder written by convert"  # what bench measures
 RANDOM_SAMPLES = 64  # inputs made up for latency when no data is given
 # --runs auto: each (file, target)'s share of time; debugging kernels (builtin, reference, and
 # int16 activations, which XNNPACK hands to the reference kernels) are slow by design
@@ -180,12 +182,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
         deadline.check(f"loading {artifact.name}", before_measuring_fix())
-        compiled = _compiled_for_npu(artifact)
-        if compiled is not None:  # only an NPU's dispatch runs it: read its specs from the file
-            described.append(_describe(artifact, subject.variant_of(artifact), compiled))
-            continue
-        with for_format(artifact.suffix.lstrip(".")).open(artifact) as session:
-            described.append(_describe(artifact, subject.variant_of(artifact), session))
+        described.append(_describe(artifact, subject.variant_of(artifact), _file_specs(artifact)))
 
     reference_model = None
     if subject.reference is not None:
@@ -464,18 +461,15 @@ def _float_outputs(reference_model, data: subjects.EvalData, deadline: limits.De
     return outputs
 
 
-def _compiled_for_npu(path: Path):
-    """A .tflite compiled ahead of time (`edgekit compile`) holds DISPATCH_OPs that LiteRT's CPU
-    kernels cannot load: its io specs, read from the file (an object with inputs and outputs),
-    else None. The op types are read from the file's operator codes; only a compiled file is
-    inspected whole."""
-    if path.suffix != ".tflite":
-        return None
-    if not any("DISPATCH" in op.upper() for op in tflite_op_types(path)):
-        return None
-    info = inspect_tflite(path)
-    return SimpleNamespace(inputs=[TensorSpec.from_dict(t) for t in info["inputs"]],
-                           outputs=[TensorSpec.from_dict(t) for t in info["outputs"]])
+def _file_specs(path: Path):
+    """An artifact's io specs (an object with inputs and outputs), once it is known not damaged. A
+    .tflite's are read from its flatbuffer: LiteRT refuses files that other runtimes run (TFLite
+    Micro: docs/DESIGN.md, pitfall 23; an NPU's dispatch: a compiled file's DISPATCH_OPs), and says
+    so in its own rows. An .onnx opens on onnxruntime's CPU provider, which refuses a damaged one."""
+    if path.suffix == ".tflite":
+        return SimpleNamespace(**{k: [TensorSpec.from_dict(t) for t in v] for k, v in tflite_io(path).items()})
+    with for_format(path.suffix.lstrip(".")).open(path) as session:
+        return SimpleNamespace(inputs=session.inputs, outputs=session.outputs)
 
 
 def _first(named: dict):
@@ -501,11 +495,7 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
 
 
 def _artifact_inputs(path: Path):
-    compiled = _compiled_for_npu(path)
-    if compiled is not None:
-        return subjects.float_specs(compiled.inputs)
-    with for_format(path.suffix.lstrip(".")).open(path) as session:
-        return subjects.float_specs(session.inputs)
+    return subjects.float_specs(_file_specs(path).inputs)
 
 
 def _task(subject: subjects.Subject, reference_model):
@@ -544,12 +534,11 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
 def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> str:
     if labels.dtype.kind not in "iu":
         return "mae"
-    sample = {k: v[:8] for k, v in inputs.items()}
     if reference_model is not None:
-        out = _first(reference_model.predict(sample))
-    else:
-        with for_format(subject.artifacts[0].suffix.lstrip(".")).open(subject.artifacts[0]) as session:
-            out = _first(session.predict(sample))
+        out = _first(reference_model.predict({k: v[:8] for k, v in inputs.items()}))
+    else:  # the file's first output, by its shape alone: no runtime loads it here
+        shape = _file_specs(subject.artifacts[0]).outputs[0].shape
+        out = np.empty((0, *(d or 1 for d in shape[1:])))
     return "accuracy" if is_classification(labels, out) else "mae"
 
 
@@ -560,7 +549,7 @@ def bench_inputs(path: str | Path, data: str | None = None, reference: str | Non
     path = Path(path)
     if path.is_dir():
         read = [("manifest", path / MANIFEST_NAME)] + [
-            ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5")]
+            ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5", ".hdf5")]
     else:
         read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
     return read + [("data", Path(data) if data else None), ("reference model", Path(reference) if reference else None)]

@@ -99,7 +99,7 @@ def _seed(seed: int) -> None:
 def optimize_to_folder(config: ConvertConfig, log=None, verbose: bool = True) -> dict:
     """`edgekit optimize`: write OUT/<name>/ with the optimized Keras model(s) and a report."""
     log = log or logging.getLogger(__name__).info
-    model_path, zoo_model = zoo.resolve_model(config.model, ".keras or .h5 file")
+    model_path, zoo_model = zoo.resolve_model(config.model, ".keras, .h5 or .hdf5 file")
     name = zoo_model or model_name(model_path)
     out_dir = Path(config.out) / name
     # the output folder is checked, locked and staged before the model loads

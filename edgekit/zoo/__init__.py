@@ -66,7 +66,7 @@ def bundled(name: str = DEFAULT_MODEL) -> tuple[Path, Path]:
     return model, calib
 
 
-MODEL_KINDS = "a SavedModel folder, .keras or .h5 file"
+MODEL_KINDS = "a SavedModel folder, .keras, .h5 or .hdf5 file"
 
 
 def resolve_model(argument: str | Path | None, kinds: str = MODEL_KINDS) -> tuple[Path, str | None]:

@@ -121,3 +121,52 @@ def test_a_converter_written_fp16_file(converter_fp16):
     assert sum(by_op.values()) == info["macs"]["total"] == by_op["CONV_2D"] + by_op["DEPTHWISE_CONV_2D"] + 8 * 5
     assert info["activations"]["arena_bytes"] == litert_arena_bytes(converter_fp16)
     assert info["activations"]["in_place"] >= 2
+
+
+# the tiny fixture's model: conv 3x3x1x4 (+4 biases), then dense 64 -> 5 (+5 biases)
+TINY_PARAMETERS = 3 * 3 * 1 * 4 + 4 + 4 * 4 * 4 * 5 + 5
+
+
+@pytest.mark.slow  # a TensorFlow start per command
+@pytest.mark.parametrize("key, name", [("tf_keras_h5", "tfk.hdf5"), ("keras3_keras", "k3.keras"),
+                                       ("savedmodel", None)])
+def test_inspect_takes_keras_files_and_savedmodels(tiny, tmp_path, key, name):
+    path = tiny["paths"][key]
+    if name:  # .hdf5 is a Keras file like .h5
+        (tmp_path / name).write_bytes(path.read_bytes())
+        path = tmp_path / name
+    info = inspect_json(path)
+    assert [(t["name"], t["shape"]) for t in info["inputs"]] == [("pixels", [None, 6, 6, 1])]
+    assert [t["shape"] for t in info["outputs"]] == [[None, 5]]
+    assert info["parameters"] == {"total": TINY_PARAMETERS, "trainable": TINY_PARAMETERS}
+    if key == "savedmodel":
+        assert info["format"] == "savedmodel" and {"Conv2D", "MatMul"} <= set(info["ops"])
+    else:
+        assert info["format"] == "keras" and info["layers"]["Conv2D"] == info["layers"]["Dense"] == 1
+    code, stdout, stderr = run_cli("inspect", path)
+    assert code == 0, stderr
+    assert f"parameters: {TINY_PARAMETERS} ({TINY_PARAMETERS} trainable)" in stdout and "pixels: float32 [?, 6, 6, 1]" in stdout
+
+
+@pytest.mark.slow  # a TensorFlow start per command
+def test_inspect_loads_a_keras_file_under_the_trust_checks(tiny):
+    path = tiny["paths"]["lambda_h5"]
+    code, stdout, stderr = run_cli("inspect", path)
+    assert code == 2 and not stdout and len(stderr.strip().splitlines()) == 1, stderr
+    assert "Lambda layer" in stderr and "--trust-model-code" in stderr
+    code, stdout, stderr = run_cli("inspect", path, "--trust-model-code")
+    assert code == 0 and "Lambda" in stdout, stderr
+    code, _, stderr = run_cli("inspect", path, "--delegates")  # LiteRT's delegates run .tflite files only
+    assert code == 2 and "--delegates applies to .tflite files" in stderr, stderr
+
+
+@pytest.mark.slow  # a TensorFlow start and a benchmark
+def test_bench_runs_a_keras_hdf5_and_a_keras_file_named_otherwise(tiny, tmp_path):
+    for name in ("tfk.hdf5", "tfk.model"):
+        path = tmp_path / name
+        path.write_bytes(tiny["paths"]["tf_keras_h5"].read_bytes())
+        code, _, stderr = run_cli("bench", path, "--runtime", "keras:cpu", "--runs", "5", "--output",
+                                  tmp_path / f"{name}.json")
+        assert code == 0, stderr
+        (row,) = json.loads((tmp_path / f"{name}.json").read_text())["models"][0]["records"]
+        assert row["status"] == "ok", row

@@ -59,7 +59,7 @@ TRUST_WRITE_MODEL = CORPUS / "models" / "trust_write_savedmodel"
 TRUST_WRITE_FILE = "edgekit-pwned-write.txt"  # what that model writes, relative to the current folder
 # which commands read which model files (the others refuse them by kind, also with exit 2)
 READERS = {"convert": (".keras", ".h5", ""), "optimize": (".keras", ".h5"), "bench": (".tflite", ".onnx", ".keras", ".h5"),
-           "inspect": (".tflite", ".onnx"), "debug-quant": (".keras", ".h5", ""), "tune": (".keras", ".h5", "")}
+           "inspect": (".tflite", ".onnx", ".keras", ".h5", ""), "debug-quant": (".keras", ".h5", ""), "tune": (".keras", ".h5", "")}
 
 DATA_FILES = {
     "empty.npy": ("empty",), "empty_file.npz": ("damaged",), "wrong_shape.npy": ("shape",),

@@ -71,3 +71,41 @@ def test_folder_that_is_not_a_savedmodel(tmp_path):
 def test_missing_model(tmp_path):
     with pytest.raises(EdgekitError, match="no such file"):
         load_model(tmp_path / "nope.keras")
+
+
+@pytest.mark.parametrize("key, name", [("tf_keras_h5", "model.hdf5"), ("tf_keras_h5", "model.bin"),
+                                       ("tf_keras_keras", "model.bin"), ("keras3_keras", "weights"),
+                                       ("keras3_keras", "model.hdf5.zip")])
+def test_a_keras_file_is_known_by_its_content_whatever_its_name(tiny, tmp_path, key, name):
+    """.hdf5 is HDF5 like .h5; a file whose name says nothing loads by what it holds (Keras's own
+    loaders pick the format by the suffix), under the same trust checks."""
+    from edgekit.models.loading import is_keras_file
+
+    path = tmp_path / name
+    path.write_bytes(tiny["paths"][key].read_bytes())
+    assert is_keras_file(path) and detect_flavour(path) == FLAVOURS[key]
+    with load_model(path) as model:
+        (got,) = model.predict({model.inputs[0].name: tiny["x"]}).values()
+        np.testing.assert_allclose(got, tiny["expected"][key], atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # the link it loaded through is gone
+    lam = tmp_path / "lambda.bin"
+    lam.write_bytes(tiny["paths"]["lambda_h5"].read_bytes())
+    with pytest.raises(EdgekitError, match="Lambda layer"):
+        load_model(lam)
+
+
+def test_other_files_are_not_keras_files(tmp_path):
+    import zipfile
+
+    from edgekit.models.loading import is_keras_file
+
+    with zipfile.ZipFile(tmp_path / "notes.bin", "w") as archive:
+        archive.writestr("notes.txt", "no config.json")
+    (tmp_path / "model.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    assert not any(is_keras_file(p) for p in (tmp_path / "notes.bin", tmp_path / "model.tflite", tmp_path))
+
+
+def test_a_folder_holding_a_savedmodel_names_it(tiny):
+    with pytest.raises(EdgekitError, match="not a SavedModel") as err:
+        detect_flavour(tiny["root"])
+    assert f"give the SavedModel folder in it, {tiny['paths']['needs_flex']}" in str(err.value)
