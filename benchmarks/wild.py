@@ -318,19 +318,23 @@ def rows(found: dict) -> list[dict]:
         elif step.action == "convert":
             artifacts = result.get("artifacts") or []
             for artifact in artifacts:
+                pinned = (artifact.get("recipe") or {}).get("converted_at") or {}
+                validation = result.get("validation") or {}
                 out.append({**base, "file": artifact["path"], "target": "(validation)",
-                            "shapes": _recorded_shapes(artifact, result) or _shapes_of(artifact.get("inputs")),
+                            "shapes": pinned.get("shapes") or validation.get("input_shapes")
+                            or _shapes_of(artifact.get("inputs")),
                             "declared": _declared(result.get("source", {}).get("inputs")),
                             "dtypes": _dtypes(artifact.get("inputs")),
-                            "fidelity": _fidelity(artifact.get("fidelity"), "random" in json.dumps(
-                                result.get("validation") or {})),
-                            "note": _notes(artifact), "status": artifact.get("status", "built")})
+                            "fidelity": _fidelity(artifact.get("fidelity"), "random" in str(validation.get("data"))),
+                            "note": f"converted at the shapes shown: {pinned['why']}" if pinned.get("why") else None,
+                            "status": "built"})
             for status in ("rejected", "failed"):
                 for refused in result.get(status) or []:
                     out.append({**base, "file": refused.get("path") or f"{refused.get('format')} {refused.get('variant')}",
                                 "status": status, "error": refused.get("reason")})
             if step.error or not artifacts:
-                out.append({**base, "status": "refused", "error": step.error or "no artifact written"})
+                out.append({**base, "status": "timed out" if step.exit_code is None else "refused",
+                            "error": step.error or "no artifact written"})
         else:
             out.extend(_bench_rows(step, base, model))
     return out
@@ -344,18 +348,19 @@ def _bench_rows(step: Step, base: dict, model: Model) -> list[dict]:
         random_data = (entry.get("data") or {}).get("random")
         for record in entry.get("records", []):
             artifact = described.get(record["artifact"], {})
-            shapes = _recorded_shapes(record, entry) or _recorded_shapes(artifact, entry)
+            shapes = (entry.get("data") or {}).get("input_shapes")  # the shapes every row of this model ran at
             declared = _declared(artifact.get("inputs"))
             row = {**base, "file": record["artifact"], "target": record.get("target") or record.get("runtime"),
                    "shapes": shapes or _shapes_of(artifact.get("inputs")), "declared": declared,
                    "dtypes": _dtypes(artifact.get("inputs")),
                    "fidelity": _fidelity(record.get("fidelity"), random_data) or _no_fidelity(entry, record),
                    "status": record.get("status"), "p50": (record.get("latency_us") or {}).get("p50"),
-                   "error": record.get("reason"), "note": _notes(record)}
+                   "error": record.get("reason"), "note": _shapes_from(entry)}
             row["degenerate"] = _degenerate(declared, shapes, model.asked) if record.get("status") == "ok" else None
             out.append(row)
     if step.error or not out:
-        out.append({**base, "status": "refused", "error": step.error or "no results written"})
+        out.append({**base, "status": "timed out" if step.exit_code is None else "refused",
+                    "error": step.error or "no results written"})
     return out
 
 
@@ -364,7 +369,7 @@ def _no_fidelity(entry: dict, record: dict) -> str | None:
     if record.get("status") != "ok" or record.get("format") == "keras" or record.get("variant") == "float":
         return None
     if entry.get("reference") is None:
-        return f"none: {entry.get('reference_note') or 'no float model'}"
+        return "none: the wheel ships no float model"
     return f"none: {(entry.get('data') or {}).get('source') or 'not computed'}"
 
 
@@ -391,16 +396,6 @@ def _dtypes(inputs) -> dict[str, str]:
 def _shapes_of(inputs) -> dict[str, list] | None:
     shapes = _declared(inputs)
     return shapes if shapes and all(d is not None for dims in shapes.values() for d in dims) else None
-
-
-def _recorded_shapes(where: dict, parent: dict | None = None) -> dict[str, list] | None:
-    """The input shapes a record or manifest says were used, wherever it keeps them."""
-    for holder in (where, where.get("details") or {}, parent or {}, (parent or {}).get("data") or {}):
-        for key in ("input_shapes", "shapes", "used_shapes", "converted_at"):
-            found = holder.get(key)
-            if isinstance(found, dict) and found:
-                return {k: list(v) for k, v in found.items()}
-    return None
 
 
 def _degenerate(declared: dict, used: dict | None, asked: dict) -> str | None:
@@ -433,9 +428,10 @@ def _fidelity(found: dict | None, random_data) -> str | None:
     return ", ".join(parts) + (f" ({samples} {'random ' if random_data else ''}samples)" if samples else "")
 
 
-def _notes(where: dict) -> str | None:
-    notes = [where.get(key) for key in ("note", "notes", "shape_note", "converted_note") if where.get(key)]
-    return "; ".join(n if isinstance(n, str) else json.dumps(n) for n in notes) or None
+def _shapes_from(entry: dict) -> str | None:
+    """Where bench took free dimensions' sizes from, when not from the file itself."""
+    found = (entry.get("data") or {}).get("shapes_from")
+    return f"sizes from {found}" if found else None
 
 
 # ---------------------------------------------------------------- Markdown
