@@ -355,7 +355,8 @@ def _bench_rows(step: Step, base: dict, model: Model) -> list[dict]:
                    "dtypes": _dtypes(artifact.get("inputs")),
                    "fidelity": _fidelity(record.get("fidelity"), random_data) or _no_fidelity(entry, record),
                    "status": record.get("status"), "p50": (record.get("latency_us") or {}).get("p50"),
-                   "error": record.get("reason"), "note": _shapes_from(entry)}
+                   "error": record.get("reason"),
+                   "note": "; ".join(filter(None, [_shapes_from(entry), _paired(artifact.get("pairing"))])) or None}
             row["degenerate"] = _degenerate(declared, shapes, model.asked) if record.get("status") == "ok" else None
             out.append(row)
     if step.error or not out:
@@ -426,6 +427,15 @@ def _fidelity(found: dict | None, random_data) -> str | None:
         parts.append(f"max |Δ| {found['max_abs']:.3g}")
     samples = found.get("samples")
     return ", ".join(parts) + (f" ({samples} {'random ' if random_data else ''}samples)" if samples else "")
+
+
+def _paired(found: dict | None) -> str | None:
+    """How a file's tensors were paired with its float model's, when not by their exact names."""
+    if not found:
+        return None
+    renamed = [f"{mine} → {theirs}" for side in ("inputs", "outputs")
+               for mine, theirs in (found.get(side) or {}).items() if mine != theirs]
+    return f"paired with the float model by {', '.join(found.get('rules') or ['position'])}: {', '.join(renamed)}"
 
 
 def _shapes_from(entry: dict) -> str | None:
