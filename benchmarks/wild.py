@@ -330,8 +330,8 @@ def rows(found: dict) -> list[dict]:
                             "status": "built"})
             for status in ("rejected", "failed"):
                 for refused in result.get(status) or []:
-                    out.append({**base, "file": refused.get("path") or f"{refused.get('format')} {refused.get('variant')}",
-                                "status": status, "error": refused.get("reason")})
+                    which = refused.get("path") or f"{refused.get('format')} {refused.get('variant')}"
+                    out.append({**base, "file": which, "status": status, "error": refused.get("reason")})
             if step.error or not artifacts:
                 out.append({**base, "status": "timed out" if step.exit_code is None else "refused",
                             "error": step.error or "no artifact written"})
@@ -382,7 +382,8 @@ def _inspected(result: dict, model: Model) -> dict:
     free = any(d is None for dims in declared.values() for d in dims[1:])
     return {"shapes": None, "declared": declared, "dtypes": _dtypes(result.get("inputs")), "status": "ok",
             "note": f"{macs:,} MACs" if macs else None,
-            "macs_at_free": "MACs counted with the free dimensions as 1, not at any real shape" if free and macs else None}
+            "macs_at_free": "MACs counted with the free dimensions as 1, not at any real shape"
+            if free and macs else None}
 
 
 def _declared(inputs) -> dict[str, list]:
@@ -453,7 +454,8 @@ def _shape_text(shapes: dict | None, dtypes: dict | None = None) -> str:
         return ""
     dtypes = dtypes or {}
     return "; ".join(f"{name}{'' if dtypes.get(name, 'float32') == 'float32' else ' ' + dtypes[name]} "
-                     f"{'×'.join('?' if d is None else str(d) for d in dims) or 'scalar'}" for name, dims in shapes.items())
+                     f"{'×'.join('?' if d is None else str(d) for d in dims) or 'scalar'}"
+                     for name, dims in shapes.items())
 
 
 def _p50(us) -> str:
