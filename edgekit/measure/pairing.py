@@ -66,6 +66,10 @@ class Pairing:
         """Feeds keyed by the float model's input names, keyed by the file's."""
         return {mine: feeds[theirs] for mine, theirs in self.inputs.items()}
 
+    def file_input(self, name: str) -> str:
+        """The file's name of the float model's input `name`."""
+        return next(mine for mine, theirs in self.inputs.items() if theirs == name)
+
     def float_outputs(self, outputs: dict) -> dict:
         """The file's outputs keyed by the float model's output names, in its order."""
         return {theirs: outputs[mine] for mine, theirs in self.outputs.items()}
@@ -134,9 +138,9 @@ def _pair_side(mine: list[TensorSpec], theirs: list[TensorSpec], kind: str, rule
     a, b = left()
     if a or b:
         raise EdgekitError(
-            f"cannot pair the {kind}s of {file} ({_listed(mine)}) with those of {float_model} ({_listed(theirs)}): "
-            + (f"{', '.join(s.name for s in a)} of the file" if a else "")
-            + (" and " if a and b else "") + (f"{', '.join(s.name for s in b)} of the float model" if b else "")
+            f"cannot pair the {kind}s of {file} with those of {float_model}: "
+            + (f"{_listed(a)} of the file" if a else "") + (" and " if a and b else "")
+            + (f"{_listed(b)} of the float model" if b else "")
             + " match by neither name (even without exporter decorations such as serving_default_ and :0) nor "
             f"position (count, rank, dtype and fixed dimensions): {fix}")
     return found
@@ -177,4 +181,4 @@ def _values(spec: TensorSpec) -> str:
 
 
 def _listed(specs: list[TensorSpec]) -> str:
-    return ", ".join(s.name for s in specs) or "none"
+    return ", ".join(s.name for s in specs)

@@ -106,7 +106,7 @@ def test_unpaired_is_one_line_naming_them_and_the_fix(file_in, float_in, named):
     with pytest.raises(EdgekitError) as caught:
         pair(file_in, float_in, file="m.onnx", float_model="saved", fix="give --reference MODEL")
     message = str(caught.value)
-    assert "\n" not in message and named in message and message.startswith("cannot pair the inputs of m.onnx (")
+    assert "\n" not in message and named in message and message.startswith("cannot pair the inputs of m.onnx with those of saved: ")
     assert message.endswith(": give --reference MODEL")
 
 
