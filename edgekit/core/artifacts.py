@@ -76,11 +76,14 @@ class Artifact:
     fidelity: dict = dataclasses.field(default_factory=dict)
     gzip_bytes: int | None = None  # size after gzip -9 (where sparsity and clustering pay off)
     evaluation: dict | None = None  # task metric on held-out data beside the float model's
+    pairing: dict | None = None  # its tensors paired with the float model's, when not by their exact names
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["inputs"] = [t.to_dict() for t in self.inputs]
         data["outputs"] = [t.to_dict() for t in self.outputs]
+        if self.pairing is None:
+            del data["pairing"]
         return data
 
 

@@ -38,7 +38,7 @@ from edgekit.data.calibration import check_calibration, load_calibration
 from edgekit.data.metrics import evaluation, score
 from edgekit.hardware import mcu
 from edgekit.hardware.mcu import Budget
-from edgekit.measure import fidelity, subjects, targets
+from edgekit.measure import fidelity, pairing, subjects, targets
 from edgekit.measure.evaluation import is_classification, task_for
 from edgekit.models.inspection import tflite_io
 from edgekit.models.loading import load_model
@@ -189,15 +189,20 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         deadline.check(f"loading the float model {subject.reference.name}", before_measuring_fix())
         log(f"loading the float model {subject.reference}")
         reference_model = load_model(subject.reference, settings.trust_model_code)
-        described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"}, reference_model))
     measure = None
     try:
+        pairings = _pairings(subject, described, reference_model, log)  # a file that does not pair stops here
+        if reference_model is not None:
+            described.insert(0, _describe(subject.reference, {"format": "keras", "variant": "float"},
+                                          reference_model))
         deadline.check("loading the evaluation data", before_measuring_fix())
         data = _evaluation_data(subject, settings, reference_model)
         log(f"evaluation data: {data.samples} samples from {data.source}")
         fewer = f"give fewer samples with {option('data')}, or " if settings.data else ""
+        # on random inputs too, when there are files: their fidelity checks them against the float
+        # model (as convert's validation does)
         reference_outputs = (_float_outputs(reference_model, data, deadline, f"{fewer}{before_measuring_fix()}")
-                             if reference_model and not data.random else None)
+                             if reference_model and (subject.artifacts or not data.random) else None)
         broken = 0 if reference_outputs is None else fidelity.non_finite_samples(reference_outputs)
         if broken:  # every score and fidelity figure against it would be NaN
             raise EdgekitError(f"the float model {subject.reference} outputs NaN or inf on {broken} of {data.samples} "
@@ -205,7 +210,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         float_score = (None if reference_outputs is None or data.metric is None
                        else score(data.metric, _first(reference_outputs), _first(data.inputs), data.labels))
         measure = Measure(settings, data, reference_outputs, float_score, deadline,
-                          {d["name"]: tuple(t["name"] for t in d["outputs"]) for d in described})
+                          {d["name"]: tuple(t["name"] for t in d["outputs"]) for d in described}, pairings)
         pairs = [(subject.reference, {"format": "keras", "variant": "float"}, t, measure.in_process)
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
@@ -280,9 +285,11 @@ class Measure:
     """Measures one (model file, target) pair into a record."""
 
     def __init__(self, settings: BenchSettings, data: subjects.EvalData, reference_outputs, float_score,
-                 deadline: limits.Deadline, output_names: dict | None = None):
+                 deadline: limits.Deadline, output_names: dict | None = None, pairings: dict | None = None):
         self.settings, self.data, self.deadline = settings, data, deadline
         self.output_names = output_names or {}  # file name -> its outputs' names: what a runner must return
+        # file name -> its tensors paired with those the data and the float outputs are keyed by
+        self.pairings: dict[str, pairing.Pairing] = pairings or {}
         self.reference_outputs, self.float_score = reference_outputs, float_score
         self.in_process = runners.runner("in-process")
         devices = dict.fromkeys(d.strip() for d in (settings.device or "local").split(",") if d.strip())
@@ -346,10 +353,13 @@ class Measure:
             runner.close()
 
     def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
-        job = self._job(path, variant, target, options, None if self.data.random else self.data.inputs)
-        found, outputs = runner.measure(job, self.deadline)
+        evaluated_on = None if self.data.random and self.reference_outputs is None else self.data.inputs
+        found, outputs = runner.measure(self._job(path, variant, target, options, evaluated_on), self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
+        paired = self.pairings.get(path.name)
+        if paired is not None and paired.outputs:  # keyed and ordered as the float model's
+            outputs = paired.float_outputs(outputs)
         evaluated = len(_first(outputs))  # fewer than the data's when the pair's time share ran out
         bad = fidelity.non_finite_samples(outputs)
         if bad:  # a broken file: a failed record with the reason, never NaN in the results
@@ -365,8 +375,11 @@ class Measure:
         return record
 
     def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
-        settings = self.settings
-        return Job(path, target.runtime, target.label, options, self.latency_feeds, eval_inputs, settings.runs,
+        settings, feeds, paired = self.settings, self.latency_feeds, self.pairings.get(path.name)
+        if paired is not None:  # the data is keyed by the float model's names: fed by the file's
+            feeds = [paired.file_feeds(feed) for feed in feeds]
+            eval_inputs = None if eval_inputs is None else paired.file_feeds(eval_inputs)
+        return Job(path, target.runtime, target.label, options, feeds, eval_inputs, settings.runs,
                    settings.warmup, settings.batch, None if settings.runs else time_share(variant, target),
                    self.output_names.get(path.name))
 
@@ -472,6 +485,35 @@ def _file_specs(path: Path):
         return SimpleNamespace(inputs=session.inputs, outputs=session.outputs)
 
 
+def _pairings(subject: subjects.Subject, described: list[dict], reference_model, log) -> dict[str, pairing.Pairing]:
+    """Each file's tensors paired with its float model's (without one, its inputs with the first
+    file's, which the data is keyed by). A pairing other than by exact names is logged and kept
+    in the file's entry of the results ("pairing")."""
+    if not described:
+        return {}
+    if reference_model is not None:
+        theirs, their_outputs = reference_model.inputs, reference_model.outputs
+        label, fix = f"the float model {subject.reference.name}", (
+            f"give the float model the file was converted from with {option('reference')}")
+    else:
+        theirs, their_outputs = _specs(described[0]["inputs"]), None
+        label, fix = described[0]["name"], "bench the files one at a time"
+    found = {}
+    for entry in described:
+        paired = pairing.pair(_specs(entry["inputs"]), theirs,
+                              None if their_outputs is None else _specs(entry["outputs"]), their_outputs,
+                              file=entry["name"], float_model=label, fix=fix)
+        if not paired.exact:
+            log(f"{entry['name']}: tensors paired with those of {label} {paired.describe()}")
+            entry["pairing"] = paired.to_dict()
+        found[entry["name"]] = paired
+    return found
+
+
+def _specs(entries: list[dict]) -> list[TensorSpec]:
+    return [TensorSpec.from_dict(t) for t in entries]
+
+
 def _first(named: dict):
     return next(iter(named.values()))
 
@@ -490,8 +532,9 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
         inputs = load_calibration(calibration, subjects.float_specs(specs))
         return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
     model = subject.reference if reference_model else subject.artifacts[0]
-    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES, model), None, None,
-                             "random inputs (give --data for accuracy and fidelity)", random=True)
+    said = ("random inputs (no --data: fidelity checks the files against the float model on them, not accuracy on "
+            "real data)" if reference_model else "random inputs (give --data for accuracy and fidelity)")
+    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES, model), None, None, said, random=True)
 
 
 def _artifact_inputs(path: Path):
@@ -527,8 +570,31 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
                 raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
             metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)
             return subjects.EvalData(inputs, labels, metric, f"{path} ({len(labels)} labelled samples)")
-    inputs = load_calibration(path, subjects.float_specs(specs))
-    return subjects.EvalData(inputs, None, None, f"{path} (no labels)")
+    return subjects.EvalData(_load_keyed(path, subjects.float_specs(specs)), None, None, f"{path} (no labels)")
+
+
+def _load_keyed(path: Path, specs: list[TensorSpec]) -> dict:
+    """Unlabelled samples keyed by `specs`' names, from a .npz whose arrays may be named as the
+    other side names its inputs (a file's `serving_default_x:0` for the float model's `x`, or the
+    other way round): paired by name (measure/pairing), read, and keyed back."""
+    keys = _npz_keys(path) if len(specs) > 1 else None
+    by_key = pairing.pair_names(keys, [s.name for s in specs]) if keys else None
+    if not by_key or all(k == name for k, name in by_key.items()):
+        return load_calibration(path, specs)
+    key_of = {name: key for key, name in by_key.items()}
+    found = load_calibration(path, [dataclasses.replace(s, name=key_of[s.name]) for s in specs])
+    return {s.name: found[key_of[s.name]] for s in specs}
+
+
+def _npz_keys(path: Path) -> list[str] | None:
+    if path.suffix != ".npz" or not path.is_file():
+        return None
+    check_npz(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return list(npz.files)
+    except (ValueError, OSError, EOFError):
+        return None  # load_calibration says what is wrong with it
 
 
 def _metric_for(labels: np.ndarray, inputs: dict, reference_model, subject) -> str:

@@ -20,7 +20,7 @@ from edgekit.core.errors import ConversionFailed, EdgekitError, option, switch
 from edgekit.core.outputs import staged_folder
 from edgekit.core.progress import Progress
 from edgekit.data.calibration import load_calibration
-from edgekit.measure import fidelity
+from edgekit.measure import fidelity, pairing
 from edgekit.measure.evaluation import task_for
 from edgekit.measure.harness import MIN_EVALUATED
 from edgekit.measure.memory import return_freed_memory
@@ -336,12 +336,16 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     try:
         check_op_count(path)  # before the runtime loads it
         with for_format(fmt).open(path, threads=usable_cores()) as session:
-            outputs = session.predict(calibration, until=time.monotonic() + VALIDATION_SECONDS,
-                                      at_least=MIN_VALIDATION_SAMPLES)
+            paired = _paired(session, source, path)
+            outputs = paired.float_outputs(session.predict(
+                paired.file_feeds(calibration), until=time.monotonic() + VALIDATION_SECONDS,
+                at_least=MIN_VALIDATION_SAMPLES))
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
             scored = None if task is None else task.evaluate_session(
-                session, source.inputs[0].name, until=time.monotonic() + VALIDATION_SECONDS,
+                session, paired.file_input(source.inputs[0].name), until=time.monotonic() + VALIDATION_SECONDS,
                 at_least=MIN_EVALUATED)
+    except ConversionFailed:
+        raise
     except EdgekitError as exc:  # name the artifact, not its staging path
         op = tflite_convert.failed_to_prepare(str(exc)) if variant == "int16x8" else None
         if op:
@@ -366,4 +370,17 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
         fidelity=fidelity.compare(reference, outputs, None if task is None else task.metric == "accuracy"),
         gzip_bytes=file_sizes(path)["gzip_bytes"],  # the benchmark after reuses it
         evaluation=scored,
+        pairing=None if paired.exact else paired.to_dict(),
     )
+
+
+def _paired(session, source: SourceModel, path: Path) -> pairing.Pairing:
+    """The file's tensors paired with the float model's: a file that does not pair is a failed variant."""
+    try:
+        found = pairing.pair(session.inputs, source.inputs, session.outputs, source.outputs, file=path.name,
+                             float_model=source.path.name, fix="the converter renamed them; report it")
+    except EdgekitError as exc:
+        raise ConversionFailed(f"built, but {exc}") from None
+    if not found.exact:
+        logger.info(f"{path.name}: tensors paired with those of the float model {found.describe()}")
+    return found

@@ -22,7 +22,7 @@ import numpy as np
 from edgekit.converters import selective
 from edgekit.converters.inputs import require_calibration, resolve_inputs
 from edgekit.core.lazy_imports import quiet_stderr, tensorflow
-from edgekit.measure import fidelity
+from edgekit.measure import fidelity, pairing
 from edgekit.models.loading import load_model
 from edgekit.runtimes import for_format
 from edgekit.workflows.convert import prepare
@@ -40,14 +40,13 @@ def run(config, log=None) -> dict:
     log(f"loading {model_path}")
     with load_model(model_path, config.trust_model_code) as source:
         calibration, task, _ = prepare(config, model_path, calib_path, source)
-        input_name = source.inputs[0].name
         reference = source.predict(calibration)
         log(f"calibrating on {len(next(iter(calibration.values())))} samples from {calib_path}")
         calibrated = selective.calibrate(source.saved_model_dir(), calibration, config.io)
         keep = selective.resolve(calibrated, config.keep_float)
         log("running TFLite's quantization debugger")
         layers = layer_errors(calibrated, keep, calibration)
-        model = whole_model(selective.quantize(calibrated, keep), calibration, reference, task, input_name)
+        model = whole_model(selective.quantize(calibrated, keep), calibration, reference, task, source)
     return {"kind": "edgekit quantization debug", "name": name, "model": str(model_path),
             "calibration": {"path": str(calib_path), "samples": len(next(iter(calibration.values())))},
             "evaluation_data": None if task is None else task.source, "io": config.io,
@@ -90,15 +89,19 @@ def layer_errors(calibrated: selective.Calibrated, keep: selective.KeepFloat | N
 
 
 def whole_model(content: bytes, calibration: dict[str, np.ndarray], reference: dict[str, np.ndarray],
-                task, input_name: str) -> dict:
-    """The int8 model in its real runtime: fidelity against the float model on the calibration
-    samples, and the task metric on the held-out data when there is one."""
+                task, source) -> dict:
+    """The int8 model in its real runtime: fidelity against the float model (`source`) on the
+    calibration samples, and the task metric on the held-out data when there is one."""
     with tempfile.TemporaryDirectory(prefix="edgekit-debug-quant-") as folder:
         path = Path(folder) / "int8.tflite"
         path.write_bytes(content)
         with for_format("tflite").open(path) as session:
-            outputs = session.predict(calibration)
-            scored = None if task is None else task.evaluate_session(session, input_name)
+            paired = pairing.pair(session.inputs, source.inputs, session.outputs, source.outputs,
+                                  file="the int8 model", float_model=source.path.name,
+                                  fix="the converter renamed them; report it")
+            outputs = paired.float_outputs(session.predict(paired.file_feeds(calibration)))
+            scored = None if task is None else task.evaluate_session(
+                session, paired.file_input(source.inputs[0].name))
     classifier = None if task is None else task.metric == "accuracy"
     return {"fidelity": fidelity.compare(reference, outputs, classifier),
             "evaluation": scored}
@@ -112,9 +115,11 @@ def _stripped_match(name: str, by_tensor: dict):
 
 
 def _input_order(model: bytes, calibration: dict[str, np.ndarray]) -> list[str]:
-    """The calibration arrays in the order of the model's inputs (serving_default_<name>:0)."""
+    """The calibration arrays in the order of the model's inputs, which the debug model names as
+    its graph does (serving_default_<name>:0: measure/pairing); in their own order when the
+    names do not pair."""
     with quiet_stderr(replay_on_error=False):  # TF's interpreter: it knows the NumericVerify op
         details = tensorflow().lite.Interpreter(model_content=model).get_input_details()
     names = list(calibration)
-    order = [next((n for n in names if d["name"] in (n, f"serving_default_{n}:0")), None) for d in details]
-    return order if None not in order and len(set(order)) == len(names) else names
+    found = pairing.pair_names([d["name"] for d in details], names)
+    return [found[d["name"]] for d in details] if found else names
