@@ -4,6 +4,7 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from pathlib import Path
@@ -277,13 +278,21 @@ def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path, pi
     a TFLite variant is converted at when the model's free dimensions fail (None: not known); a
     TFLite thunk given a reason as well converts at `pin` straight away, for that reason."""
     calibrated: dict = {}  # SavedModel folder -> its calibration, shared by int8 and int16x8
+    pinned: dict = {}  # why the first variant was pinned: the others start at the pin (same graph, same cause)
+
+    def tflite_variant(variant, on_sample, because=None):
+        payload, recipe = _tflite(source, variant, calibration, config.io, on_sample, config.keep_float, calibrated,
+                                  pin, because or pinned.get("why"))
+        if "converted_at" in recipe:
+            pinned.setdefault("why", recipe["converted_at"]["why"])
+        return payload, recipe
+
     for variant in config.tflite:
         if variant == QAT_VARIANT:  # the fake-quant ranges learned in training set the scales
             yield "tflite", variant, (lambda on_sample: tflite_convert.convert(
                 qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
             continue
-        yield "tflite", variant, (lambda on_sample, because=None, v=variant: _tflite(
-            source, v, calibration, config.io, on_sample, config.keep_float, calibrated, pin, because)), source
+        yield "tflite", variant, functools.partial(tflite_variant, variant), source
     if not config.onnx:
         return
     fp32: dict = {}
@@ -387,8 +396,8 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             raise ConversionFailed(tflite_convert.unavailable_in_16x8(
                 op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
         dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
-        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: export the model "
-                "with a fixed input shape)" if dynamic else "")
+        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: give --input-shape or --calib "
+                "with real inputs to convert it at a fixed shape, or export the model with one)" if dynamic else "")
         raise ConversionFailed(f"{pinning.DOES_NOT_RUN}{str(exc).replace(str(path), path.name)}{hint}") from exc
     validated = len(next(iter(outputs.values())))
     reference = {name: value[:validated] for name, value in reference.items()}

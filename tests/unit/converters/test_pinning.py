@@ -45,7 +45,8 @@ def test_why_names_the_flex_ops_or_keeps_the_failure():
     assert pinning.pinned_because(flex) == "the model's free dimensions need Flex (SELECT_TF_OPS) kernels for Conv2D"
     assert pinning.pinned_because("boom") == "at its free dimensions the conversion failed: boom"
     does_not_run = (f"{pinning.DOES_NOT_RUN}LiteRT cannot load the file: Node number 0 (CONV_2D) failed to prepare. "
-                    "(input image has a dynamic shape beyond the batch: export the model with a fixed input shape)")
+                    "(input image has a dynamic shape beyond the batch: give --input-shape or --calib with real inputs "
+                    "to convert it at a fixed shape, or export the model with one)")
     assert pinning.pinned_because(does_not_run) == (
         "at its free dimensions the file does not run: LiteRT cannot load the file: Node number 0 (CONV_2D) failed "
         "to prepare.")
