@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit.core.config import ConvertConfig
-from edgekit.core.errors import ConversionFailed
+from edgekit.core.errors import ConversionFailed, EdgekitError
 from edgekit.models.loading import load_model
 from edgekit.render.table import conversion_table
 from edgekit.workflows.convert import _tflite, convert
@@ -85,3 +85,21 @@ def test_without_a_shape_or_real_samples_the_variant_fails_naming_the_fix(free_m
             _tflite(source, "fp32", samples, "int", None, pin=None)
         payload, recipe = _tflite(source, "fp32", samples, "int", None, pin={"pixels": (1, 8, 8, 3)})
         assert payload and recipe["converted_at"]["shapes"] == {"pixels": [1, 8, 8, 3]}
+
+
+def test_a_given_shape_comes_before_the_samples(free_models, tmp_path):
+    config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), calib=str(free_models["calib"]),
+                           out=str(tmp_path), tflite="fp32", onnx="none")
+    manifest = convert(config, log=lambda m: None, shapes={"pixels": (2, 24, 20, 3)})
+    [artifact] = manifest["artifacts"]
+    assert artifact["recipe"]["converted_at"]["shapes"] == {"pixels": [2, 24, 20, 3]}
+    assert [t["shape"] for t in artifact["inputs"]] == [[2, 24, 20, 3]]
+    assert artifact["fidelity"]["samples"] == 16 and artifact["fidelity"]["sqnr_db"] > 100
+
+
+def test_a_given_shape_that_changes_a_fixed_dimension_is_refused_and_nothing_is_written(free_models, tmp_path):
+    config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), calib=str(free_models["calib"]),
+                           out=str(tmp_path), tflite="fp32", onnx="fp32")
+    with pytest.raises(EdgekitError, match=r"input pixels cannot be converted at 1x24x20x4: the model takes \?x\?x\?x3"):
+        convert(config, log=lambda m: None, shapes={"pixels": (1, 24, 20, 4)})
+    assert list(tmp_path.iterdir()) == []
