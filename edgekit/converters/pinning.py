@@ -35,13 +35,13 @@ def pin_shapes(inputs: list[TensorSpec], shapes: dict[str, tuple[int, ...]] | No
     for spec in inputs:
         if shapes and spec.name in shapes:
             shape = tuple(int(d) for d in shapes[spec.name])
-        elif samples is not None and spec.name in samples:
+            if len(shape) != len(spec.shape) or any(d is not None and d != s for d, s in zip(spec.shape[1:], shape[1:])):
+                raise EdgekitError(f"input {spec.name} cannot be converted at {shape_text(shape)}: the model takes "
+                                   f"{shape_text(spec.shape)}; give a shape that fills only its free dimensions")
+        elif samples is not None and spec.name in samples:  # samples that do not fit fail their validation
             shape = (1, *samples[spec.name].shape[1:])
         else:
             return None
-        if len(shape) != len(spec.shape) or any(d is not None and d != s for d, s in zip(spec.shape[1:], shape[1:])):
-            raise EdgekitError(f"input {spec.name} cannot be converted at {shape_text(shape)}: the model takes "
-                               f"{shape_text(spec.shape)}; give a shape that fills only its free dimensions")
         pinned[spec.name] = shape
     return pinned
 

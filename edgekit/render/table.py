@@ -86,8 +86,9 @@ def pinned_lines(artifacts: list[dict]) -> list[str]:
     """One line per shape the files that could not keep the model's free dimensions were converted at."""
     pinned: dict[str, list[str]] = {}
     for a in artifacts:
-        if a["recipe"].get("converted_at"):
-            pinned.setdefault(converted_at_text(a["recipe"]["converted_at"]), []).append(a["path"])
+        converted_at = (a.get("recipe") or {}).get("converted_at")
+        if converted_at:
+            pinned.setdefault(converted_at_text(converted_at), []).append(a["path"])
     return [f"{', '.join(paths)} {text}" for text, paths in pinned.items()]
 
 

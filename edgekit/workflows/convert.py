@@ -87,7 +87,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
         real = calib_path is not None or task is not None  # random samples' free dimensions are made up
-        pin = pinning.pin_shapes(source.inputs, shapes, calibration if real else None)
+        pin = pinning.pin_shapes(source.inputs, shapes, calibration if real else None) \
+            if pinning.free_beyond_batch(source.inputs) else None
         pinned_noted = False
         for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage, pin)):
             interrupts.check()
