@@ -70,5 +70,9 @@ def pinned_because(reason: str) -> str:
 
 def cannot_pin(reason: str, free: list[str]) -> ConversionFailed:
     """The failure of a free conversion that no shape was given to pin, with the fix."""
-    return ConversionFailed(f"{reason} (at the free dimensions of input {', '.join(free)}: give --input-shape or "
-                            "--calib with real inputs to convert at a fixed shape)")
+    if reason.startswith("needs Flex"):  # its own advice (builtin ops) is not the fix here
+        reason = reason.split(", which", 1)[0]
+    return ConversionFailed(f"{reason} at the free dimensions of input {', '.join(free)}: {PIN_FIX}")
+
+
+PIN_FIX = "give --input-shape or --calib with real inputs to convert at a fixed shape"

@@ -212,6 +212,8 @@ def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
     if any(r["format"] == "onnx" and r["variant"] == "int8-static" for r in rejected):
         hints.append("for ONNX int8-static, the nodes that diverge (debug-quant ranks them on the TFLite file) are "
                      "the ones to exclude from quantization; or use int8-dynamic")
+    if any(pinning.PIN_FIX in f["reason"] for f in failed):
+        hints.append(f"for TFLite at the model's free dimensions, {pinning.PIN_FIX}")
     if any(f["variant"] == "int16x8" and "int16x8" in f["reason"] for f in failed):
         hints.append(f"leave int16x8 out ({option('tflite', 'fp32,fp16,dynamic,int8')}): TFLite has no 16x8 kernel "
                      "for an op the model uses")
@@ -397,8 +399,8 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             raise ConversionFailed(tflite_convert.unavailable_in_16x8(
                 op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
         dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
-        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: give --input-shape or --calib "
-                "with real inputs to convert it at a fixed shape, or export the model with one)" if dynamic else "")
+        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: {pinning.PIN_FIX}, or export "
+                "the model with one)" if dynamic else "")
         raise ConversionFailed(f"{pinning.DOES_NOT_RUN}{str(exc).replace(str(path), path.name)}{hint}") from exc
     validated = len(next(iter(outputs.values())))
     reference = {name: value[:validated] for name, value in reference.items()}

@@ -12,7 +12,7 @@ from edgekit.core.config import ConvertConfig
 from edgekit.core.errors import ConversionFailed, EdgekitError
 from edgekit.models.loading import load_model
 from edgekit.render.table import conversion_table
-from edgekit.workflows.convert import _tflite, convert
+from edgekit.workflows.convert import _tflite, convert, fix_hint
 
 pytestmark = pytest.mark.slow
 
@@ -81,8 +81,10 @@ def test_a_model_whose_free_conversion_works_stays_free(free_models, tmp_path):
 def test_without_a_shape_or_real_samples_the_variant_fails_naming_the_fix(free_models):
     with load_model(free_models["paths"]["upsampled"]) as source:
         samples = {"pixels": np.zeros((2, 8, 8, 3), np.float32)}
-        with pytest.raises(ConversionFailed, match=r"needs Flex .* give --input-shape or --calib"):
+        with pytest.raises(ConversionFailed, match=r"needs Flex .* give --input-shape or --calib") as failed:
             _tflite(source, "fp32", samples, "int", None, pin=None)
+        hint = fix_hint([{"format": "tflite", "variant": "fp32", "reason": str(failed.value)}], [])
+        assert hint.startswith("for TFLite at the model's free dimensions, give --input-shape or --calib")
         payload, recipe = _tflite(source, "fp32", samples, "int", None, pin={"pixels": (1, 8, 8, 3)})
         assert payload and recipe["converted_at"]["shapes"] == {"pixels": [1, 8, 8, 3]}
 
