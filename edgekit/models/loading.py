@@ -245,8 +245,8 @@ class SourceModel:
         self.inputs: list[TensorSpec] = inputs
         self.outputs: list[TensorSpec] = outputs
         self._keepalive = keepalive  # the Keras model or loaded SavedModel that `serve` calls
-        self._body = body  # the Python function `serve` traces, to trace again at a fixed batch
-        self._export_dirs: dict[int | None, Path] = {}
+        self._body = body  # the Python function `serve` traces, to trace again at fixed shapes
+        self._export_dirs: dict[tuple | None, Path] = {}  # by the input shapes traced; None: the model's own
         self.sha256 = sha256_of(self.path)
         self.size_bytes = size_of(self.path)
 
@@ -265,20 +265,32 @@ class SourceModel:
                 break
         return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
 
-    def saved_model_dir(self, batch: int | None = None) -> Path | None:
+    @property
+    def traceable(self) -> bool:
+        """Whether `saved_model_dir` can trace the model again at a fixed batch or shapes."""
+        return self._body is not None
+
+    def saved_model_dir(self, batch: int | None = None,
+                        shapes: dict[str, tuple[int, ...]] | None = None) -> Path | None:
         """A SavedModel with a `serving_default` signature, exported once when needed. With
         `batch`, the signature is traced at that fixed batch (recurrent layers convert to TFLite
-        builtins only so); None when the model cannot be traced again (a SavedModel source)."""
-        if batch is None and self.flavour == SAVEDMODEL:
+        builtins only so); with `shapes` (input name -> whole shape), at those shapes (a model
+        whose free dimensions need Flex converts to builtins at a fixed shape). None when the
+        model cannot be traced again (a SavedModel source)."""
+        fixed = None
+        if batch is not None or shapes:
+            fixed = tuple(tuple(shapes[t.name]) if shapes and t.name in shapes
+                          else (batch if batch is not None else t.shape[0], *t.shape[1:]) for t in self.inputs)
+        if fixed is None and self.flavour == SAVEDMODEL:
             return self.path
-        if batch is not None and self._body is None:
+        if fixed is not None and not self.traceable:
             return None
-        if batch not in self._export_dirs:
+        if fixed not in self._export_dirs:
             tf = tensorflow()
-            serve = self.serve if batch is None else tf.function(self._body, input_signature=[
-                tf.TensorSpec([batch, *t.shape[1:]], t.dtype, name=t.name) for t in self.inputs])
+            serve = self.serve if fixed is None else tf.function(self._body, input_signature=[
+                tf.TensorSpec(shape, t.dtype, name=t.name) for shape, t in zip(fixed, self.inputs)])
             export_dir = Path(tempfile.mkdtemp(prefix="edgekit-savedmodel-"))
-            self._export_dirs[batch] = export_dir
+            self._export_dirs[fixed] = export_dir
             if self.flavour == KERAS3:
                 # Keras 3 variables saved through a plain tf.Module convert to a TFLite model
                 # that outputs NaN; Keras's own export archive tracks them properly.
@@ -293,7 +305,7 @@ class SourceModel:
                 module.model = self._keepalive
                 tf.saved_model.save(module, str(export_dir),
                                     signatures={"serving_default": serve.get_concrete_function()})
-        return self._export_dirs[batch]
+        return self._export_dirs[fixed]
 
     def close(self) -> None:
         for export_dir in self._export_dirs.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgekit.converters.pinning import converted_at_text
 from edgekit.core.units import human_size
 from edgekit.measure.fidelity import judged_by_max_abs
 from edgekit.measure.timing import MIN_AUTO_RUNS, PRECISION
@@ -55,6 +56,7 @@ def conversion_table(manifest: dict) -> str:
     lines = [*(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              *skipped_lines(skipped),
+             *pinned_lines([*manifest["artifacts"], *rejected]),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
              f"fidelity against the float model on {checked['data']}",
              *(f"  {a['path']}: on the first {a['fidelity']['samples']} only (its kernels are slow; validation "
@@ -78,6 +80,16 @@ def skipped_lines(skipped: list[dict]) -> list[str]:
         fix = ": give --calib (a .npz, .npy or image folder of real inputs) to build them" if "--calib" in reason else ""
         lines.append(f"skipped ({reason}): {names}{fix}")
     return lines
+
+
+def pinned_lines(artifacts: list[dict]) -> list[str]:
+    """One line per shape the files that could not keep the model's free dimensions were converted at."""
+    pinned: dict[str, list[str]] = {}
+    for a in artifacts:
+        converted_at = (a.get("recipe") or {}).get("converted_at")
+        if converted_at:
+            pinned.setdefault(converted_at_text(converted_at), []).append(a["path"])
+    return [f"{', '.join(paths)} {text}" for text, paths in pinned.items()]
 
 
 def optimization_summary(report: dict) -> str:

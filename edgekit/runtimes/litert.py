@@ -17,6 +17,7 @@ import numpy as np
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.core.lazy_imports import quiet_stderr
+from edgekit.core.units import shape_text
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
 from edgekit.runtimes.messages import explain, with_detail
@@ -126,6 +127,9 @@ class LiteRTSession(Session):
         # the converter writes batch 1 with a free batch in the signature: resizable
         self._free_batch = all(len(d.get("shape_signature", ())) and d["shape_signature"][0] == -1
                                for d in in_details)
+        # free dimensions beyond the batch (-1) take the feed's size; the shapes the inputs have now
+        self._signatures = [tuple(d.get("shape_signature", d["shape"])) for d in in_details]
+        self._shapes = [tuple(s.shape) for s in self.inputs]
         self.batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self.threads, self.kernels, self.delegate = threads, kernels, delegate
         self.delegate_options = delegate_options
@@ -136,9 +140,29 @@ class LiteRTSession(Session):
     def _bind_impl(self, prepared):
         # recurrent ops (UNIDIRECTIONAL_SEQUENCE_LSTM) keep their state in variable tensors
         # across invocations; each feed is a new sequence, as in the Keras model
+        self._fit(prepared)
         self._interp.reset_all_variables()
         for index, value in zip(self._in_index, prepared):
             self._interp.set_tensor(index, value)
+
+    def _fit(self, prepared) -> None:
+        """Size the free dimensions beyond the batch to the feed (a resolution-free model runs at
+        the feed's resolution); a fixed one that differs is refused by name."""
+        resized = False
+        for i, (index, signature, value) in enumerate(zip(self._in_index, self._signatures, prepared)):
+            now = self._shapes[i]
+            if value.shape[1:] == now[1:]:
+                continue
+            if len(value.shape) != len(now) or any(got != want and free != -1 for got, want, free in
+                                                   zip(value.shape[1:], now[1:], signature[1:])):
+                raise EdgekitError(f"input {self.inputs[i].name} of this file takes {shape_text(signature)}, "
+                                   f"the feed gives {shape_text((None, *value.shape[1:]))} per call: "
+                                   "feed inputs of the file's shape")
+            self._shapes[i] = (now[0], *value.shape[1:])
+            self._interp.resize_tensor_input(index, list(self._shapes[i]))
+            resized = True
+        if resized:
+            self._interp.allocate_tensors()
 
     def _invoke_impl(self):
         self._interp.invoke()
@@ -163,8 +187,9 @@ class LiteRTSession(Session):
         return None
 
     def _reshape(self, batch: int) -> None:
-        for index, spec in zip(self._in_index, self.inputs):
-            self._interp.resize_tensor_input(index, [batch, *spec.shape[1:]])
+        self._shapes = [(batch, *shape[1:]) for shape in self._shapes]
+        for index, shape in zip(self._in_index, self._shapes):
+            self._interp.resize_tensor_input(index, list(shape))
         self._interp.allocate_tensors()
 
     def details(self) -> dict:

@@ -4,12 +4,13 @@ against the float model on the calibration samples, and write the folder atomica
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from pathlib import Path
 
 from edgekit.converters import onnx as onnx_convert
-from edgekit.converters import selective
+from edgekit.converters import pinning, selective
 from edgekit.converters import tflite as tflite_convert
 from edgekit.converters.inputs import calibration_plan, resolve_inputs, run_inputs
 from edgekit.core import interrupts
@@ -39,9 +40,12 @@ logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) con
 MIN_CALIBRATION_SAMPLES = 10
 
 
-def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
+def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
+            shapes: dict[str, tuple[int, ...]] | None = None) -> dict:
     """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
     Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG).
+    `shapes` (input name -> whole shape) is where a TFLite variant that cannot keep the model's
+    free dimensions is converted (default: the real samples' shape at batch 1; see converters/pinning.py).
 
     `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
     output (the benchmark does): if it fails or is interrupted, the previous output stays."""
@@ -82,7 +86,11 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         artifacts, failed, rejected = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
-        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage)):
+        real = calib_path is not None or task is not None  # random samples' free dimensions are made up
+        pin = pinning.pin_shapes(source.inputs, shapes, calibration if real else None) \
+            if pinning.free_beyond_batch(source.inputs) else None
+        pinned_noted = False
+        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage, pin)):
             interrupts.check()
             return_freed_memory()  # the last step's, so that this one's peak does not come on top
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
@@ -101,7 +109,17 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                     seconds["float model on the samples"] = time.monotonic() - converted
                     converted = time.monotonic()
                 atomic_write_bytes(path, payload)
-                artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                try:
+                    artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                except ConversionFailed as exc:  # a free file that LiteRT cannot run at its stored 1x1 (a conv)
+                    if not _pinnable(fmt, variant, recipe, parent, pin):
+                        raise
+                    payload, recipe = make(on_sample, pinning.pinned_because(str(exc).replace(path.name, "the file")))
+                    atomic_write_bytes(path, payload)
+                    artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                if "converted_at" in recipe and not pinned_noted:  # once: the table lists every such file
+                    bar.note(f"  {fmt} {variant} {pinning.converted_at_text(recipe['converted_at'])}")
+                    pinned_noted = True
                 seconds[f"{fmt} {variant}: convert"] = converted - started
                 seconds[f"{fmt} {variant}: validate"] = time.monotonic() - converted
             except ConversionFailed as exc:  # not built, or built but its runtime cannot run it
@@ -163,7 +181,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
 
 
 def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, log=None, verbose: bool = True,
-                        progress: bool = True) -> tuple[dict, dict | None, str | None]:
+                        progress: bool = True, shapes: dict[str, tuple[int, ...]] | None = None
+                        ) -> tuple[dict, dict | None, str | None]:
     """What `edgekit convert` and `edgekit.convert()` run: the conversion, then, with `settings`,
     the benchmark of its files inside the staged folder (a failure keeps the previous output).
     (the manifest, the results or None, why nothing was measured or None: the time limit passed
@@ -176,7 +195,8 @@ def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, l
         measured["results"], measured["why"] = run_on_conversion(folder, Path(config.out) / manifest["name"],
                                                                  settings, log, progress=progress)
 
-    manifest = convert(config, log=log, verbose=verbose, finish=None if settings is None else benchmark)
+    manifest = convert(config, log=log, verbose=verbose, finish=None if settings is None else benchmark,
+                       shapes=shapes)
     return manifest, measured["results"], measured["why"]
 
 
@@ -192,6 +212,8 @@ def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
     if any(r["format"] == "onnx" and r["variant"] == "int8-static" for r in rejected):
         hints.append("for ONNX int8-static, the nodes that diverge (debug-quant ranks them on the TFLite file) are "
                      "the ones to exclude from quantization; or use int8-dynamic")
+    if any(pinning.PIN_FIX in f["reason"] for f in failed):
+        hints.append(f"for TFLite at the model's free dimensions, {pinning.PIN_FIX}")
     if any(f["variant"] == "int16x8" and "int16x8" in f["reason"] for f in failed):
         hints.append(f"leave int16x8 out ({option('tflite', 'fp32,fp16,dynamic,int8')}): TFLite has no 16x8 kernel "
                      "for an op the model uses")
@@ -253,17 +275,27 @@ def _saved(model, path: Path, original) -> SourceModel:
                       [t.name for t in original.outputs])
 
 
-def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
+def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path, pin=None):
     """(format, variant, thunk, source it is checked against) for every requested variant; the
-    thunk takes a calibration progress callback, on_sample(done, total)."""
+    thunk takes a calibration progress callback, on_sample(done, total). `pin`: the input shapes
+    a TFLite variant is converted at when the model's free dimensions fail (None: not known); a
+    TFLite thunk given a reason as well converts at `pin` straight away, for that reason."""
     calibrated: dict = {}  # SavedModel folder -> its calibration, shared by int8 and int16x8
+    pinned: dict = {}  # why the first variant was pinned: the others start at the pin (same graph, same cause)
+
+    def tflite_variant(variant, on_sample, because=None):
+        payload, recipe = _tflite(source, variant, calibration, config.io, on_sample, config.keep_float, calibrated,
+                                  pin, because or pinned.get("why"))
+        if "converted_at" in recipe:
+            pinned.setdefault("why", recipe["converted_at"]["why"])
+        return payload, recipe
+
     for variant in config.tflite:
         if variant == QAT_VARIANT:  # the fake-quant ranges learned in training set the scales
             yield "tflite", variant, (lambda on_sample: tflite_convert.convert(
                 qat_source.saved_model_dir(), "int8", calibration, config.io, on_sample)), qat_source
             continue
-        yield "tflite", variant, (lambda on_sample, v=variant: _tflite(
-            source, v, calibration, config.io, on_sample, config.keep_float, calibrated)), source
+        yield "tflite", variant, functools.partial(tflite_variant, variant), source
     if not config.onnx:
         return
     fp32: dict = {}
@@ -289,11 +321,12 @@ def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path):
 
 
 def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample, keep_float=(),
-            calibrated: dict | None = None) -> tuple[bytes, dict]:
+            calibrated: dict | None = None, pin: dict | None = None, because: str | None = None) -> tuple[bytes, dict]:
     """One TFLite variant; a model that converts to builtins only at a fixed batch (an LSTM,
-    docs/DESIGN.md pitfall 5) is converted again at batch 1, and its recipe says so. With `keep_float`, int8
-    leaves those layers or op types in float. The calibrated variants quantize one calibration,
-    kept in `calibrated`."""
+    docs/DESIGN.md pitfall 5) is converted again at batch 1, and one whose free dimensions beyond
+    the batch fail (pitfall 20) again at the shapes `pin` gives (at once when `because` says why);
+    its recipe says so. With `keep_float`, int8 leaves those layers or op types in float. The
+    calibrated variants quantize one calibration, kept in `calibrated`."""
     calibrated = {} if calibrated is None else calibrated
 
     def build(saved_model: Path) -> tuple[bytes, dict]:
@@ -308,14 +341,32 @@ def _tflite(source: SourceModel, variant: str, calibration, io: str, on_sample, 
         keep = selective.resolve(found, list(keep_float))
         return selective.quantize(found, keep), selective.recipe(found, keep)
 
+    def pinned(why: str) -> tuple[bytes, dict]:
+        payload, recipe = build(source.saved_model_dir(shapes=pin))
+        return payload, {**recipe, "converted_at": {"shapes": {name: list(shape) for name, shape in pin.items()},
+                                                    "why": why}}
+
+    if because:
+        return pinned(because)
     try:
         return build(source.saved_model_dir())
     except ConversionFailed as exc:
         fixed = tflite_convert.needs_fixed_batch(str(exc)) and source.saved_model_dir(batch=1)
-        if not fixed:
+        if fixed:
+            payload, recipe = build(fixed)
+            return payload, {**recipe, "batch": 1, "fixed_batch_because": str(exc)}
+        free = pinning.free_beyond_batch(source.inputs)
+        if not free or not source.traceable:  # nothing to pin, or a SavedModel source (not traced again)
             raise
-        payload, recipe = build(fixed)
-        return payload, {**recipe, "batch": 1, "fixed_batch_because": str(exc)}
+        if pin is None:
+            raise pinning.cannot_pin(str(exc), free) from exc
+        return pinned(pinning.pinned_because(str(exc)))
+
+
+def _pinnable(fmt: str, variant: str, recipe: dict, source: SourceModel, pin: dict | None) -> bool:
+    """Whether a TFLite file built at the model's free dimensions can be built again at `pin`."""
+    return (fmt == "tflite" and variant != QAT_VARIANT and pin is not None and "converted_at" not in recipe
+            and bool(pinning.free_beyond_batch(source.inputs)) and source.traceable)
 
 
 def _precision(fmt: str, variant: str) -> tuple[str, str]:
@@ -352,9 +403,9 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
             raise ConversionFailed(tflite_convert.unavailable_in_16x8(
                 op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
         dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
-        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: export the model "
-                "with a fixed input shape)" if dynamic else "")
-        raise ConversionFailed(f"built, but does not run: {str(exc).replace(str(path), path.name)}{hint}") from exc
+        hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: {pinning.PIN_FIX}, or export "
+                "the model with one)" if dynamic else "")
+        raise ConversionFailed(f"{pinning.DOES_NOT_RUN}{str(exc).replace(str(path), path.name)}{hint}") from exc
     validated = len(next(iter(outputs.values())))
     reference = {name: value[:validated] for name, value in reference.items()}
     missing = set(reference) - set(outputs)
