@@ -9,6 +9,7 @@ runtime unavailable for that run, with the loader's message.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -126,6 +127,8 @@ class LiteRTSession(Session):
         # the converter writes batch 1 with a free batch in the signature: resizable
         self._free_batch = all(len(d.get("shape_signature", ())) and d["shape_signature"][0] == -1
                                for d in in_details)
+        self._signatures = [tuple(int(x) for x in d.get("shape_signature", d["shape"])) for d in in_details]
+        self._allocated = [tuple(s.shape) for s in self.inputs]  # what each input is sized for now
         self.batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self.threads, self.kernels, self.delegate = threads, kernels, delegate
         self.delegate_options = delegate_options
@@ -137,8 +140,19 @@ class LiteRTSession(Session):
         # recurrent ops (UNIDIRECTIONAL_SEQUENCE_LSTM) keep their state in variable tensors
         # across invocations; each feed is a new sequence, as in the Keras model
         self._interp.reset_all_variables()
+        if any(v.shape != a for v, a in zip(prepared, self._allocated)):
+            self._size_for([v.shape for v in prepared])
         for index, value in zip(self._in_index, prepared):
             self._interp.set_tensor(index, value)
+
+    def _size_for(self, wanted: list[tuple]) -> None:
+        """Size the inputs for a feed at other sizes in the dimensions the signature leaves free
+        (--input-shape, or data, for a model with free H and W); a fixed one stays LiteRT's to refuse."""
+        for index, shape, signature in zip(self._in_index, wanted, self._signatures):
+            if len(shape) == len(signature) and all(s in (-1, w) for s, w in zip(signature, shape)):
+                self._interp.resize_tensor_input(index, list(shape), strict=True)
+        self._interp.allocate_tensors()
+        self._allocated = [tuple(shape) for shape in wanted]
 
     def _invoke_impl(self):
         self._interp.invoke()
@@ -163,9 +177,17 @@ class LiteRTSession(Session):
         return None
 
     def _reshape(self, batch: int) -> None:
-        for index, spec in zip(self._in_index, self.inputs):
-            self._interp.resize_tensor_input(index, [batch, *spec.shape[1:]])
+        for index, shape in zip(self._in_index, self._allocated):
+            self._interp.resize_tensor_input(index, [batch, *shape[1:]])
         self._interp.allocate_tensors()
+        self._allocated = [(batch, *shape[1:]) for shape in self._allocated]
+
+    def declared_inputs(self) -> list[TensorSpec]:
+        return [dataclasses.replace(s, shape=tuple(None if d < 0 else s.shape[i] for i, d in enumerate(signature)))
+                for s, signature in zip(self.inputs, self._signatures)]
+
+    def default_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {s.name: tuple(s.shape) for s, signature in zip(self.inputs, self._signatures) if -1 in signature[1:]}
 
     def details(self) -> dict:
         found = {"threads": self.threads, "kernels": self.kernels}

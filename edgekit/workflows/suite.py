@@ -2,7 +2,7 @@
 before anything runs, and a bad one is one line naming the suite, the field and the fix
 (edgekit/core/schemas.py). `quick` holds the same fields, each optional: what `--quick` changes.
 
-    {"models": ["digits_mlp", "mine.keras", {"model": "net.h5", "calib": "calib.npz"}],
+    {"models": ["digits_mlp", "mine.keras", {"model": "net.h5", "calib": "calib.npz", "input_shape": ["x:1,64,64,3"]}],
      "tflite": ["fp32", "int8"], "onnx": ["none"], "runtimes": ["litert:xnnpack"],
      "threads": [1, 2], "runs": 300, "warmup": 30, "batch": 32, "quick": {"runs": 60},
      "device": "host", "shared": "/mnt/sweeps", "trust_model_code": false, "about": "..."}
@@ -33,6 +33,8 @@ class ModelEntry(BaseModel):
     model: str = Field(description=MODELS_FIX)
     calib: str | None = Field(None, description="give the calibration set's path (.npz, .npy or an image folder), "
                                                 "relative to the suite's folder")
+    input_shape: list[str] = Field([], description='give the shapes of its inputs\' free dimensions, e.g. '
+                                                   '["images:1,3,320,320"] (as --input-shape)')
 
 
 def _model_entry(value):
