@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS
+from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, parse_input_shapes
 from edgekit.core.errors import EdgekitError, did_you_mean
 from edgekit.core.schemas import read_json, validate
 from edgekit.measure import targets
@@ -26,6 +26,14 @@ MAX_THREADS = 4 * CORES  # more threads than that only slows a measurement (1000
 MODELS_FIX = 'give zoo names, model paths (relative to the suite) or {"model": PATH, "calib": PATH}'
 
 
+def _input_shapes(texts: list[str]) -> list[str]:
+    try:
+        parse_input_shapes(texts)
+    except EdgekitError:
+        raise ValueError("is not a list of NAME:D0,D1,... texts with positive sizes, each input once") from None
+    return texts
+
+
 class ModelEntry(BaseModel):
     """A model of the suite: a zoo name or a model's path, with its calibration set."""
 
@@ -33,7 +41,7 @@ class ModelEntry(BaseModel):
     model: str = Field(description=MODELS_FIX)
     calib: str | None = Field(None, description="give the calibration set's path (.npz, .npy or an image folder), "
                                                 "relative to the suite's folder")
-    input_shape: list[str] = Field([], description='give the shapes of its inputs\' free dimensions, e.g. '
+    input_shape: Annotated[list[str], AfterValidator(_input_shapes)] = Field([], description='give the shapes of its inputs\' free dimensions, e.g. '
                                                    '["images:1,3,320,320"] (as --input-shape)')
 
 

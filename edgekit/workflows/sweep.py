@@ -62,7 +62,8 @@ def _sources(entries: list[dict], path: Path) -> dict:
                 raise EdgekitError(f"suite {path}: {name}'s calibration set {calib} does not exist: give "
                                    "a .npz, .npy or image folder, relative to the suite's folder")
             sources[name] = {"model": str(model.resolve()),
-                             "calib": str((path.parent / calib).resolve()) if calib else None, "input_shape": shape}
+                             "calib": str((path.parent / calib).resolve()) if calib else None,
+                             **({"input_shape": shape} if shape else {})}
         if name in names:
             raise EdgekitError(f"suite {path}: two models are named {name}: give each a file of its own name")
         names.append(name)

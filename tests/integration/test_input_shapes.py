@@ -76,3 +76,18 @@ def test_a_tflite_with_a_free_signature_is_resized_to_the_shape_given(tmp_path):
         assert record["status"] == "ok", record
         assert found["data"]["input_shapes"] == {"x": [1, 20, 16, 3]}
         assert record["throughput"]["batch"] == 2 and "note" not in record["throughput"]
+
+
+@pytest.mark.slow
+def test_the_api_takes_the_shapes_and_names_a_bad_one_as_python_does(tmp_path):
+    import edgekit
+    from edgekit.core.errors import EdgekitError
+    from tests.shaped_models import free_hw_onnx
+
+    model = free_hw_onnx(tmp_path / "detector.onnx")
+    results = edgekit.bench(model, runtime="onnxruntime:cpu", runs=5, warmup=1, batch=2,
+                            input_shape="input:1,3,16,16")
+    assert results.results["models"][0]["data"]["input_shapes"] == {"input": [1, 3, 16, 16]}
+    with pytest.raises(EdgekitError, match=r"model .*detector.onnx has free dimensions \(input axis 2, input axis 3\).*"
+                                           r"input_shape=input:1,3,\?,\?"):
+        edgekit.bench(model, runtime="onnxruntime:cpu", runs=5)
