@@ -32,9 +32,9 @@ def test_a_free_height_and_width_nothing_sizes_is_refused_in_one_line(tmp_path):
                     "gives their sizes: give them, e.g. --input-shape input:1,3,?,? (each ? a size), or give real "
                     "samples with --data")
     code, _, stderr = run_cli("bench", model, *FAST, "--input-shape", "input:1,3,64")
-    assert code == 2 and stderr.strip().splitlines() == [
+    assert code == 2 and stderr.strip().splitlines() == [(
         "edgekit bench: error: --input-shape input:1,3,64 does not fit input input [?, 3, ?, ?]: give 4 sizes, the "
-        "fixed ones as they are"]
+        "fixed ones as they are")]
     code, _, stderr = run_cli("bench", model, *FAST, "--input-shape", "input:1x3x64x64")
     assert code == 2 and "--input-shape input:1x3x64x64 is not NAME:D0,D1,..." in stderr
 
@@ -42,7 +42,7 @@ def test_a_free_height_and_width_nothing_sizes_is_refused_in_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_free_height_and_width_is_measured_at_the_shape_given_or_the_datas(tmp_path):
     model = free_hw_onnx(tmp_path / "detector.onnx")
-    found, record = bench(model, "--input-shape", "input:1,3,64,64")
+    found, _ = bench(model, "--input-shape", "input:1,3,64,64")
     assert found["data"]["input_shapes"] == {"input": [1, 3, 64, 64]}
     assert found["data"]["shapes_from"] == "--input-shape" and found["data"]["random"]
     small, _ = bench(model, "--input-shape", "1,3,8,8")  # one input: no name needed
