@@ -175,10 +175,12 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     """`edgekit convert`: `model` (default: the bundled digits_cnn) to the TFLite and ONNX variants
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
-    prune, qat, strict...); `progress` draws bars on a terminal."""
+    prune, qat, strict, input_shape: ["NAME:D0,D1,..."] for free dimensions...); `progress` draws bars
+    on a terminal."""
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
     settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
-                              trust_model_code=config.trust_model_code) if bench else None
+                              trust_model_code=config.trust_model_code,
+                              input_shape=tuple(config.input_shape)) if bench else None
     manifest, measured, why = convert_and_measure(config, settings, verbose=progress, progress=progress)
     if why:  # the time limit passed before the first row: the files are written, not measured
         logger.warning(f"{why}; the files are written, not measured")
@@ -196,12 +198,14 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
 def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: int | str | list[int] = 1,
           runs: int | str | None = "auto", warmup: int = 20, batch: int = 32, repeat: int = 1,
           data: str | Path | None = None, reference: str | Path | None = None, trust_model_code: bool = False,
-          output: str | Path | None = None, progress: bool = False) -> BenchResults:
+          output: str | Path | None = None, input_shape: str | list[str] | None = None,
+          progress: bool = False) -> BenchResults:
     """`edgekit bench`: every file `path` names (a file, a folder written by convert, or a zoo model) on every
     runtime that applies (or those in `runtime`, e.g. "litert:xnnpack"); `repeat` times latency in
     that many interleaved rounds (what `compare` gates latency on); `output` also writes the
-    results JSON there."""
+    results JSON there; `input_shape` ("NAME:D0,D1,...", or a list) sizes the inputs' free dimensions."""
     settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat, trust_model_code=trust_model_code,
+                              input_shape=tuple([input_shape] if isinstance(input_shape, str) else input_shape or ()),
                               data=None if data is None else str(data),
                               reference=None if reference is None else str(reference))
     results, file = measure(path, settings, output, progress=progress)

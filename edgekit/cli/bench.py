@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from edgekit.cli.vocabulary import add_json, add_output
+from edgekit.cli.vocabulary import add_input_shape, add_json, add_output
 from edgekit.core import limits
 from edgekit.hardware.mcu import BOARDS, budget
 from edgekit.models.trust import TRUST_HELP
@@ -69,6 +69,7 @@ def register(sub, common):
     p.add_argument("--data", help="evaluation samples: an .npz with x and y (scored) or inputs only, "
                                   ".npy, or an image folder (default: the model's held-out data)")
     p.add_argument("--reference", help="the float model to compare with (default: the one in manifest.json)")
+    add_input_shape(p)
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     add_output(p, "also write the results to FILE (results.json's schema)")
     add_json(p, "the results", path_alias=True)
@@ -80,6 +81,8 @@ def register(sub, common):
 def settings_from(args, **extra):
     """The benchmark's settings from the command's options, checked now (workflows/bench.py)."""
     from edgekit.workflows.bench import bench_settings  # lazy: --help imports all commands; pulls numpy
+
+    extra.setdefault("input_shape", tuple(getattr(args, "input_shape", None) or ()))
 
     return bench_settings(args.runtime, args.threads, args.runs, args.warmup, args.batch, delegate=args.delegate,
                           delegate_options=args.delegate_option, dispatch_library=args.dispatch_library,

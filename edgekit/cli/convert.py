@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
-from edgekit.cli.vocabulary import add_json
+from edgekit.cli.vocabulary import add_input_shape, add_json
 from edgekit.core import limits
 from edgekit.core.config import FIELD_TYPES, IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
 from edgekit.models.trust import TRUST_HELP
@@ -40,6 +40,7 @@ def register(sub, common):
                    help="all or nothing: a variant that cannot be built or diverges from the float model fails the "
                         "run and nothing is written (default: the others are written, the rejected file is kept "
                         "apart in rejected/, exit 1)")
+    add_input_shape(p)
     add_json(p, "the manifest (and the benchmark results)")
     p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
     add_optimization_arguments(p)
@@ -68,7 +69,7 @@ def build_config(args) -> ConvertConfig:
     from_file = getattr(args, "config_values", {})
     data = {}
     for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
-                "image_range", "trust_model_code", "keep_float", "strict"):
+                "image_range", "trust_model_code", "keep_float", "strict", "input_shape"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value
@@ -80,7 +81,8 @@ def build_config(args) -> ConvertConfig:
 
 def run(args) -> int:
     config = build_config(args)
-    bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code)
+    bench_settings = None if args.no_bench else settings_from(args, trust_model_code=config.trust_model_code,
+                                                              input_shape=tuple(config.input_shape))
     # lazy: --help imports all commands; these pull numpy
     from edgekit.render.table import bench_table, conversion_table  # lazy: (as above)
     from edgekit.workflows.convert import convert_and_measure, fix_hint  # lazy: (as above)

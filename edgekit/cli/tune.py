@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from edgekit.cli.vocabulary import add_json, add_max_accuracy_drop, check_max_accuracy_drop
+from edgekit.cli.vocabulary import add_input_shape, add_json, add_max_accuracy_drop, check_max_accuracy_drop
 from edgekit.core import limits
 from edgekit.core.config import IMAGE_RANGES, ConvertConfig
 from edgekit.core.errors import GateFailed
@@ -51,6 +51,7 @@ def register(sub, common):
     p.add_argument("--mcu-ram", metavar="SIZE", help="RAM for TFLite Micro's arena, e.g. 256KB (with --mcu-flash)")
     p.add_argument("--mcu-flash", metavar="SIZE", help="flash for the model, e.g. 1MB")
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
+    add_input_shape(p)
     add_json(p, "the tune report (tune.json)")
     limits.add_arguments(p, "model_bytes", "data_bytes", "ops")
     p.set_defaults(run=run)
@@ -65,7 +66,8 @@ def run(args) -> int:
         mcu=board)
     config = ConvertConfig(model=args.model, calib=args.calib, out=args.out, tflite=["fp32"], onnx=[],
                            io=args.io, max_calib_samples=args.max_calib_samples, image_range=args.image_range,
-                           trust_model_code=args.trust_model_code, train_data=args.train_data)
+                           trust_model_code=args.trust_model_code, train_data=args.train_data,
+                           input_shape=args.input_shape or [])
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = tune(config, settings, log)
     print(json.dumps(report, indent=2, default=str) if args.json else tune_table(report))

@@ -64,6 +64,15 @@ def add_json(parser, what: str, path_alias: bool = False) -> None:
         parser.add_argument("--json", action="store_true", help=text)
 
 
+def add_input_shape(parser) -> None:
+    """--input-shape NAME:D0,D1,...: the size of each free dimension (edgekit/data/shapes.py)."""
+    parser.add_argument("--input-shape", action="append", metavar="NAME:D0,D1,...",
+                        help="the shape to feed an input at, for a model whose inputs have free dimensions "
+                             "(e.g. images:1,3,320,320; NAME may be left out for a model with one input); "
+                             "repeat it for each input (default: from the data, else the model's own; a free "
+                             "dimension nothing gives is refused, never set to 1)")
+
+
 def add_max_accuracy_drop(parser, what: str, old: str | None = None) -> None:
     parser.add_argument("--max-accuracy-drop", type=float, default=DEFAULT_MAX_ACCURACY_DROP, metavar="POINTS",
                         help=f"{what}, in points of the task metric (accuracy: percent) "

@@ -33,7 +33,7 @@ FIELD_TYPES = {
     "max_calib_samples": ("int",), "image_range": ("str",), "trust_model_code": ("bool",),
     "keep_float": ("strs", "str"), "prune": ("number", "null"), "prune_structure": ("str", "null"),
     "qat": ("bool",), "cluster": ("int", "null"), "train_data": ("str", "null"),
-    "fine_tune_epochs": ("int", "null"), "strict": ("bool",),
+    "fine_tune_epochs": ("int", "null"), "strict": ("bool",), "input_shape": ("strs", "str"),
 }
 _TYPE_WORDS = {"str": "a string", "strs": "a list of strings", "int": "an integer", "number": "a number",
                "bool": "true or false", "null": "null"}
@@ -69,6 +69,8 @@ class ConvertConfig:
     train_data: str | None = None  # .npz with x and y; a zoo model brings its own
     fine_tune_epochs: int | None = None  # per optimization step; None: the recipe's default
     strict: bool = False  # any variant not built or rejected fails the whole run, and nothing is written
+    # NAME:D0,D1,... (NAME optional for a one-input model): the size of each free dimension (data/shapes.py)
+    input_shape: list[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -97,6 +99,7 @@ class ConvertConfig:
         if self.keep_float and "int8" not in self.tflite:
             raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 variant: "
                                f"add int8 to {option('tflite')}")
+        self.input_shape = [text for text, _, _ in parse_input_shapes(self.input_shape)]
         self._validate_optimization()
 
     @property
@@ -212,6 +215,34 @@ def structure_of(text: str) -> tuple[int, int]:
     if not 0 < zeros < group:
         raise EdgekitError(f"{option('prune_structure', repr(text))} must be M:N with 0 < M < N, e.g. 2:4")
     return zeros, group
+
+
+def parse_input_shapes(texts, name: str = "input_shape") -> list[tuple[str, str | None, tuple[int, ...]]]:
+    """--input-shape texts, "NAME:D0,D1,..." or "D0,D1,..." (one input), as (text, NAME or None, dims).
+    The name is what comes before the last colon, so that `serving_default_x:0:1,64` names
+    `serving_default_x:0`; every dimension is a positive integer."""
+    if texts is None:
+        return []
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise EdgekitError(f"{option(name, repr(texts))} must be texts NAME:D0,D1,... (e.g. input:1,3,320,320)")
+    found = []
+    for text in texts:
+        head, colon, tail = text.strip().rpartition(":")
+        dims = tail.replace(" ", "").split(",")
+        if not all(d.isdigit() and int(d) > 0 for d in dims) or (colon and not head):
+            raise EdgekitError(f"{option(name, text)} is not NAME:D0,D1,... with positive integer sizes "
+                               "(e.g. input:1,3,320,320, or 1,3,320,320 for a model with one input)")
+        found.append((text.strip(), head if colon else None, tuple(int(d) for d in dims)))
+    named = [n for _, n, _ in found]
+    if None in named and len(named) > 1:
+        raise EdgekitError(f"{option(name, found[named.index(None)][0])} gives no input name, and there are "
+                           f"{len(named)} {option(name)}: name each input, NAME:D0,D1,...")
+    twice = next((n for n in named if named.count(n) > 1), None)
+    if twice is not None:
+        raise EdgekitError(f"{option(name)} gives input {twice} twice: give it once")
+    return found
 
 
 def _name_list(value, name: str) -> list[str]:

@@ -8,6 +8,7 @@ set is checked against the model's inputs before any conversion starts.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import EdgekitError, first_line, unreadable
 from edgekit.core.files import _check_npy_header, check_npz, check_regular, special_kind
 from edgekit.core.units import human_size
+from edgekit.data.shapes import fed_whole, shown
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -57,37 +59,54 @@ def _load_calibration(path: Path, inputs, image_range, max_samples, min_samples)
 
 
 def check_calibration(path, arrays: dict, inputs: list[TensorSpec], max_samples=None, min_samples=1) -> dict:
-    counts = set()
-    checked = {}
+    """The arrays checked against the model inputs and laid out as samples (data/shapes.py): a
+    batch-first input's array is (N, *shape[1:]); an input fed whole is given once (its own rank,
+    broadcast to every sample) or per sample (one more leading axis). Each is cast to the input's
+    dtype (a quantized input's samples are floats: its spec says float32 then)."""
+    counts, checked, once = set(), {}, []
+    whole = fed_whole(inputs)
     for spec in inputs:
         array = arrays[spec.name]
         where = f"calibration data {path}" + (f" [{spec.name}]" if len(inputs) > 1 else "")
         if array.dtype.kind not in "fiub":
-            raise EdgekitError(f"{where} has dtype {array.dtype}; it must be numeric (float or int)")
-        want = spec.shape[1:]
-        if array.ndim != len(spec.shape) or any(
-            w is not None and w != g for w, g in zip(want, array.shape[1:])
-        ):
-            shown = ", ".join("?" if w is None else str(w) for w in want)
-            raise EdgekitError(
-                f"{where} has shape {array.shape}; model input {spec.name!r} needs (N, {shown})"
-            )
-        if len(array) == 0:
-            raise EdgekitError(f"{where} is empty: it needs at least {min_samples} sample(s)")
-        if len(array) < min_samples:
-            raise EdgekitError(f"{where} has {len(array)} sample(s); calibration needs at least {min_samples} "
-                               "representative ones (a few hundred is better)")
+            raise EdgekitError(f"{where} has dtype {array.dtype}; it must be numeric (float, int or bool)")
+        rank = len(spec.shape)
+        if spec.name in whole:
+            if array.ndim not in (rank, rank + 1) or not _fits(spec.shape, array.shape[array.ndim - rank:]):
+                raise EdgekitError(f"{where} has shape {array.shape}; model input {spec.name!r} is fed whole: give it "
+                                   f"once as {shown(spec.shape)} or per sample as (N, {shown(spec.shape)[1:-1]})")
+            per_sample = array.ndim == rank + 1
+        else:
+            if array.ndim != rank or not _fits(spec.shape[1:], array.shape[1:]):
+                raise EdgekitError(f"{where} has shape {array.shape}; model input {spec.name!r} needs "
+                                   f"(N, {shown(spec.shape[1:])[1:-1]})")
+            per_sample = True
+        if per_sample:
+            if len(array) == 0:
+                raise EdgekitError(f"{where} is empty: it needs at least {min_samples} sample(s)")
+            if len(array) < min_samples:
+                raise EdgekitError(f"{where} has {len(array)} sample(s); calibration needs at least {min_samples} "
+                                   "representative ones (a few hundred is better)")
+            counts.add(len(array))
+        else:
+            once.append(spec.name)
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
+            bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum()) if per_sample else 1
             raise EdgekitError(f"{where} has NaN or inf values in {bad} sample(s): clean or drop them")
         target = np.dtype(spec.dtype)
-        if target.kind in "iu" and array.dtype.kind == "f":
+        if target.kind in "iub" and array.dtype.kind == "f":
             raise EdgekitError(f"{where} is {array.dtype} but input {spec.name!r} takes {target}")
-        counts.add(len(array))
-        checked[spec.name] = array[:max_samples].astype(target, copy=False)
+        checked[spec.name] = (array[:max_samples] if per_sample else array).astype(target, copy=False)
     if len(counts) > 1:
         raise EdgekitError(f"calibration data {path}: inputs have different sample counts {sorted(counts)}")
+    count = min(counts.pop(), max_samples or math.inf) if counts else 1
+    for name in once:  # the same tensor for every sample, without a copy per sample
+        checked[name] = np.broadcast_to(checked[name], (int(count), *checked[name].shape))
     return checked
+
+
+def _fits(declared, given) -> bool:
+    return len(declared) == len(given) and all(d is None or d == g for d, g in zip(declared, given))
 
 
 def _from_npz(path: Path, inputs: list[TensorSpec]) -> dict:

@@ -21,6 +21,7 @@ from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.core.errors import EdgekitError, unreadable
 from edgekit.core.files import special_kind
 from edgekit.core.units import human_size
+from edgekit.data import shapes
 from edgekit.measure.targets import ARTIFACT_FORMATS
 from edgekit.models.inspection import check_op_count
 from edgekit.models.loading import detect_flavour, is_keras_file
@@ -51,6 +52,11 @@ class EvalData:
     metric: str | None  # a key of bench.accuracy.METRICS, when labels exist
     source: str  # where the samples come from, in words
     random: bool = False  # made up from the input specs: only latency means anything
+    # the layout and shapes of the samples (data/shapes.py): inputs fed whole, each input's shape
+    # as one sample is fed, and what sized the free dimensions (None: the file fixes them all)
+    fed_whole: frozenset = frozenset()
+    input_shapes: dict | None = None
+    shapes_from: str | None = None
 
     @property
     def samples(self) -> int:
@@ -153,26 +159,33 @@ def _reference(given, manifest, folder: Path) -> tuple[Path | None, str | None]:
 
 
 def float_specs(specs: list[TensorSpec]) -> list[TensorSpec]:
-    """The float tensors a user's samples are given as, before any quantization."""
-    return [TensorSpec(s.name, "float32", (None, *s.shape[1:])) for s in specs]
+    """The tensors a user's samples are given as: a quantized or float input as float32, an integer
+    or bool one (token ids, a sample rate, a mask) in its own dtype; a batch-first input's batch
+    free (data/shapes.py)."""
+    whole = shapes.fed_whole(specs)
+    return [TensorSpec(s.name, "float32" if s.quantized or np.dtype(s.dtype).kind == "f" else s.dtype,
+                       s.shape if s.name in whole else (None, *s.shape[1:])) for s in specs]
 
 
 def random_inputs(specs: list[TensorSpec], count: int, model: Path, samples_option: str = "--data",
                   seed: int = 0) -> dict[str, np.ndarray]:
-    """`count` random float samples for each input of `model` (a free dimension counts as 1),
+    """`count` random samples for each input of `model`, in its dtype (shapes.random_samples),
     sized from the specs and checked against the data limit before any is allocated: the shapes
-    come from the file, which may declare 2^40 elements. `samples_option` gives real samples."""
-    shapes = {s.name: (count, *[d or 1 for d in s.shape[1:]]) for s in specs}
-    if any(d < 0 for shape in shapes.values() for d in shape):
+    come from the file, which may declare 2^40 elements. Every free dimension but a batch must be
+    filled (shapes.concrete) first; `samples_option` gives real samples."""
+    specs = shapes.concrete(specs, None, model, f"give real samples with {samples_option}")
+    whole = shapes.fed_whole(specs)
+    sample_shapes = {s.name: shapes.sample_shape(s, count, whole) for s in specs}
+    if any(d < 0 for shape in sample_shapes.values() for d in shape):
         raise EdgekitError(f"model {model} declares an input with a negative dimension "
-                           f"({', '.join(f'{n} {list(s[1:])}' for n, s in shapes.items())}): the file is damaged")
-    sizes = {name: math.prod(shape) * np.dtype(np.float32).itemsize for name, shape in shapes.items()}
+                           f"({', '.join(f'{s.name} {shapes.shown(s.shape)}' for s in specs)}): the file is damaged")
+    sizes = {s.name: math.prod(sample_shapes[s.name]) * np.dtype(s.dtype).itemsize for s in specs}
     total, limit = sum(sizes.values()), limits.current().data_bytes
     if total > limit:
         name = max(sizes, key=sizes.get)
-        each = ", ".join(map(str, shapes[name][1:]))
-        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each [{each}] float32) "
+        spec = next(s for s in specs if s.name == name)
+        each = ", ".join(map(str, sample_shapes[name][1:]))
+        raise EdgekitError(f"model {model}: {count} random samples for its input {name!r} (each [{each}] {spec.dtype}) "
                            f"would take {human_size(total)}, over the {human_size(limit)} data limit: give real "
                            f"samples with {samples_option}, or raise {limits.named('data_bytes')} if that is expected")
-    rng = np.random.default_rng(seed)
-    return {name: rng.random(shape, dtype=np.float32) for name, shape in shapes.items()}
+    return shapes.random_samples(specs, count, np.random.default_rng(seed))

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from edgekit.data import shapes
+
 PERCENTILES = (50, 90, 99)
 # A run is flagged when its robust spread (1.4826 x median absolute deviation over the median,
 # which equals the CV for normal noise) passes this: a busy machine spreads the whole
@@ -135,9 +137,13 @@ def throughput(session, feed: dict, batch: int, runs: int, warmup: int, deadline
     """Samples per second at `batch` samples per call, resizing the inputs when the runtime can.
     `feed` holds at least one sample; it is tiled up to the batch. `until` as in time_invocations."""
     original = session.batch
-    reason = session.resize(batch)
-    used = batch if reason is None else original
-    tiled = {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
+    whole = shapes.fed_whole(session.inputs)
+    if whole:  # the same state or scalar for every row: nothing says how to batch it
+        reason, used, original = f"input(s) {', '.join(sorted(whole))} are fed whole, one sample a call", 1, None
+    else:
+        reason = session.resize(batch)
+        used = batch if reason is None else original
+    tiled = feed if whole else {k: np.resize(v, (used, *v.shape[1:])) for k, v in feed.items()}
     try:
         times = time_invocations(session, [session.prepare(tiled)], runs, warmup, deadline, until)
     finally:

@@ -445,6 +445,8 @@ def _tflite_io(model, type_names: dict[int, str]) -> tuple[list[str], list[dict]
         entry = {"name": name or (t.name or b"").decode(errors="replace"),
                  "dtype": type_names.get(t.type, str(t.type)),
                  "shape": [None if d < 0 else d for d in shape]}
+        if t.shapeSignature is not None and -1 in shape[1:]:  # the size the file stores for its free dimensions
+            entry["stored_shape"] = [int(d) for d in t.shape]
         q = t.quantization
         if q is not None and q.scale is not None and len(q.scale):
             entry["scale"] = [float(s) for s in np.asarray(q.scale).ravel()]

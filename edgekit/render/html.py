@@ -12,7 +12,7 @@ from html import escape
 
 from edgekit.core.units import human_size
 from edgekit.render import plots
-from edgekit.render.table import micro_lines
+from edgekit.render.table import micro_lines, sized
 from edgekit.results import schema, summary
 from edgekit.results.schema import target_label
 
@@ -164,7 +164,8 @@ def _cross_device(model: dict) -> str:
 
 def _data_note(model: dict) -> str:
     data = model["data"]
-    notes = [f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}",
+    notes = [f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}"
+             + sized(data.get("input_shapes"), bool(data.get("shapes_from")), data.get("shapes_from")),
              *filter(None, (summary.throughput_note(model), summary.speedup_note(model))),
              *summary.throughput_notes(model)]
     return "".join(f'<p class="note">{_e(note)}</p>' for note in notes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgekit.render.table import micro_lines
+from edgekit.render.table import micro_lines, sized
 from edgekit.results import schema, summary
 
 # What makes inline markup wherever it stands: escapes, code spans, emphasis, strikethrough,
@@ -122,7 +122,8 @@ def render(results: dict, tolerance: float = summary.DEFAULT_TOLERANCE) -> str:
 def _data_note(model: dict) -> str:
     data = model["data"]
     counts = sorted(r["latency_us"]["runs"] for r in model["records"] if r["status"] == "ok")
-    parts = [f"data: {data['samples']} samples from {data['source']}"]
+    parts = [f"data: {data['samples']} samples from {data['source']}"
+             + sized(data.get("input_shapes"), bool(data.get("shapes_from")), data.get("shapes_from"))]
     if counts:  # --runs auto stops each pair when its median is pinned: the counts differ
         parts.append(f"latency: batch 1, {counts[0] if counts[0] == counts[-1] else f'{counts[0]}-{counts[-1]}'} runs")
     return "; ".join(parts)

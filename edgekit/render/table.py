@@ -58,7 +58,8 @@ def conversion_table(manifest: dict) -> str:
              *skipped_lines(skipped),
              *pinned_lines([*manifest["artifacts"], *rejected]),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
-             f"fidelity against the float model on {checked['data']}",
+             f"fidelity against the float model on {checked['data']}" + sized(
+                 checked.get("input_shapes"), any(None in t["shape"][1:] for t in source.get("inputs", []))),
              *(f"  {a['path']}: on the first {a['fidelity']['samples']} only (its kernels are slow; validation "
                "stops after a time share)" for a in [*manifest["artifacts"], *rejected]
                if a["fidelity"]["samples"] < samples)]
@@ -210,12 +211,21 @@ def bench_table(model: dict, settings: dict | None = None) -> str:
                      f"variation (MAD over median; the plain cv is in the JSON); batch/s at batch "
                      f"{first['throughput']['batch']}; peak MB: resident memory added while loading and running")
     lines.append(f"data: {data['samples']} samples from {data['source']}"
+                 + sized(data.get("input_shapes"), bool(data.get("shapes_from")), data.get("shapes_from"))
                  + (f"; the float model's {metric} is {data['float_score']:.4f}" if data["float_score"] is not None
                     and metric else ""))
     if model.get("reference_note"):
         lines.append(f"fidelity: {model['reference_note']}")
     lines.append(recommend(model).line())
     return "\n".join([table, *terminal.wrap(lines)])
+
+
+def sized(input_shapes: dict | None, free: bool, source: str | None = None) -> str:
+    """", at input [1, 3, 64, 64] (from --input-shape)": the shapes fed, when the file leaves some free."""
+    if not input_shapes or not free:
+        return ""
+    shown = ", ".join(f"{name} [{', '.join(map(str, shape))}]" for name, shape in input_shapes.items())
+    return f", at {shown}" + (f" (sized by {source}; the file leaves them free)" if source else "")
 
 
 def micro_lines(records: list[dict]) -> list[str]:

@@ -312,6 +312,10 @@ def _check_model(check: _Checker, model: dict, where: str) -> None:
     check.need(data_block, "source", str, f"{where}.data")
     check.need(data_block, "samples", int, f"{where}.data", minimum=0)
     check.need(data_block, "float_score", _NUMBER, f"{where}.data", optional=True)
+    shapes = check.need(data_block, "input_shapes", dict, f"{where}.data", optional=True) or {}
+    for name in shapes:
+        check.items(shapes, name, int, f"{where}.data.input_shapes")
+    check.need(data_block, "shapes_from", str, f"{where}.data", optional=True)
     for j, record in enumerate(model["records"]):
         _check_record(check, record, f"{where}.records[{j}]")
 

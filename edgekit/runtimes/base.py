@@ -17,6 +17,7 @@ import numpy as np
 from edgekit.core import interrupts
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.data import shapes
 from edgekit.models.loading import predict_batch
 
 
@@ -107,6 +108,9 @@ class Session(abc.ABC):
         it was. Float outputs by name. With `until` (a time.monotonic() value), stop at the first
         call that ends after it, once `at_least` samples ran: the outputs are then of the first
         samples only."""
+        whole = shapes.fed_whole(self.inputs)
+        if whole:
+            return self._predict_each(feeds, whole, until, at_least)
         batch = batch or predict_batch(feeds)
         if until is not None:  # calls small enough to look at the time often
             batch = min(batch, max(1, at_least // 2))
@@ -130,6 +134,26 @@ class Session(abc.ABC):
             if original is not None:
                 self.resize(original)
         return {t.name: np.concatenate([c[t.name] for c in chunks]) for t in self.outputs}
+
+    def _predict_each(self, feeds: dict[str, np.ndarray], whole: set[str], until: float | None,
+                      at_least: int) -> dict[str, np.ndarray]:
+        """predict for a model with inputs fed whole (a state, a scalar): one sample a call, its
+        outputs stacked on a new sample axis (an output need not be batch-first either)."""
+        found = []
+        for i in range(shapes.sample_count(feeds)):
+            found.append(self.run(shapes.feed(feeds, whole, i, i + 1)))
+            if until is not None and i + 1 >= at_least and time.monotonic() >= until:
+                break
+        return {t.name: np.stack([f[t.name] for f in found]) for t in self.outputs}
+
+    def declared_inputs(self) -> list[TensorSpec]:
+        """The inputs as the file declares them, None in a free dimension (`inputs` are the shapes
+        the session is allocated at, which may be a default for a free one)."""
+        return self.inputs
+
+    def default_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The model's own shape for inputs with free dimensions, by name, where the file stores one."""
+        return {}
 
     def details(self) -> dict:
         """What this session actually runs on (threads, kernels, provider, acceleration)."""

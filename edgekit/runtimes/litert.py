@@ -9,6 +9,7 @@ runtime unavailable for that run, with the loader's message.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -127,9 +128,8 @@ class LiteRTSession(Session):
         # the converter writes batch 1 with a free batch in the signature: resizable
         self._free_batch = all(len(d.get("shape_signature", ())) and d["shape_signature"][0] == -1
                                for d in in_details)
-        # free dimensions beyond the batch (-1) take the feed's size; the shapes the inputs have now
-        self._signatures = [tuple(d.get("shape_signature", d["shape"])) for d in in_details]
-        self._shapes = [tuple(s.shape) for s in self.inputs]
+        self._signatures = [tuple(int(x) for x in d.get("shape_signature", d["shape"])) for d in in_details]
+        self._allocated = [tuple(s.shape) for s in self.inputs]  # what each input is sized for now
         self.batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self.threads, self.kernels, self.delegate = threads, kernels, delegate
         self.delegate_options = delegate_options
@@ -140,29 +140,26 @@ class LiteRTSession(Session):
     def _bind_impl(self, prepared):
         # recurrent ops (UNIDIRECTIONAL_SEQUENCE_LSTM) keep their state in variable tensors
         # across invocations; each feed is a new sequence, as in the Keras model
-        self._fit(prepared)
         self._interp.reset_all_variables()
+        if any(v.shape != a for v, a in zip(prepared, self._allocated)):
+            self._size_for([v.shape for v in prepared])
         for index, value in zip(self._in_index, prepared):
             self._interp.set_tensor(index, value)
 
-    def _fit(self, prepared) -> None:
-        """Size the free dimensions beyond the batch to the feed (a resolution-free model runs at
-        the feed's resolution); a fixed one that differs is refused by name."""
-        resized = False
-        for i, (index, signature, value) in enumerate(zip(self._in_index, self._signatures, prepared)):
-            now = self._shapes[i]
-            if value.shape[1:] == now[1:]:
-                continue
-            if len(value.shape) != len(now) or any(got != want and free != -1 for got, want, free in
-                                                   zip(value.shape[1:], now[1:], signature[1:])):
-                raise EdgekitError(f"input {self.inputs[i].name} of this file takes {shape_text(signature)}, "
-                                   f"the feed gives {shape_text((None, *value.shape[1:]))} per call: "
+    def _size_for(self, wanted: list[tuple]) -> None:
+        """Size the inputs for a feed at other sizes in the dimensions the signature leaves free
+        (--input-shape, or data, for a model with free H and W); a fixed one that differs is
+        refused by name."""
+        for i, (index, shape, signature) in enumerate(zip(self._in_index, wanted, self._signatures)):
+            first = 1 if self._free_batch else 0  # a free batch is sized by _reshape
+            fixed = zip(signature[first:], shape[first:])
+            if len(shape) != len(signature) or any(s not in (-1, w) for s, w in fixed):
+                raise EdgekitError(f"input {self.inputs[i].name} of this file takes {shape_text(self.inputs[i].shape)}, "
+                                   f"the feed gives {shape_text((None, *shape[1:]))} per call: "
                                    "feed inputs of the file's shape")
-            self._shapes[i] = (now[0], *value.shape[1:])
-            self._interp.resize_tensor_input(index, list(self._shapes[i]))
-            resized = True
-        if resized:
-            self._interp.allocate_tensors()
+            self._interp.resize_tensor_input(index, list(shape), strict=True)
+        self._interp.allocate_tensors()
+        self._allocated = [tuple(shape) for shape in wanted]
 
     def _invoke_impl(self):
         self._interp.invoke()
@@ -187,10 +184,17 @@ class LiteRTSession(Session):
         return None
 
     def _reshape(self, batch: int) -> None:
-        self._shapes = [(batch, *shape[1:]) for shape in self._shapes]
-        for index, shape in zip(self._in_index, self._shapes):
-            self._interp.resize_tensor_input(index, list(shape))
+        for index, shape in zip(self._in_index, self._allocated):
+            self._interp.resize_tensor_input(index, [batch, *shape[1:]])
         self._interp.allocate_tensors()
+        self._allocated = [(batch, *shape[1:]) for shape in self._allocated]
+
+    def declared_inputs(self) -> list[TensorSpec]:
+        return [dataclasses.replace(s, shape=tuple(None if d < 0 else s.shape[i] for i, d in enumerate(signature)))
+                for s, signature in zip(self.inputs, self._signatures)]
+
+    def default_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {s.name: tuple(s.shape) for s, signature in zip(self.inputs, self._signatures) if -1 in signature[1:]}
 
     def details(self) -> dict:
         found = {"threads": self.threads, "kernels": self.kernels}

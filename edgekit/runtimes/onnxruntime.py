@@ -15,6 +15,7 @@ import numpy as np
 
 from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
+from edgekit.data import shapes
 from edgekit.runtimes.base import Runtime, Session
 
 ORT_TYPES = {
@@ -77,7 +78,8 @@ class OnnxSession(Session):
             raise EdgekitError(f"onnxruntime cannot load {path}: a name in it is not UTF-8 text: "
                                "the file is damaged") from None
 
-        fixed = {s.shape[0] for s in self.inputs if s.shape and s.shape[0] is not None}
+        whole = shapes.fed_whole(self.inputs)  # a state (2, N, 128) or a scalar has no batch axis
+        fixed = {s.shape[0] for s in self.inputs if s.name not in whole and s.shape[0] is not None}
         self.batch = fixed.pop() if len(fixed) == 1 else None  # None: a free batch dimension
         self._feed, self._raw = None, None
 

@@ -29,11 +29,13 @@ import numpy as np
 from edgekit import runners, zoo
 from edgekit.core import interrupts, limits
 from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
+from edgekit.core.config import parse_input_shapes
 from edgekit.core.errors import BackendUnavailable, EdgekitError, option, switch
 from edgekit.core.files import check_npz
 from edgekit.core.outputs import check_output_file
 from edgekit.core.progress import Progress
 from edgekit.core.version import __version__
+from edgekit.data import shapes
 from edgekit.data.calibration import check_calibration, load_calibration
 from edgekit.data.metrics import evaluation, score
 from edgekit.hardware import mcu
@@ -80,8 +82,10 @@ class BenchSettings:
     benchmark_binary: str | None = None  # an Android phone's benchmark_model
     mcu: Budget | None = None  # --mcu/--mcu-ram/--mcu-flash: TFLite Micro runs, and each file's fit is said
     repeat: int = 1  # --repeat: latency rounds per pair, interleaved across pairs (`latency_us.rounds`)
+    input_shape: tuple[str, ...] = ()  # --input-shape NAME:D0,D1,...: sizes of free dimensions (data/shapes.py)
 
     def __post_init__(self):
+        object.__setattr__(self, "input_shape", tuple(t for t, _, _ in parse_input_shapes(list(self.input_shape))))
         for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1)):
             if getattr(self, name) is not None and getattr(self, name) < low:
                 raise EdgekitError(f"{option(name, getattr(self, name))} must be {low} or more")
@@ -260,7 +264,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
             "reference_note": subject.note,
             "artifacts": described,
             "data": {"source": data.source, "samples": data.samples, "labelled": data.labels is not None,
-                     "metric": data.metric, "random": data.random,
+                     "metric": data.metric, "random": data.random, "input_shapes": data.input_shapes,
+                     **({"shapes_from": data.shapes_from} if data.shapes_from else {}),
                      "float_score": None if float_score is None else round(float_score, 6)},
             "records": records,
             **({"stopped": stopped} if stopped else {}),
@@ -297,7 +302,7 @@ class Measure:
             runner_for(d, settings.devices_file, settings.remote_python, settings.benchmark_binary)
             for d in devices]
         count = min(settings.latency_samples, data.samples)
-        self.latency_feeds = [{k: v[i:i + 1] for k, v in data.inputs.items()} for i in range(count)]
+        self.latency_feeds = [shapes.feed(data.inputs, data.fed_whole, i, i + 1) for i in range(count)]
 
     def runner(self, target: targets.Target, runner=None):
         """Where a pair is measured: Keras here (TensorFlow is too heavy to start once per job),
@@ -520,8 +525,28 @@ def _first(named: dict):
 
 def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, reference_model) -> subjects.EvalData:
     """--data, else the model's held-out split, else the conversion's calibration samples, else
-    random inputs (latency only)."""
-    specs = reference_model.inputs if reference_model else _artifact_inputs(subject.artifacts[0])
+    random inputs (latency only); at the shapes the input-shape rule gives (data/shapes.py), which
+    the data keeps."""
+    file_specs, defaults = (reference_model.inputs, {}) if reference_model else _artifact_inputs(subject.artifacts[0])
+    given = settings.input_shape or tuple(((subject.manifest or {}).get("config") or {}).get("input_shape") or ())
+    specs = shapes.declared(subjects.float_specs(file_specs), list(given))
+    data = _samples(subject, settings, reference_model, specs, defaults)
+    used = shapes.from_samples(specs, data.inputs)
+    data.fed_whole, data.input_shapes = frozenset(shapes.fed_whole(specs)), shapes.used_shapes(used)
+    free = _free(file_specs)
+    if free:  # the file leaves them free: say what sized them
+        data.shapes_from = (option("input_shape") if free - _free(specs)
+                            else "the model's default" if data.random else "the data")
+    return data
+
+
+def _free(specs) -> set[str]:
+    """The inputs with a free dimension other than a batch."""
+    whole = shapes.fed_whole(specs)
+    return {s.name for s in specs if any(d is None for d in (s.shape if s.name in whole else s.shape[1:]))}
+
+
+def _samples(subject, settings, reference_model, specs, defaults) -> subjects.EvalData:
     task = _task(subject, reference_model) if reference_model else None
     if settings.data:
         return _user_data(Path(settings.data), specs, task, reference_model, subject)
@@ -529,16 +554,24 @@ def _evaluation_data(subject: subjects.Subject, settings: BenchSettings, referen
         return subjects.EvalData({specs[0].name: task.data.x_test}, task.data.y_test, task.metric, task.source)
     calibration = Path(((subject.manifest or {}).get("calibration") or {}).get("path") or "")
     if subject.manifest and calibration.is_file():
-        inputs = load_calibration(calibration, subjects.float_specs(specs))
+        inputs = load_calibration(calibration, specs)
         return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
     model = subject.reference if reference_model else subject.artifacts[0]
+    concrete = shapes.concrete(specs, defaults, model, f"give real samples with {option('data')}")
     said = ("random inputs (no --data: fidelity checks the files against the float model on them, not accuracy on "
             "real data)" if reference_model else "random inputs (give --data for accuracy and fidelity)")
-    return subjects.EvalData(subjects.random_inputs(specs, RANDOM_SAMPLES, model), None, None, said, random=True)
+    return subjects.EvalData(subjects.random_inputs(concrete, RANDOM_SAMPLES, model), None, None, said, random=True)
 
 
-def _artifact_inputs(path: Path):
-    return subjects.float_specs(_file_specs(path).inputs)
+def _artifact_inputs(path: Path) -> tuple[list[TensorSpec], dict]:
+    """A file's inputs as it declares them, and its own default shapes (a .tflite's from its
+    flatbuffer, as _file_specs reads it)."""
+    if path.suffix == ".tflite":
+        inputs = tflite_io(path)["inputs"]
+        return ([TensorSpec.from_dict(t) for t in inputs],
+                {t["name"]: tuple(t["stored_shape"]) for t in inputs if "stored_shape" in t})
+    with for_format(path.suffix.lstrip(".")).open(path) as session:
+        return session.declared_inputs(), session.default_shapes()
 
 
 def _task(subject: subjects.Subject, reference_model):
@@ -561,7 +594,7 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
         if arrays is not None:
             if len(specs) != 1:
                 raise EdgekitError(f"data {path}: labelled data (x, y) needs a model with one input")
-            inputs = check_calibration(path, {specs[0].name: arrays[0]}, subjects.float_specs(specs))
+            inputs = check_calibration(path, {specs[0].name: arrays[0]}, specs)
             labels = arrays[1]
             if labels.dtype.kind not in "fiub" or (labels.dtype.kind == "f" and not np.isfinite(labels).all()):
                 raise EdgekitError(f"data {path}: {pair[1]} must be finite numbers (it has dtype {labels.dtype}, "
@@ -570,7 +603,7 @@ def _user_data(path: Path, specs, task, reference_model, subject) -> subjects.Ev
                 raise EdgekitError(f"data {path}: {pair[0]} and {pair[1]} have different sample counts")
             metric = task.metric if task else _metric_for(labels, inputs, reference_model, subject)
             return subjects.EvalData(inputs, labels, metric, f"{path} ({len(labels)} labelled samples)")
-    return subjects.EvalData(_load_keyed(path, subjects.float_specs(specs)), None, None, f"{path} (no labels)")
+    return subjects.EvalData(_load_keyed(path, specs), None, None, f"{path} (no labels)")
 
 
 def _load_keyed(path: Path, specs: list[TensorSpec]) -> dict:

@@ -20,6 +20,7 @@ from edgekit.core.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
 from edgekit.core.errors import ConversionFailed, EdgekitError, option, switch
 from edgekit.core.outputs import staged_folder
 from edgekit.core.progress import Progress
+from edgekit.data import shapes
 from edgekit.data.calibration import load_calibration
 from edgekit.measure import fidelity, pairing
 from edgekit.measure.evaluation import task_for
@@ -156,7 +157,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
                     "outputs": [t.to_dict() for t in original.outputs]},
             calibration=None if calib_path is None else {
                 "path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
-            validation={"data": validated_on, "samples": samples},
+            validation={"data": validated_on, "samples": samples,
+                        "input_shapes": shapes.used_shapes(shapes.from_samples(original.inputs, calibration))},
             evaluation=None if task is None else {
                 "metric": task.metric, "data": task.source, "samples": int(len(task.data.x_test)),
                 "float": round(float_score, 6)},
@@ -227,13 +229,14 @@ def prepare(config: ConvertConfig, model_path: Path, calib_path: Path | None, so
     when the task has them, else random inputs (see `samples_description`)."""
     task = task_for(model_path, config.train_data, [t.name for t in source.inputs],
                     lambda x: _first(source.predict({source.inputs[0].name: x})))
+    specs = shapes.declared(source.inputs, config.input_shape)  # --input-shape sizes free dimensions
     if calib_path is not None:
-        calibration = load_calibration(calib_path, source.inputs, IMAGE_RANGES[config.image_range],
+        calibration = load_calibration(calib_path, specs, IMAGE_RANGES[config.image_range],
                                        config.max_calib_samples, MIN_CALIBRATION_SAMPLES)
     elif task is not None:
         calibration = {source.inputs[0].name: task.data.x_test[:config.max_calib_samples]}
     else:
-        calibration = random_inputs(source.inputs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES), model_path,
+        calibration = random_inputs(specs, min(config.max_calib_samples, RANDOM_VALIDATION_SAMPLES), model_path,
                                     option("calib"))
     if calib_path is None:
         calibration = {s.name: calibration[s.name].astype(s.dtype) for s in source.inputs}

@@ -2,7 +2,7 @@
 before anything runs, and a bad one is one line naming the suite, the field and the fix
 (edgekit/core/schemas.py). `quick` holds the same fields, each optional: what `--quick` changes.
 
-    {"models": ["digits_mlp", "mine.keras", {"model": "net.h5", "calib": "calib.npz"}],
+    {"models": ["digits_mlp", "mine.keras", {"model": "net.h5", "calib": "calib.npz", "input_shape": ["x:1,64,64,3"]}],
      "tflite": ["fp32", "int8"], "onnx": ["none"], "runtimes": ["litert:xnnpack"],
      "threads": [1, 2], "runs": 300, "warmup": 30, "batch": 32, "quick": {"runs": 60},
      "device": "host", "shared": "/mnt/sweeps", "trust_model_code": false, "about": "..."}
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS
+from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, parse_input_shapes
 from edgekit.core.errors import EdgekitError, did_you_mean
 from edgekit.core.schemas import read_json, validate
 from edgekit.measure import targets
@@ -26,6 +26,14 @@ MAX_THREADS = 4 * CORES  # more threads than that only slows a measurement (1000
 MODELS_FIX = 'give zoo names, model paths (relative to the suite) or {"model": PATH, "calib": PATH}'
 
 
+def _input_shapes(texts: list[str]) -> list[str]:
+    try:
+        parse_input_shapes(texts)
+    except EdgekitError:
+        raise ValueError("is not a list of NAME:D0,D1,... texts with positive sizes, each input once") from None
+    return texts
+
+
 class ModelEntry(BaseModel):
     """A model of the suite: a zoo name or a model's path, with its calibration set."""
 
@@ -33,6 +41,8 @@ class ModelEntry(BaseModel):
     model: str = Field(description=MODELS_FIX)
     calib: str | None = Field(None, description="give the calibration set's path (.npz, .npy or an image folder), "
                                                 "relative to the suite's folder")
+    input_shape: Annotated[list[str], AfterValidator(_input_shapes)] = Field([], description='give the shapes of its inputs\' free dimensions, e.g. '
+                                                   '["images:1,3,320,320"] (as --input-shape)')
 
 
 def _model_entry(value):

@@ -49,8 +49,8 @@ def _sources(entries: list[dict], path: Path) -> dict:
     each node, in its own installation."""
     names, sources = [], {}
     for entry in entries:
-        given, calib = entry["model"], entry["calib"]
-        if given in zoo.names() and calib is None:
+        given, calib, shape = entry["model"], entry["calib"], entry.get("input_shape") or []
+        if given in zoo.names() and calib is None and not shape:
             name = given
         else:
             try:
@@ -62,7 +62,8 @@ def _sources(entries: list[dict], path: Path) -> dict:
                 raise EdgekitError(f"suite {path}: {name}'s calibration set {calib} does not exist: give "
                                    "a .npz, .npy or image folder, relative to the suite's folder")
             sources[name] = {"model": str(model.resolve()),
-                             "calib": str((path.parent / calib).resolve()) if calib else None}
+                             "calib": str((path.parent / calib).resolve()) if calib else None,
+                             **({"input_shape": shape} if shape else {})}
         if name in names:
             raise EdgekitError(f"suite {path}: two models are named {name}: give each a file of its own name")
         names.append(name)

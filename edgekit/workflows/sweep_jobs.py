@@ -47,11 +47,12 @@ def _settings(suite: dict, repeat: int, device: str | None = None):
 def convert_model(suite: dict, name: str, out: Path) -> Path:
     """One conversion job: the zoo model `name` into the suite's variants; its folder."""
     with _in_repo(), naming_suite_fields():
-        if name in suite.get("sources", {}):
-            model, calib = suite["sources"][name]["model"], suite["sources"][name]["calib"]
+        source = suite.get("sources", {}).get(name)
+        if source:
+            model, calib = source["model"], source["calib"]
         else:
             model, calib = (str(p.relative_to(REPO)) for p in zoo.bundled(name))
-        convert(ConvertConfig(model=model, calib=calib,
+        convert(ConvertConfig(model=model, calib=calib, input_shape=(source or {}).get("input_shape") or [],
                               out=str(out / "artifacts"), tflite=",".join(suite["tflite"]),
                               onnx=",".join(suite["onnx"]), trust_model_code=suite.get("trust_model_code", False)),
                 log=lambda message: None, verbose=False)

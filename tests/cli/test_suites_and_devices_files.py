@@ -100,6 +100,17 @@ def test_the_quick_block_changes_only_the_fields_it_names(tmp_path):
     assert full["warmup"] == quick["warmup"] == 1
 
 
+def test_a_suites_model_gives_the_shapes_of_its_free_dimensions(tmp_path):
+    from edgekit.workflows import sweep
+
+    entry = {"model": str(MODEL), "calib": None, "input_shape": ["dense_input:1,64"]}
+    suite = write_suite(tmp_path, models=[entry])
+    assert sweep.load_suite(suite, False)["sources"]["digits_mlp"]["input_shape"] == ["dense_input:1,64"]
+    bad = write_suite(tmp_path, models=[{**entry, "input_shape": ["dense_input:1,x"]}])
+    with pytest.raises(EdgekitError, match="input_shape.* is not a list of NAME:D0,D1,... texts"):
+        sweep.load_suite(bad, False)
+
+
 def test_messages_in_a_sweeps_jobs_name_the_suites_fields():
     from edgekit.workflows.bench import BenchSettings
 

@@ -60,8 +60,10 @@ def test_random_inputs_are_sized_and_checked_before_they_are_allocated(tmp_path)
                                            r"\[1099511627776\] float32\) would take .* over the 4.0 GB data limit: "
                                            r"give real samples with --data, or raise EDGEKIT_MAX_DATA_SIZE"):
         random_inputs(huge, 64, "m.onnx")
-    made = random_inputs([TensorSpec("x", "float32", (None, 8, None))], 3, "m.tflite")
-    assert made["x"].shape == (3, 8, 1) and made["x"].dtype == np.float32  # a free dimension counts as 1
+    made = random_inputs([TensorSpec("x", "float32", (None, 8, 5))], 3, "m.tflite")
+    assert made["x"].shape == (3, 8, 5) and made["x"].dtype == np.float32  # a free batch is the samples' axis
+    with pytest.raises(EdgekitError, match=r"free dimensions \(x axis 2\).* input_shape=x:1,8,\?"):
+        random_inputs([TensorSpec("x", "float32", (None, 8, None))], 3, "m.tflite")  # never 1 silently
 
 
 def plan_every_pair(tensors, last_step):

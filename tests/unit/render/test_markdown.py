@@ -177,3 +177,22 @@ def test_a_hostile_results_file_renders_as_text_in_compare(tmp_path, capsys):
              *(r[k] for r in HOSTILE["models"][0]["records"] if r["status"] == "ok"
                for k in ("format", "variant", "target"))]
     assert_only_text(captured.out, shown)
+
+
+def test_the_shapes_fed_are_named_only_where_the_file_leaves_them_free():
+    from edgekit.render import html
+    from edgekit.render.table import bench_table
+    from edgekit.results import schema
+
+    results = sample_results()
+    data = results["models"][0]["data"]
+    data["input_shapes"] = {"input": [1, 28, 28, 1]}  # the file's own: nothing to say
+    assert "at input" not in markdown.render(results) and "at input" not in bench_table(results["models"][0])
+    data["shapes_from"] = "--input-shape"
+    said = "at input [1, 28, 28, 1] (sized by --input-shape; the file leaves them free)"
+    schema.parse(json.loads(json.dumps(results)))
+    for text in (markdown.render(results), bench_table(results["models"][0]), html.render(results)):
+        assert said in " ".join(text.replace("\\[", "[").replace("\\]", "]").split())  # Markdown escapes brackets
+    data["input_shapes"] = {"input": [1, "28"]}
+    with pytest.raises(Exception, match=r"data.input_shapes.input\[1\] is a string, not an integer"):
+        schema.parse(results)
