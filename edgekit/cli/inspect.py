@@ -131,6 +131,8 @@ def cost_lines(info: dict) -> list[str]:
         lines += _wrapped(weights["summary"])
     macs = info["macs"]
     at = f"at batch {macs['batch']}" if macs["batch"] else "per sample (a free batch counted as 1)"
+    if macs.get("free_dimensions"):  # never a made-up size presented as the model's cost
+        at += f", with its free dimensions ({', '.join(macs['free_dimensions'])}) counted as 1, not a real size"
     lines.append(f"MACs {at}: {_count(macs['total'])}" + ("" if macs["total"] else " (no conv, matmul or LSTM op)")
                  + (f"; {macs['uncounted_ops']} op(s) of unknown shape not counted" if macs.get("uncounted_ops") else ""))
     for name, entry in macs["by_op"].items():

@@ -73,7 +73,11 @@ def tflite_costs(model, codes: list[str], type_names: dict) -> dict:
     activations = _activations(ops, graph, constant, dtype, nbytes)
     if any(w["how"] == "dynamic" for w in weights):
         activations["arena"] += "; not counted: the buffers dynamic-range ops quantize their inputs into"
-    return {"macs": {**_mac_summary(per_op, batch=_batch(shape, graph.inputs)), "uncounted_ops": unknown},
+    signatures = {i: graph.tensors[i].shapeSignature for i in (graph.inputs if graph.inputs is not None else [])}
+    free = [f"{(graph.tensors[i].name or b'').decode(errors='replace')} axis {axis}" for i, sig in signatures.items()
+            if sig is not None for axis, d in enumerate(sig) if axis and d < 0]
+    return {"macs": {**_mac_summary(per_op, batch=_batch(shape, graph.inputs)), "uncounted_ops": unknown,
+                     "free_dimensions": free},
             "weights": weights,
             "activations": activations}
 
@@ -335,7 +339,8 @@ def _align(value: int) -> int:
 
 def onnx_macs(model) -> dict:
     """Multiply-accumulates of an ONNX model's Conv, ConvTranspose, Gemm and MatMul nodes (and
-    their quantized forms), with shapes from onnx.shape_inference; a free batch counts as 1."""
+    their quantized forms), with shapes from onnx.shape_inference; a free dimension counts as 1
+    (those beyond the batch are listed in `free_dimensions`: the total is then not a real size's)."""
     import onnx
 
     try:
@@ -345,7 +350,7 @@ def onnx_macs(model) -> dict:
     shapes = {}
     for v in list(graph.input) + list(graph.value_info) + list(graph.output):
         dims = v.type.tensor_type.shape.dim
-        shapes[v.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
+        shapes[v.name] = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims]
     for init in graph.initializer:
         shapes[init.name] = list(init.dims)
     per_op, unknown = [], 0
@@ -356,8 +361,12 @@ def onnx_macs(model) -> dict:
         unknown += not macs and node.op_type in ONNX_MAC_OPS
     initializers = {i.name for i in graph.initializer}
     first = next((v.type.tensor_type.shape.dim for v in graph.input if v.name not in initializers), None)
-    batch = first[0].dim_value if first and first[0].HasField("dim_value") else None
-    return {**_mac_summary(per_op, batch=batch), "uncounted_ops": unknown}
+    batch = first[0].dim_value if first and first[0].HasField("dim_value") and first[0].dim_value > 0 else None
+    # a free dimension (dim_param, none, or an exporter's -1) beyond the batch counts as 1 too: said
+    free = [f"{v.name} axis {axis}" for v in graph.input if v.name not in initializers
+            for axis, d in enumerate(v.type.tensor_type.shape.dim)
+            if axis and not (d.HasField("dim_value") and d.dim_value > 0)]
+    return {**_mac_summary(per_op, batch=batch), "uncounted_ops": unknown, "free_dimensions": free}
 
 
 _ONNX_WEIGHT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "ConvTranspose": 1}

@@ -41,12 +41,11 @@ logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) con
 MIN_CALIBRATION_SAMPLES = 10
 
 
-def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
-            shapes: dict[str, tuple[int, ...]] | None = None) -> dict:
+def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) -> dict:
     """Run the whole conversion; returns the manifest written to <out>/<name>/manifest.json.
-    Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG).
-    `shapes` (input name -> whole shape) is where a TFLite variant that cannot keep the model's
-    free dimensions is converted (default: the real samples' shape at batch 1; see converters/pinning.py).
+    Messages go to `log` (default: the `edgekit` logger at INFO; step timings at DEBUG). A TFLite
+    variant that cannot keep the model's free dimensions is converted at the shape --input-shape
+    gives, else the real samples' at batch 1 (converters/pinning.py).
 
     `finish(folder, manifest)`, when given, runs on the staged folder before it replaces the
     output (the benchmark does): if it fails or is interrupted, the previous output stays."""
@@ -87,9 +86,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
         artifacts, failed, rejected = [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
-        real = calib_path is not None or task is not None  # random samples' free dimensions are made up
-        pin = pinning.pin_shapes(source.inputs, shapes, calibration if real else None) \
-            if pinning.free_beyond_batch(source.inputs) else None
+        pin = pin_for(config, source, calibration, real=calib_path is not None or task is not None)
         pinned_noted = False
         for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage, pin)):
             interrupts.check()
@@ -183,8 +180,7 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None,
 
 
 def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, log=None, verbose: bool = True,
-                        progress: bool = True, shapes: dict[str, tuple[int, ...]] | None = None
-                        ) -> tuple[dict, dict | None, str | None]:
+                        progress: bool = True) -> tuple[dict, dict | None, str | None]:
     """What `edgekit convert` and `edgekit.convert()` run: the conversion, then, with `settings`,
     the benchmark of its files inside the staged folder (a failure keeps the previous output).
     (the manifest, the results or None, why nothing was measured or None: the time limit passed
@@ -197,8 +193,7 @@ def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, l
         measured["results"], measured["why"] = run_on_conversion(folder, Path(config.out) / manifest["name"],
                                                                  settings, log, progress=progress)
 
-    manifest = convert(config, log=log, verbose=verbose, finish=None if settings is None else benchmark,
-                       shapes=shapes)
+    manifest = convert(config, log=log, verbose=verbose, finish=None if settings is None else benchmark)
     return manifest, measured["results"], measured["why"]
 
 
@@ -244,6 +239,16 @@ def prepare(config: ConvertConfig, model_path: Path, calib_path: Path | None, so
         task.float_outputs = _first(source.predict(_test_feeds(task, source)))
     float_score = task.score(task.float_outputs) if task else None
     return calibration, task, float_score
+
+
+def pin_for(config: ConvertConfig, source: SourceModel, calibration: dict, real: bool) -> dict | None:
+    """Where a TFLite variant that cannot keep the model's free dimensions is converted: at the
+    --input-shape sizes, else the real samples' (random ones are made up), else nowhere (None)."""
+    if not pinning.free_beyond_batch(source.inputs):
+        return None
+    given = {s.name: (1, *s.shape[1:]) for s in shapes.declared(source.inputs, config.input_shape)
+             if None not in s.shape[1:]} if config.input_shape else None
+    return pinning.pin_shapes(source.inputs, given, calibration if real else None)
 
 
 RANDOM_VALIDATION_SAMPLES = 64  # made-up inputs, when neither --calib nor held-out data gives real ones

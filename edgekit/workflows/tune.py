@@ -29,7 +29,7 @@ from edgekit.measure import subjects, targets
 from edgekit.measure.evaluation import require_task
 from edgekit.models.loading import load_model
 from edgekit.workflows.bench import BenchSettings, Measure
-from edgekit.workflows.convert import plan, prepare
+from edgekit.workflows.convert import pin_for, plan, prepare
 from edgekit.workflows.debug_quant import layer_errors
 
 TFLITE_CANDIDATES = ("int8", "int8-keep", "dynamic", "int16x8", "fp16", "fp32")
@@ -197,7 +197,8 @@ def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibrati
 def _planned(config: ConvertConfig, tflite: list[str], onnx: list[str], source, calibration, stage: Path):
     """Variants built as `edgekit convert` builds them."""
     chosen = dataclasses.replace(config, tflite=tflite, onnx=onnx, keep_float=[])
-    for fmt, variant, make, _ in plan(chosen, source, None, calibration, stage):
+    pin = pin_for(config, source, calibration, real=True)  # tune's samples are the task's, real ones
+    for fmt, variant, make, _ in plan(chosen, source, None, calibration, stage, pin):
         yield fmt, variant, (lambda make=make: make(None))
 
 

@@ -33,7 +33,7 @@ def refused_by_litert(tmp_path_factory):
     tf = tensorflow()
     tf_keras.utils.set_random_seed(1)
     model = tf_keras.Sequential([tf_keras.layers.Input((8, 8, 1), name="pixels"), tf_keras.layers.Conv2D(4, 3),
-                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(3)])
+                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(3, name="dense")])
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([np.random.default_rng(i).random((1, 8, 8, 1), np.float32)]

@@ -3,6 +3,7 @@ with an UpSampling2D its free conversion needs Flex, so its TFLite files are con
 calibration samples' shape (batch 1), which the manifest and the table name, and validated there;
 its ONNX files keep the free dimensions; a model whose free conversion works stays free."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -89,19 +90,20 @@ def test_without_a_shape_or_real_samples_the_variant_fails_naming_the_fix(free_m
         assert payload and recipe["converted_at"]["shapes"] == {"pixels": [1, 8, 8, 3]}
 
 
-def test_a_given_shape_comes_before_the_samples(free_models, tmp_path):
-    config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), calib=str(free_models["calib"]),
-                           out=str(tmp_path), tflite="fp32", onnx="none")
-    manifest = convert(config, log=lambda m: None, shapes={"pixels": (2, 24, 20, 3)})
+def test_input_shape_gives_the_pin_without_samples(free_models, tmp_path):
+    config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), out=str(tmp_path), tflite="fp32",
+                           onnx="none", input_shape=["pixels:1,24,20,3"])
+    manifest = convert(config, log=lambda m: None)
     [artifact] = manifest["artifacts"]
-    assert artifact["recipe"]["converted_at"]["shapes"] == {"pixels": [2, 24, 20, 3]}
-    assert [t["shape"] for t in artifact["inputs"]] == [[2, 24, 20, 3]]
-    assert artifact["fidelity"]["samples"] == 16 and artifact["fidelity"]["sqnr_db"] > 100
+    assert artifact["recipe"]["converted_at"]["shapes"] == {"pixels": [1, 24, 20, 3]}
+    assert [t["shape"] for t in artifact["inputs"]] == [[1, 24, 20, 3]]
+    assert manifest["validation"]["input_shapes"] == {"pixels": [1, 24, 20, 3]}
+    assert artifact["fidelity"]["samples"] == 64 and artifact["fidelity"]["sqnr_db"] > 100  # random, at that shape
 
 
 def test_a_given_shape_that_changes_a_fixed_dimension_is_refused_and_nothing_is_written(free_models, tmp_path):
     config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), calib=str(free_models["calib"]),
                            out=str(tmp_path), tflite="fp32", onnx="fp32")
-    with pytest.raises(EdgekitError, match=r"input pixels cannot be converted at 1x24x20x4: the model takes \?x\?x\?x3"):
-        convert(config, log=lambda m: None, shapes={"pixels": (1, 24, 20, 4)})
+    with pytest.raises(EdgekitError, match=r"--input-shape pixels:1,24,20,4 does not fit input pixels"):
+        convert(dataclasses.replace(config, input_shape=["pixels:1,24,20,4"]), log=lambda m: None)
     assert list(tmp_path.iterdir()) == []
