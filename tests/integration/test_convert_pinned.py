@@ -104,6 +104,6 @@ def test_input_shape_gives_the_pin_without_samples(free_models, tmp_path):
 def test_a_given_shape_that_changes_a_fixed_dimension_is_refused_and_nothing_is_written(free_models, tmp_path):
     config = ConvertConfig(model=str(free_models["paths"]["upsampled"]), calib=str(free_models["calib"]),
                            out=str(tmp_path), tflite="fp32", onnx="fp32")
-    with pytest.raises(EdgekitError, match=r"--input-shape pixels:1,24,20,4 does not fit input pixels"):
+    with pytest.raises(EdgekitError, match=r"pixels:1,24,20,4 does not fit input pixels"):
         convert(dataclasses.replace(config, input_shape=["pixels:1,24,20,4"]), log=lambda m: None)
     assert list(tmp_path.iterdir()) == []
