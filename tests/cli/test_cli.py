@@ -76,7 +76,7 @@ def bad_inputs(tmp_path):
         (["convert", "--config", tmp_path / "missing.json"], ["missing.json"]),
         (["convert", tmp_path / "random.keras", "--tflite", "int8"], ["--tflite int8", "--calib"]),
         (["convert", "no_such_model"], ["no such file: no_such_model", "digits_cnn"]),
-        (["inspect", tmp_path / "random.keras"], ["random.keras", ".tflite or .onnx"]),
+        (["inspect", tmp_path / "random.keras"], ["random.keras", "is neither a Keras zip (.keras) nor an HDF5"]),
         (["inspect", tmp_path / "missing.tflite"], ["missing.tflite"]),
         (["train", "no_such_model"], ["no_such_model", "digits_cnn"]),
         (["convert", "--prune", "1.5"], ["--prune 1.5", "between 0 and 1"]),
