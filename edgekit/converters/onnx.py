@@ -19,7 +19,7 @@ from edgekit.core.errors import ConversionFailed, first_line, option
 
 PRECISION = {
     "fp32": ("float32 weights and activations", "float32"),
-    "int8-static": ("int8 weights (per-channel) and activations, QDQ", "int8"),
+    "int8-static": ("int8 weights (per-channel), 8-bit activations (U8S8 or S8S8 by CPU), QDQ", "int8"),
     "int8-dynamic": ("int8 weights, activations quantized at run time", "dynamic"),
 }
 
