@@ -11,7 +11,15 @@ from edgekit.cli.bench import add_bench_arguments, settings_from, stopped_code
 from edgekit.cli.optimization_options import add_optimization_arguments, optimization_values
 from edgekit.cli.vocabulary import add_input_shape, add_json
 from edgekit.core import limits
-from edgekit.core.config import FIELD_TYPES, IMAGE_RANGES, ONNX_VARIANTS, PRESETS, TFLITE_VARIANTS, ConvertConfig
+from edgekit.core.config import (
+    FIELD_TYPES,
+    IMAGE_RANGES,
+    ONNX_QUANT_FORMATS,
+    ONNX_VARIANTS,
+    PRESETS,
+    TFLITE_VARIANTS,
+    ConvertConfig,
+)
 from edgekit.models.trust import TRUST_HELP
 
 
@@ -30,6 +38,9 @@ def register(sub, common):
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named set of variants")
     p.add_argument("--io", choices=["int", "float"], help="I/O type of full-integer TFLite variants (default: int)")
     p.add_argument("--opset", type=int, help="ONNX opset, 13 to 18 (default: 17)")
+    p.add_argument("--onnx-quant-format", choices=ONNX_QUANT_FORMATS,
+                   help="activation/weight types of the int8-static ONNX: u8s8 for onnxruntime's CPU provider on "
+                        "x86-64, s8s8 on ARM64 (default: the one for this machine's CPU)")
     p.add_argument("--max-calib-samples", type=int, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
     p.add_argument("--trust-model-code", action="store_true", default=None, help=TRUST_HELP)
@@ -68,7 +79,7 @@ def resolved_config(args) -> dict:
 def build_config(args) -> ConvertConfig:
     from_file = getattr(args, "config_values", {})
     data = {}
-    for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "max_calib_samples",
+    for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "onnx_quant_format", "max_calib_samples",
                 "image_range", "trust_model_code", "keep_float", "strict", "input_shape"):
         value = getattr(args, key)
         if value is not None:

@@ -8,7 +8,7 @@ from edgekit.measure.fidelity import judged_by_max_abs
 from edgekit.measure.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.render import terminal
 from edgekit.results.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
-from edgekit.results.summary import not_run, recommend
+from edgekit.results.summary import not_run, recommend, slower_notes
 
 # Columns left out first, in this order, when a table is wider than the terminal; the others
 # (what was run, its latency and its task metric) always stay, their names folded if need be.
@@ -180,6 +180,7 @@ def bench_table(model: dict, settings: dict | None = None) -> str:
         lines.append(f"{target} was not fully accelerated for {len(artifacts)} file(s): some ops ran on "
                      "the CPU fallback")
     lines += micro_lines(model["records"])
+    lines += slower_notes(model)
     for r in model["records"]:
         if r["status"] == "ok" and r.get("precision_floor"):
             judged = r["precision_floor"]

@@ -7,7 +7,8 @@ Versions:
      specs with their quantization) and the float model's size in `reference`.
      Added since, optional (older files read as they are): a record's `latency_us.rounds`, the
      typical latency of each round of `bench --repeat N`, its other figures being the median
-     round's.
+     round's. A reduced-precision record's `slower_than_float` ({"than": variant, "ratio": p50 over
+     it}), where it ran slower than its float sibling on the same target (results/summary.py).
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -364,6 +365,10 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
     for key in ("cold", "memory", "throughput"):
         check.need(record, key, dict, where)
     check.need(record, "details", dict, where, optional=True)
+    slower = check.need(record, "slower_than_float", dict, where, optional=True)
+    if slower is not None:
+        check.need(slower, "than", str, f"{where}.slower_than_float")
+        check.need(slower, "ratio", _NUMBER, f"{where}.slower_than_float", minimum=0)
     accuracy = check.need(record, "accuracy", dict, where, optional=True)
     if accuracy is not None:
         check.need(accuracy, "metric", str, f"{where}.accuracy", optional=True)

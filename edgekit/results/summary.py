@@ -112,6 +112,32 @@ def rows(model: dict) -> list[Row]:
             for r in model["records"] if r["status"] == "ok"]
 
 
+def slower_than_float(model: dict) -> dict[int, dict]:
+    """The reduced-precision files slower than their float sibling (same format, target, threads
+    and device) by more than their timings' noise, by record index: {"than": the sibling's variant,
+    "ratio": p50 over the sibling's}. An int8 file is there to be fast: one that is not (S8S8 ONNX on
+    an x86-64 CPU, int16x8 on XNNPACK's reference kernels) is flagged and never recommended over it."""
+    floats = {}
+    for r in model["records"]:
+        if r["status"] == "ok" and precision_rank(r["variant"]) == 4 and typical_latency(r) > 0:
+            floats.setdefault((r["format"], *_place(r)), r)
+    flags = {}
+    for i, r in enumerate(model["records"]):
+        sibling = floats.get((r["format"], *_place(r)))
+        if r["status"] != "ok" or sibling is None or precision_rank(r["variant"]) >= 4:
+            continue
+        if typical_latency(r) - typical_latency(sibling) > noise_us(r, sibling):
+            flags[i] = {"than": sibling["variant"], "ratio": round(typical_latency(r) / typical_latency(sibling), 2)}
+    return flags
+
+
+def slower_notes(model: dict) -> list[str]:
+    """One line per flagged file: "onnx int8-static is 1.24x slower than onnx fp32 on onnxruntime:cpu x1"."""
+    return [f"{r['format']} {r['variant']} is {flag['ratio']:.2f}x slower than {r['format']} {flag['than']} on "
+            f"{target_label(r)}: prefer the float file there"
+            for r, flag in ((model["records"][i], flag) for i, flag in slower_than_float(model).items())]
+
+
 def headers(metric: str | None) -> list[str]:
     """The columns of the compact table every report shows."""
     return ["variant", "runtime", "size", "vs float", *([metric, "drop (points)"] if metric else []),
@@ -253,6 +279,10 @@ def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendati
     if not scored:
         return Recommendation(None, tolerance, "no file was scored against the float model")
     within = [r for r in scored if r.drop <= tolerance]
+    # never a file slower than its float sibling over that sibling
+    slower = {id(model["records"][i]): flag for i, flag in slower_than_float(model).items()}
+    float_places = {(r.record["format"], *_place(r.record)) for r in within if precision_rank(r.record["variant"]) == 4}
+    within = [r for r in within if not (id(r.record) in slower and (r.record["format"], *_place(r.record)) in float_places)]
     if not within:
         closest = min(scored, key=lambda r: r.drop)
         return Recommendation(None, tolerance, f"no file is within {tolerance:g} point(s) of the float model; "

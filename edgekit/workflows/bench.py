@@ -45,7 +45,7 @@ from edgekit.measure.evaluation import is_classification, task_for
 from edgekit.models.inspection import tflite_io
 from edgekit.models.loading import load_model
 from edgekit.render.table import record_line
-from edgekit.results import schema
+from edgekit.results import schema, summary
 from edgekit.runners.base import Job
 from edgekit.runners.devices import Phone, find, runner_for
 from edgekit.runtimes import RUNTIMES, for_format
@@ -243,6 +243,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                 stopped = _more_rounds(measure, pairs, records, stopped, bar)
             bar.update(len(pairs) * settings.repeat)
         boards = measure.boards()
+        for i, flag in summary.slower_than_float({"records": records}).items():
+            records[i]["slower_than_float"] = flag
     finally:
         if measure is not None:
             measure.close()

@@ -135,10 +135,12 @@ def test_lambda_model_is_refused_naming_the_flag(tiny, tmp_path, capsys):
 
 
 def test_dump_config_round_trips(tmp_path, capsys):
-    code, out, _ = run_main(capsys, "convert", "--preset", "int8-full", "--opset", "18", "--dump-config")
+    code, out, _ = run_main(capsys, "convert", "--preset", "int8-full", "--opset", "18", "--onnx-quant-format",
+                            "s8s8", "--dump-config")
     assert code == 0
     config = json.loads(out)["convert"]
     assert config["tflite"] == ["int8"] and config["onnx"] == ["int8-static"] and config["opset"] == 18
+    assert config["onnx_quant_format"] == "s8s8"
     (tmp_path / "c.json").write_text(out)
     code, again, _ = run_main(capsys, "convert", "--config", tmp_path / "c.json", "--dump-config")
     assert json.loads(again)["convert"] == config
