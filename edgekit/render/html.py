@@ -167,7 +167,8 @@ def _data_note(model: dict) -> str:
     notes = [f"data: {data.get('samples', '?')} samples from {data.get('source', '?')}"
              + sized(data.get("input_shapes"), bool(data.get("shapes_from")), data.get("shapes_from")),
              *filter(None, (summary.throughput_note(model), summary.speedup_note(model))),
-             *summary.slower_notes(model), *summary.throughput_notes(model)]
+             *summary.slower_notes(model), *summary.caveat_notes(model),
+             *summary.throughput_notes(model)]
     return "".join(f'<p class="note">{_e(note)}</p>' for note in notes)
 
 

@@ -85,7 +85,8 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE, set
     if rows:
         lines += ["", "p50 on each device:", "", *table(across, rows, right=set(range(2, len(across))))]
     lines += ["", f"**{cell(summary.recommend(model, tolerance).line())}**", ""]
-    notes = [*micro_lines(model["records"]), *summary.slower_notes(model), *summary.throughput_notes(model)]
+    notes = [*micro_lines(model["records"]), *summary.slower_notes(model), *summary.caveat_notes(model),
+             *summary.throughput_notes(model)]
     if any(r.record["latency_us"].get("high_spread") for r in summary.rows(model)):
         notes.append("!: the timing spread widely (robust cv above 0.1); rerun on a quiet machine before trusting it")
     if any(map(schema.is_mean, model["records"])):

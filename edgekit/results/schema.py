@@ -8,7 +8,9 @@ Versions:
      Added since, optional (older files read as they are): a record's `latency_us.rounds`, the
      typical latency of each round of `bench --repeat N`, its other figures being the median
      round's. A reduced-precision record's `slower_than_float` ({"than": variant, "ratio": p50 over
-     it}), where it ran slower than its float sibling on the same target (results/summary.py).
+     it}), where it ran slower than its float sibling on the same target, and a TFLite record's
+     `caveat`, why the file does not do on that CPU target what its precision is for (int16x8 on
+     reference kernels, fp16 computed in fp32) (results/summary.py).
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -369,6 +371,7 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
     if slower is not None:
         check.need(slower, "than", str, f"{where}.slower_than_float")
         check.need(slower, "ratio", _NUMBER, f"{where}.slower_than_float", minimum=0)
+    check.need(record, "caveat", str, where, optional=True)
     accuracy = check.need(record, "accuracy", dict, where, optional=True)
     if accuracy is not None:
         check.need(accuracy, "metric", str, f"{where}.accuracy", optional=True)

@@ -131,6 +131,37 @@ def slower_than_float(model: dict) -> dict[int, dict]:
     return flags
 
 
+# Files whose purpose a CPU target defeats, whatever the timing shows (issue 31): kept in the table
+# for the targets they are made for, marked where they run. LiteRT has optimized 16x8 kernels for
+# no CPU (resnet8: int16x8 7,748 µs on XNNPACK's target, fp32 256 µs); XNNPACK expands fp16 weights
+# to fp32 when it loads a file, so an fp16 file computes in fp32 on a CPU (unless asked to force fp16).
+REFERENCE_KERNELS = "reference kernels on this CPU (LiteRT has no optimized 16x8 kernels): a file for MCUs and NPUs"
+FP16_AS_FP32 = "computes in fp32 on this CPU (its fp16 weights are expanded when loaded): smaller, not faster"
+_CPU_TARGETS = ("litert:xnnpack", "litert:builtin", "litert-compiled:cpu")
+FP16_ARITHMETIC = ("avx512_fp16", "asimdhp", "fphp")  # /proc/cpuinfo flags of CPUs that compute in fp16
+
+
+def caveat(record: dict, cpu_flags: dict | None = None) -> str | None:
+    """Why a TFLite file does not do on this CPU target what its precision is for, or None."""
+    if record["format"] != "tflite" or record["target"] not in _CPU_TARGETS or record.get("device", "local") != "local":
+        return None
+    if record["variant"] == "int16x8":
+        return REFERENCE_KERNELS
+    if record["variant"] == "fp16":
+        lacking = bool(cpu_flags) and not any(cpu_flags.get(flag) for flag in FP16_ARITHMETIC)
+        return FP16_AS_FP32 + (" (and it has no fp16 arithmetic)" if lacking else "")
+    return None
+
+
+def caveat_notes(model: dict) -> list[str]:
+    """One line per (file kind, caveat): "tflite int16x8 on litert:xnnpack x1, ...: reference kernels …"."""
+    found: dict = {}
+    for r in model["records"]:
+        if r["status"] == "ok" and r.get("caveat"):
+            found.setdefault((f"{r['format']} {r['variant']}", r["caveat"]), []).append(target_label(r))
+    return [f"{name} on {', '.join(dict.fromkeys(where))}: {why}" for (name, why), where in found.items()]
+
+
 def slower_notes(model: dict) -> list[str]:
     """One line per flagged file: "onnx int8-static is 1.24x slower than onnx fp32 on onnxruntime:cpu x1"."""
     return [f"{r['format']} {r['variant']} is {flag['ratio']:.2f}x slower than {r['format']} {flag['than']} on "

@@ -17,7 +17,8 @@ from edgekit.runtimes import RUNTIMES
 
 PACKAGES = ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
             "onnxruntime", "onnxruntime-gpu", "ai-edge-litert", "tflite-micro", "numpy")
-CPU_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "neon", "asimd")
+CPU_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_fp16", "neon", "asimd",
+             "asimdhp", "fphp")
 ORT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider",
                  "OpenVINOExecutionProvider")
 

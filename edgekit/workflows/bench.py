@@ -49,7 +49,7 @@ from edgekit.results import schema, summary
 from edgekit.runners.base import Job
 from edgekit.runners.devices import Phone, find, runner_for
 from edgekit.runtimes import RUNTIMES, for_format
-from edgekit.runtimes.environment import fingerprint
+from edgekit.runtimes.environment import cpu_info, fingerprint
 from edgekit.runtimes.messages import failure
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
@@ -245,6 +245,10 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         boards = measure.boards()
         for i, flag in summary.slower_than_float({"records": records}).items():
             records[i]["slower_than_float"] = flag
+        flags = cpu_info()["flags"]
+        for r in records:
+            if r["status"] == "ok" and summary.caveat(r, flags):
+                r["caveat"] = summary.caveat(r, flags)
     finally:
         if measure is not None:
             measure.close()

@@ -46,6 +46,15 @@ def test_convert_benchmarks_every_artifact_on_every_runtime(results, converted):
     assert "\nrecommended: digits_cnn_" in converted["stdout"]  # the fastest file within 1 point
 
 
+def test_files_a_cpu_target_defeats_are_marked_where_they_ran(results, converted):
+    """int16x8 on LiteRT's reference kernels, fp16 computed in fp32 (issue 31); none else."""
+    marked = {(r["artifact"], r["target"]): r["caveat"] for r in records(results) if r.get("caveat")}
+    assert marked[("digits_cnn_int16x8.tflite", "litert:xnnpack")].startswith("reference kernels on this CPU")
+    assert marked[("digits_cnn_fp16.tflite", "litert:xnnpack")].startswith("computes in fp32 on this CPU")
+    assert {artifact.rsplit("_", 1)[1] for artifact, _ in marked} == {"int16x8.tflite", "fp16.tflite"}
+    assert "tflite int16x8 on litert:xnnpack" in " ".join(converted["stdout"].split())
+
+
 def test_every_record_that_did_not_run_says_why(results):
     for r in records(results):
         if r["status"] != "ok":
