@@ -157,7 +157,9 @@ class ConversionResult(_Result):
     artifacts: list[ConvertedFile]
     rejected: list[ConvertedFile]  # diverged from the float model: kept apart in folder/rejected/
     failed: list[FailedVariant]  # could not be built
-    skipped: list[FailedVariant]  # left out on purpose: the calibrated ones without calib ("needs --calib")
+    # left out: the calibrated ones without calib ("needs --calib"), and default ones the toolchain cannot
+    # build or run for this model (reason "... is unavailable ...")
+    skipped: list[FailedVariant]
     bench: BenchResults | None
     manifest: dict = _raw()
 

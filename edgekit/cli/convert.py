@@ -15,6 +15,7 @@ from edgekit.core.config import (
     FIELD_TYPES,
     IMAGE_RANGES,
     ONNX_QUANT_FORMATS,
+    ONNX_QUANT_TARGETS,
     ONNX_VARIANTS,
     PRESETS,
     TFLITE_VARIANTS,
@@ -38,9 +39,10 @@ def register(sub, common):
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named set of variants")
     p.add_argument("--io", choices=["int", "float"], help="I/O type of full-integer TFLite variants (default: int)")
     p.add_argument("--opset", type=int, help="ONNX opset, 13 to 18 (default: 17)")
-    p.add_argument("--onnx-quant-format", choices=ONNX_QUANT_FORMATS,
-                   help="activation/weight types of the int8-static ONNX: u8s8 for onnxruntime's CPU provider on "
-                        "x86-64, s8s8 on ARM64 (default: the one for this machine's CPU)")
+    p.add_argument("--onnx-quant-format", choices=(*ONNX_QUANT_FORMATS, *ONNX_QUANT_TARGETS), metavar="FORMAT",
+                   help=f"activation/weight types of the int8-static ONNX ({', '.join(ONNX_QUANT_FORMATS)}), or where "
+                        f"it will run, for its types ({', '.join(ONNX_QUANT_TARGETS)}); default: this machine's CPU's "
+                        "(u8s8 on x86-64, s8s8 on ARM64)")
     p.add_argument("--max-calib-samples", type=int, help="use at most this many samples (default: 500)")
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
     p.add_argument("--trust-model-code", action="store_true", default=None, help=TRUST_HELP)

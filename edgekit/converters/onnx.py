@@ -6,6 +6,7 @@ checked with `onnx.checker` here and run by onnxruntime in validation.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import platform
@@ -15,34 +16,64 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import ConversionFailed, first_line, option
+from edgekit.core.errors import ConversionFailed, Unavailable, first_line, option
 
 PRECISION = {
     "fp32": ("float32 weights and activations", "float32"),
-    "int8-static": ("int8 weights (per-channel), 8-bit activations (U8S8 or S8S8 by CPU), QDQ", "int8"),
-    "int8-dynamic": ("int8 weights, activations quantized at run time", "dynamic"),
+    "int8-static": ("int8 weights (per-channel), 8-bit activations (typed for where it runs), QDQ", "int8"),
+    "int8-dynamic": (("int8 weights of MatMul, Gemm, attention and LSTM ops, activations quantized at run time; "
+                      "convolutions stay float"), "dynamic"),
 }
 
+# The ops int8-dynamic quantizes: those onnxruntime's guide names for dynamic quantization (transformers,
+# RNNs). Its ConvInteger has no fast kernel: resnet8 1,350 µs dynamic against 269 µs fp32, a
+# facial-expression CNN 11.6x slower. Convolutions are left to int8-static.
+DYNAMIC_OPS = ("MatMul", "Gemm", "Attention", "LSTM")  # pre-processing fuses MatMul and Add to Gemm
+NOTHING_DYNAMIC = ("int8-dynamic is unavailable: the model has no MatMul, Gemm, attention or LSTM op, where "
+                   "dynamic quantization pays (convolutions run slower than float as ConvInteger); int8-static "
+                   "quantizes them")
 
-# int8-static's activation and weight types by where the file will run, from onnxruntime's quantization
-# guide: U8S8 on x86-64, where its CPU kernels take uint8 activations (resnet8 on an AMD EPYC: U8S8 130 µs,
-# S8S8 286 µs, fp32 231 µs), S8S8 on ARM64. `--onnx-quant-format` overrides the machine's default.
+
+# int8-static's activation and weight types, and whether activations are symmetric (zero point 0)
 QUANT_FORMATS = {
-    "u8s8": ("QUInt8", "QInt8", "onnxruntime's CPU provider on x86-64 (its quantization guide)"),
-    "s8s8": ("QInt8", "QInt8", "onnxruntime's CPU provider on ARM64 (its quantization guide)"),
+    "u8s8": ("QUInt8", "QInt8", False),
+    "s8s8": ("QInt8", "QInt8", False),
+    "u8u8": ("QUInt8", "QUInt8", False),
+    "s8s8-symmetric": ("QInt8", "QInt8", True),
 }
-DEFAULT_QUANT_FORMAT = {"x86_64": "u8s8", "amd64": "u8s8", "aarch64": "s8s8", "arm64": "s8s8"}
+# The format for where the file will run, and why: one table (issue 31). The CPUs' rows are from
+# onnxruntime's quantization guide: its x86-64 kernels take uint8 activations (resnet8 on an AMD
+# EPYC: U8S8 130 µs, S8S8 286 µs, fp32 231 µs); ARM64's take int8. The providers' from their guides.
+QUANT_TARGETS = {
+    "x86_64": ("u8s8", "onnxruntime's CPU provider on x86-64 (its quantization guide)"),
+    "aarch64": ("s8s8", "onnxruntime's CPU provider on ARM64 (its quantization guide)"),
+    "openvino": ("u8s8", "OpenVINO's int8 kernels (uint8 activations, int8 weights, as NNCF writes them)"),
+    "qnn": ("u8u8", "QNN's HTP backend (uint8 activations and weights: onnxruntime's get_qnn_qdq_config default)"),
+    "tensorrt": ("s8s8-symmetric", "TensorRT (it takes symmetric int8 QDQ only: zero points 0)"),
+}
+_MACHINES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}  # platform.machine()'s other spellings
 
 
-def quant_format_for(chosen: str | None = None, machine: str | None = None) -> tuple[str, str]:
-    """The int8-static format and why: the one chosen, else the default for `machine` (this one's)."""
-    if chosen:
-        return chosen, f"chosen with {option('onnx_quant_format', chosen)}"
-    machine = (machine or platform.machine()).lower()
-    if machine not in DEFAULT_QUANT_FORMAT:  # an unknown CPU: the x86-64 recipe, said so
-        return "u8s8", f"no default for {machine}; {QUANT_FORMATS['u8s8'][2]}"
-    name = DEFAULT_QUANT_FORMAT[machine]
-    return name, QUANT_FORMATS[name][2]
+def quant_format_for(chosen: str | None = None, machine: str | None = None) -> dict:
+    """int8-static's recipe fields: the format `chosen` (a QUANT_FORMATS name, or where the file will
+    run: a QUANT_TARGETS name), else the one for `machine` (this one's CPU), and why."""
+    here = machine or platform.machine()
+    here = _MACHINES.get(here.lower(), here.lower())
+    if chosen in QUANT_TARGETS:
+        where, why = chosen, f"for {chosen}, {option('onnx_quant_format', chosen)}: {QUANT_TARGETS[chosen][1]}"
+        name = QUANT_TARGETS[chosen][0]
+    elif chosen:
+        where, why, name = here, f"chosen with {option('onnx_quant_format', chosen)}", chosen
+    elif here in QUANT_TARGETS:
+        where, (name, why) = here, QUANT_TARGETS[here]
+    else:  # an unknown CPU: the x86-64 recipe, said so
+        where, name, why = here, "u8s8", f"no default for {here}; {QUANT_TARGETS['x86_64'][1]}"
+    activations, weights, symmetric = QUANT_FORMATS[name]
+    # reduce_range (7-bit weights) only for x86-64: onnxruntime's int8 kernels on x86 CPUs without VNNI
+    # saturate their 16-bit sums (docs/DESIGN.md, pitfall 26); digits_cnn on an AMD EPYC: 24.8 dB and
+    # 0.9833 held-out accuracy with 8-bit weights, 42.0 dB and 0.9889 with 7-bit ones
+    return {"quant_format": name.upper(), "quant_format_why": why, "activation_type": activations,
+            "weight_type": weights, "activation_symmetric": symmetric, "reduce_range": where == "x86_64"}
 
 
 def convert_fp32(source, opset: int) -> tuple[bytes, dict]:
@@ -148,10 +179,10 @@ def _node_protos_renewed():
 def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None,
              quant_format: str | None = None) -> tuple[bytes, dict]:
     """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic.
-    `on_sample(done, total)` follows calibration; `quant_format` (u8s8, s8s8) overrides the machine's
-    default static format (QUANT_FORMATS)."""
+    `on_sample(done, total)` follows calibration; `quant_format` (a QUANT_FORMATS or QUANT_TARGETS
+    name) overrides the static format for this machine's CPU."""
     import onnx
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(prefix="edgekit-onnxq-") as tmp:
@@ -159,27 +190,38 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
         try:
             quant_pre_process(str(fp32_path), str(prepared))
             if variant == "int8-static":
-                name, why = quant_format_for(quant_format)
-                activations, weights, _ = QUANT_FORMATS[name]
-                recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True,
-                          "quant_format": name.upper(), "quant_format_why": why,
-                          "activation_type": activations, "weight_type": weights, "reduce_range": True,
+                chosen = quant_format_for(quant_format)
+                recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True, **chosen,
                           "calibration_samples": len(next(iter(calibration.values())))}
                 # one sample per call: at 6 per call MobileNetV2's calibration took 3.6 s and 0.87 GB
                 # against 3.0 s and 0.34 GB (the calibrator keeps each call's outputs).
-                # reduce_range (7-bit weights): onnxruntime's int8 kernels on x86 CPUs without VNNI
-                # saturate their 16-bit sums (docs/DESIGN.md, pitfall 26); digits_cnn on an AMD EPYC: 24.8 dB
-                # and 0.9833 held-out accuracy with 8-bit weights, 42.0 dB and 0.9889 with 7-bit ones
                 quantize_static(str(prepared), str(out), _reader(calibration, on_sample), quant_format=QuantFormat.QDQ,
-                                per_channel=True, activation_type=getattr(QuantType, activations),
-                                weight_type=getattr(QuantType, weights), reduce_range=True)
+                                per_channel=True, activation_type=getattr(QuantType, chosen["activation_type"]),
+                                weight_type=getattr(QuantType, chosen["weight_type"]),
+                                reduce_range=chosen["reduce_range"],
+                                extra_options={"ActivationSymmetric": chosen["activation_symmetric"]})
             else:
-                recipe = {"quantizer": "onnxruntime quantize_dynamic", "weight_type": "QInt8"}
-                quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
+                recipe = _quantize_dynamic(prepared, out)
             onnx.checker.check_model(str(out), full_check=True)
+        except Unavailable:
+            raise
         except Exception as exc:  # the quantizers raise many types
             raise ConversionFailed(f"onnxruntime quantization: {first_line(exc)}") from exc
         return out.read_bytes(), recipe
+
+
+def _quantize_dynamic(prepared: Path, out: Path) -> dict:
+    """int8-dynamic on DYNAMIC_OPS only; Unavailable when the graph has none of them."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    ops = collections.Counter(node.op_type for node in onnx.load(str(prepared), load_external_data=False).graph.node)
+    quantized = {op: ops[op] for op in DYNAMIC_OPS if op in ops}
+    if not quantized:
+        raise Unavailable(NOTHING_DYNAMIC)
+    quantize_dynamic(str(prepared), str(out), op_types_to_quantize=list(DYNAMIC_OPS), weight_type=QuantType.QInt8)
+    return {"quantizer": "onnxruntime quantize_dynamic", "weight_type": "QInt8", "op_types": quantized,
+            "left_float": {op: n for op, n in ops.items() if op in ("Conv", "ConvTranspose")}}
 
 
 def _reader(calibration: dict[str, np.ndarray], on_sample=None):

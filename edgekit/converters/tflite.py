@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import ConversionFailed
+from edgekit.core.errors import ConversionFailed, Unavailable
 from edgekit.core.lazy_imports import quiet_stderr, tensorflow
 
 # variant -> (what is stored in which type, the fidelity class it is checked against)
@@ -119,7 +119,7 @@ def quantize(calibrated: bytes, variant: str, io: str = "int", denylisted_nodes=
                 model = converter_internals._modify_model_io_type(model, io_type, io_type)
             return converter_internals._deduplicate_readonly_buffers(model)
     except Exception as exc:  # the quantizers raise ConverterError and plain RuntimeErrors
-        raise ConversionFailed(explain_failure(str(exc))) from exc
+        raise failure(str(exc)) from exc
 
 
 def run(converter) -> bytes:
@@ -128,7 +128,7 @@ def run(converter) -> bytes:
         with quiet_stderr(replay_on_error=False):  # the converter's errors are in the exception
             return converter.convert()
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
-        raise ConversionFailed(explain_failure(str(exc))) from exc
+        raise failure(str(exc)) from exc
 
 
 def needs_fixed_batch(reason: str) -> bool:
@@ -149,6 +149,14 @@ def _representative(calibration: dict[str, np.ndarray], on_sample=None):
     return samples
 
 
+def failure(message: str) -> ConversionFailed:
+    """The converter's failure as one line; Unavailable when an op of the model rules the variant out."""
+    return (Unavailable if NO_16X8.search(message) else ConversionFailed)(explain_failure(message))
+
+
+NO_16X8 = re.compile(r"Quantization to 16x8-bit not yet supported for op: '?(\w+)")
+
+
 def explain_failure(message: str) -> str:
     """One line from the converter's many: which ops are the problem, and what to do."""
     select = re.search(r"TF Select ops: (.+)", message)
@@ -156,7 +164,7 @@ def explain_failure(message: str) -> str:
         ops = select.group(1).strip() if select else "some ops"
         return (f"needs Flex (SELECT_TF_OPS) kernels for {ops}, which the LiteRT interpreter does not "
                 "run; replace them with builtin ops (recurrent layers: unroll=True with a fixed batch)")
-    unsupported = re.search(r"Quantization to 16x8-bit not yet supported for op: '?(\w+)", message)
+    unsupported = NO_16X8.search(message)
     if unsupported:
         return unavailable_in_16x8(unsupported.group(1), "the converter has no 16x8 quantization for it")
     custom = re.search(r"Custom ops: (.+)", message)

@@ -16,7 +16,9 @@ from edgekit.core.errors import EdgekitError, did_you_mean, first_line, option, 
 TFLITE_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 QAT_VARIANT = "int8-qat"  # only with --qat: full int8 from the quantization-aware-trained model
 ONNX_VARIANTS = ("fp32", "int8-static", "int8-dynamic")
-ONNX_QUANT_FORMATS = ("u8s8", "s8s8")  # int8-static's activation/weight types; converters/onnx.py picks per CPU
+# int8-static's activation/weight types, or where the file will run; converters/onnx.py's tables give each
+ONNX_QUANT_FORMATS = ("u8s8", "s8s8", "u8u8", "s8s8-symmetric")
+ONNX_QUANT_TARGETS = ("x86_64", "aarch64", "openvino", "qnn", "tensorrt")
 IO_TYPES = ("int", "float")
 IMAGE_RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
 MAX_ONNX_OPSET = 18  # tf2onnx 1.17 converts up to opset 18
@@ -58,7 +60,7 @@ class ConvertConfig:
     onnx: list[str] = dataclasses.field(default_factory=lambda: list(ONNX_VARIANTS))
     io: str = "int"  # full-integer TFLite variants: integer I/O ("int") or float I/O ("float")
     opset: int = 17
-    onnx_quant_format: str | None = None  # u8s8 or s8s8; None: the default for this machine's CPU
+    onnx_quant_format: str | None = None  # a format or where the file runs; None: for this machine's CPU
     max_calib_samples: int = 500  # calibration and validation use at most this many samples
     image_range: str = "0,1"  # pixel range that an image-folder calibration set is scaled to
     trust_model_code: bool = False
@@ -90,9 +92,11 @@ class ConvertConfig:
                 f"{option('opset', repr(self.opset))} is out of range: tf2onnx supports "
                 f"{MIN_ONNX_OPSET} to {MAX_ONNX_OPSET}"
             )
-        if self.onnx_quant_format is not None and self.onnx_quant_format not in ONNX_QUANT_FORMATS:
-            raise EdgekitError(f"{option('onnx_quant_format', repr(self.onnx_quant_format))} is not one of "
-                               f"{', '.join(ONNX_QUANT_FORMATS)}")
+        if self.onnx_quant_format is not None and self.onnx_quant_format not in (*ONNX_QUANT_FORMATS,
+                                                                                 *ONNX_QUANT_TARGETS):
+            raise EdgekitError(f"{option('onnx_quant_format', repr(self.onnx_quant_format))} is neither a format "
+                               f"({', '.join(ONNX_QUANT_FORMATS)}) nor where the file will run "
+                               f"({', '.join(ONNX_QUANT_TARGETS)})")
         if not isinstance(self.max_calib_samples, int) or self.max_calib_samples < 1:
             raise EdgekitError(
                 f"{option('max_calib_samples', repr(self.max_calib_samples))} must be a positive integer"

@@ -34,6 +34,11 @@ class ConversionFailed(EdgekitError):
     """One variant could not be built; the run reports it and goes on with the others."""
 
 
+class Unavailable(ConversionFailed):
+    """A variant the converter or runtime cannot build or run for this model's ops (not a fault of
+    the file or a fidelity verdict): listed with its reason; a failure only when the user named it."""
+
+
 class GateFailed(EdgekitError):
     """A quality gate (fidelity bound, regression limit) was not met: exit code 1."""
 

@@ -8,7 +8,7 @@ from edgekit.measure.fidelity import judged_by_max_abs
 from edgekit.measure.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.render import terminal
 from edgekit.results.schema import MEAN_NOTE, is_mean, latency_cell, target_label, typical_latency
-from edgekit.results.summary import not_run, recommend, slower_notes
+from edgekit.results.summary import caveat_notes, not_run, recommend, slower_notes
 
 # Columns left out first, in this order, when a table is wider than the terminal; the others
 # (what was run, its latency and its task metric) always stay, their names folded if need be.
@@ -44,7 +44,7 @@ def conversion_table(manifest: dict) -> str:
             row += [f"{ev['value']:.4f}", f"{ev['drop_points']:+.2f}"]
         rows.append(row)
     skipped = manifest.get("skipped", [])  # left out on purpose (no --calib), not a failure
-    for f, status in [*((f, "failed") for f in manifest["failed"]), *((f, "skipped") for f in skipped)]:
+    for f, status in [*((f, "failed") for f in manifest["failed"]), *((f, f.get("status", "skipped")) for f in skipped)]:
         rows.append([f"{f['format']} {f['variant']}", status, *["-"] * 6, *(["-", "-"] if metric else [])])
     headers = ["artifact", "variant", "size", "gzip", "vs float", "max-abs", "SQNR dB", "top-1 agree"]
     if metric:
@@ -57,6 +57,7 @@ def conversion_table(manifest: dict) -> str:
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              *skipped_lines(skipped),
              *pinned_lines([*manifest["artifacts"], *rejected]),
+             *dynamic_lines([*manifest["artifacts"], *rejected]),
              *constant_notes([*manifest["artifacts"], *rejected], samples),
              f"fidelity against the float model on {checked['data']}" + sized(
                  checked.get("input_shapes"), any(None in t["shape"][1:] for t in source.get("inputs", []))),
@@ -78,9 +79,23 @@ def skipped_lines(skipped: list[dict]) -> list[str]:
     lines = []
     for reason in dict.fromkeys(f["reason"] for f in skipped):
         names = ", ".join(f"{f['format']} {f['variant']}" for f in skipped if f["reason"] == reason)
+        if any(f.get("status") == "unavailable" for f in skipped if f["reason"] == reason):  # the reason names it
+            lines.append(f"{names} not built: {reason}")
+            continue
         fix = ": give --calib (a .npz, .npy or image folder of real inputs) to build them" if "--calib" in reason else ""
         lines.append(f"skipped ({reason}): {names}{fix}")
     return lines
+
+
+def dynamic_lines(artifacts: list[dict]) -> list[str]:
+    """What each dynamically quantized ONNX file quantized and what it left in float."""
+    def counts(ops: dict) -> str:
+        return ", ".join(f"{n} {op}" for op, n in ops.items())
+
+    return [f"{a['path']}: int8 {counts(a['recipe']['op_types'])}" + (
+        f"; {counts(a['recipe']['left_float'])} left in float (dynamic quantization is slower than float on them)"
+        if a["recipe"].get("left_float") else "")
+        for a in artifacts if "op_types" in (a.get("recipe") or {})]
 
 
 def pinned_lines(artifacts: list[dict]) -> list[str]:
@@ -180,7 +195,7 @@ def bench_table(model: dict, settings: dict | None = None) -> str:
         lines.append(f"{target} was not fully accelerated for {len(artifacts)} file(s): some ops ran on "
                      "the CPU fallback")
     lines += micro_lines(model["records"])
-    lines += slower_notes(model)
+    lines += slower_notes(model) + caveat_notes(model)
     for r in model["records"]:
         if r["status"] == "ok" and r.get("precision_floor"):
             judged = r["precision_floor"]

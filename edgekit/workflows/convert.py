@@ -16,8 +16,8 @@ from edgekit.converters.inputs import calibration_plan, resolve_inputs, run_inpu
 from edgekit.core import interrupts
 from edgekit.core.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes, atomic_write_json,
                                     file_sizes, new_manifest, sha256_of)
-from edgekit.core.config import IMAGE_RANGES, QAT_VARIANT, ConvertConfig
-from edgekit.core.errors import ConversionFailed, EdgekitError, option, switch
+from edgekit.core.config import IMAGE_RANGES, ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, ConvertConfig
+from edgekit.core.errors import ConversionFailed, EdgekitError, Unavailable, option, switch
 from edgekit.core.outputs import staged_folder
 from edgekit.core.progress import Progress
 from edgekit.data import shapes
@@ -124,6 +124,10 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 interrupts.check()
                 seconds[f"{fmt} {variant}: failed"] = time.monotonic() - started
                 path.unlink(missing_ok=True)
+                if isinstance(exc, Unavailable) and not _named(requested, fmt, variant):  # only a default: listed
+                    skipped.append({"format": fmt, "variant": variant, "reason": str(exc), "status": UNAVAILABLE})
+                    bar.note(f"  {fmt} {variant} unavailable: {exc}")
+                    continue
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 bar.note(f"  {fmt} {variant} failed: {exc}")
                 continue
@@ -378,6 +382,15 @@ def _pinnable(fmt: str, variant: str, recipe: dict, source: SourceModel, pin: di
             and bool(pinning.free_beyond_batch(source.inputs)) and source.traceable)
 
 
+UNAVAILABLE = "unavailable"  # a skipped entry's status: the toolchain cannot build or run it for this model
+
+
+def _named(config: ConvertConfig, fmt: str, variant: str) -> bool:
+    """Whether the user asked for this variant by name rather than through the default list (or `all`)."""
+    asked = [v for v in getattr(config, fmt) if v != QAT_VARIANT]  # --qat adds one to the default list
+    return variant == QAT_VARIANT or asked != list(TFLITE_VARIANTS if fmt == "tflite" else ONNX_VARIANTS)
+
+
 def _precision(fmt: str, variant: str) -> tuple[str, str]:
     return (tflite_convert if fmt == "tflite" else onnx_convert).PRECISION[variant]
 
@@ -409,7 +422,7 @@ def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, 
     except EdgekitError as exc:  # name the artifact, not its staging path
         op = tflite_convert.failed_to_prepare(str(exc)) if variant == "int16x8" else None
         if op:
-            raise ConversionFailed(tflite_convert.unavailable_in_16x8(
+            raise Unavailable(tflite_convert.unavailable_in_16x8(
                 op, "LiteRT's 16x8 kernel for it failed to prepare on this model")) from exc
         dynamic = [t.name for t in source.inputs if None in t.shape[1:]]
         hint = (f" (input {', '.join(dynamic)} has a dynamic shape beyond the batch: {pinning.PIN_FIX}, or export "

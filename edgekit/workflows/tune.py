@@ -22,7 +22,7 @@ from edgekit.converters.inputs import needs_calibration, resolve_inputs, run_inp
 from edgekit.core import interrupts, limits
 from edgekit.core.artifacts import TUNE_NAME, atomic_write_bytes, atomic_write_json, new_manifest
 from edgekit.core.config import ConvertConfig
-from edgekit.core.errors import ConversionFailed, EdgekitError
+from edgekit.core.errors import ConversionFailed, EdgekitError, Unavailable
 from edgekit.core.outputs import staged_folder
 from edgekit.hardware.mcu import Budget
 from edgekit.measure import subjects, targets
@@ -114,9 +114,10 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
             log(f"building {fmt} {variant}")
             try:
                 payload, recipe = build()
-            except ConversionFailed as exc:
+            except ConversionFailed as exc:  # a candidate the toolchain cannot build for this model is skipped
                 interrupts.check()
-                rows.append({"format": fmt, "variant": variant, "status": "failed", "reason": str(exc)})
+                rows.append({"format": fmt, "variant": variant, "reason": str(exc),
+                             "status": "skipped" if isinstance(exc, Unavailable) else "failed"})
                 continue
             atomic_write_bytes(path, payload)
             for threads in settings.threads:

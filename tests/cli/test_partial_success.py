@@ -81,6 +81,35 @@ def test_an_op_without_a_16x8_kernel_names_the_op(tmp_path):
     assert (tmp_path / "out" / "hs" / "hs_fp32.tflite").is_file()
 
 
+@pytest.mark.slow
+def test_a_default_variant_the_toolchain_cannot_build_is_unavailable_not_failed(tmp_path):
+    """A convolution-only model with HARD_SWISH: int16x8 (no 16x8 kernel) and ONNX int8-dynamic (no
+    MatMul, Gemm, attention or LSTM) are listed as unavailable when they were only defaults, failures when named."""
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Activation("hard_swish"),
+                              keras.layers.GlobalAveragePooling2D()])
+    model.save(tmp_path / "cv.keras")
+    np.save(tmp_path / "c.npy", np.random.default_rng(1).random((32, 8, 8, 3), dtype=np.float32))
+    code, stdout, stderr = run_cli("convert", tmp_path / "cv.keras", "--calib", tmp_path / "c.npy", "--no-bench",
+                                   "--out", tmp_path / "out")
+    assert code == 0, stderr
+    manifest = json.loads((tmp_path / "out" / "cv" / "manifest.json").read_text())
+    assert manifest["failed"] == []
+    unavailable = {(s["format"], s["variant"]): s["reason"] for s in manifest["skipped"] if s["status"] == "unavailable"}
+    assert set(unavailable) == {("tflite", "int16x8"), ("onnx", "int8-dynamic")}
+    assert unavailable["onnx", "int8-dynamic"].startswith("int8-dynamic is unavailable: the model has no MatMul")
+    assert {(a["format"], a["variant"]) for a in manifest["artifacts"]} >= {("onnx", "int8-static"), ("tflite", "int8")}
+    text = " ".join(stdout.split())
+    assert "onnx int8-dynamic not built: int8-dynamic is unavailable" in text
+    assert not (tmp_path / "out" / "cv" / "cv_int8-dynamic.onnx").exists()
+
+    code, stdout, stderr = run_cli("convert", tmp_path / "cv.keras", "--calib", tmp_path / "c.npy", "--tflite", "none",
+                                   "--onnx", "fp32,int8-dynamic", "--no-bench", "--out", tmp_path / "named")
+    assert code == 1, stderr  # asked for by name: a failure
+    assert "onnx int8-dynamic failed: int8-dynamic is unavailable" in " ".join(stdout.split())
+
+
 def test_a_normalization_layer_s_constants_stay_constants_in_onnx(tmp_path):
     """Keras 3's Normalization computes its mean and variance eagerly, once; tf2onnx made them
     graph inputs (EfficientNet's 'feed lacks input(s) …/normalization/Sub/y:0')."""

@@ -80,3 +80,11 @@ def test_every_column_named_to_go_is_a_column_of_the_bench_table(monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     header = bench_table(sample_results()["models"][0]).splitlines()[0]
     assert all(name in header for name in BENCH_DROP)
+
+
+def test_the_conversion_table_says_what_was_quantized_and_what_stayed_float():
+    from edgekit.render.table import dynamic_lines  # the dynamic ONNX recipe of issue 31
+
+    recipe = {"quantizer": "onnxruntime quantize_dynamic", "op_types": {"MatMul": 1}, "left_float": {"Conv": 9}}
+    assert dynamic_lines([{"path": "m_int8-dynamic.onnx", "recipe": recipe}, {"path": "m.tflite", "recipe": {}}]) == [
+        "m_int8-dynamic.onnx: int8 1 MatMul; 9 Conv left in float (dynamic quantization is slower than float on them)"]
