@@ -47,8 +47,8 @@ def register(sub, common):
     p.add_argument("--image-range", choices=sorted(IMAGE_RANGES), help="pixel range for image folders (default: 0,1)")
     p.add_argument("--trust-model-code", action="store_true", default=None, help=TRUST_HELP)
     p.add_argument("--keep-float", metavar="NAMES",
-                   help="leave these Keras layers or TFLite op types (e.g. probs or FULLY_CONNECTED) in float "
-                        "in the int8 variant, comma-separated; `edgekit debug-quant` ranks the candidates")
+                   help="leave these Keras layers or op types (e.g. probs or FULLY_CONNECTED) in float in the "
+                        "TFLite and ONNX int8 variants, comma-separated; `edgekit debug-quant` ranks the candidates")
     p.add_argument("--strict", action="store_true", default=None,
                    help="all or nothing: a variant that cannot be built or diverges from the float model fails the "
                         "run and nothing is written (default: the others are written, the rejected file is kept "

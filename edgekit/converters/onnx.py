@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import ConversionFailed, Unavailable, first_line, option
+from edgekit.core.errors import ConversionFailed, EdgekitError, Unavailable, first_line, option
 
 PRECISION = {
     "fp32": ("float32 weights and activations", "float32"),
@@ -28,7 +28,7 @@ PRECISION = {
 # The ops int8-dynamic quantizes: those onnxruntime's guide names for dynamic quantization (transformers,
 # RNNs). Its ConvInteger has no fast kernel: resnet8 1,350 µs dynamic against 269 µs fp32, a
 # facial-expression CNN 11.6x slower. Convolutions are left to int8-static.
-DYNAMIC_OPS = ("MatMul", "Gemm", "Attention", "LSTM")  # pre-processing fuses MatMul and Add to Gemm
+DYNAMIC_OPS = ("MatMul", "Gemm", "Attention", "LSTM")
 NOTHING_DYNAMIC = ("int8-dynamic is unavailable: the model has no MatMul, Gemm, attention or LSTM op, where "
                    "dynamic quantization pays (convolutions run slower than float as ConvInteger); int8-static "
                    "quantizes them")
@@ -177,10 +177,11 @@ def _node_protos_renewed():
 
 
 def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], on_sample=None,
-             quant_format: str | None = None) -> tuple[bytes, dict]:
+             quant_format: str | None = None, keep_float: tuple[str, ...] = ()) -> tuple[bytes, dict]:
     """int8 ONNX from the fp32 file: static QDQ per-channel (calibrated) or dynamic.
     `on_sample(done, total)` follows calibration; `quant_format` (a QUANT_FORMATS or QUANT_TARGETS
-    name) overrides the static format for this machine's CPU."""
+    name) overrides the static format for this machine's CPU; `keep_float` (Keras layer names, ONNX
+    or TFLite op types) stays in float, each name mapped to nodes or refused (`kept_in_float`)."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -188,7 +189,11 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
     with tempfile.TemporaryDirectory(prefix="edgekit-onnxq-") as tmp:
         prepared, out = Path(tmp) / "prepared.onnx", Path(tmp) / "quantized.onnx"
         try:
-            quant_pre_process(str(fp32_path), str(prepared))
+            # int8-dynamic without pre-processing's graph optimizations: its fusion of MatMul and Add into
+            # Gemm, which the dynamic quantizer splits again under new names, lost --keep-float's nodes
+            quant_pre_process(str(fp32_path), str(prepared), skip_optimization=variant == "int8-dynamic")
+            kept = kept_in_float(onnx.load(str(prepared), load_external_data=False).graph, keep_float)
+            excluded = {"nodes_to_exclude": kept["nodes"]} if kept else {}
             if variant == "int8-static":
                 chosen = quant_format_for(quant_format)
                 recipe = {"quantizer": "onnxruntime quantize_static", "format": "QDQ", "per_channel": True, **chosen,
@@ -199,29 +204,114 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
                                 per_channel=True, activation_type=getattr(QuantType, chosen["activation_type"]),
                                 weight_type=getattr(QuantType, chosen["weight_type"]),
                                 reduce_range=chosen["reduce_range"],
-                                extra_options={"ActivationSymmetric": chosen["activation_symmetric"]})
+                                extra_options={"ActivationSymmetric": chosen["activation_symmetric"]}, **excluded)
             else:
-                recipe = _quantize_dynamic(prepared, out)
+                recipe = _quantize_dynamic(prepared, out, excluded)
+            if kept:
+                recipe["keep_float"] = kept
+            compact(out, fp32_path)
             onnx.checker.check_model(str(out), full_check=True)
-        except Unavailable:
+        except EdgekitError:  # unavailable, or a --keep-float name that maps to nothing: not the quantizer's fault
             raise
         except Exception as exc:  # the quantizers raise many types
             raise ConversionFailed(f"onnxruntime quantization: {first_line(exc)}") from exc
         return out.read_bytes(), recipe
 
 
-def _quantize_dynamic(prepared: Path, out: Path) -> dict:
+def _quantize_dynamic(prepared: Path, out: Path, excluded: dict | None = None) -> dict:
     """int8-dynamic on DYNAMIC_OPS only; Unavailable when the graph has none of them."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    ops = collections.Counter(node.op_type for node in onnx.load(str(prepared), load_external_data=False).graph.node)
-    quantized = {op: ops[op] for op in DYNAMIC_OPS if op in ops}
+    nodes = onnx.load(str(prepared), load_external_data=False).graph.node
+    ops = collections.Counter(node.op_type for node in nodes)
+    kept = set((excluded or {}).get("nodes_to_exclude", ()))
+    quantized = dict(collections.Counter(n.op_type for n in nodes if n.op_type in DYNAMIC_OPS and n.name not in kept))
     if not quantized:
-        raise Unavailable(NOTHING_DYNAMIC)
-    quantize_dynamic(str(prepared), str(out), op_types_to_quantize=list(DYNAMIC_OPS), weight_type=QuantType.QInt8)
+        raise Unavailable(NOTHING_DYNAMIC if not any(op in ops for op in DYNAMIC_OPS) else
+                          f"int8-dynamic is unavailable: {option('keep_float')} leaves every MatMul, Gemm, attention "
+                          "and LSTM op in float, and it quantizes nothing else")
+    quantize_dynamic(str(prepared), str(out), op_types_to_quantize=list(DYNAMIC_OPS), weight_type=QuantType.QInt8,
+                     **(excluded or {}))
     return {"quantizer": "onnxruntime quantize_dynamic", "weight_type": "QInt8", "op_types": quantized,
             "left_float": {op: n for op, n in ops.items() if op in ("Conv", "ConvTranspose")}}
+
+
+# --keep-float's TFLite op types as ONNX nodes: (ONNX op type, whether it is a grouped convolution or None)
+TFLITE_OPS = {"FULLY_CONNECTED": (("MatMul", None), ("Gemm", None)), "CONV_2D": (("Conv", False),),
+              "DEPTHWISE_CONV_2D": (("Conv", True),), "TRANSPOSE_CONV": (("ConvTranspose", None),),
+              "BATCH_MATMUL": (("MatMul", None),), "ADD": (("Add", None),), "MUL": (("Mul", None),),
+              "LOG": (("Log", None),), "EXP": (("Exp", None),), "SOFTMAX": (("Softmax", None),)}
+
+
+def kept_in_float(graph, names: tuple[str, ...]) -> dict | None:
+    """The nodes `names` leave in float in an ONNX graph: Keras layer names (a scope of a node's name
+    or output, as tf2onnx writes them), ONNX op types, or the TFLite op types in TFLITE_OPS. A name
+    that maps to no node is refused, never dropped."""
+    if not names:
+        return None
+    from edgekit.converters.selective import name_components  # lazy: (the TFLite side's scopes, shared)
+
+    def grouped(node) -> bool:
+        return any(a.name == "group" and a.i > 1 for a in node.attribute)
+
+    op_types = {node.op_type for node in graph.node}
+    layers, ops, nodes = [], [], []
+    for name in names:
+        if name in op_types or name in TFLITE_OPS:
+            wanted = TFLITE_OPS.get(name, ((name, None),))
+            matched = [n.name for n in graph.node for op, group in wanted
+                       if n.op_type == op and (group is None or grouped(n) == group)]
+            ops.append(name)
+        else:
+            matched = [n.name for n in graph.node if name == n.name or name in name_components(n.name)
+                       or any(name in name_components(output) for output in n.output)]
+            layers.append(name)
+        if not matched:
+            scopes = sorted(set(filter(None, map(_keras_layer, (n.name for n in graph.node)))))
+            raise EdgekitError(f"{option('keep_float', repr(name))} maps to no node of the ONNX graph: give a layer "
+                               f"({', '.join(scopes[:12]) or 'none named'}) or an ONNX op type "
+                               f"({', '.join(sorted(op_types))}), or leave the ONNX int8 variants out")
+        nodes += [n for n in matched if n not in nodes]
+    return {"layers": layers, "ops": ops, "nodes": nodes}
+
+
+def _keras_layer(node: str) -> str | None:
+    """The Keras layer of a tf2onnx node name: 'model/probs/MatMul' -> probs (a SavedModel's calls skipped)."""
+    parts = [part for part in node.split(";")[0].split("/") if part != "StatefulPartitionedCall"]
+    return parts[1] if len(parts) >= 3 else None
+
+
+def compact(quantized: Path, fp32_path: Path) -> None:
+    """Rewrite a quantized file without what only makes it bigger: the quantizer names each tensor and
+    node it adds after the tensor it quantizes, and tf2onnx's names are long, so an audio model's
+    int8-static file was 390 KB against 221 KB fp32, 302 KB of it node protos and 31 KB shape
+    annotations (value_info) pre-processing added; its weights were 40 KB. The added tensors get
+    short names and the added Q/DQ nodes none; every name of the fp32 graph stays, so its nodes and
+    tensors are still found by name."""
+    import onnx
+
+    model = onnx.load(str(quantized))
+    source = onnx.load(str(fp32_path), load_external_data=False).graph
+    kept = {t.name for t in (*source.input, *source.output, *source.initializer)}
+    kept.update(name for node in source.node for name in (*node.input, *node.output))
+    renamed: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in kept:
+            return name
+        return renamed.setdefault(name, f"q{len(renamed)}")
+
+    graph = model.graph
+    del graph.value_info[:]  # onnxruntime infers shapes itself
+    for node in graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear") and node.name not in kept:
+            node.name = ""
+        node.input[:] = [short(name) for name in node.input]
+        node.output[:] = [short(name) for name in node.output]
+    for tensor in graph.initializer:
+        tensor.name = short(tensor.name)
+    onnx.save(model, str(quantized))
 
 
 def _reader(calibration: dict[str, np.ndarray], on_sample=None):

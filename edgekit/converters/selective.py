@@ -66,7 +66,7 @@ def resolve(calibrated: Calibrated, names: list[str]) -> KeepFloat:
             ops.append(name)
             continue
         matched = [layer for layer in calibrated.layers if name in (layer.name, layer.tensor)
-                   or name in _components(layer.tensor)]
+                   or name in name_components(layer.tensor)]
         if not matched:
             known = list(dict.fromkeys(layer.name for layer in calibrated.layers))
             raise EdgekitError(f"{option('keep_float', repr(name))} is neither a layer nor an op type of this model: "
@@ -90,7 +90,8 @@ def recipe(calibrated: Calibrated, keep: KeepFloat | None) -> dict:
     return found
 
 
-def _components(tensor: str) -> set[str]:
+def name_components(tensor: str) -> set[str]:
+    """The scopes a converter's tensor or node name is made of: 'm/probs/MatMul;m/probs/BiasAdd' -> m, probs, ..."""
     return {part for piece in tensor.split(";") for part in piece.split("/")}
 
 

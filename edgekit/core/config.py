@@ -106,9 +106,9 @@ class ConvertConfig:
                 f"{option('image_range', repr(self.image_range))} is not one of {', '.join(IMAGE_RANGES)}"
             )
         self.keep_float = _name_list(self.keep_float, "keep_float")
-        if self.keep_float and "int8" not in self.tflite:
-            raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 variant: "
-                               f"add int8 to {option('tflite')}")
+        if self.keep_float and "int8" not in self.tflite and not {"int8-static", "int8-dynamic"} & set(self.onnx):
+            raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 and ONNX int8 variants: "
+                               f"add int8 to {option('tflite')} or int8-static to {option('onnx')}")
         self.input_shape = [text for text, _, _ in parse_input_shapes(self.input_shape)]
         self._validate_optimization()
 

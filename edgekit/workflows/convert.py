@@ -325,7 +325,7 @@ def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path, pi
             def quantized(on_sample, v=variant):
                 _, base = onnx_fp32()
                 payload, recipe = onnx_convert.quantize(fp32["path"], v, calibration, on_sample,
-                                                        config.onnx_quant_format)
+                                                        config.onnx_quant_format, tuple(config.keep_float))
                 return payload, {**base, **recipe}
             yield "onnx", variant, quantized, source
     # the staging copy of the fp32 graph is not an artifact unless asked for

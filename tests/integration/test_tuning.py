@@ -44,10 +44,15 @@ def test_debugger_ranks_the_planted_layer_first_and_keeping_it_float_restores_ac
 
 
 def test_convert_keeps_named_layers_float_and_records_them(tmp_path):
-    code, stdout, stderr = run_cli("convert", MODEL, "--tflite", "int8", "--onnx", "none", "--keep-float", PLANTED,
-                                   "--out", tmp_path, "--no-bench", "-q")
+    code, stdout, stderr = run_cli("convert", MODEL, "--tflite", "int8", "--onnx", "int8-static", "--keep-float",
+                                   PLANTED, "--out", tmp_path, "--no-bench", "-q")
     assert code == 0, stderr
-    (artifact,) = json.loads((tmp_path / "digits_outlier" / "manifest.json").read_text())["artifacts"]
+    artifact, onnx_file = json.loads((tmp_path / "digits_outlier" / "manifest.json").read_text())["artifacts"]
+    # the ONNX file too (issue 34): the layer's nodes excluded from quantization, its weights float
+    assert onnx_file["recipe"]["keep_float"]["layers"] == [PLANTED]
+    assert onnx_file["recipe"]["keep_float"]["nodes"] and all(
+        PLANTED in node.split("/") for node in onnx_file["recipe"]["keep_float"]["nodes"])
+    assert "except probs in float" in onnx_file["precision"]
     assert artifact["recipe"]["keep_float"]["layers"] == [PLANTED]
     assert all(PLANTED in t.split("/") for t in artifact["recipe"]["keep_float"]["tensors"])
     assert "except probs in float" in artifact["precision"]
@@ -61,11 +66,15 @@ def test_convert_keeps_named_layers_float_and_records_them(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--keep-float", "nosuch"], "--keep-float 'nosuch' is neither a layer nor an op type of this model: "
                                  "layers are conv1, pool1"),
-    (["--keep-float", "probs", "--tflite", "fp32"], "--keep-float applies to the TFLite int8 variant"),
+    (["--keep-float", "probs", "--tflite", "fp32"], "--keep-float applies to the TFLite int8 and ONNX int8 variants"),
+    (["--keep-float", "nosuch", "--tflite", "none", "--onnx", "int8-static"],
+     ("--keep-float 'nosuch' maps to no node of the ONNX graph: give a layer (conv1, conv2, dense, flatten, pool1, "
+      "pool2, probs) or an ONNX op type")),
 ])
 def test_keep_float_names_that_do_not_apply_are_refused(tmp_path, args, message):
-    code, stdout, stderr = run_cli("convert", MODEL, "--onnx", "none", "--no-bench", "--out", tmp_path, "-q",
-                                   *(args if "--tflite" in args else [*args, "--tflite", "int8"]))
+    code, stdout, stderr = run_cli("convert", MODEL, "--no-bench", "--out", tmp_path, "-q",
+                                   *(args if "--tflite" in args else [*args, "--tflite", "int8"]),
+                                   *([] if "--onnx" in args else ["--onnx", "none"]))
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert not (tmp_path / "digits_outlier").exists()
 

@@ -18,7 +18,7 @@ from tests.shaped_models import _save, free_hw_onnx
 
 def _conv_then_dense(path):
     """input [N, 3, 8, 8] -> 3x3 convolution (4 channels) -> global average pool -> MatMul and Add to [N, 2]
-    (a Dense layer as tf2onnx writes it; onnxruntime's pre-processing fuses the two into Gemm)."""
+    (a Dense layer as tf2onnx writes it)."""
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w"),
                numpy_helper.from_array(rng.normal(size=(4, 2)).astype(np.float32), "dense"),
@@ -44,7 +44,7 @@ def test_a_conv_model_s_dynamic_variant_quantizes_its_dense_layer_and_leaves_the
     ops = _ops(payload)
     assert ops["MatMulInteger"] == 1 and ops["MatMul"] == ops["Gemm"] == 0
     assert ops["Conv"] == 1 and ops["ConvInteger"] == 0
-    assert recipe["op_types"] == {"Gemm": 1} and recipe["left_float"] == {"Conv": 1}
+    assert recipe["op_types"] == {"MatMul": 1} and recipe["left_float"] == {"Conv": 1}
 
 
 def test_a_model_with_no_matmul_attention_or_lstm_has_no_dynamic_variant(tmp_path):
