@@ -37,6 +37,7 @@ def run(args) -> int:
         coverage_line,
         parse_targets,
     )
+    from edgekit.measure.subjects import conversion_of  # lazy: --help imports all commands; pulls numpy
     from edgekit.models.inspection import checked_tflite  # lazy: --help imports all commands; pulls numpy
 
     model = checked_tflite(args.model, "compile", "what LiteRT's NPU compilers take")
@@ -50,8 +51,9 @@ def run(args) -> int:
                                f"({'; '.join(coverage_line(r) for r in records)}); nothing was written to {final}")
         if note:
             print(f"edgekit compile: note: {note}", file=sys.stderr)
+        # a converted file's float model goes with it: bench compares the compiled files with it
         record = new_manifest(kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model),
-                              targets=records)
+                              **conversion_of(model), targets=records)
         atomic_write_json(stage / COMPILE_NAME, record)
     if args.json:
         import json

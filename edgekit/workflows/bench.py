@@ -28,7 +28,7 @@ import numpy as np
 
 from edgekit import runners, zoo
 from edgekit.core import interrupts, limits
-from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
+from edgekit.core.artifacts import COMPILE_NAME, MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
 from edgekit.core.config import parse_input_shapes
 from edgekit.core.errors import BackendUnavailable, EdgekitError, option, switch
 from edgekit.core.files import check_npz
@@ -648,9 +648,11 @@ def bench_inputs(path: str | Path, data: str | None = None, reference: str | Non
     """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
     and manifest of a folder (results.json beside them is its output), or the file given."""
     path = Path(path)
+    folder = path if path.is_dir() else path.parent
     if path.is_dir():
         read = [("manifest", path / MANIFEST_NAME)] + [
             ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5", ".hdf5")]
     else:
         read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
+    read.append(("compile record", folder / COMPILE_NAME))  # a compiled file's float model is named there
     return read + [("data", Path(data) if data else None), ("reference model", Path(reference) if reference else None)]

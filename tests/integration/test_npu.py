@@ -42,6 +42,9 @@ def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(convert
     assert code == 0, stderr
     record = json.loads((tmp_path / "compiled.json").read_text())["models"][0]["records"][0]
     assert record["status"] == "ok" and record["details"]["dispatch"] == "Intel OpenVINO dispatch, CPU backend"
+    # compile.json keeps the converted file's float model: the compiled file is judged against it (issue 33)
+    assert json.loads((folder / "compile.json").read_text())["source"] == converted["manifest"]["source"]
+    assert record["fidelity"]["sqnr_db"] > 25 and record["accuracy"]["drop_points"] <= 1.0, record
 
 
 def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(converted, tmp_path):
