@@ -1,23 +1,29 @@
-"""edgekit: Keras model -> validated, benchmarked TFLite and ONNX artifacts.
+"""edgekit: a Keras model to TFLite and ONNX files, each checked against the float model and
+measured on the runtimes that run it (LiteRT, onnxruntime, TFLite Micro, OpenVINO).
 
-From Python: `edgekit.convert(...)`, `edgekit.bench(...)`, `edgekit.report(...)` and
-`edgekit.compare(...)` (edgekit/api.py), returning typed results with `to_dict()`. Messages go to
-the `edgekit` logger: nothing shows unless the caller configures logging.
+    import edgekit
+    converted = edgekit.convert("model.keras", calib="calib.npz", out="out")  # ConversionResult
+    converted.artifacts, converted.rejected, converted.failed   # ConvertedFile / FailedVariant each
+    results = edgekit.bench(converted.folder, runtime="litert:xnnpack")       # BenchResults
+    results.records[0].p50_us                                  # a Record: latency, accuracy, fidelity
+    print(edgekit.report(results))                             # Markdown, with the recommendation
+    edgekit.compare("baseline.json", results).passed           # Comparison: the CI gates
 
-Importing this package is cheap: TensorFlow, onnxruntime and LiteRT are imported only by the
-modules that use them, when they are first needed (the API below too, on first use).
+Each result has `to_dict()`; bad input raises EdgekitError, one line naming the fix. Messages
+go to the `edgekit` logger: nothing shows unless the caller configures logging. Importing this
+package is cheap: TensorFlow, onnxruntime and LiteRT load when first needed (the API too).
 """
 
-import logging
-from typing import TYPE_CHECKING
+import logging as _logging
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from edgekit.core.version import __version__
 
-if TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
+if _TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
     from edgekit.api import (BenchResults, Comparison, ConversionResult, ConvertedFile, EdgekitError, FailedVariant,
                              GateFailed, ModelResults, Record, bench, compare, convert, report)
 
-logging.getLogger("edgekit").addHandler(logging.NullHandler())  # a library's messages: the caller decides
+_logging.getLogger("edgekit").addHandler(_logging.NullHandler())  # a library's messages: the caller decides
 
 _API = ("convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
         "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed")
@@ -32,3 +38,8 @@ def __getattr__(name: str):
         globals()[name] = getattr(api, name)
         return globals()[name]
     raise AttributeError(f"module 'edgekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The API (what `help` and completion show), not the modules this file uses."""
+    return sorted(__all__)

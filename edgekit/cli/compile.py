@@ -3,6 +3,7 @@ plugins, one compiled file per target, and what each offloads to the NPU and lea
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json
@@ -16,8 +17,9 @@ def register(sub, common):
     p = sub.add_parser("compile", parents=[common], help="compile a .tflite file ahead of time for NPUs",
                        description=__doc__.strip())
     p.add_argument("model", help="a .tflite file")
-    p.add_argument("--npu", required=True, metavar="VENDOR:SOC,...",
-                   help="targets, e.g. intel_openvino:LNL,qualcomm:SM8650,mediatek:MT6989,google_tensor:Tensor_G3")
+    p.add_argument("--npu", required=True, metavar="VENDOR[:SOC],...",
+                   help="targets, e.g. intel_openvino:LNL,qualcomm:SM8650,mediatek:MT6989,google_tensor:Tensor_G3; "
+                        "a vendor alone (intel_openvino) is every SoC its compiler plugin knows, one file each")
     p.add_argument("--npu-backend", choices=("npu", "gpu", "cpu"), default="npu",
                    help="Intel OpenVINO: the device the partitions are compiled for (default: npu; cpu runs "
                         "anywhere OpenVINO does)")
@@ -30,22 +32,28 @@ def register(sub, common):
 
 def run(args) -> int:
     from edgekit.hardware.npu_compile import (  # lazy: --help imports all commands; pulls numpy
+        backend_note,
         compile_for,
         coverage_line,
         parse_targets,
     )
+    from edgekit.measure.subjects import conversion_of  # lazy: --help imports all commands; pulls numpy
     from edgekit.models.inspection import checked_tflite  # lazy: --help imports all commands; pulls numpy
 
     model = checked_tflite(args.model, "compile", "what LiteRT's NPU compilers take")
     chosen = parse_targets(args.npu)
     final = Path(args.out) / f"{model.stem}-npu"
     with staged_folder(final, [("model", model)]) as stage:
-        records = [compile_for(model, vendor, soc, stage, args.npu_backend) for vendor, soc in chosen]
+        records = [r for vendor, soc in chosen for r in compile_for(model, vendor, soc, stage, args.npu_backend)]
+        note = backend_note(records)  # once, before the targets whose reason it is
         if not any(r["status"] == "ok" for r in records):  # nothing to write: what --out holds stays
-            raise EdgekitError(f"{model}: no target compiled ({'; '.join(coverage_line(r) for r in records)}); "
-                               f"nothing was written to {final}")
+            raise EdgekitError(f"{model}: no target compiled{': ' + note if note else ''} "
+                               f"({'; '.join(coverage_line(r) for r in records)}); nothing was written to {final}")
+        if note:
+            print(f"edgekit compile: note: {note}", file=sys.stderr)
+        # a converted file's float model goes with it: bench compares the compiled files with it
         record = new_manifest(kind="edgekit compile", name=model.stem, model=str(model), sha256=sha256_of(model),
-                              targets=records)
+                              **conversion_of(model), targets=records)
         atomic_write_json(stage / COMPILE_NAME, record)
     if args.json:
         import json

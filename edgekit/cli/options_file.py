@@ -20,7 +20,7 @@ from edgekit.core.config import check_type, read_config_file
 from edgekit.core.errors import EdgekitError, did_you_mean
 
 # how a run is shown, not what it does: not part of a config
-NOT_CONFIG = {"help", "version", "config", "dump_config", "debug", "quiet", "verbose", "json"}
+NOT_CONFIG = {"help", "version", "config", "dump_config", "dump_suite", "debug", "quiet", "verbose", "json"}
 
 
 def add_arguments(parser) -> None:

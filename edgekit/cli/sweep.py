@@ -16,23 +16,36 @@ import sys
 from pathlib import Path
 
 from edgekit.cli.vocabulary import add_json
+from edgekit.core.errors import EdgekitError
 
 
 def register(sub, common):
     p = sub.add_parser("sweep", parents=[common], help="run a benchmark suite, here or on a Ray cluster",
                        description=__doc__.strip())
-    p.add_argument("suite", type=Path, help="the suite: a JSON file like benchmarks/suite.json")
+    p.add_argument("suite", type=Path, nargs="?",
+                   help="the suite: a JSON file like benchmarks/suite.json; only \"models\" is needed, every other "
+                        "field has the default the command line uses (--dump-suite prints them)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the jobs on Ray (the cluster at ADDRESS; pip install -e \".[ray]\")")
     p.add_argument("--out", type=Path, default=Path("sweep"), metavar="DIR", help="folder for artifacts and reports (default: sweep)")
     p.add_argument("--quick", action="store_true", help="the suite's quick settings: fewer timed runs, the same rows")
     add_json(p, "the merged results")
+    p.add_argument("--dump-suite", action="store_true",
+                   help="print the suite (without SUITE, one of the default model) with every default filled in, "
+                        "as JSON, and exit")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from edgekit.workflows import suite as suite_file  # lazy: --help imports all commands; pulls pydantic
     from edgekit.workflows import sweep  # lazy: --help imports all commands; pulls numpy
 
+    if args.dump_suite:
+        print(json.dumps(suite_file.filled(args.suite), indent=2))
+        return 0
+    if args.suite is None:
+        raise EdgekitError("edgekit sweep needs a suite: give a JSON file like benchmarks/suite.json "
+                           "(edgekit sweep --dump-suite prints one with every default)")
     suite = sweep.load_suite(args.suite, args.quick)
     results = sweep.run(suite, args.out.resolve(), logging.getLogger("edgekit").info, args.ray,
                         suite_path=args.suite)

@@ -36,18 +36,21 @@ VENDORS = {
     "samsung": ("ai_edge_litert.aot.vendors.samsung.target",
                 "install Samsung's Exynos AI Studio SDK from Samsung"),
 }
+ALL = "ALL"  # every vendor's SoC list has it: every SoC of the vendor, compiled one file each
 BACKENDS = ("npu", "gpu", "cpu")  # Intel OpenVINO: the device a partition is compiled for
 _STATS = re.compile(r"Subgraph (\d+) (\w+) compiled:\s*(\d+) / (\d+) ops offloaded to (\d+) partitions")
 # what a plugin that did not load logs, most telling first (not "Failed to load model from file":
 # that is the model, which `compile` checks before any plugin sees it)
 _NOT_LOADED = ("cannot open shared object file", "undefined symbol", "shared library", "Failed to load plugin",
                "Loaded 0 plugins")
+NO_NPU_COMPILER = "the npu graph backend needs Intel's NPU driver and compiler (linux-npu-driver)"
 _LOG_PREFIX = re.compile(r"^(?:(?:INFO|WARNING|ERROR|VERBOSE): \[[^\]]*\]\s*)+")
 
 
 def parse_targets(text: str) -> list[tuple[str, str]]:
-    """'intel_openvino:LNL,qualcomm:SM8650' -> [(vendor, SoC)], each checked against LiteRT's list
-    and each once (a target named twice would be compiled, and recorded, twice)."""
+    """'intel_openvino:LNL,qualcomm' -> [(vendor, SoC)], each checked against LiteRT's list and each
+    once (a target named twice would be compiled, and recorded, twice). A vendor alone is its ALL:
+    every SoC its plugin knows, as LiteRT's own tools take it, which covers the vendor's other SoCs."""
     import importlib
 
     found = []
@@ -55,19 +58,22 @@ def parse_targets(text: str) -> list[tuple[str, str]]:
         vendor, _, soc = item.partition(":")
         if vendor not in VENDORS:
             raise EdgekitError(f"--npu {item}: unknown vendor {vendor!r}{did_you_mean(vendor, VENDORS)}; use {', '.join(VENDORS)}")
+        soc = soc.strip() or ALL
         models = [m.value for m in importlib.import_module(VENDORS[vendor][0]).SocModel]
         if soc not in models:
-            raise EdgekitError(f"--npu {item}: {vendor} has no SoC {soc!r}; LiteRT knows {', '.join(models)}")
+            raise EdgekitError(f"--npu {item}: {vendor} has no SoC {soc!r}; LiteRT knows {', '.join(models)} "
+                               f"({vendor} alone: all of them)")
         if (vendor, soc) not in found:
             found.append((vendor, soc))
     if not found:
-        raise EdgekitError("--npu names no target: give e.g. intel_openvino:LNL,qualcomm:SM8650")
-    return found
+        raise EdgekitError("--npu names no target: give e.g. intel_openvino:LNL,qualcomm:SM8650, or a vendor alone")
+    return [(vendor, soc) for vendor, soc in found if soc == ALL or (vendor, ALL) not in found]
 
 
-def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "npu") -> dict:
-    """Compile `model` for one target into `out`: a record with the file, the coverage per
-    subgraph and the ops left on the CPU; or skipped (the plugin did not load) or failed."""
+def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "npu") -> list[dict]:
+    """Compile `model` for one target into `out`: a record per SoC (ALL: each SoC the plugin
+    knows) with the file, the coverage per subgraph and the ops left on the CPU; or skipped (the
+    plugin did not load: one record for the target as named) or failed."""
     record = {"target": f"{vendor}:{soc}", "vendor": vendor, "soc": soc}
     if vendor == "intel_openvino":
         record["graph_backend"] = backend
@@ -78,22 +84,42 @@ def compile_for(model: Path, vendor: str, soc: str, out: Path, backend: str = "n
         said = done.stdout.strip().splitlines()
         result = json.loads(said[-1]) if said and said[-1].startswith("{") else None
         if result is None:
-            return {**record, "status": "failed", "reason": f"the compile process ended with {done.returncode}: "
-                                                            f"{last_line(done.stderr)}"}
-        if result.get("error") is not None:
-            log = _read_error_log(result["error"]) or done.stderr
-            loader = next((line.strip(" └") for key in _NOT_LOADED for line in log.splitlines() if key in line), None)
-            if loader:
-                hint = VENDORS[vendor][1]
-                if "npu_compiler" in loader:  # OpenVINO loads, but its NPU compiler comes with Intel's NPU driver
-                    hint = ("the npu graph backend needs Intel's NPU driver and compiler (linux-npu-driver); "
-                            "--npu-backend cpu compiles for OpenVINO's CPU plugin")
-                return {**record, "status": "skipped", "reason": f"the {vendor} plugin did not load: {loader}; {hint}"}
-            return {**record, "status": "failed", "reason": f"{vendor} compile failed: {compile_error(log)}"}
-        compiled = out / f"{model.stem}_{vendor}_{soc}.tflite"
-        compiled.write_bytes(Path(result["file"]).read_bytes())
-    return {**record, "status": "ok", "file": compiled.name, "size_bytes": compiled.stat().st_size,
-            **coverage(result["stats"], compiled)}
+            return [{**record, "status": "failed", "reason": f"the compile process ended with {done.returncode}: "
+                                                             f"{last_line(done.stderr)}"}]
+        failed = [{**record, "target": f"{vendor}:{each['soc']}", "soc": each["soc"],
+                   **_failure(vendor, _read_error_log(each["error"]) or done.stderr)} for each in result["failed"]]
+        if not result["compiled"] and len({(r["status"], r["reason"]) for r in failed}) <= 1:  # one reason: said once
+            return [{**record, "status": failed[0]["status"], "reason": failed[0]["reason"]} if failed else
+                    {**record, "status": "failed", "reason": f"{vendor} compile gave no file: {last_line(done.stderr)}"}]
+        records = []
+        for each in result["compiled"]:
+            compiled = out / f"{model.stem}_{vendor}_{each['soc']}.tflite"
+            compiled.write_bytes(Path(each["file"]).read_bytes())
+            records.append({**record, "target": f"{vendor}:{each['soc']}", "soc": each["soc"], "status": "ok",
+                            "file": compiled.name, "size_bytes": compiled.stat().st_size,
+                            **coverage(each["stats"], compiled)})
+    return records + failed
+
+
+def _failure(vendor: str, log: str) -> dict:
+    """Skipped, when the plugin did not load (with where its SDK comes from), else failed, with the
+    plugin's own reason."""
+    loader = next((line.strip(" └") for key in _NOT_LOADED for line in log.splitlines() if key in line), None)
+    if not loader:
+        return {"status": "failed", "reason": f"{vendor} compile failed: {compile_error(log)}"}
+    hint = VENDORS[vendor][1]
+    if "npu_compiler" in loader:  # OpenVINO loads, but its NPU compiler comes with Intel's NPU driver
+        hint = NO_NPU_COMPILER
+    return {"status": "skipped", "reason": f"the {vendor} plugin did not load: {loader}; {hint}"}
+
+
+def backend_note(records: list[dict]) -> str | None:
+    """Said once, before the targets: the npu graph backend needs Intel's NPU driver, which this
+    machine lacks, and the cpu one compiles anywhere."""
+    if any(r["status"] == "skipped" and NO_NPU_COMPILER in r["reason"] for r in records):
+        return ("Intel's npu graph backend (the default) needs Intel's NPU driver and compiler, which this machine "
+                "lacks: --npu-backend cpu compiles for OpenVINO's CPU plugin on any machine")
+    return None
 
 
 def compile_error(log: str, limit: int = 300) -> str:
@@ -135,7 +161,7 @@ def delegate_entry(model: Path, ops: dict[str, int]) -> dict:
                 "cpu_ops": {op: n for op, n in ops.items() if op not in dispatch}}
     name = "intel_openvino (ahead-of-time compile, cpu graph backend)"
     with tempfile.TemporaryDirectory(prefix="edgekit-aot-") as out:
-        record = compile_for(model, "intel_openvino", "LNL", Path(out), backend="cpu")
+        [record] = compile_for(model, "intel_openvino", "LNL", Path(out), backend="cpu")
     if record["status"] != "ok":
         return {"name": name, "status": record["status"], "reason": record["reason"]}
     left = record["on_cpu"]
@@ -163,15 +189,22 @@ module = importlib.import_module(f"ai_edge_litert.aot.vendors.{vendor}.target")
 target = module.Target(module.SocModel(soc))
 options = {"intel_openvino_graph_backends": backend} if vendor == "intel_openvino" else {}
 result = aot_compile(model, output_dir=str(Path(scratch) / "out"), target=target, keep_going=True, **options)
-if result.failed_backends:
-    message = str(result.failed_backends[0][1])
+def soc_of(backend):
+    return str(backend.target.soc_model.value)
+failed = []
+for backend_, error in result.failed_backends:
+    message = str(error)
     path = message.split("See ")[-1].split(" for details")[0] if "See " in message else None
-    print(json.dumps({"error": path, "message": message}))
-else:
-    backend_, compiled = result.models_with_backend[0]
-    path = Path(scratch) / "compiled.tflite"
-    compiled.save(path, export_only=True)
-    print(json.dumps({"error": None, "file": str(path), "stats": str(compiled.partition_stats)}))
+    failed.append({"soc": soc_of(backend_), "error": path, "message": message})
+compiled, seen = [], set()
+for backend_, model_ in result.models_with_backend:
+    if soc_of(backend_) in seen:  # MediaTek compiles a SoC once per Android version: the first stands
+        continue
+    seen.add(soc_of(backend_))
+    path = Path(scratch) / f"compiled_{soc_of(backend_)}.tflite"
+    model_.save(path, export_only=True)
+    compiled.append({"soc": soc_of(backend_), "file": str(path), "stats": str(model_.partition_stats)})
+print(json.dumps({"compiled": compiled, "failed": failed}))
 """
 
 

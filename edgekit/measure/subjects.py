@@ -2,7 +2,8 @@
 and the data they are judged on.
 
 A folder written by `edgekit convert` brings its manifest, which names the artifacts, the float
-source model and (for a zoo model or `--train-data`) the held-out data. A lone file or an
+source model and (for a zoo model or `--train-data`) the held-out data; one written by `edgekit
+compile` from a converted file brings the same in its compile.json. A lone file or an
 unmanaged folder is benchmarked on what the user gives (`--reference`, `--data`), or on random
 inputs when nothing is given.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core import limits
-from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, sha256_of
+from edgekit.core.artifacts import COMPILE_NAME, MANIFEST_NAME, TensorSpec, sha256_of
 from edgekit.core.errors import EdgekitError, unreadable
 from edgekit.core.files import special_kind
 from edgekit.core.units import human_size
@@ -105,16 +106,50 @@ def _find(path: Path, reference: str | Path | None) -> Subject:
     return Subject(name, artifacts, ref, manifest, note)
 
 
+# what a file made from a converted one (compiled for an NPU) keeps of its manifest: what bench follows
+CONVERSION_FIELDS = ("source", "calibration", "config")
+
+
+def conversion_of(path: Path) -> dict:
+    """The manifest's float model (path and sha256), calibration set and options of the convert
+    folder that lists `path`; {} for a file no manifest lists."""
+    manifest = _manifest(path.parent)
+    if not manifest or path.name not in {a["path"] for a in manifest["artifacts"]}:
+        return {}
+    return {key: manifest[key] for key in CONVERSION_FIELDS if manifest.get(key) is not None}
+
+
 def _manifest(folder: Path) -> dict | None:
+    """The folder's manifest: convert's, else one made from compile's record of a converted file."""
     file = folder / MANIFEST_NAME
     if not file.is_file():
-        return None
+        return _compiled_manifest(folder / COMPILE_NAME)
     try:
         manifest = json.loads(file.read_text())
         _check_manifest(manifest)
         return manifest
     except (ValueError, OSError, RecursionError) as exc:
         raise EdgekitError(f"{file} is not a readable edgekit manifest ({exc}): convert again or "
+                           "remove it") from None
+
+
+def _compiled_manifest(file: Path) -> dict | None:
+    """compile.json as a manifest of its compiled files, when the file it compiled was converted
+    (it then records that conversion's float model); else None: no float model to follow."""
+    if not file.is_file():
+        return None
+    try:
+        record = json.loads(file.read_text())
+        if not isinstance(record, dict) or "source" not in record:
+            return None
+        targets = record.get("targets")
+        manifest = {"name": record.get("name"), **{key: record.get(key) for key in CONVERSION_FIELDS},
+                    "artifacts": [{"path": t["file"], "format": "tflite", "variant": Path(str(t["file"])).stem}
+                                  for t in targets if t.get("status") == "ok"] if isinstance(targets, list) else None}
+        _check_manifest(manifest)
+        return manifest
+    except (ValueError, OSError, RecursionError, TypeError, KeyError, AttributeError) as exc:
+        raise EdgekitError(f"{file} is not a readable edgekit compile record ({exc}): compile again or "
                            "remove it") from None
 
 

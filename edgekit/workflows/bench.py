@@ -28,7 +28,7 @@ import numpy as np
 
 from edgekit import runners, zoo
 from edgekit.core import interrupts, limits
-from edgekit.core.artifacts import MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
+from edgekit.core.artifacts import COMPILE_NAME, MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
 from edgekit.core.config import parse_input_shapes
 from edgekit.core.errors import BackendUnavailable, EdgekitError, option, switch
 from edgekit.core.files import check_npz
@@ -219,7 +219,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                  for t in chosen if reference_model is not None and t.runtime == "keras"]
         pairs += [(a, subject.variant_of(a), t, runner) for runner in measure.runners for a in subject.artifacts
                   for t in chosen if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
-        records, stopped = [], None
+        records, stopped, said = [], None, set()
         with Progress(len(pairs) * settings.repeat, f"benchmarking {subject.name}",
                       enabled=None if progress else False, log=log) as bar:
             for done, (path, kind, target, runner) in enumerate(pairs):
@@ -237,7 +237,7 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
                     records.append({**measure.row(path, kind, target, runner), "status": "failed",
                                     "reason": f"stopped at the time limit ({deadline.seconds:g} s, "
                                               f"{limits.named('bench_seconds')})"})
-                bar.note(record_line(records[-1]))  # each row as soon as it is measured
+                _say(records[-1], where, said, bar)
                 logger.debug(f"  {path.name} on {where}: {time.monotonic() - started:.2f} s")  # -v
             if settings.repeat > 1:
                 stopped = _more_rounds(measure, pairs, records, stopped, bar)
@@ -410,6 +410,18 @@ class Measure:
             return None
         classifier = None if self.data.metric is None else self.data.metric == "accuracy"
         return fidelity.compare({k: v[:evaluated] for k, v in self.reference_outputs.items()}, outputs, classifier)
+
+
+def _say(record: dict, where: str, said: set, bar: Progress) -> None:
+    """Each row as soon as it is measured; a target skipped here is said once with its reason
+    (20 files on a missing GPU are one line), and each file it skipped only with -v (and in JSON)."""
+    if record["status"] != "skipped":
+        bar.note(record_line(record))
+        return
+    if (where, record["reason"]) not in said:
+        said.add((where, record["reason"]))
+        bar.note(f"{where}: skipped: {record['reason']}")
+    logger.debug(f"  {record_line(record)}")
 
 
 def _more_rounds(measure: Measure, pairs: list, records: list, stopped: str | None, bar) -> str | None:
@@ -652,9 +664,11 @@ def bench_inputs(path: str | Path, data: str | None = None, reference: str | Non
     """What bench reads, as (what, path), so that --output cannot overwrite any of it: the artifacts
     and manifest of a folder (results.json beside them is its output), or the file given."""
     path = Path(path)
+    folder = path if path.is_dir() else path.parent
     if path.is_dir():
         read = [("manifest", path / MANIFEST_NAME)] + [
             ("model", p) for p in sorted(path.iterdir()) if p.suffix in (".tflite", ".onnx", ".keras", ".h5", ".hdf5")]
     else:
         read = [("model", path), ("manifest", path.parent / MANIFEST_NAME)]
+    read.append(("compile record", folder / COMPILE_NAME))  # a compiled file's float model is named there
     return read + [("data", Path(data) if data else None), ("reference model", Path(reference) if reference else None)]

@@ -1,6 +1,8 @@
 """A benchmark suite's file (benchmarks/suite.json) as a declared schema: every field is checked
 before anything runs, and a bad one is one line naming the suite, the field and the fix
-(edgekit/core/schemas.py). `quick` holds the same fields, each optional: what `--quick` changes.
+(edgekit/core/schemas.py). Only `models` is needed: every other field left out has the default
+the command line uses (`edgekit sweep --dump-suite` prints them). `quick` holds the same fields,
+each optional: what `--quick` changes.
 
     {"models": ["digits_mlp", "mine.keras", {"model": "net.h5", "calib": "calib.npz", "input_shape": ["x:1,64,64,3"]}],
      "tflite": ["fp32", "int8"], "onnx": ["none"], "runtimes": ["litert:xnnpack"],
@@ -19,6 +21,8 @@ from edgekit.core.config import ONNX_VARIANTS, QAT_VARIANT, TFLITE_VARIANTS, par
 from edgekit.core.errors import EdgekitError, did_you_mean
 from edgekit.core.schemas import read_json, validate
 from edgekit.measure import targets
+from edgekit.workflows.bench import BenchSettings
+from edgekit.zoo import DEFAULT_MODEL
 
 STRICT = ConfigDict(strict=True, extra="forbid")
 CORES = os.cpu_count() or 1
@@ -69,11 +73,28 @@ def _alone(names: list[str]) -> list[str]:  # [] builds none, as ["none"]
 
 
 def _runtime(name: str) -> str:
+    if name == "all":
+        return name
     try:
         targets.parse(name, targets.TargetSettings(), set(targets.ARTIFACT_FORMATS))
     except EdgekitError:
         raise ValueError(f"is not a runtime a suite can name{did_you_mean(name, _RUNTIME_EXAMPLES)}") from None
     return name
+
+
+def _runtimes(names: list[str]) -> list[str]:
+    if len(names) > 1 and "all" in names:
+        raise ValueError('mixes "all" with runtime names')
+    return names
+
+
+def _runs(value):
+    """A count of timed runs, or "auto" (until the median is known to ±2%, as --runs auto)."""
+    if value == "auto":
+        return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError('should be an integer or "auto"')  # noqa: TRY004 (pydantic reports ValueError only)
+    return _at_least(2)(value)
 
 
 def _thread_count(count: int) -> int:
@@ -105,22 +126,32 @@ SETTINGS = {
                f"give some of {', '.join(TFLITE_VARIANTS)} (or [\"all\"], or [\"none\"])"),
     "onnx": (Annotated[list[_variant("ONNX", ONNX_VARIANTS)], AfterValidator(_alone)],
              f"give some of {', '.join(ONNX_VARIANTS)} (or [\"all\"], or [\"none\"])"),
-    "runtimes": (Annotated[list[Annotated[str, AfterValidator(_runtime)]], AfterValidator(_not_empty)],
-                 f"give runtime:variant names, e.g. {', '.join(_RUNTIME_EXAMPLES)}"),
+    "runtimes": (Annotated[list[Annotated[str, AfterValidator(_runtime)]], AfterValidator(_not_empty),
+                           AfterValidator(_runtimes)],
+                 f"give runtime:variant names, e.g. {', '.join(_RUNTIME_EXAMPLES)} (or [\"all\"])"),
     "threads": (Annotated[list[Annotated[int, AfterValidator(_thread_count)]], AfterValidator(_not_empty)],
                 f"give thread counts from 1 to {MAX_THREADS}, e.g. [1, 2]"),
-    "runs": (Annotated[int, AfterValidator(_at_least(2))], "give the timed runs per row: a whole number, 2 or more"),
+    "runs": (Annotated[Any, AfterValidator(_runs)], 'give the timed runs per row: a whole number, 2 or more, or "auto"'),
     "warmup": (Annotated[int, AfterValidator(_at_least(0))], "give the untimed runs first: a whole number, 0 or more"),
     "batch": (Annotated[int, AfterValidator(_at_least(1))], "give the throughput batch size: a whole number, 1 or more"),
 }
+
+# what a field left out of a suite is: the command line's default ("all": every runtime that
+# applies here, as convert and bench measure without --runtime); models have none
+_BENCH = BenchSettings()
+DEFAULTS = {"tflite": list(TFLITE_VARIANTS), "onnx": list(ONNX_VARIANTS), "runtimes": ["all"],
+            "threads": list(_BENCH.target_settings.threads), "runs": "auto", "warmup": _BENCH.warmup,
+            "batch": _BENCH.batch}
 
 # each optional, but not null: a field left out keeps the suite's value
 Quick = create_model("Quick", __config__=STRICT,
                      **{name: (kind, Field(None, description=fix)) for name, (kind, fix) in SETTINGS.items()})
 Suite = create_model(
     "Suite", __config__=STRICT,
-    **{name: (kind, Field(description=fix)) for name, (kind, fix) in SETTINGS.items()},
-    quick=(Quick, Field(description="give the fields --quick changes, e.g. {\"runs\": 60}, or {}")),
+    models=(SETTINGS["models"][0], Field(description=MODELS_FIX)),
+    **{name: (kind, Field(DEFAULTS[name], description=fix)) for name, (kind, fix) in SETTINGS.items()
+       if name != "models"},
+    quick=(Quick, Field(Quick(), description="give the fields --quick changes, e.g. {\"runs\": 60}, or {}")),
     device=(str, Field("host", min_length=1, description='give the name of the device its measurements need, '
                                                          'e.g. "host" or "pi5"')),
     shared=(str, Field("", description="give a folder every Ray node sees at that path")),
@@ -133,9 +164,27 @@ Suite = create_model(
 def read(path, quick: bool) -> dict[str, Any]:
     """The suite at `path` as a dict of its fields (`quick`: with its quick fields in place), each
     model as {"model": ..., "calib": ...}; one line and exit 2 for anything that does not fit."""
-    source, fix = f"suite {path}", "give a JSON file like benchmarks/suite.json"
-    suite = validate(Suite, read_json(path, source, fix), source, fix)
+    suite = _validated(path)[1]
     fields = suite.model_dump(exclude={"quick", "about"})
     if quick:
         fields.update(suite.quick.model_dump(include=suite.quick.model_fields_set))  # only what it names
     return fields
+
+
+def filled(path=None) -> dict[str, Any]:
+    """The suite at `path` as JSON with every field it leaves out at its default (its models as it
+    gives them); without `path`, a suite of the default model with every default."""
+    if path is None:
+        models, suite = [DEFAULT_MODEL], Suite.model_validate({"models": [DEFAULT_MODEL]})
+    else:
+        data, suite = _validated(path)
+        models = data["models"]
+    return {"models": models, **suite.model_dump(mode="json", exclude={"models", "quick"}),
+            "quick": suite.quick.model_dump(include=suite.quick.model_fields_set)}
+
+
+def _validated(path) -> tuple[Any, Any]:
+    """The suite's JSON as read, and as checked against the schema."""
+    source, fix = f"suite {path}", "give a JSON file like benchmarks/suite.json"
+    data = read_json(path, source, fix)
+    return data, validate(Suite, data, source, fix)

@@ -33,7 +33,9 @@ def load_suite(path: Path, quick: bool) -> dict:
     files and calibration sets of those that are not zoo models ("sources")."""
     suite = suite_file.read(path, quick)
     suite = {**suite, **_sources(suite["models"], path)}
-    calibrated = [v for fmt in ("tflite", "onnx") for v in suite[fmt] if needs_calibration(fmt, v)]
+    # as convert does: the default lists lose the variants that need calibration, named ones do not
+    calibrated = [v for fmt in ("tflite", "onnx") if suite[fmt] != suite_file.DEFAULTS[fmt] for v in suite[fmt]
+                  if needs_calibration(fmt, v)]
     for name, source in suite["sources"].items():
         if calibrated and not source["calib"]:
             raise EdgekitError(f"suite {path}: {name} has no calibration set, and {', '.join(calibrated)} "

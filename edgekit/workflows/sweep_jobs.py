@@ -18,7 +18,7 @@ from edgekit.measure.targets import TargetSettings
 from edgekit.results import schema
 from edgekit.runtimes import RUNTIMES
 from edgekit.runtimes.environment import fingerprint
-from edgekit.workflows.bench import BenchSettings
+from edgekit.workflows.bench import BenchSettings, parse_runs
 from edgekit.workflows.bench import run as bench
 from edgekit.workflows.convert import convert
 
@@ -38,7 +38,9 @@ def _in_repo():
 
 
 def _settings(suite: dict, repeat: int, device: str | None = None):
-    return BenchSettings(runtime=",".join(suite["runtimes"]), runs=suite["runs"], warmup=suite["warmup"],
+    # ["all"]: every runtime that applies, as bench without --runtime; "auto" runs: as --runs auto
+    runtime = None if suite["runtimes"] == ["all"] else ",".join(suite["runtimes"])
+    return BenchSettings(runtime=runtime, runs=parse_runs(suite["runs"]), warmup=suite["warmup"],
                          batch=suite["batch"], target_settings=TargetSettings(threads=tuple(suite["threads"])),
                          trust_model_code=suite.get("trust_model_code", False), repeat=repeat, device=device,
                          devices_file=os.environ.get("EDGEKIT_DEVICES") if device else None)
@@ -83,7 +85,8 @@ def _renamed(value, old: str, new: str):
 def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
     """The results of a folder that was not measured: a row per file, target and thread count."""
     subject = subjects.find(folder, None)
-    chosen = targets.parse(",".join(suite["runtimes"]), _settings(suite, 1).target_settings,
+    settings = _settings(suite, 1)
+    chosen = targets.parse(settings.runtime, settings.target_settings,
                            {p.suffix.lstrip(".") for p in subject.artifacts})
     device = suite.get("device", DEFAULT_DEVICE)
     records = [{"artifact": a.name, **subject.variant_of(a), "runtime": t.runtime, "target": t.name,
@@ -92,7 +95,7 @@ def unmeasured(suite: dict, folder: Path, status: str, reason: str) -> dict:
                for a in subject.artifacts for t in chosen
                if t.runtime != "keras" and a.suffix.lstrip(".") in RUNTIMES[t.runtime].formats]
     return {"schema_version": schema.SCHEMA_VERSION, "kind": schema.KIND, "edgekit_version": __version__,
-            "environment": fingerprint(), "settings": _settings(suite, 1).to_dict(),
+            "environment": fingerprint(), "settings": settings.to_dict(),
             "models": [{"name": subject.name, "reference": None, "reference_note": reason, "artifacts": [],
                         "data": {"source": "not measured", "samples": 0, "labelled": False, "metric": None,
                                  "random": False, "float_score": None}, "records": records}]}

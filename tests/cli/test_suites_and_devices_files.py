@@ -142,3 +142,52 @@ def test_a_limit_met_in_a_sweeps_jobs_names_what_a_suite_can_change(ten_ops):
             limits.check_ops(MODEL, 11)
     with naming_cli_options():
         assert limits.Deadline(1, "the benchmark").fix == "lower --runs or raise --max-bench-time"
+
+
+def test_a_suite_needs_only_its_models_the_rest_is_the_command_lines_default(tmp_path):
+    """Issue 33: a field left out is the CLI's default (every variant, every runtime that applies,
+    threads 1, runs auto, warmup 20, batch 32); a default list of variants loses those that need
+    calibration, as convert's does, while one named without a calibration set is refused."""
+    from edgekit.core.config import ONNX_VARIANTS, TFLITE_VARIANTS
+    from edgekit.workflows import sweep
+    from edgekit.workflows.sweep_jobs import _settings
+
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"models": [str(MODEL)], "tflite": ["fp32"], "onnx": [], "runtimes": ["litert:xnnpack"]}))
+    suite = sweep.load_suite(path, quick=True)
+    assert (suite["threads"], suite["runs"], suite["warmup"], suite["batch"]) == ([1], "auto", 20, 32)
+    settings = _settings(suite, 1)
+    assert settings.runs is None and settings.runtime == "litert:xnnpack"  # None: --runs auto
+
+    path.write_text(json.dumps({"models": [str(MODEL)]}))
+    suite = sweep.load_suite(path, quick=False)  # no calibration set: the default lists are thinned by convert
+    assert (suite["tflite"], suite["onnx"], suite["runtimes"]) == (list(TFLITE_VARIANTS), list(ONNX_VARIANTS), ["all"])
+    assert _settings(suite, 1).runtime is None  # every runtime that applies, as bench without --runtime
+    path.write_text(json.dumps({"models": [str(MODEL)], "tflite": ["fp32", "int8"]}))
+    with pytest.raises(EdgekitError, match="has no calibration set, and int8 needs one"):
+        sweep.load_suite(path, quick=False)
+    path.write_text(json.dumps({"models": [str(MODEL)], "runtimes": ["all", "litert:xnnpack"]}))
+    with pytest.raises(EdgekitError, match='runtimes is .* which mixes "all" with runtime names'):
+        sweep.load_suite(path, quick=False)
+    path.write_text(json.dumps({"models": [str(MODEL)], "runs": "often"}))
+    with pytest.raises(EdgekitError, match='runs is "often", which should be an integer or "auto"'):
+        sweep.load_suite(path, quick=False)
+
+
+def test_dump_suite_prints_a_suite_with_every_default_filled_in(tmp_path):
+    code, out, err = run_cli("sweep", "--dump-suite")
+    assert code == 0, err
+    default = json.loads(out)
+    assert default["models"] == ["digits_cnn"] and default["runtimes"] == ["all"] and default["runs"] == "auto"
+    path = write_suite(tmp_path, quick={"runs": 2})
+    given = json.loads(path.read_text())
+    path.write_text(json.dumps({"models": given["models"], "quick": {"runs": 2}}))
+    code, out, err = run_cli("sweep", path, "--dump-suite")
+    assert code == 0, err
+    filled = json.loads(out)
+    assert filled == {**default, "models": ["digits_mlp"], "quick": {"runs": 2}}
+    path.write_text(out)  # what it prints is a suite that reads back as itself
+    code, again, err = run_cli("sweep", path, "--dump-suite")
+    assert code == 0 and json.loads(again) == filled, err
+    code, out, err = run_cli("sweep")
+    assert code == 2 and "needs a suite" in err and "--dump-suite" in err

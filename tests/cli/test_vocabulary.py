@@ -131,6 +131,16 @@ def test_old_spellings_work_for_a_release_with_a_one_line_note(tmp_path):
     one_error_line(code, stderr, "--json takes no value now", "--output")
 
 
+@pytest.mark.parametrize("command", ["bench", "debug-quant", "report", "compare"])
+def test_help_and_the_readme_show_only_output_for_a_file_written(command):
+    """Issue 33: the former spellings work (above), but only --output FILE is taught."""
+    code, stdout, stderr = run_cli(command, "--help")
+    assert code == 0, stderr
+    assert "--output FILE" in stdout
+    assert not [old for old in ("--json PATH", "--json FILE", "--out FILE", "--tolerance") if old in stdout]
+    assert "--json PATH" not in (REPO / "README.md").read_text()
+
+
 def test_report_json_is_format_json():
     code, stdout, stderr = run_cli("report", RESULTS, "--json")
     assert code == 0, stderr

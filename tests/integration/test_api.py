@@ -106,6 +106,20 @@ def test_import_edgekit_stays_light():
     assert (REPO / "edgekit" / "py.typed").is_file()
 
 
+def test_the_package_shows_its_api_and_a_short_tour():
+    """Issue 33: dir(edgekit) is the API (not the modules its __init__ uses), without loading it;
+    help(edgekit) opens with a tour of the four calls."""
+    code = "import sys, edgekit; print(dir(edgekit)); print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    names, numpy_loaded = done.stdout.splitlines()
+    assert names == str(sorted(edgekit.__all__)) and numpy_loaded == "False"
+    assert {"convert", "bench", "report", "compare", "ConversionResult", "BenchResults"} <= set(dir(edgekit))
+    assert not {"TYPE_CHECKING", "logging", "sys", "types"} & set(dir(edgekit))
+    tour = edgekit.__doc__.strip().split("\n\n")
+    assert len(edgekit.__doc__.strip().splitlines()) <= 16
+    assert all(f"edgekit.{call}(" in tour[1] for call in ("convert", "bench", "report", "compare"))
+
+
 @pytest.mark.slow
 def test_quiet_convert_prints_only_the_table(tmp_path):
     code, stdout, stderr = run_cli("convert", "-q", "--no-bench", "--tflite", "fp32", "--onnx", "none",

@@ -42,6 +42,9 @@ def test_compile_reports_the_coverage_per_target_and_skips_a_missing_sdk(convert
     assert code == 0, stderr
     record = json.loads((tmp_path / "compiled.json").read_text())["models"][0]["records"][0]
     assert record["status"] == "ok" and record["details"]["dispatch"] == "Intel OpenVINO dispatch, CPU backend"
+    # compile.json keeps the converted file's float model: the compiled file is judged against it (issue 33)
+    assert json.loads((folder / "compile.json").read_text())["source"] == converted["manifest"]["source"]
+    assert record["fidelity"]["sqnr_db"] > 25 and record["accuracy"]["drop_points"] <= 1.0, record
 
 
 def test_the_npu_target_runs_through_intel_openvino_s_dispatch_or_says_why_not(converted, tmp_path):
@@ -124,5 +127,31 @@ def test_a_model_the_plugin_cannot_load_is_a_failed_compile_not_a_missing_plugin
     directly), LiteRT's "Failed to load model from file" is still the model's fault, not the SDK's."""
     from edgekit.hardware.npu_compile import compile_for
 
-    record = compile_for(cases.CORPUS / "compile" / "bad_buffer_index.tflite", "intel_openvino", "LNL", tmp_path, "cpu")
+    [record] = compile_for(cases.CORPUS / "compile" / "bad_buffer_index.tflite", "intel_openvino", "LNL", tmp_path,
+                           "cpu")
     assert record["status"] == "failed" and record["reason"] == "intel_openvino compile failed: Buffer index out of range"
+
+
+@pytest.mark.skipif(not OPENVINO, reason="needs the [npu] extra (openvino)")
+def test_a_vendor_alone_compiles_every_soc_its_plugin_knows(tmp_path):
+    """Issue 33: `--npu intel_openvino` is LiteRT's ALL: a file per SoC; a vendor whose SDK is
+    missing is one skipped row, not one per SoC. The npu backend's fix is said once, up front."""
+    tiny = _tiny(tmp_path)
+    code, stdout, stderr = run_cli("compile", tiny, "--npu", "intel_openvino,qualcomm", "--npu-backend", "cpu",
+                                   "--out", tmp_path / "all")
+    assert code == 0, stderr
+    records = {r["target"]: r for r in json.loads((tmp_path / "all" / "tiny-npu" / "compile.json").read_text())["targets"]}
+    assert set(records) == {"intel_openvino:LNL", "intel_openvino:PTL", "qualcomm:ALL"}, records
+    for soc in ("LNL", "PTL"):
+        assert records[f"intel_openvino:{soc}"]["status"] == "ok"
+        assert (tmp_path / "all" / "tiny-npu" / f"tiny_intel_openvino_{soc}.tflite").stat().st_size > 0
+    assert records["qualcomm:ALL"]["status"] == "skipped"
+    assert [line.split(":")[0] for line in stdout.splitlines() if "libQnnHtp.so" in line] == ["qualcomm"]
+
+    code, stdout, stderr = run_cli("compile", tiny, "--npu", "intel_openvino:LNL,intel_openvino:PTL",
+                                   "--out", tmp_path / "npu")
+    if code == 0:  # Intel's NPU driver and compiler are here
+        return
+    [line] = stderr.strip().splitlines()
+    fix = "--npu-backend cpu compiles for OpenVINO's CPU plugin on any machine"
+    assert line.count(fix) == 1 and line.index(fix) < line.index("intel_openvino:LNL: skipped"), line
