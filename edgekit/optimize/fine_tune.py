@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+from collections.abc import Callable
 
 from edgekit.core.progress import Progress, keras_callback
 from edgekit.measure.evaluation import Task
 
 DEFAULT_USER_EPOCHS = 5  # per step, for a user's model; a zoo recipe may name its own
 BATCH_SIZE = 32
+# Test-only: "LABEL_START:BATCH" makes the fine-tuning whose label starts so (pruning, clustering,
+# quantization-aware) call os.abort() at that batch while oneDNN is on, as TensorFlow's oneDNN
+# kernels do on some models (docs/DESIGN.md, pitfall 25); ":always" after it aborts with oneDNN off too.
+ABORT_ENV = "EDGEKIT_TEST_ABORT_TRAINING"
 
 
 @dataclasses.dataclass
@@ -21,14 +27,16 @@ class FineTuning:
     task: Task
     epochs: int
     verbose: bool = True
+    on_fit: Callable[[str], None] | None = None  # told each fine-tuning's label as it starts
 
     @classmethod
-    def for_task(cls, task: Task, epochs: int | None, verbose: bool = True) -> FineTuning:
+    def for_task(cls, task: Task, epochs: int | None, verbose: bool = True,
+                 on_fit: Callable[[str], None] | None = None) -> FineTuning:
         if epochs is None:
             recipe = task.recipe or {}
             epochs = recipe.get("fine_tune_epochs", max(2, math.ceil(recipe.get("epochs", 0) / 10))
                                 if recipe else DEFAULT_USER_EPOCHS)
-        return cls(task, epochs, verbose)
+        return cls(task, epochs, verbose, on_fit)
 
     @property
     def batch_size(self) -> int:
@@ -42,6 +50,9 @@ class FineTuning:
         """`learning_rate`: a float or a tf-keras schedule."""
         import tf_keras
 
+        if self.on_fit:
+            self.on_fit(label)
+        callbacks = [*callbacks, *_test_abort(label, tf_keras)]
         model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate), loss=self.task.make_loss(tf_keras))
         with Progress(self.epochs, label, enabled=None if self.verbose else False) as bar:
             model.fit(self.task.data.x_train, self.task.data.y_train, epochs=self.epochs,
@@ -50,3 +61,19 @@ class FineTuning:
 
     def score(self, model) -> float:
         return self.task.score(model.predict(self.task.data.x_test, batch_size=256, verbose=0))
+
+
+def _test_abort(label: str, tf_keras) -> list:
+    """The callback ABORT_ENV asks for, if it names this fine-tuning (none in a normal run)."""
+    start, _, rest = os.environ.get(ABORT_ENV, "").partition(":")
+    batch, _, when = rest.partition(":")
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+    if not start or not label.startswith(start) or not (onednn or when == "always"):
+        return []
+
+    class Abort(tf_keras.callbacks.Callback):
+        def on_train_batch_begin(self, index, logs=None):
+            if index >= int(batch or 0):
+                os.abort()
+
+    return [Abort()]
