@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable
 
+from edgekit.core import native_abort
 from edgekit.core.progress import Progress, keras_callback
 from edgekit.measure.evaluation import Task
 
 DEFAULT_USER_EPOCHS = 5  # per step, for a user's model; a zoo recipe may name its own
 BATCH_SIZE = 32
-# Test-only: "LABEL_START:BATCH" makes the fine-tuning whose label starts so (pruning, clustering,
-# quantization-aware) call os.abort() at that batch while oneDNN is on, as TensorFlow's oneDNN
-# kernels do on some models (docs/DESIGN.md, pitfall 25); ":always" after it aborts with oneDNN off too.
-ABORT_ENV = "EDGEKIT_TEST_ABORT_TRAINING"
 
 
 @dataclasses.dataclass
@@ -52,7 +48,7 @@ class FineTuning:
 
         if self.on_fit:
             self.on_fit(label)
-        callbacks = [*callbacks, *_test_abort(label, tf_keras)]
+        callbacks = [*callbacks, *native_abort.callbacks(label, tf_keras)]  # none outside tests
         model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate), loss=self.task.make_loss(tf_keras))
         with Progress(self.epochs, label, enabled=None if self.verbose else False) as bar:
             model.fit(self.task.data.x_train, self.task.data.y_train, epochs=self.epochs,
@@ -61,19 +57,3 @@ class FineTuning:
 
     def score(self, model) -> float:
         return self.task.score(model.predict(self.task.data.x_test, batch_size=256, verbose=0))
-
-
-def _test_abort(label: str, tf_keras) -> list:
-    """The callback ABORT_ENV asks for, if it names this fine-tuning (none in a normal run)."""
-    start, _, rest = os.environ.get(ABORT_ENV, "").partition(":")
-    batch, _, when = rest.partition(":")
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
-    if not start or not label.startswith(start) or not (onednn or when == "always"):
-        return []
-
-    class Abort(tf_keras.callbacks.Callback):
-        def on_train_batch_begin(self, index, logs=None):
-            if index >= int(batch or 0):
-                os.abort()
-
-    return [Abort()]

@@ -7,9 +7,9 @@ not the run: the output folder stays as it was, and the step runs again with
 TF_ENABLE_ONEDNN_OPTS=0 (read when TensorFlow is imported, so only a new process can turn it off).
 
 The child is `python -P -m MODULE SCRATCH` (core/python_child.py), in a session of its own (a
-Ctrl-C reaches edgekit, which kills it). It reads SCRATCH/request.json, writes one JSON object a
-line on stdout ({"log": text} to relay, {"step": words} as each part starts, for a crash's message),
-and ends by writing SCRATCH/result.json: its result, or {"error": line} for an EdgekitError. Its
+Ctrl-C reaches edgekit, which kills it). It reads SCRATCH/request.json (with "onednn_retry", the
+note, when it is the retry), writes one JSON object a line on stdout ({"log": text} to relay,
+{"step": words} as each part starts, for a crash's message), and ends by writing SCRATCH/result.json: its result, or {"error": line} for an EdgekitError. Its
 stderr (where native code writes, glibc's abort message too) goes to a file read after a crash;
 Python's stderr (the progress bar) goes to this process's terminal when there is one.
 """
@@ -74,6 +74,7 @@ def run(module: str, request: dict, log: Callable[[str], None], verbose: bool, o
             note = (f"TensorFlow's oneDNN kernels crashed on this model ({how.removeprefix('crashed with ')}); "
                     "retried without them: slower, same results")
             log(f"  {note}")
+            (scratch / "request.json").write_text(json.dumps({**request, "onednn_retry": note}))  # for its records
             again = _attempt(module, scratch, log, verbose, onednn=False)
             if again is not None:
                 second = "again" if again[:2] == (step, how) else f"{again[0]} {again[1]}"
