@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgekit.core import interrupts, python_child
-from edgekit.core.errors import EdgekitError, last_line
+from edgekit.core.errors import EdgekitError, last_line, switch
 from edgekit.runners.worker_process import how_it_ended
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
@@ -55,15 +55,17 @@ def onednn_off_in_environment() -> bool:
 
 
 @contextlib.contextmanager
-def run(module: str, request: dict, log: Callable[[str], None], verbose: bool, onednn: bool = True,
-        forced_by: str = "--no-onednn"):
+def run(module: str, request: dict, log: Callable[[str], None], verbose: bool, onednn: bool = True):
     """Run `module`'s child on `request`; yields a ChildResult (its files live until the block ends).
-    A crash with oneDNN on is retried once with it off; any other end but success is one line."""
+    A crash with oneDNN on is retried once with it off; any other end but success is one line.
+    `onednn=False`: off from the start (--no-onednn)."""
     scratch = Path(tempfile.mkdtemp(prefix="edgekit-child-"))
     try:
         (scratch / "request.json").write_text(json.dumps(request))
-        onednn = onednn and not onednn_off_in_environment()
-        state = "on" if onednn else f"off ({forced_by if not onednn_off_in_environment() else ONEDNN_ENV + '=0'})"
+        off_here = onednn_off_in_environment()
+        state = "on" if onednn and not off_here else f"off ({ONEDNN_ENV}=0)" if off_here else \
+            f"off ({switch('no_onednn')})"
+        onednn = onednn and not off_here
         crashed = _attempt(module, scratch, log, verbose, onednn)
         note = None
         if crashed is not None:
@@ -97,7 +99,7 @@ def _attempt(module: str, scratch: Path, log, verbose: bool, onednn: bool) -> tu
     terminal = _terminal_copy() if verbose else None
     if terminal is not None:
         extra[TERMINAL_FD_ENV] = str(terminal)
-    step = "the optimization"
+    step = "starting TensorFlow"  # until the child names its step
     with tempfile.TemporaryFile() as stderr:
         try:
             process = subprocess.Popen(python_child.command("-m", module, str(scratch)), stdout=subprocess.PIPE,

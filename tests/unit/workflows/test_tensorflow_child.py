@@ -54,7 +54,7 @@ def test_with_onednn_off_from_the_start_an_abort_is_not_retried(monkeypatch, tur
         monkeypatch.delenv(tensorflow_child.ONEDNN_ENV, raising=False)
     child, _ = run({"do": "run"}, onednn=turned_off == "environment")
     assert child.result == {"onednn": False}
-    assert child.onednn == ("off (TF_ENABLE_ONEDNN_OPTS=0)" if turned_off == "environment" else "off (--no-onednn)")
+    assert child.onednn == ("off (TF_ENABLE_ONEDNN_OPTS=0)" if turned_off == "environment" else "off (no_onednn=True)")
     with pytest.raises(EdgekitError, match=r"^fine-tuning \(pruning to 50%\) crashed with SIGABRT in TensorFlow's "
                                            r"native code \(munmap_chunk\(\): invalid pointer\), with oneDNN off"):
         run({"do": "abort", "always": True}, onednn=turned_off == "environment")
