@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-OPTIMIZATION_KEYS = ("prune", "prune_structure", "qat", "cluster", "train_data", "fine_tune_epochs")
+OPTIMIZATION_KEYS = ("prune", "prune_structure", "qat", "cluster", "train_data", "fine_tune_epochs", "no_onednn")
 
 
 def add_optimization_arguments(parser) -> None:
@@ -20,6 +20,9 @@ def add_optimization_arguments(parser) -> None:
     group.add_argument("--fine-tune-epochs", type=int, metavar="N",
                        help="epochs of fine-tuning per step (default: a tenth of the recipe's, at least 2; "
                             "5 for user data)")
+    group.add_argument("--no-onednn", action="store_true", default=None,
+                       help="fine-tune without TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS=0): slower; "
+                            "edgekit retries so by itself when they crash")
 
 
 def optimization_values(args) -> dict:

@@ -22,6 +22,9 @@ def register(sub, common):
                                   "cifar-10-batches-py folder or cifar-10-python.tar.gz)")
     p.add_argument("--root", help="write models/ and calibration_data/ under this folder "
                                   "(default: the repository)")
+    p.add_argument("--no-onednn", action="store_true",
+                   help="train without TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS=0): slower; edgekit "
+                        "retries so by itself when they crash")
     add_json(p, "the model card")
     p.set_defaults(run=run)
 
@@ -33,15 +36,17 @@ def run(args) -> int:
         raise EdgekitError(f"{args.name} trains on its own data set; --data is for {', '.join(takers)}")
     if args.epochs is not None and args.epochs < 1:
         raise EdgekitError(f"--epochs {args.epochs} must be at least 1")
-    from edgekit.zoo.training import train  # lazy: --help imports all commands; pulls numpy
+    from edgekit.workflows.train import train_in_child  # lazy: --help imports all commands; pulls numpy
 
     root = Path(args.root) if args.root else zoo.REPO_ROOT
-    card = train(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
-                 data_path=args.data, log=logging.getLogger("edgekit").info)
+    card = train_in_child(args.name, root=root, epochs=args.epochs, seed=args.seed, verbose=not args.quiet,
+                          data_path=args.data, log=logging.getLogger("edgekit").info, onednn=not args.no_onednn)
     if args.json:
         print(json.dumps(card, indent=2, default=str))
         return 0
     metric = card["metric"]
     print(f"{args.name}: test {metric['name']} {metric['value']:.4f} (target {metric['target']}) after "
           f"{card['epochs']} epochs in {card['training_time_s']} s; wrote {zoo.model_path(args.name, root)}")
+    if card.get("onednn_retry"):
+        print(f"  note: {card['onednn_retry']}")
     return 0

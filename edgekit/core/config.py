@@ -37,7 +37,7 @@ FIELD_TYPES = {
     "max_calib_samples": ("int",), "image_range": ("str",), "trust_model_code": ("bool",),
     "keep_float": ("strs", "str"), "prune": ("number", "null"), "prune_structure": ("str", "null"),
     "qat": ("bool",), "cluster": ("int", "null"), "train_data": ("str", "null"),
-    "fine_tune_epochs": ("int", "null"), "strict": ("bool",), "input_shape": ("strs", "str"),
+    "fine_tune_epochs": ("int", "null"), "no_onednn": ("bool",), "strict": ("bool",), "input_shape": ("strs", "str"),
 }
 _TYPE_WORDS = {"str": "a string", "strs": "a list of strings", "int": "an integer", "number": "a number",
                "bool": "true or false", "null": "null"}
@@ -73,6 +73,7 @@ class ConvertConfig:
     cluster: int | None = None  # number of weight clusters per layer
     train_data: str | None = None  # .npz with x and y; a zoo model brings its own
     fine_tune_epochs: int | None = None  # per optimization step; None: the recipe's default
+    no_onednn: bool = False  # fine-tune with TF_ENABLE_ONEDNN_OPTS=0 from the start (docs/DESIGN.md, pitfall 25)
     strict: bool = False  # any variant not built or rejected fails the whole run, and nothing is written
     # NAME:D0,D1,... (NAME optional for a one-input model): the size of each free dimension (data/shapes.py)
     input_shape: list[str] = dataclasses.field(default_factory=list)

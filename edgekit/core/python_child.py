@@ -1,5 +1,5 @@
 """The command and environment of every Python child edgekit starts (the worker, the HDF5 probe,
-an NPU compile, TFLite Micro's arena search): this Python and this edgekit, with nothing from the
+an NPU compile, TFLite Micro's arena search, fine-tuning): this Python and this edgekit, with nothing from the
 working folder on its path.
 
 Python puts the working folder first on the path of `python -c` and `python -m`

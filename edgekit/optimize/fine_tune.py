@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
+from edgekit.core import native_abort
 from edgekit.core.progress import Progress, keras_callback
 from edgekit.measure.evaluation import Task
 
@@ -21,14 +23,16 @@ class FineTuning:
     task: Task
     epochs: int
     verbose: bool = True
+    on_fit: Callable[[str], None] | None = None  # told each fine-tuning's label as it starts
 
     @classmethod
-    def for_task(cls, task: Task, epochs: int | None, verbose: bool = True) -> FineTuning:
+    def for_task(cls, task: Task, epochs: int | None, verbose: bool = True,
+                 on_fit: Callable[[str], None] | None = None) -> FineTuning:
         if epochs is None:
             recipe = task.recipe or {}
             epochs = recipe.get("fine_tune_epochs", max(2, math.ceil(recipe.get("epochs", 0) / 10))
                                 if recipe else DEFAULT_USER_EPOCHS)
-        return cls(task, epochs, verbose)
+        return cls(task, epochs, verbose, on_fit)
 
     @property
     def batch_size(self) -> int:
@@ -42,6 +46,9 @@ class FineTuning:
         """`learning_rate`: a float or a tf-keras schedule."""
         import tf_keras
 
+        if self.on_fit:
+            self.on_fit(label)
+        callbacks = [*callbacks, *native_abort.callbacks(label, tf_keras)]  # none outside tests
         model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate), loss=self.task.make_loss(tf_keras))
         with Progress(self.epochs, label, enabled=None if self.verbose else False) as bar:
             model.fit(self.task.data.x_train, self.task.data.y_train, epochs=self.epochs,

@@ -123,6 +123,8 @@ def optimization_summary(report: dict) -> str:
         options = ", ".join(f"{k} {v}" for k, v in step["options"].items() if v not in (None, False))
         lines.append(f"  {step['step']} ({options}): {report['metric']} {step['value']:.4f}, drop "
                      f"{step['drop_points']:+.2f} points{done}")
+    if report.get("onednn_retry"):  # fine-tuning crashed in TensorFlow's oneDNN kernels (docs/DESIGN.md, pitfall 25)
+        lines.append(f"  note: {report['onednn_retry']}")
     return "\n".join(terminal.wrap(lines))
 
 

@@ -1,6 +1,10 @@
 """The optimization chain: rebuild a Keras 3 model in tf-keras, then prune, cluster and
 quantization-aware train (in that order, each step keeping what the one before it did), and
-measure the task metric after every step against the float model's."""
+measure the task metric after every step against the float model's.
+
+The chain runs in a child process (workflows/optimize_child.py): fine-tuning runs TensorFlow's
+native kernels for minutes on a user's model, and their crash must cost the step, not the run
+(docs/DESIGN.md, pitfall 25). The child saves the models it made; this process loads them back."""
 
 from __future__ import annotations
 
@@ -17,13 +21,17 @@ from edgekit.core.lazy_imports import tensorflow
 from edgekit.core.outputs import staged_folder
 from edgekit.data.metrics import evaluation
 from edgekit.measure.evaluation import Task, require_task, task_for
-from edgekit.models.loading import KERAS3, load_keras_model, load_model
+from edgekit.models.loading import KERAS3, load_keras_model, load_model, scope
 from edgekit.optimize.clustering import cluster, cluster_report
 from edgekit.optimize.fine_tune import FineTuning
 from edgekit.optimize.fold import dense_batch_norms, fold_dense_batch_norm
 from edgekit.optimize.pruning import prune, sparsity_report
 from edgekit.optimize.qat import quantize_aware
 from edgekit.optimize.rebuild import to_tf_keras
+from edgekit.workflows import tensorflow_child
+
+CHILD_MODULE = "edgekit.workflows.optimize_child"
+MODEL_FILE, QAT_FILE = "optimized.keras", "qat.h5"  # what the child writes to its scratch folder
 
 
 @dataclasses.dataclass
@@ -34,6 +42,28 @@ class Optimized:
 
 
 def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, verbose=True) -> Optimized:
+    """The chain, run in a child process on the same model, config and data (the child finds `task`
+    again from them); retried there without oneDNN if TensorFlow crashes natively."""
+    require_task(task, model_path, "fine-tuning during pruning, clustering and quantization-aware training")
+    request = {"model": str(Path(model_path).resolve()), "config": config.to_dict(), "verbose": verbose}
+    with tensorflow_child.run(CHILD_MODULE, request, log, verbose, onednn=not config.no_onednn) as child:
+        _, model = load_keras_model(child.scratch / MODEL_FILE, config.trust_model_code)
+        qat_model = None
+        if child.result["qat"]:
+            import tf_keras
+
+            with scope():  # the QAT wrappers are the toolkit's layers
+                qat_model = tf_keras.models.load_model(child.scratch / QAT_FILE, compile=False)
+    report = {**child.result["report"], "tensorflow_onednn": child.onednn}
+    if child.note:
+        report["onednn_retry"] = child.note
+    return Optimized(model, qat_model, report)
+
+
+def optimize_here(model_path: Path, config: ConvertConfig, task: Task | None, log, verbose=True,
+                  on_fit=None) -> Optimized:
+    """The chain in this process: only a child runs it (`optimize` starts one). `on_fit(label)` is
+    told each fine-tuning as it starts."""
     flavour, model = load_keras_model(model_path, config.trust_model_code)
     task = require_task(task, model_path, "fine-tuning during pruning, clustering and "
                                           "quantization-aware training")
@@ -48,7 +78,7 @@ def optimize(model_path: Path, config: ConvertConfig, task: Task | None, log, ve
             log(f"folding batch norm {', '.join(folded)} into the Dense layers before them "
                 "(outputs checked)")
             model = fold_dense_batch_norm(model)
-    tuning = FineTuning.for_task(task, config.fine_tune_epochs, verbose)
+    tuning = FineTuning.for_task(task, config.fine_tune_epochs, verbose, on_fit)
     _seed((task.recipe or {}).get("seed", 0))
     baseline = tuning.score(model)
     steps = []

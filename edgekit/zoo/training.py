@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import zoo
+from edgekit.core import native_abort
 from edgekit.core.artifacts import atomic_save_model, atomic_write_bytes, atomic_write_json, sha256_of
 from edgekit.core.lazy_imports import tensorflow
 from edgekit.core.outputs import check_output_parent
@@ -24,8 +25,9 @@ from edgekit.data.metrics import meets, score
 
 
 def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed: int | None = None,
-          verbose: bool = True, data_path: str | None = None, log=None) -> dict:
-    """Train `name` from scratch; write model.keras, card.json and its calibration .npz under `root`."""
+          verbose: bool = True, data_path: str | None = None, log=None, notes: dict | None = None) -> dict:
+    """Train `name` from scratch; write model.keras, card.json and its calibration .npz under `root`.
+    `notes`: more fields for the card (how TensorFlow ran, when that was not as usual)."""
     module = zoo.recipe_module(name)
     for folder in (zoo.model_path(name, root).parent, zoo.calibration_path(name, root).parent):
         check_output_parent(folder, "--root")  # now, not after minutes of training
@@ -47,9 +49,11 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
     steps = recipe["epochs"] * math.ceil(len(data.x_train) / recipe["batch_size"])
     model.compile(**module.compile_args(tf_keras, steps))
     started = time.perf_counter()
-    with Progress(recipe["epochs"], f"training {name}", enabled=None if verbose else False) as bar:
+    label = f"training {name}"
+    with Progress(recipe["epochs"], label, enabled=None if verbose else False) as bar:
         model.fit(data.x_train, data.y_train, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                  verbose=0, shuffle=True, callbacks=[keras_callback(bar, tf_keras)])
+                  verbose=0, shuffle=True,
+                  callbacks=[keras_callback(bar, tf_keras), *native_abort.callbacks(label, tf_keras)])
     seconds = time.perf_counter() - started
     if hasattr(module, "after_training"):
         module.after_training(model)
@@ -88,6 +92,7 @@ def train(name: str, root: Path = zoo.REPO_ROOT, epochs: int | None = None, seed
         "calibration": {"path": f"calibration_data/{calib_file.name}", "samples": int(len(calibration)),
                         "drawn_from": "the first samples of the (shuffled) training split"},
         "edgekit_version": __version__,
+        **(notes or {}),
     }
     atomic_write_json(model_file.parent / "card.json", card)
     return card

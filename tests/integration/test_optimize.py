@@ -162,3 +162,54 @@ def test_qat_of_dense_batch_norm_is_folded_first_and_converts_faithfully(tmp_pat
     qat = next(a for a in manifest["artifacts"] if a["variant"] == "int8-qat")
     assert qat["fidelity"]["sqnr_db"] > 20
     assert qat["evaluation"]["metric"] == "roc_auc" and qat["evaluation"]["value"] > 0.8
+
+
+@pytest.fixture
+def user_data(tmp_path):
+    """Labelled data for the tiny tf-keras model (6x6x1 in, 5 classes)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 6, 6, 1), dtype=np.float32)
+    y = (x.reshape(200, -1).mean(axis=1) * 10).astype(np.int64) % 5
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    return tmp_path / "train.npz"
+
+
+def test_a_native_abort_in_fine_tuning_is_retried_without_onednn_and_reported(tiny, user_data, tmp_path):
+    """The fine-tuning child calls os.abort() at its second batch while oneDNN is on (as TensorFlow's
+    oneDNN kernels do on some models, docs/DESIGN.md pitfall 25): edgekit runs it again without them."""
+    code, stdout, stderr = run_cli("optimize", tiny["paths"]["tf_keras_keras"], "--out", tmp_path / "out", "--prune",
+                                   "0.5", "--train-data", user_data, "--fine-tune-epochs", "1",
+                                   env={"EDGEKIT_TEST_ABORT_TRAINING": "pruning:1", "TF_ENABLE_ONEDNN_OPTS": ""})
+    assert code == 0, stderr
+    note = "TensorFlow's oneDNN kernels crashed on this model (SIGABRT); retried without them: slower, same results"
+    report = json.loads((tmp_path / "out" / "tfk" / "optimization.json").read_text())["optimization"]
+    assert report["onednn_retry"] == note and report["tensorflow_onednn"] == "off after a crash (SIGABRT)"
+    assert note in stderr and note in stdout.replace("\n    ", " ")  # the log and the table
+    assert report["steps"][0]["sparsity"]["overall"] == pytest.approx(0.5, abs=0.02)
+    assert kernels(tmp_path / "out" / "tfk" / "tfk_optimized.keras")  # the model was written
+
+
+def test_an_abort_with_and_without_onednn_is_one_line_and_leaves_the_output_folder(tiny, user_data, tmp_path):
+    out = tmp_path / "out"
+    (out / "tfk").mkdir(parents=True)
+    (out / "tfk" / "optimization.json").write_text(json.dumps(new_manifest(name="tfk")))  # a previous run's
+    before = folder_state(out)
+    code, stdout, stderr = run_cli("optimize", tiny["paths"]["tf_keras_keras"], "--out", out, "--prune", "0.5",
+                                   "--train-data", user_data, "--fine-tune-epochs", "1", "-q",
+                                   env={"EDGEKIT_TEST_ABORT_TRAINING": "pruning:0:always", "TF_ENABLE_ONEDNN_OPTS": ""})
+    assert code == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert stderr.startswith("edgekit optimize: error: fine-tuning (pruning to 50%) crashed with SIGABRT in "
+                             "TensorFlow's native code with oneDNN on, and again with it off: the output folder is "
+                             "unchanged")
+    assert folder_state(out) == before
+
+
+def test_no_onednn_fine_tunes_without_it_from_the_start(tiny, user_data, tmp_path):
+    """The abort that oneDNN's kernels would cause never comes: the child ran with them off."""
+    code, _, stderr = run_cli("optimize", tiny["paths"]["tf_keras_keras"], "--out", tmp_path / "out", "--prune",
+                              "0.5", "--train-data", user_data, "--fine-tune-epochs", "1", "--no-onednn", "-q",
+                              env={"EDGEKIT_TEST_ABORT_TRAINING": "pruning:0", "TF_ENABLE_ONEDNN_OPTS": ""})
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "out" / "tfk" / "optimization.json").read_text())["optimization"]
+    assert report["tensorflow_onednn"] == "off (--no-onednn)" and "onednn_retry" not in report

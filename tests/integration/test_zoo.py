@@ -42,6 +42,24 @@ def test_each_zoo_model_trains_one_epoch_and_converts(name, tmp_path):
     assert abs(fp32["evaluation"]["drop_points"]) < 0.01  # the same model, run by LiteRT
 
 
+@pytest.mark.slow
+def test_training_that_aborts_natively_with_onednn_is_retried_without_it_and_recorded(tmp_path):
+    """The training child calls os.abort() at its first batch while oneDNN is on (docs/DESIGN.md,
+    pitfall 25): `edgekit train` trains again without it, says so and writes it on the card."""
+    code, stdout, stderr = run_cli("train", "sine", "--epochs", "1", "--root", tmp_path,
+                                   env={"EDGEKIT_TEST_ABORT_TRAINING": "training sine:0", "TF_ENABLE_ONEDNN_OPTS": ""})
+    assert code == 0, stderr
+    note = "TensorFlow's oneDNN kernels crashed on this model (SIGABRT); retried without them: slower, same results"
+    assert note in stderr and note in stdout
+    assert json.loads((tmp_path / "models" / "sine" / "card.json").read_text())["onednn_retry"] == note
+    code, stdout, stderr = run_cli("train", "sine", "--epochs", "1", "--root", tmp_path / "again", "--no-onednn", "-q",
+                                   env={"EDGEKIT_TEST_ABORT_TRAINING": "training sine:0:always"})
+    assert (code, stdout) == (2, "") and stderr.count("\n") == 1
+    assert stderr.startswith("edgekit train: error: training sine crashed with SIGABRT in TensorFlow's native code, "
+                             "with oneDNN off: ")
+    assert not (tmp_path / "again" / "models" / "sine").exists()
+
+
 # resnet8's held-out split is generated (2 s) and run (1200 32x32 images) in over 3 s: the slow tier
 RECHECKED_SLOWLY = {"resnet8"}
 
