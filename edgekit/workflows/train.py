@@ -16,7 +16,8 @@ CHILD_MODULE = "edgekit.workflows.train"
 def train_in_child(name: str, root: Path, epochs: int | None, seed: int | None, verbose: bool,
                    data_path: str | None, log, onednn: bool = True) -> dict:
     """Train `name` as zoo.training.train does, in a child; returns its card."""
-    request = {"name": name, "root": str(Path(root).resolve()), "epochs": epochs, "seed": seed, "verbose": verbose,
+    # absolute, not resolved: resolving a dangling symlink in --root hides it from the check that refuses it
+    request = {"name": name, "root": str(Path(root).absolute()), "epochs": epochs, "seed": seed, "verbose": verbose,
                "data_path": data_path}
     with tensorflow_child.run(CHILD_MODULE, request, log, verbose, onednn) as child:
         return child.result
