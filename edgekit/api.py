@@ -177,7 +177,7 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     """`edgekit convert`: `model` (default: the bundled digits_cnn) to the TFLite and ONNX variants
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
-    prune, qat, strict, input_shape: ["NAME:D0,D1,..."] for free dimensions...); `progress` draws bars
+    prune, qat, strict, min_sqnr, input_shape: ["NAME:D0,D1,..."] for free dimensions...); `progress` draws bars
     on a terminal."""
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
     settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,
