@@ -276,7 +276,8 @@ def validation_samples(config: ConvertConfig, calib_path: Path | None, task, cal
     are in words, the split when they were held out of the calibration set). A quantizer judged on
     the samples it was fitted to looks better than it is: the task's held-out inputs validate when
     the model has a task (a zoo model's calibration set is drawn from its training split), else a
-    fifth of the calibration set, seeded, which the quantizers then do not see."""
+    seeded fifth of the calibration set (MIN_VALIDATION_SAMPLES at least, while MIN_CALIBRATION_SAMPLES
+    stay), which the quantizers then do not see."""
     count = len(_first(calibration))
     if calib_path is None:  # no quantizer calibrates: what stands in for calibration saw no fitting
         return calibration, calibration, samples_description(task, count), None
@@ -285,7 +286,7 @@ def validation_samples(config: ConvertConfig, calib_path: Path | None, task, cal
         held = {spec.name: task.data.x_test[:config.max_calib_samples].astype(spec.dtype)}
         return calibration, held, (f"{len(_first(held))} samples of {task.source} (held out: the quantizers "
                                    f"calibrated on {count} others)"), None
-    split = holdout.split(calibration, MIN_CALIBRATION_SAMPLES)
+    split = holdout.split(calibration, MIN_CALIBRATION_SAMPLES, MIN_VALIDATION_SAMPLES)
     if split is None:
         return calibration, calibration, (
             f"{count} calibration samples (too few to hold any out: {MIN_CALIBRATION_SAMPLES} must stay for "

@@ -12,32 +12,17 @@ from edgekit.core.errors import EdgekitError
 from edgekit.data import holdout
 from edgekit.render.table import conversion_table
 from edgekit.workflows.convert import convert
+from tests import quantization_models
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def fine_detail(tmp_path_factory):
-    """A model whose output is 50x the difference of neighbouring inputs that differ by ~0.006:
-    int8's input step (1/255 over [0, 1]) is a third of that signal, so its int8 file gives about
-    15 dB, past the 10 dB sanity floor and below the 20 dB quality threshold. The output is 3-D,
-    so no shape heuristic takes it for class scores."""
-    import tf_keras
-
+    """The fine-detail model (its int8 file gives about 15 dB) converted to fp32 and int8 TFLite."""
     root = tmp_path_factory.mktemp("fine-detail")
-    weights = np.zeros((8, 7), np.float32)
-    for i in range(7):
-        weights[i, i], weights[i + 1, i] = 50.0, -50.0
-    model = tf_keras.Sequential([tf_keras.layers.InputLayer((8,), name="x"),
-                                 tf_keras.layers.Dense(7, use_bias=False, name="diff"),
-                                 tf_keras.layers.Reshape((7, 1), name="y")])
-    model.get_layer("diff").set_weights([weights])
-    model.save(root / "fine.keras")
-    rng = np.random.default_rng(0)
-    x = np.clip(rng.uniform(0.1, 0.9, (100, 1)) + rng.normal(0, 0.006, (100, 8)), 0, 1).astype(np.float32)
-    np.savez(root / "calib.npz", x=x)
-    config = ConvertConfig(model=str(root / "fine.keras"), calib=str(root / "calib.npz"), out=str(root / "out"),
-                           tflite=["fp32", "int8"], onnx=[])
+    model, path, calib, x = quantization_models.fine_detail(root)
+    config = ConvertConfig(model=str(path), calib=str(calib), out=str(root / "out"), tflite=["fp32", "int8"], onnx=[])
     return {"root": root, "x": x, "model": model, "config": config, "manifest": convert(config, verbose=False)}
 
 
@@ -48,9 +33,9 @@ def test_the_split_is_stated_and_the_figures_are_those_of_the_held_out_samples(f
     assert manifest["calibration"]["samples"] == 80
     validation = manifest["validation"]
     assert validation["samples"] == 20 and validation["held_out"] == {
-        "of": 100, "fraction": 0.2, "seed": 0, "calibration_samples": 80, "held_out_samples": 20}
-    assert validation["data"].startswith("20 held-out calibration samples (80/20 split of 100, seed 0")
-    assert "80/20 split of 100" in conversion_table(manifest)
+        "of": 100, "seed": 0, "calibration_samples": 80, "held_out_samples": 20}
+    said = ("20 calibration samples held out of 100 (drawn with seed 0; the quantizers calibrated on the other 80)")
+    assert validation["data"] == said and said in " ".join(conversion_table(manifest).split())
     held = holdout.held_out_part({"x": fine_detail["x"]}, validation["held_out"])["x"]
     reference = fine_detail["model"].predict(held, verbose=0).astype(np.float64)
     artifact = next(a for a in manifest["artifacts"] if a["variant"] == "int8")
@@ -92,3 +77,23 @@ def test_min_sqnr_moves_the_threshold_and_strict_refuses_a_degraded_file(fine_de
         convert(strict, verbose=False)
     assert not (fine_detail["root"] / "strict" / "fine").exists()  # all or nothing
 
+
+
+def test_the_benchmark_judges_the_held_out_samples_and_never_recommends_the_degraded_file(fine_detail):
+    from edgekit.results.summary import recommend
+    from edgekit.workflows.bench import BenchSettings
+    from edgekit.workflows.convert import convert_and_measure
+
+    config = dataclasses.replace(fine_detail["config"], out=str(fine_detail["root"] / "benched"))
+    settings = BenchSettings(runtime="litert:xnnpack", runs=20, warmup=2, in_process=True)
+    manifest, results, _ = convert_and_measure(config, settings, log=lambda m: None, verbose=False, progress=False)
+    [model] = results["models"]
+    assert model["data"]["samples"] == 20 and "held out of the calibration set" in model["data"]["source"]
+    by_variant = {r["variant"]: r for r in model["records"] if r["status"] == "ok"}
+    assert set(by_variant) == {"fp32", "int8"}
+    assert by_variant["int8"]["quality"]["degraded"] and not by_variant["fp32"]["quality"]["degraded"]
+    # the same samples as convert's validation: the same figure
+    int8 = next(a for a in manifest["artifacts"] if a["variant"] == "int8")
+    assert by_variant["int8"]["fidelity"]["sqnr_db"] == pytest.approx(int8["fidelity"]["sqnr_db"], abs=0.01)
+    picked = recommend(model)
+    assert picked.row.record["artifact"] == "fine_fp32.tflite" and "not degraded" in picked.line()
