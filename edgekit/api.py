@@ -70,16 +70,17 @@ class ConvertedFile(_Result):
     size_bytes: int
     gzip_bytes: int | None
     sha256: str
-    fidelity: dict  # against the float model on the calibration samples: max_abs, sqnr_db, top1_agreement...
+    fidelity: dict  # against the float model on held-out samples: max_abs, sqnr_db, top1_agreement, per output...
     evaluation: dict | None  # the task metric on held-out data, where the model has it
     reason: str | None = None
+    quality: dict | None = None  # {"degraded": bool, "outputs": {name: why}, ...}: below its precision's threshold?
 
     @classmethod
     def from_manifest(cls, entry: dict, folder: Path) -> ConvertedFile:
         return cls(file=folder / entry["path"], format=entry["format"], variant=entry["variant"],
                    precision=entry.get("precision", ""), size_bytes=entry["size_bytes"],
                    gzip_bytes=entry.get("gzip_bytes"), sha256=entry["sha256"], fidelity=entry.get("fidelity") or {},
-                   evaluation=entry.get("evaluation"), reason=entry.get("reason"))
+                   evaluation=entry.get("evaluation"), reason=entry.get("reason"), quality=entry.get("quality"))
 
 
 @dataclasses.dataclass(frozen=True)
