@@ -84,7 +84,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
                 simulated_int8.add(id(qat_source))
 
-        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if calib_path else ""))
+        drawn_from_calibration = calib_path is not None and (held_out is not None or validation is calibration)
+        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if drawn_from_calibration else ""))
         references: dict = {}
         artifacts, failed, rejected, degraded = [], [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
