@@ -14,7 +14,7 @@ from edgekit.results import schema, summary
 from tests.results_sample import record
 from tests.unit.results.test_report_summary import model_with
 
-FINE = {"degraded": False, "outputs": {}, "min_sqnr_db": 20.0, "min_top1_agreement": 0.95, "by": "the int8 threshold"}
+FINE = {"degraded": False, "outputs": {}, "min_sqnr_db": 20.0, "min_top1_agreement": 0.98, "by": "the int8 threshold"}
 DEGRADED = {**FINE, "degraded": True, "outputs": {"probs": "SQNR 12.0 dB is below 20 dB"}}
 
 
