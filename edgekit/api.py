@@ -70,16 +70,17 @@ class ConvertedFile(_Result):
     size_bytes: int
     gzip_bytes: int | None
     sha256: str
-    fidelity: dict  # against the float model on the calibration samples: max_abs, sqnr_db, top1_agreement...
+    fidelity: dict  # against the float model on held-out samples: max_abs, sqnr_db, top1_agreement, per output...
     evaluation: dict | None  # the task metric on held-out data, where the model has it
     reason: str | None = None
+    quality: dict | None = None  # {"degraded": bool, "outputs": {name: why}, ...}: below its precision's threshold?
 
     @classmethod
     def from_manifest(cls, entry: dict, folder: Path) -> ConvertedFile:
         return cls(file=folder / entry["path"], format=entry["format"], variant=entry["variant"],
                    precision=entry.get("precision", ""), size_bytes=entry["size_bytes"],
                    gzip_bytes=entry.get("gzip_bytes"), sha256=entry["sha256"], fidelity=entry.get("fidelity") or {},
-                   evaluation=entry.get("evaluation"), reason=entry.get("reason"))
+                   evaluation=entry.get("evaluation"), reason=entry.get("reason"), quality=entry.get("quality"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +178,7 @@ def convert(model: str | Path | None = None, calib: str | Path | None = None, ou
     """`edgekit convert`: `model` (default: the bundled digits_cnn) to the TFLite and ONNX variants
     asked for, each validated against it, written to OUT/<name>/; with `bench`, measured too.
     `options` are the other fields of `ConvertConfig` (io, opset, max_calib_samples, keep_float,
-    prune, qat, strict, input_shape: ["NAME:D0,D1,..."] for free dimensions...); `progress` draws bars
+    prune, qat, strict, min_sqnr, input_shape: ["NAME:D0,D1,..."] for free dimensions...); `progress` draws bars
     on a terminal."""
     config = _convert_config(preset, dict(model=model, calib=calib, out=out, tflite=tflite, onnx=onnx), options)
     settings = bench_settings(runtime, threads, runs, warmup, batch, repeat=repeat,

@@ -49,10 +49,14 @@ def register(sub, common):
     p.add_argument("--keep-float", metavar="NAMES",
                    help="leave these Keras layers or op types (e.g. probs or FULLY_CONNECTED) in float in the "
                         "TFLite and ONNX int8 variants, comma-separated; `edgekit debug-quant` ranks the candidates")
+    p.add_argument("--min-sqnr", type=float, metavar="DB",
+                   help="the SQNR (dB, against the float model on held-out samples) every output of a file must "
+                        "reach, classifiers' too, not to be marked degraded (default: by precision, e.g. 20 for "
+                        "int8, and top-1 agreement for classifier outputs)")
     p.add_argument("--strict", action="store_true", default=None,
-                   help="all or nothing: a variant that cannot be built or diverges from the float model fails the "
-                        "run and nothing is written (default: the others are written, the rejected file is kept "
-                        "apart in rejected/, exit 1)")
+                   help="all or nothing: a variant that cannot be built, diverges from the float model or is "
+                        "degraded fails the run and nothing is written (default: the others are written, a rejected "
+                        "file is kept apart in rejected/, exit 1; a degraded one is kept and marked, exit 0)")
     add_input_shape(p)
     add_json(p, "the manifest (and the benchmark results)")
     p.add_argument("--no-bench", action="store_true", help="skip the benchmark of the artifacts at the end")
@@ -82,7 +86,7 @@ def build_config(args) -> ConvertConfig:
     from_file = getattr(args, "config_values", {})
     data = {}
     for key in ("model", "calib", "out", "tflite", "onnx", "io", "opset", "onnx_quant_format", "max_calib_samples",
-                "image_range", "trust_model_code", "keep_float", "strict", "input_shape"):
+                "image_range", "trust_model_code", "keep_float", "min_sqnr", "strict", "input_shape"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value

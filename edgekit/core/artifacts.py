@@ -77,13 +77,15 @@ class Artifact:
     gzip_bytes: int | None = None  # size after gzip -9 (where sparsity and clustering pay off)
     evaluation: dict | None = None  # task metric on held-out data beside the float model's
     pairing: dict | None = None  # its tensors paired with the float model's, when not by their exact names
+    quality: dict | None = None  # the verdict on its fidelity: degraded or not, output by output (measure/quality.py)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["inputs"] = [t.to_dict() for t in self.inputs]
         data["outputs"] = [t.to_dict() for t in self.outputs]
-        if self.pairing is None:
-            del data["pairing"]
+        for optional in ("pairing", "quality"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
 

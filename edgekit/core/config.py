@@ -23,6 +23,7 @@ IO_TYPES = ("int", "float")
 IMAGE_RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
 MAX_ONNX_OPSET = 18  # tf2onnx 1.17 converts up to opset 18
 MIN_ONNX_OPSET = 13  # onnxruntime's QDQ per-channel quantization needs opset 13
+MAX_MIN_SQNR = 200.0  # identical outputs are reported at 200 dB (measure/fidelity.py)
 DEFAULT_MAX_ACCURACY_DROP = 1.0  # points of the task metric: report, tune and compare share this tolerance
 
 
@@ -38,6 +39,7 @@ FIELD_TYPES = {
     "keep_float": ("strs", "str"), "prune": ("number", "null"), "prune_structure": ("str", "null"),
     "qat": ("bool",), "cluster": ("int", "null"), "train_data": ("str", "null"),
     "fine_tune_epochs": ("int", "null"), "no_onednn": ("bool",), "strict": ("bool",), "input_shape": ("strs", "str"),
+    "min_sqnr": ("number", "null"),
 }
 _TYPE_WORDS = {"str": "a string", "strs": "a list of strings", "int": "an integer", "number": "a number",
                "bool": "true or false", "null": "null"}
@@ -74,7 +76,9 @@ class ConvertConfig:
     train_data: str | None = None  # .npz with x and y; a zoo model brings its own
     fine_tune_epochs: int | None = None  # per optimization step; None: the recipe's default
     no_onednn: bool = False  # fine-tune with TF_ENABLE_ONEDNN_OPTS=0 from the start (docs/DESIGN.md, pitfall 25)
-    strict: bool = False  # any variant not built or rejected fails the whole run, and nothing is written
+    strict: bool = False  # any variant not built, rejected or degraded fails the whole run, and nothing is written
+    # the SQNR in dB every output must reach not to be marked degraded; None: by precision (measure/quality.py)
+    min_sqnr: float | None = None
     # NAME:D0,D1,... (NAME optional for a one-input model): the size of each free dimension (data/shapes.py)
     input_shape: list[str] = dataclasses.field(default_factory=list)
 
@@ -106,6 +110,10 @@ class ConvertConfig:
             raise EdgekitError(
                 f"{option('image_range', repr(self.image_range))} is not one of {', '.join(IMAGE_RANGES)}"
             )
+        if self.min_sqnr is not None and not (isinstance(self.min_sqnr, (int, float)) and not isinstance(
+                self.min_sqnr, bool) and 0 < self.min_sqnr <= MAX_MIN_SQNR):
+            raise EdgekitError(f"{option('min_sqnr', repr(self.min_sqnr))} must be a number of dB above 0, at most "
+                               f"{MAX_MIN_SQNR:g}, e.g. 20")
         self.keep_float = _name_list(self.keep_float, "keep_float")
         if self.keep_float and "int8" not in self.tflite and not {"int8-static", "int8-dynamic"} & set(self.onnx):
             raise EdgekitError(f"{option('keep_float')} applies to the TFLite int8 and ONNX int8 variants: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgekit.converters.pinning import converted_at_text
 from edgekit.core.units import human_size
+from edgekit.measure import quality
 from edgekit.measure.fidelity import judged_by_max_abs
 from edgekit.measure.timing import MIN_AUTO_RUNS, PRECISION
 from edgekit.render import terminal
@@ -36,7 +37,8 @@ def conversion_table(manifest: dict) -> str:
     for a in [*manifest["artifacts"], *rejected]:
         fid = a["fidelity"]
         top1 = "-" if fid["top1_agreement"] is None else f"{fid['top1_agreement']:.1%}"
-        row = [a["path"], a["variant"] + (" REJECTED" if "reason" in a else ""), human_size(a["size_bytes"]),
+        mark = " REJECTED" if "reason" in a else " DEGRADED" if quality.is_degraded(a) else ""
+        row = [a["path"], a["variant"] + mark, human_size(a["size_bytes"]),
                human_size(a["gzip_bytes"]), f"{a['size_bytes'] / source['size_bytes']:.2f}x",
                f"{fid['max_abs']:.2e}", sqnr_cell(fid), top1]
         if metric:
@@ -54,6 +56,8 @@ def conversion_table(manifest: dict) -> str:
     samples = checked["samples"]
     table = render(headers, rows, right=set(range(2, len(headers))), drop=CONVERSION_DROP)
     lines = [*(f"{r['path']} rejected (kept apart, not benchmarked): {r['reason']}" for r in rejected),
+             *(f"{a['path']} degraded (kept and benchmarked, below the quality threshold): "
+               f"{quality.reason(a['quality'])}" for a in manifest["artifacts"] if quality.is_degraded(a)),
              *(f"{f['format']} {f['variant']} failed: {f['reason']}" for f in manifest["failed"]),
              *skipped_lines(skipped),
              *pinned_lines([*manifest["artifacts"], *rejected]),
@@ -61,6 +65,7 @@ def conversion_table(manifest: dict) -> str:
              *constant_notes([*manifest["artifacts"], *rejected], samples),
              f"fidelity against the float model on {checked['data']}" + sized(
                  checked.get("input_shapes"), any(None in t["shape"][1:] for t in source.get("inputs", []))),
+             *per_output_lines([*manifest["artifacts"], *rejected]),
              *(f"  {a['path']}: on the first {a['fidelity']['samples']} only (its kernels are slow; validation "
                "stops after a time share)" for a in [*manifest["artifacts"], *rejected]
                if a["fidelity"]["samples"] < samples)]
@@ -72,6 +77,27 @@ def conversion_table(manifest: dict) -> str:
     if manifest.get("optimization"):
         lines.append(optimization_summary(manifest["optimization"]))
     return "\n".join([table, *terminal.wrap(lines)])
+
+
+def per_output_lines(artifacts: list[dict]) -> list[str]:
+    """Each output's figures, for files with several (the table's columns show the worst)."""
+    lines = []
+    for a in artifacts:
+        outputs = a["fidelity"].get("outputs", {})
+        if len(outputs) < 2:
+            continue
+        below = (a.get("quality") or {}).get("outputs", {})
+        lines.append(f"  {a['path']}: " + ", ".join(_output_figures(name, e, name in below)
+                                                    for name, e in outputs.items()))
+    return lines
+
+
+def _output_figures(name: str, entry: dict, degraded: bool) -> str:
+    """'onset 9.5 dB (degraded)', 'probs 41.2 dB top-1 99.4%', 'mask const'."""
+    text = f"{name} " + ("const" if "constant" in entry else f"{entry['sqnr_db']:.1f} dB")
+    if "top1_agreement" in entry:
+        text += f" top-1 {entry['top1_agreement']:.1%}"
+    return text + (" (degraded)" if degraded else "")
 
 
 def skipped_lines(skipped: list[dict]) -> list[str]:
@@ -198,6 +224,8 @@ def bench_table(model: dict, settings: dict | None = None) -> str:
                      "the CPU fallback")
     lines += micro_lines(model["records"])
     lines += slower_notes(model) + caveat_notes(model)
+    degraded = {r["artifact"]: r["quality"] for r in model["records"] if r["status"] == "ok" and quality.is_degraded(r)}
+    lines += [f"{name} degraded (below the quality threshold): {quality.reason(found)}" for name, found in degraded.items()]
     for r in model["records"]:
         if r["status"] == "ok" and r.get("precision_floor"):
             judged = r["precision_floor"]

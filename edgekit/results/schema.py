@@ -10,7 +10,8 @@ Versions:
      round's. A reduced-precision record's `slower_than_float` ({"than": variant, "ratio": p50 over
      it}), where it ran slower than its float sibling on the same target, and a TFLite record's
      `caveat`, why the file does not do on that CPU target what its precision is for (int16x8 on
-     reference kernels, fp16 computed in fp32) (results/summary.py).
+     reference kernels, fp16 computed in fp32) (results/summary.py). A record's `quality`, the
+     verdict on its fidelity ({"degraded": bool, "outputs": {name: why}, ...}: measure/quality.py).
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -372,6 +373,9 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
         check.need(slower, "than", str, f"{where}.slower_than_float")
         check.need(slower, "ratio", _NUMBER, f"{where}.slower_than_float", minimum=0)
     check.need(record, "caveat", str, where, optional=True)
+    judged = check.need(record, "quality", dict, where, optional=True)  # measure/quality.py's verdict
+    if judged is not None:
+        check.need(judged, "degraded", bool, f"{where}.quality")
     accuracy = check.need(record, "accuracy", dict, where, optional=True)
     if accuracy is not None:
         check.need(accuracy, "metric", str, f"{where}.accuracy", optional=True)

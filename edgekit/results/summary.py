@@ -12,6 +12,7 @@ import re
 
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.core.units import human_size
+from edgekit.measure.quality import is_degraded
 from edgekit.measure.targets import KERNEL_ALIASES
 from edgekit.results.compare import NOISE_SIGMAS, _spread
 from edgekit.results.schema import is_mean, latency_cell, target_label, typical_latency
@@ -282,6 +283,7 @@ class Recommendation:
     why_none: str | None = None
     tied: tuple[Row, ...] = ()  # rows within the noise of the fastest, which lost the tie-break
     picked_for: str | None = None  # what broke the tie
+    by_fidelity: bool = False  # no task metric: picked among the files not degraded against the float model
 
     def line(self) -> str:
         if self.row is None:
@@ -291,6 +293,12 @@ class Recommendation:
         spread = " (its timing spread widely: rerun before trusting it)" if r.record["latency_us"].get("high_spread") else ""
         tied = ", ".join(f"{t.record['artifact']} on {t.target}" for t in self.tied)
         tie = f"; tied within noise with {tied}; picked for its {self.picked_for}" if self.tied else ""
+        if self.by_fidelity:
+            fid = r.record.get("fidelity")
+            return (f"recommended: {r.record['artifact']} on {r.target}, the fastest file not degraded against the "
+                    f"float model (no labels, so judged by fidelity, not accuracy): p50 {r.p50:,.1f} us{faster}, "
+                    f"{human_size(r.record['size_bytes'])}" + (f", SQNR {fid['sqnr_db']:.1f} dB" if fid else "")
+                    + f"{tie}{spread}")
         return (f"recommended: {r.record['artifact']} on {r.target}, the fastest within {self.tolerance:g} "
                 f"point(s) of the float model: p50 {r.p50:,.1f} us{faster}, {human_size(r.record['size_bytes'])}"
                 f", {r.record['accuracy'].get('metric') or 'score'} {r.accuracy:.4f} (drop {r.drop:+.2f} points)"
@@ -301,36 +309,52 @@ def recommend(model: dict, tolerance: float = DEFAULT_TOLERANCE) -> Recommendati
     """The fastest (file, target) whose task metric is within `tolerance` points of the float
     model's; the float model itself counts, so there is always one when the float model ran.
     Rows as fast as the fastest within the noise their timings recorded tie: the smaller file
-    wins, then the lower precision, then the one measured first, so that identical runs agree."""
-    if not model["data"].get("metric"):
-        return Recommendation(None, tolerance, "the evaluation data has no labels, so accuracy is unknown "
-                                               "(give --data with x and y)")
+    wins, then the lower precision, then the one measured first, so that identical runs agree.
+
+    Without a task metric (no labels), the fastest among the float model and the files whose
+    fidelity against it was judged and not degraded (measure/quality.py): never a degraded file."""
     # TFLite Micro's host time is its reference kernels', not a microcontroller's: no speed to pick by
-    scored = [r for r in rows(model) if r.drop is not None and r.record["runtime"] != "tflm"]
+    timed = [r for r in rows(model) if r.record["runtime"] != "tflm"]
+    if not model["data"].get("metric"):
+        fine = [r for r in timed if r.record["runtime"] == "keras"
+                or (r.record.get("quality") is not None and not is_degraded(r.record))]
+        if not [r for r in fine if r.record["runtime"] != "keras"]:
+            return Recommendation(None, tolerance, "the evaluation data has no labels, so accuracy is unknown, and no "
+                                                   "file's fidelity was judged fine (give --data with x and y)")
+        return _fastest(_not_slower_than_float(model, fine), tolerance, by_fidelity=True)
+    scored = [r for r in timed if r.drop is not None]
     if not scored:
         return Recommendation(None, tolerance, "no file was scored against the float model")
-    within = [r for r in scored if r.drop <= tolerance]
-    # never a file slower than its float sibling over that sibling
-    slower = {id(model["records"][i]): flag for i, flag in slower_than_float(model).items()}
-    float_places = {(r.record["format"], *_place(r.record)) for r in within if precision_rank(r.record["variant"]) == 4}
-    within = [r for r in within if not (id(r.record) in slower and (r.record["format"], *_place(r.record)) in float_places)]
+    within = _not_slower_than_float(model, [r for r in scored if r.drop <= tolerance])
     if not within:
         closest = min(scored, key=lambda r: r.drop)
         return Recommendation(None, tolerance, f"no file is within {tolerance:g} point(s) of the float model; "
                                                f"the closest is {closest.record['artifact']} ({closest.drop:+.2f})")
+    return _fastest(within, tolerance)
+
+
+def _not_slower_than_float(model: dict, within: list[Row]) -> list[Row]:
+    """`within` without the files slower than a float sibling that is among them."""
+    slower = {id(model["records"][i]): flag for i, flag in slower_than_float(model).items()}
+    float_places = {(r.record["format"], *_place(r.record)) for r in within if precision_rank(r.record["variant"]) == 4}
+    return [r for r in within if not (id(r.record) in slower and (r.record["format"], *_place(r.record)) in float_places)]
+
+
+def _fastest(within: list[Row], tolerance: float, by_fidelity: bool = False) -> Recommendation:
+    """The fastest of `within`; ties within noise broken by size, then precision, then order."""
     fastest = min(within, key=lambda r: r.p50)
     tied = [r for r in within if r.p50 - fastest.p50 <= noise_us(fastest.record, r.record)]
     order = {id(r): i for i, r in enumerate(within)}
     pick = min(tied, key=lambda r: (r.record["size_bytes"], precision_rank(r.record["variant"]), order[id(r)]))
     others = tuple(r for r in tied if r is not pick)
     if not others:
-        return Recommendation(pick, tolerance)
+        return Recommendation(pick, tolerance, by_fidelity=by_fidelity)
     same_size = [r for r in others if r.record["size_bytes"] == pick.record["size_bytes"]]
     rank = precision_rank(pick.record["variant"])
     reasons = (["smaller size"] if len(same_size) < len(others) else []) + (
         [] if not same_size else ["lower precision"] if all(rank < precision_rank(r.record["variant"]) for r in same_size)
         else ["earlier place in the run (same size and precision)"])
-    return Recommendation(pick, tolerance, tied=others, picked_for=" and ".join(reasons))
+    return Recommendation(pick, tolerance, tied=others, picked_for=" and ".join(reasons), by_fidelity=by_fidelity)
 
 
 def noise_us(a: dict, b: dict) -> float:

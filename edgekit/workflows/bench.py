@@ -27,6 +27,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from edgekit import runners, zoo
+from edgekit.converters import onnx as onnx_convert
+from edgekit.converters import tflite as tflite_convert
 from edgekit.core import interrupts, limits
 from edgekit.core.artifacts import COMPILE_NAME, MANIFEST_NAME, TensorSpec, file_sizes, sha256_of
 from edgekit.core.config import parse_input_shapes
@@ -35,12 +37,12 @@ from edgekit.core.files import check_npz
 from edgekit.core.outputs import check_output_file
 from edgekit.core.progress import Progress
 from edgekit.core.version import __version__
-from edgekit.data import shapes
+from edgekit.data import holdout, shapes
 from edgekit.data.calibration import check_calibration, load_calibration
 from edgekit.data.metrics import evaluation, score
 from edgekit.hardware import mcu
 from edgekit.hardware.mcu import Budget
-from edgekit.measure import fidelity, pairing, subjects, targets
+from edgekit.measure import fidelity, pairing, quality, subjects, targets
 from edgekit.measure.evaluation import is_classification, task_for
 from edgekit.models.inspection import tflite_io
 from edgekit.models.loading import load_model
@@ -246,9 +248,13 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
         for i, flag in summary.slower_than_float({"records": records}).items():
             records[i]["slower_than_float"] = flag
         flags = cpu_info()["flags"]
+        min_sqnr = ((subject.manifest or {}).get("config") or {}).get("min_sqnr")  # convert's, for its folder
         for r in records:
             if r["status"] == "ok" and summary.caveat(r, flags):
                 r["caveat"] = summary.caveat(r, flags)
+            judged = _quality(r, min_sqnr) if r["status"] == "ok" else None
+            if judged is not None:
+                r["quality"] = judged
     finally:
         if measure is not None:
             measure.close()
@@ -573,12 +579,31 @@ def _samples(subject, settings, reference_model, specs, defaults) -> subjects.Ev
     calibration = Path(((subject.manifest or {}).get("calibration") or {}).get("path") or "")
     if subject.manifest and calibration.is_file():
         inputs = load_calibration(calibration, specs)
+        held = (subject.manifest.get("validation") or {}).get("held_out")
+        if held and len(_first(inputs)) >= held["of"]:  # the files' quantizers did not see these
+            inputs = holdout.held_out_part(inputs, held)
+            return subjects.EvalData(inputs, None, None, f"the {len(_first(inputs))} samples convert held out of "
+                                                         f"the calibration set {calibration} (no labels)")
         return subjects.EvalData(inputs, None, None, f"the calibration samples {calibration} (no labels)")
     model = subject.reference if reference_model else subject.artifacts[0]
     concrete = shapes.concrete(specs, defaults, model, f"give real samples with {option('data')}")
     said = ("random inputs (no --data: fidelity checks the files against the float model on them, not accuracy on "
             "real data)" if reference_model else "random inputs (give --data for accuracy and fidelity)")
     return subjects.EvalData(subjects.random_inputs(concrete, RANDOM_SAMPLES, model), None, None, said, random=True)
+
+
+PRECISIONS = {"tflite": tflite_convert.PRECISION, "onnx": onnx_convert.PRECISION}
+
+
+def _quality(record: dict, min_sqnr: float | None) -> dict | None:
+    """The quality verdict on a record's fidelity, by the precision its file computes in (a float
+    file run in less, by that: OpenVINO's bf16); None where nothing was compared or the variant is
+    not one edgekit makes."""
+    computed = (record.get("precision_floor") or {}).get("precision")
+    precision = computed or (PRECISIONS.get(record["format"], {}).get(record["variant"]) or (None, None))[1]
+    if not record.get("fidelity") or precision not in quality.QUALITY_THRESHOLDS:
+        return None
+    return quality.verdict(record["fidelity"], precision, min_sqnr)
 
 
 def _artifact_inputs(path: Path) -> tuple[list[TensorSpec], dict]:

@@ -1,9 +1,11 @@
 """`edgekit convert` as a library call: load, check, convert every variant, validate each one
-against the float model on the calibration samples, and write the folder atomically."""
+against the float model on samples its quantizer never saw (the held-out data, else a fifth of the
+calibration set held out), judge each file's quality, and write the folder atomically."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -20,9 +22,9 @@ from edgekit.core.config import IMAGE_RANGES, ONNX_VARIANTS, QAT_VARIANT, TFLITE
 from edgekit.core.errors import ConversionFailed, EdgekitError, Unavailable, option, switch
 from edgekit.core.outputs import staged_folder
 from edgekit.core.progress import Progress
-from edgekit.data import shapes
+from edgekit.data import holdout, shapes
 from edgekit.data.calibration import load_calibration
-from edgekit.measure import fidelity, pairing
+from edgekit.measure import fidelity, pairing, quality
 from edgekit.measure.evaluation import task_for
 from edgekit.measure.harness import MIN_EVALUATED
 from edgekit.measure.memory import return_freed_memory
@@ -63,8 +65,9 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
         original = opened.enter_context(load_model(model_path, config.trust_model_code))
         interrupts.check()  # between steps: an interrupt a library swallowed stops the run here
         calibration, task, float_score = prepare(config, model_path, calib_path, original)
-        samples = len(next(iter(calibration.values())))
-        validated_on = samples_description(calib_path, task, samples)
+        calibration, validation, validated_on, held_out = validation_samples(config, calib_path, task, calibration,
+                                                                             original)
+        samples = len(_first(calibration))
         seconds["load and prepare"] = time.monotonic() - seconds.pop("started")
         interrupts.check()
 
@@ -81,9 +84,10 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 optimization.update(qat_model=qat_source.path.name, qat_model_sha256=qat_source.sha256)
                 simulated_int8.add(id(qat_source))
 
-        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if calib_path else ""))
+        drawn_from_calibration = calib_path is not None and (held_out is not None or validation is calibration)
+        log(f"running the float model on {validated_on}" + (f" from {calib_path}" if drawn_from_calibration else ""))
         references: dict = {}
-        artifacts, failed, rejected = [], [], []
+        artifacts, failed, rejected, degraded = [], [], [], []
         bar = opened.enter_context(Progress(len(config.tflite) + len(config.onnx), f"converting {name}",
                                             enabled=None if verbose else False, log=log))
         pin = pin_for(config, source, calibration, real=calib_path is not None or task is not None)
@@ -103,18 +107,18 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 payload, recipe = make(on_sample)
                 converted = time.monotonic()
                 if id(parent) not in references:
-                    references[id(parent)] = parent.predict(calibration)
+                    references[id(parent)] = parent.predict(validation)
                     seconds["float model on the samples"] = time.monotonic() - converted
                     converted = time.monotonic()
                 atomic_write_bytes(path, payload)
                 try:
-                    artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                    artifact = _validate(path, fmt, variant, recipe, parent, validation, references[id(parent)], task)
                 except ConversionFailed as exc:  # a free file that LiteRT cannot run at its stored 1x1 (a conv)
                     if not _pinnable(fmt, variant, recipe, parent, pin):
                         raise
                     payload, recipe = make(on_sample, pinning.pinned_because(str(exc).replace(path.name, "the file")))
                     atomic_write_bytes(path, payload)
-                    artifact = _validate(path, fmt, variant, recipe, parent, calibration, references[id(parent)], task)
+                    artifact = _validate(path, fmt, variant, recipe, parent, validation, references[id(parent)], task)
                 if "converted_at" in recipe and not pinned_noted:  # once: the table lists every such file
                     bar.note(f"  {fmt} {variant} {pinning.converted_at_text(recipe['converted_at'])}")
                     pinned_noted = True
@@ -131,22 +135,30 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 failed.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 bar.note(f"  {fmt} {variant} failed: {exc}")
                 continue
-            reason = fidelity.outside_floor(
-                artifact.fidelity, "int8" if id(parent) in simulated_int8 else _precision(fmt, variant)[1])
+            precision_class = "int8" if id(parent) in simulated_int8 else _precision(fmt, variant)[1]
+            reason = fidelity.outside_floor(artifact.fidelity, precision_class)
             if reason:  # kept apart, so that nobody ships it by mistake
                 (stage / REJECTED).mkdir(exist_ok=True)
                 path.rename(stage / REJECTED / path.name)
                 rejected.append({**artifact.to_dict(), "path": f"{REJECTED}/{path.name}", "reason": reason})
                 bar.note(f"  {fmt} {variant} rejected: {reason}")
                 continue
+            # kept and benchmarked, but marked: a file past the sanity floor may still be too coarse to use
+            artifact = dataclasses.replace(artifact, quality=quality.verdict(artifact.fidelity, precision_class,
+                                                                             config.min_sqnr))
+            if artifact.quality["degraded"]:
+                degraded.append(artifact.to_dict())
+                bar.note(f"  {fmt} {variant} degraded: {quality.reason(artifact.quality)}")
             artifacts.append(artifact)
             bar.update(step + 1, f"{fmt} {variant}: validated")
         bar.close()
-        if config.strict and (failed or rejected):
+        if config.strict and (failed or rejected or degraded):
             raise EdgekitError(f"{switch('strict')}: " + "; ".join(
                 [f"{r['path']} diverges from the float model: {r['reason']}" for r in rejected]
+                + [f"{d['path']} is degraded: {quality.reason(d['quality'])}" for d in degraded]
                 + [f"{f['format']} {f['variant']} could not be built: {f['reason']}" for f in failed])
-                + f"; {fix_hint(failed, rejected)}")
+                + f"; {fix_hint(failed, rejected + degraded)}" + (
+                    f", or lower the quality threshold with {option('min_sqnr')}" if degraded else ""))
         if not artifacts and not rejected:
             raise EdgekitError("no variant could be built: " +
                                "; ".join(f"{f['format']} {f['variant']}: {f['reason']}" for f in failed))
@@ -158,8 +170,9 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                     "outputs": [t.to_dict() for t in original.outputs]},
             calibration=None if calib_path is None else {
                 "path": str(calib_path), "samples": samples, "sha256": sha256_of(calib_path)},
-            validation={"data": validated_on, "samples": samples,
-                        "input_shapes": shapes.used_shapes(shapes.from_samples(original.inputs, calibration))},
+            validation={"data": validated_on, "samples": len(_first(validation)),
+                        "input_shapes": shapes.used_shapes(shapes.from_samples(original.inputs, validation)),
+                        **({"held_out": held_out.to_dict()} if held_out else {})},
             evaluation=None if task is None else {
                 "metric": task.metric, "data": task.source, "samples": int(len(task.data.x_test)),
                 "float": round(float_score, 6)},
@@ -258,10 +271,32 @@ def pin_for(config: ConvertConfig, source: SourceModel, calibration: dict, real:
 RANDOM_VALIDATION_SAMPLES = 64  # made-up inputs, when neither --calib nor held-out data gives real ones
 
 
-def samples_description(calib_path: Path | None, task, samples: int) -> str:
-    """What the conversions were checked on, in words for the table and the manifest."""
-    if calib_path is not None:
-        return f"{samples} calibration samples"  # the path is in the manifest and the log
+def validation_samples(config: ConvertConfig, calib_path: Path | None, task, calibration: dict, source: SourceModel
+                       ) -> tuple[dict, dict, str, holdout.Split | None]:
+    """(the samples the quantizers calibrate on, those every file is validated on, what the latter
+    are in words, the split when they were held out of the calibration set). A quantizer judged on
+    the samples it was fitted to looks better than it is: the task's held-out inputs validate when
+    the model has a task (a zoo model's calibration set is drawn from its training split), else a
+    seeded fifth of the calibration set (MIN_VALIDATION_SAMPLES at least, while MIN_CALIBRATION_SAMPLES
+    stay), which the quantizers then do not see."""
+    count = len(_first(calibration))
+    if calib_path is None:  # no quantizer calibrates: what stands in for calibration saw no fitting
+        return calibration, calibration, samples_description(task, count), None
+    if task is not None and len(source.inputs) == 1:
+        [spec] = source.inputs
+        held = {spec.name: task.data.x_test[:config.max_calib_samples].astype(spec.dtype)}
+        return calibration, held, (f"{len(_first(held))} samples of {task.source} (held out: the quantizers "
+                                   f"calibrated on {count} others)"), None
+    split = holdout.split(calibration, MIN_CALIBRATION_SAMPLES, MIN_VALIDATION_SAMPLES)
+    if split is None:
+        return calibration, calibration, (
+            f"{count} calibration samples (too few to hold any out: {MIN_CALIBRATION_SAMPLES} must stay for "
+            "calibration, so the files are judged on the samples their quantizer saw, which flatters them)"), None
+    return split.fit, split.held_out, split.describe(), split
+
+
+def samples_description(task, samples: int) -> str:
+    """What the conversions were checked on without calibration samples, in words for the table and the manifest."""
     if task is not None:
         return f"{samples} held-out samples of {task.source} (no --calib)"
     return (f"{samples} random inputs in [0, 1) (no --calib and no held-out data: checks the conversion, "
@@ -403,15 +438,15 @@ VALIDATION_SECONDS = 15.0
 MIN_VALIDATION_SAMPLES = 20
 
 
-def _validate(path: Path, fmt, variant, recipe, source, calibration, reference, task) -> Artifact:
-    """Load the file in its real runtime, run the calibration samples, compare with float, and
+def _validate(path: Path, fmt, variant, recipe, source, validation, reference, task) -> Artifact:
+    """Load the file in its real runtime, run the validation samples, compare with float, and
     score it on the held-out data when the task is known."""
     try:
         check_op_count(path)  # before the runtime loads it
         with for_format(fmt).open(path, threads=usable_cores()) as session:
             paired = _paired(session, source, path)
             outputs = paired.float_outputs(session.predict(
-                paired.file_feeds(calibration), until=time.monotonic() + VALIDATION_SECONDS,
+                paired.file_feeds(validation), until=time.monotonic() + VALIDATION_SECONDS,
                 at_least=MIN_VALIDATION_SAMPLES))
             inputs_spec, outputs_spec = tuple(session.inputs), tuple(session.outputs)
             scored = None if task is None else task.evaluate_session(

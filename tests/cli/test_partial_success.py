@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests import quantization_models
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow  # each test converts a model
@@ -129,3 +130,22 @@ def test_a_normalization_layer_s_constants_stay_constants_in_onnx(tmp_path):
     assert [a["variant"] for a in manifest["artifacts"]] == ["fp32", "int8-static", "int8-dynamic"]
     assert all(len(a["inputs"]) == 1 for a in manifest["artifacts"])
     assert manifest["artifacts"][0]["fidelity"]["sqnr_db"] > 100
+
+
+def test_a_degraded_variant_is_written_and_marked_with_exit_0_and_min_sqnr_moves_the_bar(tmp_path):
+    _, model, calib, _ = quantization_models.fine_detail(tmp_path)
+    options = ("convert", model, "--calib", calib, "--tflite", "fp32,int8", "--onnx", "none", "--no-bench")
+    code, stdout, stderr = run_cli(*options, "--out", tmp_path / "out")
+    assert code == 0, stderr  # kept: the sanity floor passes it
+    said = " ".join(stdout.split())
+    assert "int8 DEGRADED" in said and "fine_int8.tflite degraded (kept and benchmarked, below the quality " \
+           "threshold): output y: SQNR" in said and "(the int8 threshold)" in said
+    assert "on 20 calibration samples held out of 100 (drawn with seed 0; the quantizers calibrated on the other " \
+           "80)" in said
+    code, stdout, stderr = run_cli(*options, "--min-sqnr", "12", "--out", tmp_path / "lowered")
+    assert code == 0 and "DEGRADED" not in stdout, stderr
+    code, stdout, stderr = run_cli(*options, "--strict", "--out", tmp_path / "strict")
+    assert code == 2 and stdout == "" and not (tmp_path / "strict" / "fine").exists()  # nothing written
+    assert stderr.strip().splitlines()[-1].startswith(
+        "edgekit convert: error: --strict: fine_int8.tflite is degraded: output y: SQNR ")
+    assert stderr.strip().endswith("or lower the quality threshold with --min-sqnr")

@@ -36,6 +36,7 @@ def test_convert_returns_the_files_it_wrote(converted):
     for artifact in converted.artifacts:
         assert artifact.file.is_file() and artifact.file.stat().st_size == artifact.size_bytes
         assert artifact.fidelity["top1_agreement"] > 0.9
+        assert artifact.quality["degraded"] is False and artifact.fidelity["samples"] == 360  # the held-out split
     data = converted.to_dict()
     assert json.loads(json.dumps(data)) == data and "manifest" not in data
     assert data["artifacts"][0]["file"] == str(converted.folder / "digits_cnn_fp32.tflite")

@@ -29,7 +29,7 @@ def test_manifest_fidelity_numbers(converted):
     by_name = {a["path"]: a for a in converted["manifest"]["artifacts"]}
     for artifact in by_name.values():
         fid = artifact["fidelity"]
-        assert fid["samples"] == 200
+        assert fid["samples"] == 360  # the held-out split, which the quantizers did not calibrate on
         assert fid["max_abs"] >= 0 and fid["mean_abs"] <= fid["max_abs"]
         assert fid["top1_agreement"] >= 0.98, artifact["path"]
     assert by_name["digits_cnn_fp32.tflite"]["fidelity"]["max_abs"] < 1e-5
@@ -212,15 +212,19 @@ def _fidelity_reproduced_independently(folder, manifest) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
     [given] = manifest["source"]["inputs"]
-    # convert.prepare: with calibration data, validation runs its first samples (at most
+    # convert.validation_samples: a zoo model is validated on its task's held-out split (at most
     # --max-calib-samples; the first fidelity["samples"] of them when the time limit cut it short)
-    assert manifest["validation"]["data"] == f"{manifest['calibration']['samples']} calibration samples"
-    calibration_file = manifest["calibration"]["path"]
-    with open(calibration_file, "rb") as handle:
+    assert manifest["validation"]["data"].startswith("360 samples of digits_cnn's held-out split")
+    from edgekit.zoo import recipe_module
+
+    recipe = recipe_module("digits_cnn")
+    samples = recipe.dataset(recipe.RECIPE["seed"]).x_test[:manifest["config"]["max_calib_samples"]].astype(np.float32)
+    assert len(samples) == manifest["validation"]["samples"] == 360
+    with open(manifest["calibration"]["path"], "rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == manifest["calibration"]["sha256"]
-    with np.load(calibration_file) as npz:
-        samples = npz[given["name"]][:manifest["config"]["max_calib_samples"]].astype(np.float32)
-    assert len(samples) == manifest["calibration"]["samples"] == manifest["validation"]["samples"]
+    with np.load(manifest["calibration"]["path"]) as npz:  # none of them calibrated the quantizers
+        calibrated = npz[given["name"]].reshape(len(npz[given["name"]]), -1)
+    assert not {row.tobytes() for row in samples.reshape(len(samples), -1)} & {row.tobytes() for row in calibrated}
     float_model = tf_keras.models.load_model(manifest["source"]["path"], compile=False)
     reference = np.asarray(float_model(samples, training=False), np.float64)
 
@@ -243,7 +247,7 @@ def _fidelity_reproduced_independently(folder, manifest) -> dict:
                 scale, zero = inp["quantization"]
                 info = np.iinfo(inp["dtype"])
                 part = np.clip(np.round(part / scale) + zero, info.min, info.max).astype(inp["dtype"])
-            assert len(part) == step  # 200 samples: no padded last call
+            assert len(part) == step  # 360 samples: no padded last call
             interpreter.set_tensor(inp["index"], part)
             interpreter.invoke()
             values = interpreter.get_tensor(out["index"]).astype(np.float64)

@@ -118,3 +118,10 @@ def test_a_config_that_is_not_a_regular_file_is_refused_before_reading(tmp_path)
     big.write_text(" " * (MAX_CONFIG_BYTES + 1) + "{}")
     with pytest.raises(EdgekitError, match="far more than a config"):
         ConvertConfig.from_file(big)
+
+
+@pytest.mark.parametrize("bad", [0, -3, float("nan"), float("inf"), 1e9, True, "20"])
+def test_min_sqnr_must_be_a_positive_number_of_db(bad):
+    with pytest.raises(EdgekitError, match="min_sqnr"):
+        ConvertConfig.from_dict({"min_sqnr": bad})
+    assert ConvertConfig(min_sqnr=20).min_sqnr == 20
