@@ -191,6 +191,7 @@ def quantize(fp32_path: Path, variant: str, calibration: dict[str, np.ndarray], 
         try:
             # int8-dynamic without pre-processing's graph optimizations: its fusion of MatMul and Add into
             # Gemm, which the dynamic quantizer splits again under new names, lost --keep-float's nodes
+            # (docs/DESIGN.md, pitfall 27)
             quant_pre_process(str(fp32_path), str(prepared), skip_optimization=variant == "int8-dynamic")
             kept = kept_in_float(onnx.load(str(prepared), load_external_data=False).graph, keep_float)
             excluded = {"nodes_to_exclude": kept["nodes"]} if kept else {}
@@ -288,7 +289,7 @@ def compact(quantized: Path, fp32_path: Path) -> None:
     int8-static file was 390 KB against 221 KB fp32, 302 KB of it node protos and 31 KB shape
     annotations (value_info) pre-processing added; its weights were 40 KB. The added tensors get
     short names and the added Q/DQ nodes none; every name of the fp32 graph stays, so its nodes and
-    tensors are still found by name."""
+    tensors are still found by name (docs/DESIGN.md, pitfall 27)."""
     import onnx
 
     model = onnx.load(str(quantized))
