@@ -139,3 +139,26 @@ def test_budget_durations(text, seconds):
 def test_bad_budgets_are_refused(text):
     with pytest.raises(EdgekitError, match="is not a duration"):
         parse_budget(text)
+
+
+def test_a_candidate_the_toolchain_cannot_build_for_the_model_is_skipped_with_its_reason(tmp_path):
+    """A convolution-only classifier has nothing int8-dynamic ONNX quantizes (issue 33, item 1): that
+    candidate is a skipped row with the reason, not a failure, and the others are still measured."""
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Activation("softmax")])
+    model.save(tmp_path / "cv.keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8, 8, 1), dtype=np.float32)
+    np.savez(tmp_path / "train.npz", x=x, y=model.predict(x, verbose=0).argmax(axis=1))
+    np.save(tmp_path / "calib.npy", x[:32])
+    code, _, stderr = run_cli("tune", tmp_path / "cv.keras", "--train-data", tmp_path / "train.npz", "--calib",
+                                   tmp_path / "calib.npy", "--tflite", "none", "--onnx", "int8-dynamic,fp32",
+                                   "--runs", "20", "--warmup", "2", "--out", tmp_path / "out", "-q")
+    assert code == 0, stderr
+    rows = {r["variant"]: r for r in json.loads((tmp_path / "out" / "cv-tuned" / "tune.json").read_text())["candidates"]}
+    assert rows["int8-dynamic"]["status"] == "skipped"
+    assert rows["int8-dynamic"]["reason"].startswith("int8-dynamic is unavailable: the model has no MatMul")
+    assert rows["fp32"]["status"] == "ok"
