@@ -104,7 +104,9 @@ def test_other_flavours_convert(tiny, tmp_path, key):
                            out=str(tmp_path), tflite="fp32,int8", onnx="fp32,int8-static")
     manifest = convert(config, log=lambda m: None)
     assert len(manifest["artifacts"]) == 4 and manifest["failed"] == []
-    assert all(a["fidelity"]["top1_agreement"] >= 0.9 for a in manifest["artifacts"])
+    # judged on 20 held-out samples of a random classifier's near-tied scores: one flip is 5 points of
+    # top-1 agreement (k3's int8 file: 85% at 39.6 dB), so the SQNR says whether the file computes the model
+    assert all(a["fidelity"]["sqnr_db"] >= 30 for a in manifest["artifacts"])
 
 
 def test_two_inputs_two_outputs_keep_their_names(tiny, tmp_path):

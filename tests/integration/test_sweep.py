@@ -193,7 +193,9 @@ def test_a_suite_takes_a_users_model_file_beside_zoo_names(tmp_path, tiny):
     assert code == 0, err
     found = rows(tmp_path / "out")
     assert sorted(found) == [("mine", "tflite", "fp32", "litert:xnnpack", 1), ("mine", "tflite", "int8", "litert:xnnpack", 1)]
-    assert all(r["status"] == "ok" and r["fidelity"]["top1_agreement"] >= 0.9 for r in found.values())
+    # on 20 held-out samples of a random classifier's near-tied scores one flip is 5 points of top-1
+    # agreement: the SQNR says whether the file computes the model
+    assert all(r["status"] == "ok" and r["fidelity"]["sqnr_db"] >= 30 for r in found.values())
     code, out, err = run_cli("sweep", write_suite(tmp_path, models=["mine.keras"]), "--out", tmp_path / "other")
     assert code == 2 and out == ""
     assert err.splitlines() == [f"edgekit sweep: error: suite {suite}: mine has no calibration set, and int8 needs "
