@@ -49,6 +49,24 @@ class Runtime(abc.ABC):
             raise EdgekitError(f"{self.name} cannot open {path}: it runs {', '.join(self.formats)} files")
         return self._open_impl(path, **options)
 
+    def profile(self, path: str | Path, feed: dict[str, np.ndarray], runs: int, **options) -> dict:
+        """Where the time of one call goes: `feed` (one batch-1 sample, by input name) run `runs`
+        times in a session of its own, never the one latency is timed in (a profiler costs time).
+        Returns a PROFILE dict (below); BackendUnavailable when this runtime or target has no
+        per-op profile here, with the reason."""
+        path = Path(path)
+        self.check_target(**options)
+        if not self.takes(path):
+            raise EdgekitError(f"{self.name} cannot open {path}: it runs {', '.join(self.formats)} files")
+        if runs < 1:
+            raise EdgekitError(f"a profile needs at least 1 run, not {runs}")
+        found = self._profile_impl(path, feed, runs, **options)
+        check_profile(found)
+        return found
+
+    def _profile_impl(self, path: Path, feed: dict[str, np.ndarray], runs: int, **options) -> dict:
+        raise BackendUnavailable(f"{self.name} has no per-op profile")
+
     def takes(self, path: Path) -> bool:
         """Whether `path` is a file of a format this runtime runs (by its suffix unless said otherwise)."""
         return path.suffix.lstrip(".") in self.formats
@@ -61,6 +79,33 @@ class Runtime(abc.ABC):
 
     def _check_target_impl(self, **options) -> None:
         pass
+
+
+# What Runtime.profile returns (results.json keeps it as a record's "profile"):
+#   method          "profiler" (the runtime's own per-node timer) or "isolated" (each op timed as
+#                   a one-op model of its own: no fusion or cache effects)
+#   runs            how many calls the per-op means are over
+#   ops             in execution order: {"index": node id, "name", "type": op type as the runtime
+#                   runs it, "executor": what ran it ("XNNPACK partition 0", "builtin",
+#                   "CPUExecutionProvider", "OpenVINO CPU jit_avx2_FP32"...), "us": mean µs a call}
+#   partitions      accelerator/delegate partitions (0: none took any op); None: not known
+#   fully_delegated whether one accelerator took every op; None where no accelerator is asked for
+#   left_on_cpu     ops the asked-for accelerator did not take: {"index", "name", "type", "reason"}
+#   note            optional: what the figures are not (e.g. "host time, not MCU cycles")
+PROFILE_METHODS = ("profiler", "isolated")
+
+
+def check_profile(found: dict) -> None:
+    """A runtime's profile has the shape above (a bug in edgekit otherwise, not the user's input)."""
+    if found.get("method") not in PROFILE_METHODS:
+        raise ValueError(f"profile method {found.get('method')!r} is not one of {PROFILE_METHODS}")
+    for op in found.get("ops", []):
+        missing = {"index", "name", "type", "executor", "us"} - set(op)
+        if missing:
+            raise ValueError(f"profiled op {op} lacks {sorted(missing)}")
+    for key in ("runs", "ops", "partitions", "fully_delegated", "left_on_cpu"):
+        if key not in found:
+            raise ValueError(f"profile lacks {key!r}")
 
 
 class Session(abc.ABC):
