@@ -27,6 +27,7 @@ class Job:
     batch: int
     share: float | None = None
     outputs: tuple[str, ...] | None = None  # the model's output names, as the host read the file; None: not known
+    profile: int = 0  # runs of a per-op profile after the measurement (Runtime.profile); 0: none
 
 
 class Runner(abc.ABC):
