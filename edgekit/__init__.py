@@ -6,6 +6,7 @@ measured on the runtimes that run it (LiteRT, onnxruntime, TFLite Micro, OpenVIN
     converted.artifacts, converted.rejected, converted.failed   # ConvertedFile / FailedVariant each
     results = edgekit.bench(converted.folder, runtime="litert:xnnpack")       # BenchResults
     results.records[0].p50_us                                  # a Record: latency, accuracy, fidelity
+    edgekit.profile(converted.folder).records[0].profile       # where the time goes, op by op
     print(edgekit.report(results))                             # Markdown, with the recommendation
     edgekit.compare("baseline.json", results).passed           # Comparison: the CI gates
 
@@ -21,12 +22,13 @@ from edgekit.core.version import __version__
 
 if _TYPE_CHECKING:  # type checkers see the API's signatures; at run time it loads on first use (below)
     from edgekit.api import (BenchResults, Comparison, ConversionResult, ConvertedFile, EdgekitError, FailedVariant,
-                             GateFailed, ModelResults, Record, bench, compare, convert, report)
+                             GateFailed, ModelResults, Profiled, Record, bench, compare, convert, profile,
+                             report)
 
 _logging.getLogger("edgekit").addHandler(_logging.NullHandler())  # a library's messages: the caller decides
 
-_API = ("convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
-        "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed")
+_API = ("convert", "bench", "profile", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
+        "BenchResults", "ModelResults", "Record", "Profiled", "Comparison", "EdgekitError", "GateFailed")
 __all__ = ["__version__", *_API]
 
 

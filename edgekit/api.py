@@ -28,9 +28,11 @@ from edgekit.results.compare import Comparison, Gates
 from edgekit.results.compare import compare as run_comparison
 from edgekit.workflows.bench import bench_settings, measure
 from edgekit.workflows.convert import convert_and_measure
+from edgekit.workflows.profile import DEFAULT_RUNS as DEFAULT_PROFILE_RUNS
+from edgekit.workflows.profile import profile as run_profile
 
-__all__ = ["convert", "bench", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
-           "BenchResults", "ModelResults", "Record", "Comparison", "EdgekitError", "GateFailed"]
+__all__ = ["convert", "bench", "profile", "report", "compare", "ConversionResult", "ConvertedFile", "FailedVariant",
+           "BenchResults", "ModelResults", "Record", "Profiled", "Comparison", "EdgekitError", "GateFailed"]
 
 logger = logging.getLogger(__name__)
 REPORT_FORMATS = ("md", "html", "json")
@@ -110,6 +112,9 @@ class Record(_Result):
     accuracy: dict | None
     fidelity: dict | None
     details: dict  # everything else the record holds (device, runner, precision floor...)
+    # the per-op profile (bench/convert with profile=, or edgekit.profile): method, runs, ops
+    # [{index, name, type, executor, us}], placement; or {"skipped": why}; None when not asked for
+    profile: dict | None = None
 
     @property
     def p50_us(self) -> float | None:
@@ -117,7 +122,7 @@ class Record(_Result):
 
     @classmethod
     def from_record(cls, record: dict) -> Record:
-        named = {"artifact", *(f.name for f in dataclasses.fields(cls))} - {"file", "details"}
+        named = {"artifact", *(f.name for f in dataclasses.fields(cls))} - {"file", "details"}  # profile is named
         return cls(file=record["artifact"], **{f.name: record.get(f.name) for f in dataclasses.fields(cls)
                                                if f.name not in ("file", "details")},
                    details={key: value for key, value in record.items() if key not in named})
@@ -149,6 +154,18 @@ class BenchResults(_Result):
                                records=[Record.from_record(r) for r in m["records"]], stopped=m.get("stopped"))
                   for m in results["models"]]
         return cls(models=models, file=file, results=results)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profiled(_Result):
+    """`edgekit.profile`: the results, each record with its `profile`; for two files of one model,
+    per target both ran on, the time by op type of each and the difference (B - A)."""
+    results: BenchResults
+    differences: list[dict]
+
+    @property
+    def records(self) -> list[Record]:
+        return self.results.records
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +230,22 @@ def bench(path: str | Path, *, runtime: str | list[str] | None = None, threads: 
                               reference=None if reference is None else str(reference))
     results, file = measure(path, settings, output, progress=progress)
     return BenchResults.from_results(results, file)
+
+
+def profile(path: str | Path, other: str | Path | None = None, *, runtime: str | list[str] | None = None,
+            threads: int | str | list[int] = 1, runs: int = DEFAULT_PROFILE_RUNS, data: str | Path | None = None,
+            reference: str | Path | None = None, trust_model_code: bool = False, output: str | Path | None = None,
+            input_shape: str | list[str] | None = None, progress: bool = False) -> Profiled:
+    """`edgekit profile`: every file `path` names on every runtime that applies (or those in
+    `runtime`), each with its per-op profile over `runs` calls beside its unprofiled latency; with
+    `other` (a second file of the same model, e.g. its int8 file), where their times differ."""
+    settings = bench_settings(runtime, threads, "auto", trust_model_code=trust_model_code, profile=runs,
+                              input_shape=tuple([input_shape] if isinstance(input_shape, str) else input_shape or ()),
+                              data=None if data is None else str(data),
+                              reference=None if reference is None else str(reference))
+    paths = [path] if other is None else [path, other]
+    results, differences, file = run_profile(paths, settings, output, progress=progress)
+    return Profiled(results=BenchResults.from_results(results, file), differences=differences)
 
 
 def report(results, format: str = "md", *, max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,

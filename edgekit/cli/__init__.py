@@ -26,8 +26,8 @@ from edgekit.core import interrupts, limits
 from edgekit.core.errors import EdgekitError, did_you_mean, first_line, naming_cli_options
 from edgekit.core.version import __version__
 
-COMMANDS = ("convert", "bench", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo", "inspect",
-            "export", "compile", "env", "sweep")  # each is edgekit/cli/<name>.py, with _ for -
+COMMANDS = ("convert", "bench", "profile", "report", "compare", "optimize", "debug-quant", "tune", "train", "zoo",
+            "inspect", "export", "compile", "env", "sweep")  # each is edgekit/cli/<name>.py, with _ for -
 COMMON_FLAGS = ("debug", "verbose", "quiet")  # every command takes them, before or after its name
 INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: kept apart from 1 (a gate failed) and 2 (bad input)
 

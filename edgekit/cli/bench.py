@@ -29,6 +29,7 @@ def add_bench_arguments(p) -> None:
                         "...), storing each round's p50: `edgekit compare` gates latency on the drift between "
                         "rounds, which one round cannot show; 3 for a CI baseline (default: 1)")
     g.add_argument("--warmup", type=int, default=20, help="untimed runs first (default: 20)")
+    add_profile(g)
     g.add_argument("--batch", type=int, default=32, help="batch size for throughput (default: 32)")
     g.add_argument("--delegate", help="an external TFLite delegate library (e.g. libedgetpu.so.1)")
     g.add_argument("--delegate-option", action="append", metavar="KEY=VALUE",
@@ -61,6 +62,16 @@ def add_bench_arguments(p) -> None:
                         "target (no isolation: a runtime that crashes ends the run, one that hangs is not stopped)")
 
 
+PROFILE_RUNS = 20  # calls a per-op mean is over: the profilers' own overhead, not noise, limits it
+
+
+def add_profile(group) -> None:
+    group.add_argument("--profile", nargs="?", type=int, const=PROFILE_RUNS, default=0, metavar="RUNS",
+                       help="also a per-op profile of each file and target, over RUNS calls (default "
+                            f"{PROFILE_RUNS}) in a session of its own, never the one latency is timed in: "
+                            "which ops take the time, and which ops an accelerator left on the CPU")
+
+
 def register(sub, common):
     p = sub.add_parser("bench", parents=[common], help="measure artifacts on every available runtime",
                        description=__doc__.strip())
@@ -89,7 +100,7 @@ def settings_from(args, **extra):
                           npu_backend=args.npu_backend, device=args.device, devices_file=args.devices,
                           remote_python=args.remote_python, benchmark_binary=args.benchmark_binary,
                           in_process=args.in_process, mcu=budget(args.mcu, args.mcu_ram, args.mcu_flash),
-                          repeat=args.repeat, **extra)
+                          repeat=args.repeat, profile=getattr(args, "profile", 0), **extra)
 
 
 def resolved_config(args) -> dict:

@@ -6,15 +6,39 @@ from __future__ import annotations
 
 import time
 
+from edgekit.core.errors import BackendUnavailable, first_line
 from edgekit.measure import timing
 from edgekit.measure.memory import PeakMemory
 
 
 def measure(open_session, latency_feeds: list[dict], eval_inputs: dict | None, runs: int | None, warmup: int,
-            batch: int, deadline=None, share: float | None = None) -> tuple[dict, dict | None]:
+            batch: int, deadline=None, share: float | None = None, profile=None) -> tuple[dict, dict | None]:
     """(the figures, the outputs on `eval_inputs` or None). `open_session()` opens the model;
     `deadline.check()` is called between timed calls. `runs` None: as many as the median needs
-    (timing.time_until_stable), within `share` seconds."""
+    (timing.time_until_stable), within `share` seconds. `profile(feed)`, when given, is the
+    runtime's per-op profile of the same file and target (Runtime.profile), run after the rest in
+    a session of its own: its figures are never the latency's."""
+    found, outputs = _measure(open_session, latency_feeds, eval_inputs, runs, warmup, batch, deadline, share)
+    if profile is not None:
+        found["profile"] = profiled(profile, latency_feeds[0])
+    return found, outputs
+
+
+def profiled(profile, feed: dict) -> dict:
+    """A record's `profile`: the runtime's, with the wall time it took; {"skipped": why} where the
+    target has none, {"failed": why} where it broke (the measurement stands either way)."""
+    started = time.perf_counter()
+    try:
+        found = profile(feed)
+    except BackendUnavailable as exc:
+        return {"skipped": first_line(exc, limit=500)}
+    except Exception as exc:  # a profile is extra: its failure must not lose the row's figures
+        return {"failed": first_line(exc, limit=500)}
+    return {**found, "wall_seconds": round(time.perf_counter() - started, 3)}
+
+
+def _measure(open_session, latency_feeds: list[dict], eval_inputs: dict | None, runs: int | None, warmup: int,
+             batch: int, deadline=None, share: float | None = None) -> tuple[dict, dict | None]:
     with PeakMemory() as memory:
         session, cold = timing.cold_start(open_session, latency_feeds[0])
         try:

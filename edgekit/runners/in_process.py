@@ -14,5 +14,7 @@ class InProcessRunner(Runner):
 
     def _measure_impl(self, job: Job, deadline):
         runtime = RUNTIMES[job.runtime]
+        profile = None if not job.profile else (
+            lambda feed: runtime.profile(job.artifact, feed, job.profile, **job.options))
         return harness.measure(lambda: runtime.open(job.artifact, **job.options), job.latency_feeds, job.eval_inputs,
-                               job.runs, job.warmup, job.batch, deadline, job.share)
+                               job.runs, job.warmup, job.batch, deadline, job.share, profile)

@@ -47,7 +47,7 @@ class LocalRunner(Runner):
                 self.worker_fingerprint = worker.hello(until)
                 header = {"artifact": artifact, "runtime": job.runtime, "target": job.target, "options": job.options,
                           "runs": job.runs, "warmup": job.warmup, "batch": job.batch, "share": job.share,
-                          "seconds": seconds_left(deadline), "feeds": len(job.latency_feeds)}
+                          "profile": job.profile, "seconds": seconds_left(deadline), "feeds": len(job.latency_feeds)}
                 reply, arrays = worker.request("measure", header, job_arrays(job), until)
         except WorkerTimedOut:
             deadline.check()  # the deadline has passed: stopped at the time limit

@@ -121,6 +121,42 @@ class Throughput(_Reply):
     note: Text | None = None
 
 
+class ProfiledOp(_Reply):
+    """One op of Runtime.profile()'s `ops` (runtimes/base.py): its mean µs a call."""
+    index: Count
+    name: Text
+    type: Name
+    executor: Name
+    us: Figure
+
+
+class OpLeft(_Reply):
+    """An op a profile lists apart: left on the CPU by an accelerator, or not timed, with why."""
+    index: Count
+    name: Text
+    type: Name
+    reason: Text
+
+
+class Profile(_Reply):
+    """Runtime.profile(), with the wall time harness.profiled() adds."""
+    method: Literal["profiler", "isolated"]
+    runs: Annotated[int, Field(ge=1, le=LARGEST)]
+    ops: list[ProfiledOp] = Field(max_length=100_000)
+    partitions: Count | None
+    fully_delegated: bool | None
+    left_on_cpu: list[OpLeft] = Field(max_length=100_000)
+    not_timed: list[OpLeft] | None = Field(None, max_length=100_000)
+    note: Text | None = None
+    wall_seconds: Figure | None = None
+
+
+class NoProfile(_Reply):
+    """Where a target has no per-op profile (skipped), or it broke (failed): why."""
+    skipped: Text | None = None
+    failed: Text | None = None
+
+
 class Found(_Reply):
     """harness.measure()'s figures: what a record of status ok holds besides its name."""
     details: Details
@@ -129,6 +165,7 @@ class Found(_Reply):
     memory: Memory
     throughput: Throughput
     evaluation_seconds: Figure | None = None
+    profile: Profile | NoProfile | None = None
 
 
 class Result(_Reply):

@@ -93,10 +93,12 @@ def measure(job: dict, arrays: dict) -> tuple[dict, dict | None]:
     runtime = RUNTIMES.get(job["runtime"])
     if runtime is None:
         return {"status": "skipped", "reason": f"this worker has no runtime {job['runtime']!r}"}, None
+    runs = job.get("profile") or 0
+    profile = None if not runs else (lambda feed: runtime.profile(job["artifact"], feed, runs, **job["options"]))
     try:
         found, outputs = harness_measure(lambda: runtime.open(job["artifact"], **job["options"]), feeds, evaluation,
                                          job["runs"], job["warmup"], job["batch"], _Deadline(job["seconds"]),
-                                         job.get("share"))
+                                         job.get("share"), profile)
     except BackendUnavailable as exc:
         return {"status": "skipped", **failure(job["runtime"], exc)}, None
     except _TimeUp:

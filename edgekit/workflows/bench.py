@@ -85,10 +85,11 @@ class BenchSettings:
     mcu: Budget | None = None  # --mcu/--mcu-ram/--mcu-flash: TFLite Micro runs, and each file's fit is said
     repeat: int = 1  # --repeat: latency rounds per pair, interleaved across pairs (`latency_us.rounds`)
     input_shape: tuple[str, ...] = ()  # --input-shape NAME:D0,D1,...: sizes of free dimensions (data/shapes.py)
+    profile: int = 0  # --profile RUNS: each pair's per-op profile (Runtime.profile) over RUNS calls; 0: none
 
     def __post_init__(self):
         object.__setattr__(self, "input_shape", tuple(t for t, _, _ in parse_input_shapes(list(self.input_shape))))
-        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1)):
+        for name, low in (("runs", 2), ("warmup", 0), ("batch", 1), ("repeat", 1), ("profile", 0)):
             if getattr(self, name) is not None and getattr(self, name) < low:
                 raise EdgekitError(f"{option(name, getattr(self, name))} must be {low} or more")
 
@@ -185,6 +186,8 @@ def run(path: str | Path, settings: BenchSettings, log=None, progress: bool = Tr
     chosen = targets.parse(settings.runtime, settings.target_settings, formats)
     if settings.mcu and "tflite" in formats and not any(t.runtime == "tflm" for t in chosen):
         chosen += targets.parse("tflm", settings.target_settings, formats)  # a budget is judged on TFLite Micro
+    if settings.profile and settings.runtime is None and subject.artifacts:  # Keras has no per-op profile:
+        chosen = [t for t in chosen if t.runtime != "keras"]  # a profile is of the files
     described = []
     for artifact in subject.artifacts:  # a damaged file is bad input, before any measuring
         deadline.check(f"loading {artifact.name}", before_measuring_fix())
@@ -371,7 +374,8 @@ class Measure:
 
     def _measure(self, path: Path, variant: str, target: targets.Target, options: dict, runner) -> dict:
         evaluated_on = None if self.data.random and self.reference_outputs is None else self.data.inputs
-        found, outputs = runner.measure(self._job(path, variant, target, options, evaluated_on), self.deadline)
+        found, outputs = runner.measure(self._job(path, variant, target, options, evaluated_on, self.settings.profile),
+                                        self.deadline)
         if outputs is None:
             return {**found, "accuracy": None, "fidelity": None}
         paired = self.pairings.get(path.name)
@@ -391,14 +395,15 @@ class Measure:
             record["evaluated_samples"] = evaluated
         return record
 
-    def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs) -> Job:
+    def _job(self, path: Path, variant: str, target: targets.Target, options: dict, eval_inputs,
+             profile: int = 0) -> Job:
         settings, feeds, paired = self.settings, self.latency_feeds, self.pairings.get(path.name)
         if paired is not None:  # the data is keyed by the float model's names: fed by the file's
             feeds = [paired.file_feeds(feed) for feed in feeds]
             eval_inputs = None if eval_inputs is None else paired.file_feeds(eval_inputs)
         return Job(path, target.runtime, target.label, options, feeds, eval_inputs, settings.runs,
                    settings.warmup, settings.batch, None if settings.runs else time_share(variant, target),
-                   self.output_names.get(path.name))
+                   self.output_names.get(path.name), profile)
 
     def _accuracy(self, outputs: dict, evaluated: int) -> dict | None:
         if self.data.metric is None:
