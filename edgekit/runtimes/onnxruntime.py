@@ -53,7 +53,7 @@ class OnnxRuntime(Runtime):
         return OnnxSession(path, threads, provider)
 
     def _profile_impl(self, path: Path, feed: dict[str, np.ndarray], runs: int, threads: int | None = None,
-                      provider: str = "CPUExecutionProvider") -> dict:
+                      provider: str = CPU) -> dict:
         # a session of its own: the profiler costs 3-6 µs a node (pitfall 22); ORT writes its file
         # into the working folder unless given a prefix, so the prefix is in a folder of our own
         with tempfile.TemporaryDirectory(prefix="edgekit-ort-profile-") as folder:
@@ -136,7 +136,8 @@ def parse_profile(events: list[dict], runs: int) -> list[dict]:
     a warm-up call then `runs` calls. Each call is a `model_run` event; each node's kernel a "Node"
     event named `<node>_kernel_time` with its `op_name` and `provider`. The op types are those of the
     graph ORT runs, after its fusions. Ops in execution order; a node that runs more than once a
-    call (in a loop's body) has its time summed per call."""
+    call (in a loop's body) has its time summed per call, and a control-flow node (If, Loop, Scan)
+    only its own time, not that of its subgraph's nodes, which are ops of their own."""
     calls = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
                    key=lambda e: e["ts"])
     if len(calls) != runs + 1:
@@ -144,15 +145,34 @@ def parse_profile(events: list[dict], runs: int) -> list[dict]:
                                  "this onnxruntime's profile format is not the one edgekit reads")
     start = calls[1]["ts"]  # the warm-up call's events come before the second call's start
     kernels = sorted((e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")
-                      and e["ts"] >= start), key=lambda e: e["ts"])
+                      and e["ts"] >= start), key=lambda e: (e["ts"], -e["dur"]))
     totals: dict[tuple, dict] = {}
-    for event in kernels:
+    for event, own in zip(kernels, _own_times(kernels)):
         args = event["args"]
         name = event["name"].removesuffix("_kernel_time")
         key = (name, args.get("node_index"), args["op_name"])
         op = totals.setdefault(key, {"name": name, "type": args["op_name"], "executor": args["provider"], "us": 0.0})
-        op["us"] += event["dur"]
+        op["us"] += own
     return [{"index": i, **op, "us": op["us"] / runs} for i, op in enumerate(totals.values())]
+
+
+def _own_times(kernels: list[dict]) -> list[float]:
+    """Each kernel event's µs less those of the events nested in it (a subgraph's nodes run inside
+    their If or Loop node's event); `kernels` sorted by start, the longer first."""
+    own = [float(e["dur"]) for e in kernels]
+    enclosing: list[int] = []  # the events the current one may be nested in, innermost last
+    for i, event in enumerate(kernels):
+        end = event["ts"] + event["dur"]
+        while enclosing:
+            outer = kernels[enclosing[-1]]
+            outer_end = outer["ts"] + outer["dur"]
+            # ORT rounds start and duration to whole µs apart: a nested end may pass its parent's by 1
+            if outer["tid"] == event["tid"] and event["ts"] < outer_end and end <= outer_end + 1:
+                own[enclosing[-1]] -= event["dur"]
+                break
+            enclosing.pop()
+        enclosing.append(i)
+    return own
 
 
 def placement(ops: list[dict], provider: str) -> dict:

@@ -139,3 +139,41 @@ def test_without_optimizations_the_profiled_op_types_are_the_files_own(tmp_path)
     ops = parse_profile(json.loads(Path(session.end_profiling()).read_text()), runs=2)
     assert [op["type"] for op in ops] == [node.op_type for node in onnx.load(path).graph.node]
     assert [op["name"] for op in ops] == ["conv", "relu", "pool", "flat", "dense", "softmax"]
+
+
+def if_graph(path: Path) -> Path:
+    """ReduceSum, Greater, then an If whose branches hold one node each (Add when the sum is > 0)."""
+    out = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])
+    then = helper.make_graph([helper.make_node("Add", ["x", "x"], ["b"], name="twice")], "then", [], [out])
+    otherwise = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["b"], name="square")], "else", [], [out])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
+             helper.make_node("Greater", ["s", "zero"], ["c"], name="positive"),
+             helper.make_node("If", ["c"], ["y"], name="branch", then_branch=then, else_branch=otherwise)]
+    graph = helper.make_graph(nodes, "if", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_a_subgraphs_nodes_are_ops_of_their_own_and_not_counted_twice_in_their_if(tmp_path):
+    options = onnxruntime.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(tmp_path / "profile")
+    session = onnxruntime.InferenceSession(str(if_graph(tmp_path / "if.onnx")), options,
+                                           providers=["CPUExecutionProvider"])
+    for _ in range(4):
+        session.run(None, {"x": np.ones((1, 4), np.float32)})
+    events = json.loads(Path(session.end_profiling()).read_text())
+    ops = parse_profile(events, runs=3)
+    assert [(op["name"], op["type"]) for op in ops] == [
+        ("sum", "ReduceSum"), ("positive", "Greater"), ("branch", "If"), ("twice", "Add")]
+    # the If's event spans its branch's: the ops add up to the main graph's nodes' events alone
+    calls = sorted((e for e in events if e["name"] == "model_run"), key=lambda e: e["ts"])
+    main = [e["dur"] for e in events if e["ts"] >= calls[1]["ts"]
+            and e["name"] in {"sum_kernel_time", "positive_kernel_time", "branch_kernel_time"}]
+    assert sum(op["us"] for op in ops) == pytest.approx(sum(main) / 3)
+    whole_if = [e["dur"] for e in events if e["ts"] >= calls[1]["ts"] and e["name"] == "branch_kernel_time"]
+    assert 0 <= ops[2]["us"] < sum(whole_if) / 3
