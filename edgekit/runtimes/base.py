@@ -84,10 +84,11 @@ class Runtime(abc.ABC):
 # What Runtime.profile returns (results.json keeps it as a record's "profile"):
 #   method          "profiler" (the runtime's own per-node timer) or "isolated" (each op timed as
 #                   a one-op model of its own: no fusion or cache effects)
-#   runs            how many calls the per-op means are over
+#   runs            how many calls the per-op figures are over
 #   ops             in execution order: {"index": node id, "name", "type": op type as the runtime
 #                   runs it, "executor": what ran it ("XNNPACK partition 0", "builtin",
-#                   "CPUExecutionProvider", "OpenVINO CPU jit_avx2_FP32"...), "us": mean µs a call}
+#                   "CPUExecutionProvider", "OpenVINO CPU jit_avx2_FP32"...), "us": median µs a call
+#                   (a median: one call the OS paused would move a mean far from the p50 beside it)}
 #   partitions      accelerator/delegate partitions (0: none took any op); None: not known
 #   fully_delegated whether one accelerator took every op; None where no accelerator is asked for
 #   left_on_cpu     ops the asked-for accelerator did not take: {"index", "name", "type", "reason"}

@@ -6,10 +6,12 @@ providers are checked so a fall-back is reported, not hidden.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import json
 import re
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -132,28 +134,31 @@ class OnnxSession(Session):
 
 
 def parse_profile(events: list[dict], runs: int) -> list[dict]:
-    """The per-node mean µs a call from the events of an onnxruntime profile (Chrome trace JSON) of
-    a warm-up call then `runs` calls. Each call is a `model_run` event; each node's kernel a "Node"
-    event named `<node>_kernel_time` with its `op_name` and `provider`. The op types are those of the
-    graph ORT runs, after its fusions. Ops in execution order; a node that runs more than once a
-    call (in a loop's body) has its time summed per call, and a control-flow node (If, Loop, Scan)
-    only its own time, not that of its subgraph's nodes, which are ops of their own."""
+    """The per-node median µs a call from the events of an onnxruntime profile (Chrome trace JSON)
+    of a warm-up call then `runs` calls. Each call is a `model_run` event; each node's kernel a
+    "Node" event named `<node>_kernel_time` with its `op_name` and `provider`. The op types are those
+    of the graph ORT runs, after its fusions. Ops in execution order; a node that runs more than once
+    a call (in a loop's body) has its time summed per call, and a control-flow node (If, Loop, Scan)
+    only its own time, not that of its subgraph's nodes, which are ops of their own. The median, not
+    the mean: one call the OS paused would move a mean far from the p50 it is shown beside."""
     calls = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
                    key=lambda e: e["ts"])
     if len(calls) != runs + 1:
         raise BackendUnavailable(f"onnxruntime's profile holds {len(calls)} model_run events for {runs + 1} calls: "
                                  "this onnxruntime's profile format is not the one edgekit reads")
-    start = calls[1]["ts"]  # the warm-up call's events come before the second call's start
+    starts = [c["ts"] for c in calls[1:]]  # the warm-up call's events come before the second call's start
     kernels = sorted((e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")
-                      and e["ts"] >= start), key=lambda e: (e["ts"], -e["dur"]))
+                      and e["ts"] >= starts[0]), key=lambda e: (e["ts"], -e["dur"]))
     totals: dict[tuple, dict] = {}
     for event, own in zip(kernels, _own_times(kernels)):
         args = event["args"]
         name = event["name"].removesuffix("_kernel_time")
         key = (name, args.get("node_index"), args["op_name"])
-        op = totals.setdefault(key, {"name": name, "type": args["op_name"], "executor": args["provider"], "us": 0.0})
-        op["us"] += own
-    return [{"index": i, **op, "us": op["us"] / runs} for i, op in enumerate(totals.values())]
+        op = totals.setdefault(key, {"name": name, "type": args["op_name"], "executor": args["provider"],
+                                     "calls": [0.0] * runs})
+        op["calls"][bisect.bisect_right(starts, event["ts"]) - 1] += own
+    return [{"index": i, **{k: v for k, v in op.items() if k != "calls"}, "us": statistics.median(op["calls"])}
+            for i, op in enumerate(totals.values())]
 
 
 def _own_times(kernels: list[dict]) -> list[float]:
