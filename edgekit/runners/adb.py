@@ -180,9 +180,13 @@ class AdbRunner(Runner):
         return local.read_bytes() if local else None
 
     def pull(self, remote: str, folder: Path) -> Path | None:
-        """A file from the phone into `folder`; None when the tool did not write it."""
+        """A file from the phone into `folder`; None when the tool did not write it, or the
+        phone did not answer (the profile then says what is missing)."""
         local = folder / Path(remote).name
-        result = self.adb("pull", remote, str(local))
+        try:
+            result = self.adb("pull", remote, str(local))
+        except EdgekitError:
+            return None
         return local if result.returncode == 0 and local.is_file() else None
 
     def _stop_the_tool(self) -> None:
@@ -216,14 +220,14 @@ def read_profile(table: str | None, runtime_info: bytes | None, report: str, del
         ops = op_profile.parse_op_profile(source)
         placement = op_profile.parse_runtime_info(runtime_info) if runtime_info else None
     except EdgekitError as exc:
-        why = f" (it ignored {ignored})" if ignored else ""
-        raise BackendUnavailable(f"no per-op profile: {exc}{why}; a newer benchmark_model writes one") from None
+        why = f" (it ignored {ignored}: a newer benchmark_model writes one)" if ignored else ""
+        raise BackendUnavailable(f"no per-op profile: {exc}{why}") from None
     stats = [m for m in map(benchmark_model.STAT.search, report.splitlines()) if m]
     found = op_profile.place(ops, placement, delegate, int(stats[-1][1]) if stats else runs,
                              op_profile.refusals(report))
     if placement is None:
-        found["note"] = ("placement read from the op table: this benchmark_model wrote no runtime info "
-                         f"({ignored or '--export_model_runtime_info'} ignored)")
+        found["note"] = ("placement read from the op table: this benchmark_model wrote no runtime info"
+                         + (f" (it ignored {ignored})" if ignored else ""))
     check_profile(found)
     return found
 

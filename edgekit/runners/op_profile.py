@@ -158,33 +158,43 @@ def place(ops: list[dict], placement: dict | None, delegate: str | None, runs: i
           reasons: dict[str, str] | None = None) -> dict:
     """A profile (runtimes.base) from the profiled ops and, where the tool wrote it, the
     runtime info's placement. `delegate`: the executor name of the accelerator the target asked
-    for ("XNNPACK", "GPU", "NNAPI"), None for plain kernels; `reasons`: op type -> why the
+    for ("XNNPACK", "GPU", "NNAPI"), None for plain kernels: the ops it did not take (left to the
+    builtin kernels or to another delegate) are left on the CPU; `reasons`: op type -> why the
     delegate refused it, as the tool's log said."""
     reasons = reasons or {}
-    only = {name.split(" partition")[0] for name in (placement or {}).get("delegates", {}).values()}
     if placement is None:  # an older tool: a delegate's kernel rows are its partitions, in execution order
-        kernels = [op for op in ops if op["executor"] not in (BUILTIN, "delegate")]
-        for part, op in enumerate(sorted(kernels, key=lambda op: op["index"])):
-            op["executor"] = f"{op['executor']} partition {part}"
+        counts: dict[str, int] = {}
+        for op in sorted(ops, key=lambda op: op["index"]):
+            if op["executor"] not in (BUILTIN, "delegate"):
+                part = counts.get(op["executor"], 0)
+                counts[op["executor"]] = part + 1
+                op["executor"] = f"{op['executor']} partition {part}"
+        delegates = {op["index"]: op["executor"] for op in ops if " partition " in op["executor"]}
+    else:
+        delegates = placement["delegates"]
+    took = {name.split(" partition")[0] for name in delegates.values()}
     for op in ops:
-        node = (placement or {}).get("nodes", {}).get(op["index"])
-        if op["executor"] == "delegate":  # a delegate's own operator: the partition is not said
-            op["executor"] = next(iter(only)) if len(only) == 1 else (delegate or "delegate")
-        elif node is not None and op["index"] in placement["delegates"]:
-            op["executor"] = placement["delegates"][op["index"]]
-    if placement is not None:
-        executed = [placement["nodes"][i] | {"index": i} for i in placement["plan"] if i in placement["nodes"]]
-        partitions = len(placement["delegates"])
-        on_cpu = [node for node in executed if node["executor"] == BUILTIN]
-    else:  # an older tool: the delegate kernels' rows are the partitions
-        partitions = len(kernels)
-        if any(op["name"].startswith("Delegate/") for op in ops):
-            partitions = None  # a delegate that profiles its own operators hides where its partitions are
-        on_cpu = [op for op in ops if op["executor"] == BUILTIN and op["index"] >= 0]
+        if op["executor"] == "delegate":  # a delegate's own operator: its partition is not said
+            op["executor"] = next(iter(took)) if len(took) == 1 else (delegate or "delegate")
+        elif op["index"] in delegates:
+            op["executor"] = delegates[op["index"]]
+    if placement is not None:  # the model's own nodes that ran: by themselves, or inside a partition
+        ran = [node | {"index": i} for i, node in sorted(placement["nodes"].items()) if i not in delegates
+               and (i in placement["plan"] or node["executor"] != BUILTIN)]
+    else:
+        ran = [op for op in ops if op["index"] >= 0 and not op["name"].startswith("Delegate/")]
+    if delegate is None:
+        return {"method": "profiler", "runs": runs, "ops": ops, "partitions": 0, "fully_delegated": None,
+                "left_on_cpu": []}
+    partitions = sum(name.startswith(f"{delegate} partition") for name in delegates.values())
+    if placement is None and any(op["name"].startswith("Delegate/") for op in ops):
+        partitions = None  # a delegate that profiles its own operators hides where its partitions are
     left = [{"index": node["index"], "name": node["name"], "type": node["type"],
-             "reason": reasons.get(node["type"], f"{delegate} did not take it")} for node in on_cpu] if delegate else []
-    return {"method": "profiler", "runs": runs, "ops": ops, "partitions": partitions if delegate else 0,
-            "fully_delegated": (not left and partitions != 0) if delegate else None, "left_on_cpu": left}
+             "reason": reasons.get(node["type"], f"{delegate} did not take it"
+                                   + ("" if node["executor"] == BUILTIN else f"; {node['executor']} ran it"))}
+            for node in ran if not node["executor"].startswith(delegate)]
+    return {"method": "profiler", "runs": runs, "ops": ops, "partitions": partitions,
+            "fully_delegated": not left and partitions != 0, "left_on_cpu": left}
 
 
 def refusals(report: str) -> dict[str, str]:

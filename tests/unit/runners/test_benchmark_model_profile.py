@@ -180,7 +180,8 @@ def test_a_tool_that_prints_its_table_instead_of_writing_it_still_gives_a_profil
               + MOBILENET)
     found = adb.read_profile(None, None, report, None, 50)
     assert len(found["ops"]) == 31 and found["runs"] == 50 and found["method"] == "profiler"
-    assert "(--op_profiling_output_mode=csv --export_model_runtime_info=true ignored)" in found["note"]
+    assert found["note"] == ("placement read from the op table: this benchmark_model wrote no runtime info (it "
+                             "ignored --op_profiling_output_mode=csv --export_model_runtime_info=true)")
 
 
 def test_a_tool_that_gives_no_table_makes_the_profile_unavailable_not_the_row_failed():
@@ -190,7 +191,8 @@ def test_a_tool_that_gives_no_table_makes_the_profile_unavailable_not_the_row_fa
         adb.read_profile(None, None, report, "XNNPACK", 20)
     message = str(caught.value)
     assert re.match(r"no per-op profile: benchmark_model's op profile has no \"Run Order\" table", message)
-    assert "(it ignored --enable_op_profiling=true --op_profiling_output_mode=csv)" in message
+    assert message.endswith("(it ignored --enable_op_profiling=true --op_profiling_output_mode=csv: a newer "
+                            "benchmark_model writes one)")
     assert benchmark_model.parse(report)["latency_us"]["mean"] == 33209.4  # the measurement itself reads
 
 
@@ -198,3 +200,26 @@ def test_the_csv_file_and_runtime_info_pulled_from_the_phone_make_the_profile():
     found = adb.read_profile(as_csv(DEEPLAB), deeplab_runtime_info(), "count=50 curr=52000\n", "NNAPI", 10)
     assert found["runs"] == 50 and "note" not in found  # the count of the profiled runs, from the tool's log
     assert found["partitions"] == 3 and len(found["left_on_cpu"]) == 5
+
+
+def test_ops_another_delegate_took_are_left_on_the_cpu_for_the_one_asked_for():
+    """A GPU run where XNNPACK took what the GPU refused: the GPU did not take those ops."""
+    from ai_edge_litert import model_runtime_info_pb2 as pb
+
+    graph = pb.RuntimeSubgraph(subgraph_id=0, execution_plan=[3, 1, 4], edges=[pb.Edge(id=i, name=f"t{i}")
+                                                                             for i in range(3)])
+    for node_id, name in enumerate(["CONV_2D", "CUMSUM", "MEAN"]):
+        node = graph.nodes.add(id=node_id, name=name, type=name, outputs=[node_id])
+        if node_id != 1:
+            node.delegated_to_node_id = 3 if node_id == 0 else 4
+    for node_id, delegate, replaced in ((3, "TfLiteGpuDelegateV2", [0]), (4, "TfLiteXNNPackDelegate", [2])):
+        node = graph.nodes.add(id=node_id, name=delegate, type=delegate)
+        node.delegate_node_details.delegate_name = delegate
+        node.delegate_node_details.tflite_node_ids_replaced.extend(replaced)
+    placement = op_profile.parse_runtime_info(pb.ModelRuntimeDetails(subgraphs=[graph]).SerializeToString())
+    found = op_profile.place([], placement, "GPU", 10, {"CUMSUM": "Operation is not supported."})
+    assert found["partitions"] == 1 and found["fully_delegated"] is False
+    assert [(op["index"], op["type"], op["reason"]) for op in found["left_on_cpu"]] == [
+        (1, "CUMSUM", "Operation is not supported."),
+        (2, "MEAN", "GPU did not take it; XNNPACK partition 0 ran it")]
+    assert op_profile.place([], placement, "XNNPACK", 10)["partitions"] == 1
