@@ -34,9 +34,11 @@ def parse_op_profile(text: str) -> list[dict]:
     """The primary graph's ops in execution order from benchmark_model's op profile, CSV or
     text table: {"index", "name", "type", "executor", "us"}, `us` the op's mean µs in one run
     of the model (its mean per call times its calls per run; "calls" is added where that is not
-    1, e.g. XNNPACK operators of one kind at one position in several partitions). `executor` is
-    the delegate a row's type or name shows, else "builtin"; runtime info refines it
-    (`place`). EdgekitError when the text holds no run-order table."""
+    1, e.g. XNNPACK operators of one kind at one position in several partitions). `index` is
+    the interpreter's node id; for an operator a delegate profiled itself ("Delegate/...:n") it
+    is that delegate's operator number n. `executor` is the delegate a row's type or name
+    shows, else "builtin"; `place` settles it. EdgekitError when the text holds no run-order
+    table, or one it cannot read."""
     lines = [_strip_prefix(line) for line in text.splitlines()]
     start = next((i for i, line in enumerate(lines) if OPERATOR_WISE in line), None)
     if start is None:  # older tools print the table with no section title; skip initialization

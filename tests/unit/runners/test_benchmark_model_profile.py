@@ -71,7 +71,9 @@ def test_the_csv_file_reads_as_its_text_table():
 
 
 def test_a_row_called_several_times_a_run_counts_all_its_calls():
-    # XNNPACK's own operators share a row per kind and position (times called 13 at avg 0.051 ms)
+    # XNNPACK's own operators (TF >= 2.9) share a row per kind and position (times called 13 at avg
+    # 0.051 ms); the row as LiteRT's profile_summarizer.cc names it ("Delegate/<operator>:<n>", the
+    # operator as its type), in the newer table without [start]
     text = (OPERATOR_WISE_HEAD + "\t                 Convolution (NHWC, QC8) DWConv\t    0.428\t    0.051\t  4.317%\t"
             "  8.304%\t     0.000\t       13\tDelegate/Convolution (NHWC, QC8) DWConv:1\n")
     [op] = op_profile.parse_op_profile(text)
