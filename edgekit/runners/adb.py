@@ -2,7 +2,9 @@
 Python, so the measuring is done by LiteRT's own benchmark_model binary for the phone's ABI,
 which the user downloads and names with --benchmark-binary. On first use it is pushed, with
 each file, to a temporary folder under /data/local/tmp that `close()` removes; each job is one
-run of the tool (`runners.benchmark_model` gives its flags and reads its report).
+run of the tool (`runners.benchmark_model` gives its flags and reads its report), and a job that
+asks for a per-op profile one more run with the tool's op profiler, whose files are pulled and
+read (`runners.op_profile`). A profile the phone cannot give leaves the timings standing.
 
 No phone attached, or one not authorized, is a skipped row with adb's own message. The tool
 gives timings, cold start and memory, not outputs: accuracy and fidelity are measured on the
@@ -14,13 +16,15 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from edgekit.core.errors import BackendUnavailable, EdgekitError
-from edgekit.runners import benchmark_model
+from edgekit.runners import benchmark_model, op_profile
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.devices import Phone
 from edgekit.runners.worker_process import how_it_ended
+from edgekit.runtimes.base import check_profile
 
 COMMAND_SECONDS = 120  # one set-up command (a push, a folder) on the phone
 GRACE_SECONDS = 5.0  # past the deadline, what the tool gets to stop on its own --max_secs
@@ -132,7 +136,58 @@ class AdbRunner(Runner):
         found = benchmark_model.parse(report)
         if job.runs and found["latency_us"]["runs"] < job.runs:
             deadline.check()  # the tool's --max_secs cut the runs short: the deadline passed
+        if job.profile > 0:
+            try:
+                found["profile"] = self._profile(job, flags, deadline)
+            except BackendUnavailable as exc:
+                found["profile_unavailable"] = str(exc)
         return found, None
+
+    def _profile(self, job: Job, flags: list[str], deadline) -> dict:
+        """Where the time goes on the phone: a run of its own with the tool's op profiler (a
+        profiled run's latency is never reported) writing the op table as CSV and the node ->
+        delegate map, both pulled and read. BackendUnavailable with the reason when the phone
+        cannot say: a tool too old for the flags, a failed run, no time left."""
+        left = seconds_left(deadline)
+        if left < 1:
+            raise BackendUnavailable("no per-op profile: the time limit left no time for its run")
+        table, info = f"{self.folder}/profile.csv", f"{self.folder}/runtime_info.pb"
+        line = benchmark_model.command("./benchmark_model", self.copied[job.artifact],
+                                       [*flags, *benchmark_model.profile_flags(table, info)], job.profile,
+                                       job.warmup, left)
+        script = (f"cd {shlex.quote(self.folder)} && rm -f {shlex.quote(table)} {shlex.quote(info)} && "
+                  f"{shlex.join(line)} 2>&1; echo {EXIT_MARK}$?")
+        try:
+            result = self.adb("shell", script, timeout=left + GRACE_SECONDS)
+        except EdgekitError:
+            self._stop_the_tool()
+            raise BackendUnavailable("no per-op profile: its run did not end before the time limit") from None
+        report, _, status = result.stdout.rpartition(EXIT_MARK)
+        if not _is_count(status) or int(status) != 0:
+            ended = how_it_ended(int(status)) if _is_count(status) else "lost the phone"
+            raise BackendUnavailable(f"no per-op profile: benchmark_model {ended} when profiling on {self.device}"
+                                     f"{benchmark_model.tail(report)}")
+        with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as folder:
+            text, placement = self._pull_text(table, Path(folder)), self._pull_bytes(info, Path(folder))
+        return read_profile(text, placement, report, benchmark_model.asked_delegate(flags), job.profile)
+
+    def _pull_text(self, remote: str, folder: Path) -> str | None:
+        local = self.pull(remote, folder)
+        return local.read_text(errors="replace") if local else None
+
+    def _pull_bytes(self, remote: str, folder: Path) -> bytes | None:
+        local = self.pull(remote, folder)
+        return local.read_bytes() if local else None
+
+    def pull(self, remote: str, folder: Path) -> Path | None:
+        """A file from the phone into `folder`; None when the tool did not write it, or the
+        phone did not answer (the profile then says what is missing)."""
+        local = folder / Path(remote).name
+        try:
+            result = self.adb("pull", remote, str(local))
+        except EdgekitError:
+            return None
+        return local if result.returncode == 0 and local.is_file() else None
 
     def _stop_the_tool(self) -> None:
         try:
@@ -150,6 +205,31 @@ class AdbRunner(Runner):
                 self.adb("shell", f"rm -rf {shlex.quote(folder)}", timeout=30)
             except (EdgekitError, BackendUnavailable):
                 pass  # the phone went away; /data/local/tmp keeps the folder until it is cleared
+
+
+def read_profile(table: str | None, runtime_info: bytes | None, report: str, delegate: str | None,
+                 runs: int) -> dict:
+    """A profile (runtimes.base) from what a profiled run of benchmark_model left: its CSV op
+    table (None: not written; a tool that ignores --op_profiling_output_file prints the table
+    in its `report`), its runtime info (None: a tool older than the flag; placement is then read
+    from the table's delegate rows) and its log (the delegate's refusals). BackendUnavailable
+    with the reason when there is no table, or it cannot be read."""
+    ignored = benchmark_model.unconsumed(report)
+    source = table if table and table.strip() else report
+    try:
+        ops = op_profile.parse_op_profile(source)
+        placement = op_profile.parse_runtime_info(runtime_info) if runtime_info else None
+    except EdgekitError as exc:
+        why = f" (it ignored {ignored}: a newer benchmark_model writes one)" if ignored else ""
+        raise BackendUnavailable(f"no per-op profile: {exc}{why}") from None
+    stats = [m for m in map(benchmark_model.STAT.search, report.splitlines()) if m]
+    found = op_profile.place(ops, placement, delegate, int(stats[-1][1]) if stats else runs,
+                             op_profile.refusals(report))
+    if placement is None:
+        found["note"] = ("placement read from the op table: this benchmark_model wrote no runtime info"
+                         + (f" (it ignored {ignored})" if ignored else ""))
+    check_profile(found)
+    return found
 
 
 def fingerprint(getprop: str, cores: str) -> dict:

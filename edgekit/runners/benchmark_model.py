@@ -21,7 +21,7 @@ NOT_ON_THE_TOOL = {
 }
 
 AUTO_RUNS = 50  # --runs auto: the tool's own default count, cut short by the pair's time share
-_STAT = re.compile(r"\bcount=(\d+)(?: first=(\d+))? curr=(\d+)(?: min=(\d+) max=(\d+) avg=([\d.e+]+) std=([\d.e+]+))?")
+STAT = re.compile(r"\bcount=(\d+)(?: first=(\d+))? curr=(\d+)(?: min=(\d+) max=(\d+) avg=([\d.e+]+) std=([\d.e+]+))?")
 _TIMINGS = re.compile(r"Inference timings in us: Init: ([\d.e+]+), First inference: ([\d.e+]+), "
                       r"Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)")
 _FOOTPRINT = re.compile(r"(?:Peak memory footprint|Memory footprint delta from the start of the tool) \(MB\): "
@@ -51,6 +51,27 @@ def target_flags(runtime: str, options: dict) -> list[str]:
                              "LiteRT's benchmark_model")
 
 
+def profile_flags(table: str, runtime_info: str) -> list[str]:
+    """The flags of a profiled run (never the timed one: the profiler costs time): the op
+    profile as CSV in `table`, the node -> delegate map in `runtime_info`, both on the phone."""
+    return ["--enable_op_profiling=true", "--op_profiling_output_mode=csv", f"--op_profiling_output_file={table}",
+            "--export_model_runtime_info=true", f"--model_runtime_info_output_file={runtime_info}"]
+
+
+def asked_delegate(flags: list[str]) -> str | None:
+    """The delegate a target's flags ask for, as a profile names its executor; None: plain kernels."""
+    for flag, name in (("--use_gpu=true", "GPU"), ("--use_nnapi=true", "NNAPI"), ("--use_xnnpack=true", "XNNPACK")):
+        if flag in flags:
+            return name
+    return None
+
+
+def unconsumed(report: str) -> str:
+    """The flags the tool did not know, as its log says ("Unconsumed cmdline flags: ..."); "" if none."""
+    found = re.search(r"Unconsumed cmdline flags:\s*(.*)", report)
+    return found[1].strip() if found else ""
+
+
 def command(binary: str, model: str, flags: list[str], runs: int, warmup: int, seconds: float) -> list[str]:
     """The tool's command line: exactly `runs` timed and `warmup` untimed runs (no minimum
     duration), each phase ending by `seconds` at the latest."""
@@ -62,7 +83,7 @@ def parse(report: str) -> dict:
     """The figures of one run of the tool, as a record holds them, checked as a worker's are
     (runners.replies); EdgekitError when the report has no timings (the tool failed before
     timing; its last lines say why) or figures no run gives (inf, a negative count)."""
-    stats = [m for m in map(_STAT.search, report.splitlines()) if m]
+    stats = [m for m in map(STAT.search, report.splitlines()) if m]
     timings = _TIMINGS.search(report)
     if not stats or not timings:
         raise EdgekitError(f"benchmark_model printed no timings{tail(report)}")
