@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from edgekit.core.errors import BackendUnavailable, EdgekitError
+from edgekit.measure import harness
 from edgekit.runners import benchmark_model, op_profile
 from edgekit.runners.base import Job, Runner, seconds_left
 from edgekit.runners.devices import Phone
@@ -136,11 +137,8 @@ class AdbRunner(Runner):
         found = benchmark_model.parse(report)
         if job.runs and found["latency_us"]["runs"] < job.runs:
             deadline.check()  # the tool's --max_secs cut the runs short: the deadline passed
-        if job.profile > 0:
-            try:
-                found["profile"] = self._profile(job, flags, deadline)
-            except BackendUnavailable as exc:
-                found["profile_unavailable"] = str(exc)
+        if job.profile > 0:  # as a worker's: {"skipped": why} where the phone cannot give one
+            found["profile"] = harness.profiled(lambda _: self._profile(job, flags, deadline), job.latency_feeds[0])
         return found, None
 
     def _profile(self, job: Job, flags: list[str], deadline) -> dict:

@@ -128,6 +128,7 @@ class ProfiledOp(_Reply):
     type: Name
     executor: Name
     us: Figure
+    calls: Count | None = None  # a row benchmark_model times more than once a run (its figure is per run)
 
 
 class OpLeft(_Reply):
