@@ -1,4 +1,4 @@
-"""A small, known results file (schema version 2) for the report and compare tests: one model,
+"""A small, known results file (this schema version) for the report and compare tests: one model,
 its float Keras row, two TFLite files on LiteRT and one skipped GPU row."""
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ Versions:
      `caveat`, why the file does not do on that CPU target what its precision is for (int16x8 on
      reference kernels, fp16 computed in fp32) (results/summary.py). A record's `quality`, the
      verdict on its fidelity ({"degraded": bool, "outputs": {name: why}, ...}: measure/quality.py).
+  3  a record's optional `profile`: where the time of one call goes, op by op, and which executor ran
+     each op (runtimes/base.py's contract: method, runs, ops, partitions, fully_delegated,
+     left_on_cpu, note), or {"skipped": reason} where the target has no per-op profile. A version 2
+     file reads as it is (it has none).
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -27,10 +31,11 @@ from edgekit.core.errors import EdgekitError, first_line, unreadable
 from edgekit.core.outputs import write_output_file
 from edgekit.data.metrics import METRICS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KIND = "edgekit-bench"
 RESULTS_NAME = "results.json"  # written beside the artifacts by `edgekit convert`
 STATUSES = ("ok", "skipped", "failed")
+PROFILE_METHODS = ("profiler", "isolated")  # runtimes/base.py's, not imported: that loads every runtime
 
 _NUMBER = (int, float)
 _WHAT = "a results.json written by edgekit bench or edgekit convert"
@@ -156,7 +161,12 @@ def _v1_to_v2(data: dict) -> dict:
     return {**data, "schema_version": 2}
 
 
-_UPGRADES = {1: _v1_to_v2}
+def _v2_to_v3(data: dict) -> dict:
+    """Version 3 added an optional per-op profile to a record: a version 2 file has none."""
+    return {**data, "schema_version": 3}
+
+
+_UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 # No figure edgekit records comes near this: the largest integer every JSON reader keeps exact.
@@ -349,6 +359,9 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
     if record["status"] not in STATUSES:
         raise EdgekitError(f"{check.source}: {where}.status is {json.dumps(record['status'])[:60]}, not one of "
                            f"{', '.join(STATUSES)}: the file is damaged")
+    profile = check.need(record, "profile", dict, where, optional=True)
+    if profile is not None:
+        _check_profile(check, profile, f"{where}.profile")
     if record["status"] != "ok":
         check.need(record, "reason", str, where)
         return
@@ -391,3 +404,28 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
         for name in outputs:
             output = check.need(outputs, name, dict, f"{at}.outputs")
             check.items(output, "flipped_samples", int, _field(f"{at}.outputs", name), optional=True)
+
+
+def _check_profile(check: _Checker, profile: dict, where: str) -> None:
+    """A record's per-op profile (runtimes/base.py's contract), or {"skipped": reason}."""
+    if "skipped" in profile:
+        check.need(profile, "skipped", str, where)
+        return
+    method = check.need(profile, "method", str, where)
+    if method not in PROFILE_METHODS:
+        check.fail(f"{where}.method", f"is {json.dumps(method)[:60]}, not one of {', '.join(PROFILE_METHODS)}")
+    check.need(profile, "runs", int, where, minimum=1)
+    for n, op in enumerate(check.items(profile, "ops", dict, where)):
+        at = f"{where}.ops[{n}]"
+        check.need(op, "index", int, at, minimum=0)
+        for key in ("name", "type", "executor"):
+            check.need(op, key, str, at)
+        check.need(op, "us", _NUMBER, at, minimum=0)
+    check.need(profile, "partitions", int, where, optional=True, minimum=0)
+    check.need(profile, "fully_delegated", bool, where, optional=True)
+    for n, op in enumerate(check.items(profile, "left_on_cpu", dict, where)):
+        at = f"{where}.left_on_cpu[{n}]"
+        check.need(op, "index", int, at, minimum=0)
+        for key in ("name", "type", "reason"):
+            check.need(op, key, str, at)
+    check.need(profile, "note", str, where, optional=True)

@@ -211,7 +211,7 @@ def numpy_seeds() -> dict[str, tuple[bytes, ...]]:
 
 @functools.cache
 def results_seeds() -> tuple[dict, ...]:
-    """The sample results file (schema version 2) and its version-1 form."""
+    """The sample results file (this schema version) and its version-1 form."""
     from tests.results_sample import sample_results
 
     v2 = sample_results()

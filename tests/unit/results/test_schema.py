@@ -40,7 +40,7 @@ def test_version_1_is_upgraded():
     ("[1, 2]", "is not an edgekit results file"),
     ('{"kind": "edgekit-bench", "schema_version": "2"}', "no integer schema_version"),
     ('{"kind": "edgekit-bench", "schema_version": 0, "models": []}', "which no edgekit wrote"),
-    ('{"kind": "edgekit-bench", "schema_version": 99, "models": []}', "newer than this edgekit reads (up to 2): upgrade edgekit"),
+    ('{"kind": "edgekit-bench", "schema_version": 99, "models": []}', "newer than this edgekit reads (up to 3): upgrade edgekit"),
 ])
 def test_unreadable_files_get_one_clear_line(tmp_path, text, message):
     path = tmp_path / "results.json"
@@ -221,3 +221,56 @@ def test_latency_rounds_are_read_and_checked():
         latency["rounds"] = bad
         with pytest.raises(EdgekitError, match=r"models\[0\]\.records\[3\]\.latency_us\." + message):
             schema.parse(copy.deepcopy(results))
+
+
+def with_profiles(results: dict) -> dict:
+    """The sample with a per-op profile on its fp32 row and a skipped one on its int8 row."""
+    from tests.profile_samples import xnnpack_profile
+
+    records = results["models"][0]["records"]
+    records[2]["profile"] = xnnpack_profile()
+    records[3]["profile"] = {"skipped": "litert:xnnpack has no per-op profile"}
+    return results
+
+
+def test_version_3_reads_profiles_and_version_2_still_reads():
+    """Version 3 added a record's `profile`; a version 2 file (none) reads as it was, upgraded."""
+    assert schema.SCHEMA_VERSION == 3
+    results = with_profiles(sample_results())
+    assert schema.parse(copy.deepcopy(results)) == results
+    v2 = sample_results()
+    v2["schema_version"] = 2
+    assert schema.parse(copy.deepcopy(v2)) == {**v2, "schema_version": 3}
+
+
+@pytest.mark.parametrize("where, value, message", [
+    (("method",), "sampled", 'profile.method is "sampled", not one of profiler, isolated'),
+    (("runs",), 0, "profile.runs is 0, below 1"),
+    (("ops",), {}, "profile.ops is an object, not a list"),
+    (("ops", 3, "us"), "fast", "profile.ops[3].us is a string, not a number"),
+    (("ops", 3, "us"), -1.0, "profile.ops[3].us is -1.0, below 0"),
+    (("ops", 3, "executor"), None, "profile.ops[3].executor is null, not a string"),
+    (("ops", 3, "index"), "3", "profile.ops[3].index is a string, not an integer"),
+    (("partitions",), 1.5, "profile.partitions is a number, not an integer"),
+    (("fully_delegated",), "yes", "profile.fully_delegated is a string, not true/false"),
+    (("left_on_cpu",), [{"index": 1, "name": "a", "type": "ADD"}], "profile.left_on_cpu[0].reason is missing"),
+    (("note",), 5, "profile.note is a number, not a string"),
+])
+def test_a_damaged_profile_is_named(where, value, message):
+    results = with_profiles(sample_results())
+    node = results["models"][0]["records"][2]["profile"]
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    with pytest.raises(EdgekitError, match=re.escape(f"models[0].records[2].{message}")):
+        schema.parse(results)
+    results = with_profiles(sample_results())
+    results["models"][0]["records"][3]["profile"] = {"skipped": None}
+    with pytest.raises(EdgekitError, match=re.escape("records[3].profile.skipped is null, not a string")):
+        schema.parse(results)
+
+
+def test_profile_methods_are_the_runtimes():
+    from edgekit.runtimes.base import PROFILE_METHODS
+
+    assert schema.PROFILE_METHODS == PROFILE_METHODS
