@@ -15,10 +15,14 @@ def render(comparison: Comparison, baseline_name: str, current_name: str) -> str
     latency_gate = ("not gated" if gates.max_latency_regression is None
                     else f"p50 regression at most {gates.max_latency_regression:.0%} beyond the noise between "
                          f"rounds (rows timed in one round are flagged, not failed)")
+    placement_gate = ("no row was profiled in both runs (bench --profile), not applied"
+                      if not comparison.placement_gated else
+                      f"no rise in partitions and no op moved from an accelerator to the CPU, on the "
+                      f"{comparison.placement_gated} row(s) profiled in both runs")
     lines = [f"## edgekit compare: {verdict} ({len(failures)} failed, {len(flags)} flagged)", "",
              f"{item(current_name)} against the baseline {cell(baseline_name)}. Gates: accuracy drop at most "
              f"{gates.max_accuracy_drop:g} points; latency {latency_gate}; file size growth at most "
-             f"{gates.max_size_growth:.0%}.", ""]
+             f"{gates.max_size_growth:.0%}; placement: {placement_gate}.", ""]
     if comparison.machines_differ:
         lines += [f"The runs come from different machines ({cell(comparison.machines_differ)}): latency changes "
                   "are flagged, not failed.", ""]

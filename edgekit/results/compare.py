@@ -13,6 +13,11 @@ has no run-to-run noise to judge by: a change over the limit is flagged ("measur
 round"), never failed, so two back-to-back default runs do not fail falsely.
 Any latency change between different machines is flagged too.
 
+Placement is gated on rows both runs profiled (`bench --profile`): more accelerator or delegate
+partitions than the baseline, an op (matched by name, else node id and type) that an accelerator
+or delegate ran in the baseline and the CPU runs now, or a file no longer fully delegated, fails
+the row with the ops named (results/profiles.py). A row profiled in one run only is noted.
+
 `compare` may be given results that never went through `schema.parse` (a library caller's own
 dicts): a figure a gate reads that is not a finite number (NaN, Infinity, a string) fails its
 row with the reason, since every comparison with NaN is false and a gate would pass on it.
@@ -27,12 +32,14 @@ import statistics
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.core.units import human_size
 from edgekit.data.metrics import METRICS, drop_points
+from edgekit.results import profiles
 from edgekit.results.schema import is_mean, record_key, target_label, typical_latency
 
 NOISE_SIGMAS = 2.0  # about a 95% band for the difference of two noisy medians
 ONE_ROUND_HINT = "bench --repeat 3 to gate latency"
 
 FAIL, FLAG, INFO = "fail", "flag", "info"
+MOVED_SHOWN = 10  # ops named in a placement failure; the count is always given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Comparison:
     tables: dict[str, list[list[str]]]  # model name -> rows of the change table
     machines_differ: str | None
     rows: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # the same rows, as figures
+    placement_gated: int = 0  # rows whose placement was compared (both runs profiled them)
 
     @property
     def failures(self) -> list[Finding]:
@@ -70,6 +78,7 @@ class Comparison:
         return {"passed": self.passed, "baseline": baseline_name, "current": current_name,
                 "gates": dataclasses.asdict(self.gates), "machines_differ": self.machines_differ,
                 "failed": len(self.failures), "flagged": sum(f.level == FLAG for f in self.findings),
+                "placement_gated": self.placement_gated,
                 "findings": [dataclasses.asdict(f) for f in self.findings], "models": self.rows}
 
 
@@ -130,7 +139,7 @@ class _ModelComparison:
         else:
             (accuracy_level, accuracy), (latency_level, latency) = (self._accuracy(b, c, found),
                                                                     self._latency(b, c, found))
-            levels = {accuracy_level, latency_level}
+            levels = {accuracy_level, latency_level, self._placement(b, c, found)}
             found["verdict"] = FAIL if FAIL in levels else FLAG if FLAG in levels else "ok"
             return label + [*accuracy, *latency, found["verdict"]]
         return label + ["-"] * 4 + [found["verdict"]]
@@ -185,6 +194,36 @@ class _ModelComparison:
         if self.result.machines_differ:
             return self.note(FLAG, c, f"{detail}, but on a different machine ({self.result.machines_differ})"), shown
         return self.note(FAIL, c, f"{detail}, beyond the noise (±{noise:,.1f} us)"), shown
+
+    def _placement(self, b: dict, c: dict, found: dict) -> str:
+        """The placement gate, where both runs profiled the row."""
+        base, now = profiles.profiled(b), profiles.profiled(c)
+        if base is None or now is None:
+            if base is not None or now is not None:
+                which = "current run" if base is not None else "baseline"
+                why = profiles.skipped((c if base is not None else b).get("profile"))
+                return self.note(INFO, c, f"placement not compared: the {which} has no per-op profile of this row"
+                                          + (f" ({why})" if why else " (bench --profile)"))
+            return "ok"
+        self.result.placement_gated += 1
+        moved = profiles.moved_to_cpu(base, now)
+        old, new = base.get("partitions"), now.get("partitions")
+        found["placement"] = {"partitions": {"baseline": old, "current": new},
+                              "moved_to_cpu": [m["name"] for m, _ in moved]}
+        problems = []
+        if isinstance(old, int) and isinstance(new, int) and new > old:
+            problems.append(f"partitions rose {old} → {new}")
+        if moved:
+            shown = ", ".join(f"{m['name']} ({m['type']}, {m['executor']} → {n['executor']})"
+                              for m, n in moved[:MOVED_SHOWN])
+            more = f" and {len(moved) - MOVED_SHOWN} more" if len(moved) > MOVED_SHOWN else ""
+            problems.append(f"{len(moved)} op(s) moved from the accelerator to the CPU: {shown}{more}")
+        elif base.get("fully_delegated") is True and now.get("fully_delegated") is False:
+            left = ", ".join(f"{op['name']} ({op['type']})" for op in now.get("left_on_cpu") or [])
+            problems.append("no longer fully delegated" + (f": left on the CPU {left}" if left else ""))
+        if problems:
+            return self.note(FAIL, c, "placement: " + "; ".join(problems))
+        return "ok"
 
     def _sizes(self) -> None:
         current = {(a["format"], a["variant"]): a for a in self.now["artifacts"]}

@@ -11,6 +11,7 @@ from edgekit.cli import main
 from edgekit.core.config import DEFAULT_MAX_ACCURACY_DROP
 from edgekit.render.comparison import render
 from edgekit.results.compare import FAIL, FLAG, ONE_ROUND_HINT, Gates, compare, round_spread
+from tests.profile_samples import onnxruntime_profile, with_op_on_cpu, xnnpack_profile
 from tests.results_sample import sample_results
 
 
@@ -265,3 +266,72 @@ def test_the_cli_refuses_a_non_finite_current_file_naming_the_field(tmp_path, ca
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "models[0].records[3].latency_us.p50 is NaN, not a finite number" in captured.err
+
+
+def profiled(results: dict, profile: dict, row: int = 2) -> dict:
+    """The sample with `profile` on its fp32 XNNPACK row."""
+    results["models"][0]["records"][row]["profile"] = profile
+    return results
+
+
+def test_placement_gate_passes_when_unchanged_and_is_not_applied_without_profiles():
+    baseline, current = profiled(sample_results(), xnnpack_profile()), profiled(sample_results(), xnnpack_profile())
+    current["models"][0]["records"][2]["profile"]["ops"][0]["us"] *= 3  # the times are not gated, the placement is
+    comparison = compare(baseline, current)
+    assert comparison.passed and comparison.placement_gated == 1 and levels(comparison) == []
+    assert "placement: no rise in partitions and no op moved from an accelerator to the CPU, on the 1 row(s) " \
+           "profiled in both runs." in render(comparison, "base.json", "now.json")
+    plain = compare(sample_results(), sample_results())
+    assert plain.placement_gated == 0
+    assert "placement: no row was profiled in both runs (bench --profile), not applied." in render(
+        plain, "base.json", "now.json")
+
+
+def test_placement_gate_fails_when_an_op_leaves_the_accelerator():
+    baseline = profiled(sample_results(), xnnpack_profile())
+    current = profiled(sample_results(), with_op_on_cpu(xnnpack_profile(), 7, "ADD with this broadcast"))
+    comparison = compare(baseline, current)
+    assert not comparison.passed
+    [failure] = comparison.failures
+    assert failure.where == "digits_cnn tflite fp32 on litert:xnnpack x1"
+    assert failure.message == ("placement: partitions rose 1 → 2; 1 op(s) moved from the accelerator to the CPU: "
+                               "resnet8/stack2_add/add (ADD, XNNPACK partition 0 → builtin)")
+    assert comparison.tables["digits_cnn"][1][-1] == FAIL
+    row = comparison.to_dict()["models"]["digits_cnn"][1]
+    assert row["placement"] == {"partitions": {"baseline": 1, "current": 2}, "moved_to_cpu": ["resnet8/stack2_add/add"]}
+    assert "### Failed" in render(comparison, "base.json", "now.json")
+    assert compare(current, baseline).passed  # back on the accelerator: better, not a failure
+
+
+def test_placement_gate_on_partitions_alone_and_on_full_delegation():
+    baseline = profiled(sample_results(), xnnpack_profile())
+    split = xnnpack_profile()
+    for op in split["ops"][8:]:
+        op["executor"] = "XNNPACK partition 1"
+    split["partitions"] = 2
+    [failure] = compare(baseline, profiled(sample_results(), split)).failures
+    assert failure.message == "placement: partitions rose 1 → 2"
+    renamed = with_op_on_cpu(xnnpack_profile(), 3)
+    for op in renamed["ops"]:
+        op.update(name=f"node {op['index']}", type=op["type"].lower())  # matched by neither name nor type
+    renamed["partitions"] = 1
+    [failure] = compare(baseline, profiled(sample_results(), renamed)).failures
+    assert failure.message == "placement: no longer fully delegated: left on the CPU resnet8/stack1_add/add (ADD)"
+
+
+def test_placement_many_moved_ops_are_counted_and_a_one_sided_profile_is_noted():
+    everything = xnnpack_profile()
+    for op in everything["ops"]:
+        op["executor"] = "builtin"
+    [failure] = compare(profiled(sample_results(), xnnpack_profile()), profiled(sample_results(), everything)).failures
+    assert "16 op(s) moved from the accelerator to the CPU: resnet8/relu0/Relu (CONV_2D" in failure.message
+    assert failure.message.endswith("and 6 more")
+    skipped = profiled(sample_results(), {"skipped": "litert:xnnpack has no per-op profile here"})
+    comparison = compare(profiled(sample_results(), xnnpack_profile()), skipped)
+    assert comparison.passed and comparison.placement_gated == 0
+    assert [f.message for f in comparison.findings] == [
+        "placement not compared: the current run has no per-op profile of this row (litert:xnnpack has no per-op "
+        "profile here)"]
+    comparison = compare(sample_results(), profiled(sample_results(), onnxruntime_profile()))
+    assert comparison.passed and "the baseline has no per-op profile of this row (bench --profile)" in \
+        comparison.findings[0].message
