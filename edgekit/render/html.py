@@ -12,8 +12,9 @@ from html import escape
 
 from edgekit.core.units import human_size
 from edgekit.render import plots
+from edgekit.render import profile as profile_text
 from edgekit.render.table import micro_lines, sized
-from edgekit.results import schema, summary
+from edgekit.results import profiles, schema, summary
 from edgekit.results.schema import target_label
 
 # Even a value that slipped through unescaped could then neither fetch nor run anything.
@@ -119,6 +120,7 @@ def _model(model: dict, tolerance: float, settings: dict | None = None) -> str:
         _scatter(rows, metric, keys),
         "<h3>File sizes</h3>",
         plots.size_bars(_files(model)),
+        *_profiles(model),
         *(["<h3>On a microcontroller</h3>\n<ul>" + "".join(f"<li>{_e(line)}</li>" for line in micro) + "</ul>"]
           if (micro := micro_lines(model["records"])) else []),
         f"<h3>Did not run ({len(not_run)})</h3>",
@@ -127,6 +129,36 @@ def _model(model: dict, tolerance: float, settings: dict | None = None) -> str:
         "<h3>Files</h3>",
         *(_artifact(a, model) for a in model["artifacts"]),
         "</section>"])
+
+
+def _profiles(model: dict) -> list[str]:
+    """Per file and target profiled: the per-op total, a chart of the time by op type and the
+    placement table; a line for each that has no profile. Nothing where no record has a "profile"."""
+    records = [r for r in model["records"] if r.get("profile") is not None]
+    if not records:
+        return []
+    parts = ["<h3>Where the time goes</h3>"]
+    for record in records:
+        found = profiles.profiled(record)
+        if found is None:
+            parts.append(f'<p class="note">{_e(profile_text.label(record))}: no per-op profile '
+                         f"({_e(profiles.missing(record['profile']))})</p>")
+            continue
+        p50 = schema.typical_latency(record) if record["status"] == "ok" else None
+        shown = profiles.summary(found, p50)
+        placed = profiles.placement(found)
+        lines = [profile_text.method_line(found), profile_text.total_line(shown, "mean" if schema.is_mean(record)
+                                                                          else "p50"), *profile_text.note_lines(found)]
+        executors = "".join(f"<tr><td>{_e(name)}</td><td>{count}</td></tr>" for name, count in placed["executors"].items())
+        facts = profile_text.placement_facts(placed)
+        left = "".join(f"<li>{_e(line)}</li>" for line in [*profile_text.left_lines(placed),
+                                                             *profile_text.not_timed_lines(found)])
+        parts += [f"<h4>{_e(profile_text.label(record))}</h4>", *(f'<p class="note">{_e(line)}</p>' for line in lines),
+                  plots.time_bars(shown["by_type"]) if shown["by_type"] else '<p class="note">No op was timed.</p>',
+                  '<table class="placement"><thead><tr><th>executor</th><th>ops</th></tr></thead><tbody>'
+                  + executors + "</tbody></table>",
+                  f'<p class="note">{_e("; ".join(facts))}</p>' + (f"<ul>{left}</ul>" if left else "")]
+    return parts
 
 
 def _table(rows: list[tuple[int, summary.Row]], metric: str | None, recommended: summary.Row | None) -> str:

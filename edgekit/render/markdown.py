@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 
+from edgekit.render import profile as profile_text
 from edgekit.render.table import micro_lines, sized
-from edgekit.results import schema, summary
+from edgekit.results import profiles, schema, summary
 
 # What makes inline markup wherever it stands: escapes, code spans, emphasis, strikethrough,
 # links and images ([ ]), raw HTML and autolinks (< >), table cells (|), headings' closing #s
@@ -93,7 +94,35 @@ def model_section(model: dict, tolerance: float = summary.DEFAULT_TOLERANCE, set
         notes.append(schema.MEAN_NOTE)
     notes += [_data_note(model), *filter(None, (summary.throughput_note(model), summary.speedup_note(model)))]
     lines += [f"- {item(note)}" for note in notes]
-    return lines + _not_run(summary.not_run(model, settings))
+    return lines + _profiles(model) + _not_run(summary.not_run(model, settings))
+
+
+def _profiles(model: dict) -> list[str]:
+    """Per file and target profiled: the per-op total, the top ops by time and the placement;
+    a line for each that has no profile, with why. Nothing where no record has a "profile"."""
+    records = [r for r in model["records"] if r.get("profile") is not None]
+    if not records:
+        return []
+    lines = ["", "#### Where the time goes"]
+    for record in records:
+        found = profiles.profiled(record)
+        if found is None:
+            lines += ["", item(f"{profile_text.label(record)}: no per-op profile ({profiles.missing(record['profile'])})")]
+            continue
+        p50 = schema.typical_latency(record) if record["status"] == "ok" else None
+        shown = profiles.summary(found, p50, profile_text.TOP)
+        statistic = "mean" if schema.is_mean(record) else "p50"
+        rows = [[str(n), str(op["index"]), op["name"], op["type"], op["executor"], f"{op['us']:,.1f}",
+                 f"{op['share']:.1f}%"] for n, op in enumerate(shown["top"], 1)]
+        lines += ["", f"**{cell(profile_text.label(record))}**: {cell(profile_text.total_line(shown, statistic))}; "
+                      f"{cell(found['method'])}, {found['runs']} runs"
+                      + (f" ({cell(found['note'])})" if found.get("note") else "")
+                      + f"; the {len(rows)} slowest of {len(shown['rows'])} ops:", ""]
+        lines += table(["#", "node", "name", "type", "executor", f"mean {profile_text.US}", "share"], rows,
+                       right={0, 1, 5, 6}) if rows else ["No op was timed."]
+        lines += [""] + [f"- {item(line)}" for line in [*profile_text.placement_lines(profiles.placement(found)),
+                                                          *profile_text.not_timed_lines(found)]]
+    return lines
 
 
 def _not_run(lines: list[str]) -> list[str]:

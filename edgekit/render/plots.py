@@ -139,6 +139,28 @@ def size_bars(files: list[dict]) -> str:
     return "\n".join(parts) + "\n</svg>"
 
 
+def time_bars(kinds: list[dict]) -> str:
+    """One horizontal bar per op type (results/profiles.py's summary "by_type": `type`, `count`,
+    `us`, `share`), largest first, labelled with its mean us a call and its share of the total."""
+    label_width, bar_height, top = 230, 22, 12
+    height = top * 2 + bar_height * len(kinds)
+    longest = max((kind["us"] for kind in kinds), default=0) or 1
+    scale = (WIDTH - label_width - 130) / longest  # 130: room for the label after the longest bar
+    parts = [_svg_open("op-types", WIDTH, height, "time of one call by op type")]
+    for n, kind in enumerate(kinds):
+        top_y, name, width = top + n * bar_height, str(kind["type"]), kind["us"] * scale
+        short = name if len(name) <= 34 else name[:33] + "…"
+        ops = f"{kind['count']} op{'' if kind['count'] == 1 else 's'}"
+        parts.append(f'<g><title>{escape(name)}: {ops}, {kind["us"]:,.1f} us a call, {kind["share"]:.1f}% of the '
+                     f'per-op total</title>'
+                     + _text(label_width - 8, top_y + 15, short, "end")
+                     + f'<rect x="{label_width}" y="{top_y + 3}" width="{width:.1f}" height="{bar_height - 6}"'
+                       f' fill="{ACCENT}"/>'
+                     + _text(label_width + width + 6, top_y + 15, f"{kind['us']:,.1f} us ({kind['share']:.1f}%)",
+                             "start") + "</g>")
+    return "\n".join(parts) + "\n</svg>"
+
+
 def _svg_open(kind: str, width: int, height: int, label: str) -> str:
     # no xmlns: inline SVG in HTML5 needs none, and the page is to hold no URL at all
     return (f'<svg class="plot {kind}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '

@@ -201,7 +201,7 @@ class _ModelComparison:
         if base is None or now is None:
             if base is not None or now is not None:
                 which = "current run" if base is not None else "baseline"
-                why = profiles.skipped((c if base is not None else b).get("profile"))
+                why = profiles.missing((c if base is not None else b).get("profile"))
                 return self.note(INFO, c, f"placement not compared: the {which} has no per-op profile of this row"
                                           + (f" ({why})" if why else " (bench --profile)"))
             return "ok"

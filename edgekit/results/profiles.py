@@ -19,15 +19,22 @@ TOTAL = "total"  # the type of difference()'s last row (it also carries "total":
 _PARTITION = re.compile(r" partition \d+$")
 
 
-def skipped(profile: dict | None) -> str | None:
-    """Why a record has no per-op profile ({"skipped": reason}), or None."""
-    return profile.get("skipped") if isinstance(profile, dict) and "skipped" in profile else None
+def missing(profile: dict | None) -> str | None:
+    """Why a record's "profile" holds no per-op figures: the target has none ({"skipped": why}) or
+    it broke ({"failed": why}, the measurement standing); None for a profile or no "profile" at all."""
+    if not isinstance(profile, dict):
+        return None
+    if "skipped" in profile:
+        return str(profile["skipped"])
+    if "failed" in profile:
+        return f"failed: {profile['failed']}"
+    return None
 
 
 def profiled(record: dict) -> dict | None:
-    """A record's per-op profile when it has one (not a skipped one), else None."""
+    """A record's per-op profile when it has one (not a skipped or failed one), else None."""
     found = record.get("profile")
-    return found if isinstance(found, dict) and "ops" in found and skipped(found) is None else None
+    return found if isinstance(found, dict) and "ops" in found and missing(found) is None else None
 
 
 def summary(profile: dict, p50_us: float | None, top: int | None = 10) -> dict:

@@ -14,8 +14,9 @@ Versions:
      verdict on its fidelity ({"degraded": bool, "outputs": {name: why}, ...}: measure/quality.py).
   3  a record's optional `profile`: where the time of one call goes, op by op, and which executor ran
      each op (runtimes/base.py's contract: method, runs, ops, partitions, fully_delegated,
-     left_on_cpu, note), or {"skipped": reason} where the target has no per-op profile. A version 2
-     file reads as it is (it has none).
+     left_on_cpu, and optionally not_timed, note; with the seconds it took, wall_seconds), or
+     {"skipped": reason} where the target has no per-op profile, {"failed": reason} where it broke.
+     A version 2 file reads as it is (it has none).
 
 A model's records are keyed by (format, variant, target, threads): `compare` pairs runs on it.
 """
@@ -407,10 +408,11 @@ def _check_record(check: _Checker, record: dict, where: str) -> None:
 
 
 def _check_profile(check: _Checker, profile: dict, where: str) -> None:
-    """A record's per-op profile (runtimes/base.py's contract), or {"skipped": reason}."""
-    if "skipped" in profile:
-        check.need(profile, "skipped", str, where)
-        return
+    """A record's per-op profile (runtimes/base.py's contract), or {"skipped": reason} or {"failed": reason}."""
+    for missing in ("skipped", "failed"):
+        if missing in profile:
+            check.need(profile, missing, str, where)
+            return
     method = check.need(profile, "method", str, where)
     if method not in PROFILE_METHODS:
         check.fail(f"{where}.method", f"is {json.dumps(method)[:60]}, not one of {', '.join(PROFILE_METHODS)}")
@@ -423,9 +425,11 @@ def _check_profile(check: _Checker, profile: dict, where: str) -> None:
         check.need(op, "us", _NUMBER, at, minimum=0)
     check.need(profile, "partitions", int, where, optional=True, minimum=0)
     check.need(profile, "fully_delegated", bool, where, optional=True)
-    for n, op in enumerate(check.items(profile, "left_on_cpu", dict, where)):
-        at = f"{where}.left_on_cpu[{n}]"
-        check.need(op, "index", int, at, minimum=0)
-        for key in ("name", "type", "reason"):
-            check.need(op, key, str, at)
+    for kind in ("left_on_cpu", "not_timed"):  # ops listed apart, each with why
+        for n, op in enumerate(check.items(profile, kind, dict, where, optional=kind == "not_timed")):
+            at = f"{where}.{kind}[{n}]"
+            check.need(op, "index", int, at, minimum=0)
+            for key in ("name", "type", "reason"):
+                check.need(op, key, str, at)
     check.need(profile, "note", str, where, optional=True)
+    check.need(profile, "wall_seconds", _NUMBER, where, optional=True, minimum=0)

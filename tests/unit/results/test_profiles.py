@@ -85,8 +85,11 @@ def test_moved_to_cpu():
     assert profiles.moved_to_cpu(cpu_only, cpu_only) == []  # it never ran on an accelerator
 
 
-def test_skipped_and_profiled():
-    assert profiles.skipped({"skipped": "tflm has no per-op profile"}) == "tflm has no per-op profile"
-    assert profiles.skipped(xnnpack_profile()) is None and profiles.skipped(None) is None
+def test_missing_and_profiled():
+    assert profiles.missing({"skipped": "tflm has no per-op profile"}) == "tflm has no per-op profile"
+    assert profiles.missing({"failed": "one-op model of CUSTOM could not be built"}) == \
+        "failed: one-op model of CUSTOM could not be built"
+    assert profiles.missing(xnnpack_profile()) is None and profiles.missing(None) is None
     assert profiles.profiled({"profile": xnnpack_profile()}) == xnnpack_profile()
     assert profiles.profiled({"profile": {"skipped": "no"}}) is None and profiles.profiled({}) is None
+    assert profiles.profiled({"profile": {"failed": "no"}}) is None
