@@ -115,10 +115,10 @@ def _profiles(model: dict) -> list[str]:
         rows = [[str(n), str(op["index"]), op["name"], op["type"], op["executor"], f"{op['us']:,.1f}",
                  f"{op['share']:.1f}%"] for n, op in enumerate(shown["top"], 1)]
         lines += ["", f"**{cell(profile_text.label(record))}**: {cell(profile_text.total_line(shown, statistic))}; "
-                      f"{cell(found['method'])}, {found['runs']} runs"
+                      f"{cell(found['method'])}, medians over {found['runs']} calls"
                       + (f" ({cell(found['note'])})" if found.get("note") else "")
                       + f"; the {len(rows)} slowest of {len(shown['rows'])} ops:", ""]
-        lines += table(["#", "node", "name", "type", "executor", f"mean {profile_text.US}", "share"], rows,
+        lines += table(["#", "node", "name", "type", "executor", f"median {profile_text.US}", "share"], rows,
                        right={0, 1, 5, 6}) if rows else ["No op was timed."]
         lines += [""] + [f"- {item(line)}" for line in [*profile_text.placement_lines(profiles.placement(found)),
                                                           *profile_text.not_timed_lines(found)]]

@@ -141,7 +141,7 @@ def size_bars(files: list[dict]) -> str:
 
 def time_bars(kinds: list[dict]) -> str:
     """One horizontal bar per op type (results/profiles.py's summary "by_type": `type`, `count`,
-    `us`, `share`), largest first, labelled with its mean us a call and its share of the total."""
+    `us`, `share`), largest first, labelled with its us a call (the sum of its ops' medians) and its share of the total."""
     label_width, bar_height, top = 230, 22, 12
     height = top * 2 + bar_height * len(kinds)
     longest = max((kind["us"] for kind in kinds), default=0) or 1

@@ -51,7 +51,7 @@ def text(profile: dict, what: str, p50_us: float | None, top: int = TOP, every_o
     lines = [*terminal.wrap(header_lines(profile, what, found, statistic), at), ""]
     ops = [[str(op["index"]), op["name"], op["type"], op["executor"], _us(op["us"]), _share(op["share"]),
             profile["method"]] for op in shown]
-    lines.append(terminal.table(["node", "name", "type", "executor", f"mean {US}", "share", "method"], ops,
+    lines.append(terminal.table(["node", "name", "type", "executor", f"median {US}", "share", "method"], ops,
                                 right={0, 4, 5}, drop=OPS_DROP, at=at, style=style))
     if len(shown) < len(rows):
         left = sum(op["share"] for op in rows if id(op) not in slowest)
@@ -61,10 +61,10 @@ def text(profile: dict, what: str, p50_us: float | None, top: int = TOP, every_o
     ranked = [[str(n), op["name"], op["type"], op["executor"], _us(op["us"]), _share(op["share"])]
               for n, op in enumerate(found["top"], 1)]
     lines += ["", f"top {len(ranked)} by time:",
-              terminal.table(["#", "name", "type", "executor", f"mean {US}", "share"], ranked, right={0, 4, 5},
+              terminal.table(["#", "name", "type", "executor", f"median {US}", "share"], ranked, right={0, 4, 5},
                              drop=OPS_DROP, at=at, style=style)]
     kinds = [[kind["type"], str(kind["count"]), _us(kind["us"]), _share(kind["share"])] for kind in found["by_type"]]
-    lines += ["", "by op type:", terminal.table(["type", "ops", f"mean {US}", "share"], kinds, right={1, 2, 3},
+    lines += ["", "by op type:", terminal.table(["type", "ops", f"{US} a call", "share"], kinds, right={1, 2, 3},
                                                 at=at, style=style)]
     lines += ["", *terminal.wrap([*placement_lines(profiles.placement(profile)), *not_timed_lines(profile)], at)]
     return "\n".join(lines)
@@ -78,7 +78,7 @@ def header_lines(profile: dict, what: str, found: dict, statistic: str = "p50") 
 def method_line(profile: dict) -> str:
     method = profile["method"]
     wall = profile.get("wall_seconds")
-    return (f"per-op profile, {method} ({METHODS.get(method, method)}), mean of {profile['runs']} runs"
+    return (f"per-op profile, {method} ({METHODS.get(method, method)}), each op's median over {profile['runs']} calls"
             + ("" if wall is None else f", profiled in {wall:,.1f} s"))
 
 
@@ -136,7 +136,7 @@ def difference_text(difference: dict, at: int | None = None, style: bool | None 
              f"{row['difference_us']:+,.1f}"] for row in rows]
     where = target_label({"target": difference["target"], "threads": difference.get("threads"),
                           "device": difference.get("device") or "local"})
-    head = [f"A: {difference['a']}", f"B: {difference['b']}", f"time by op type on {where}, mean {US} a call:"]
+    head = [f"A: {difference['a']}", f"B: {difference['b']}", f"time by op type on {where}, {US} a call (the sum of each op's median):"]
     table = terminal.table(["type", "ops A", f"A {US}", "ops B", f"B {US}", f"B - A {US}"], body,
                            right={1, 2, 3, 4, 5}, drop=DIFFERENCE_DROP, at=at, style=style)
     total = next((row for row in rows if row.get("total")), None)
