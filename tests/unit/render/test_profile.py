@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+from xml.etree import ElementTree
 
 import pytest
 
@@ -125,6 +126,7 @@ def test_html_chart_and_placement_table_escape_every_name():
     chart = re.search(r'<svg class="plot op-types".*?</svg>', section, re.DOTALL).group(0)
     kinds = profiles.summary(profile, None)["by_type"]
     assert chart.count("<rect ") == len(kinds)
+    ElementTree.fromstring(chart)  # well-formed: inlined as it is
     widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', chart)]
     assert widths == sorted(widths, reverse=True) and widths[0] > 0  # the longest bar is the most time
     assert "<td>XNNPACK</td><td>15</td>" in section and f"<td>{html_escaped(HOSTILE)}</td><td>1</td>" in section

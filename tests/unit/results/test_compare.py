@@ -335,3 +335,14 @@ def test_placement_many_moved_ops_are_counted_and_a_one_sided_profile_is_noted()
     comparison = compare(sample_results(), profiled(sample_results(), onnxruntime_profile()))
     assert comparison.passed and "the baseline has no per-op profile of this row (bench --profile)" in \
         comparison.findings[0].message
+
+
+def test_cli_exits_1_when_an_op_leaves_the_accelerator(tmp_path, capsys):
+    base, now = tmp_path / "base.json", tmp_path / "now.json"
+    base.write_text(json.dumps(profiled(sample_results(), xnnpack_profile())))
+    now.write_text(json.dumps(profiled(sample_results(), with_op_on_cpu(xnnpack_profile(), 11))))
+    assert main(["compare", str(base), str(base)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(base), str(now)]) == 1
+    out = capsys.readouterr().out
+    assert "resnet8/stack3_add/add (ADD, XNNPACK partition 0 → builtin)" in out and "partitions rose 1 → 2" in out
