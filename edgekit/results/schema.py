@@ -423,6 +423,7 @@ def _check_profile(check: _Checker, profile: dict, where: str) -> None:
         for key in ("name", "type", "executor"):
             check.need(op, key, str, at)
         check.need(op, "us", _NUMBER, at, minimum=0)
+        check.need(op, "calls", int, at, optional=True, minimum=0)  # a phone's row timed more than once a run
     check.need(profile, "partitions", int, where, optional=True, minimum=0)
     check.need(profile, "fully_delegated", bool, where, optional=True)
     for kind in ("left_on_cpu", "not_timed"):  # ops listed apart, each with why
