@@ -330,8 +330,8 @@ def test_placement_many_moved_ops_are_counted_and_a_one_sided_profile_is_noted()
     comparison = compare(profiled(sample_results(), xnnpack_profile()), skipped)
     assert comparison.passed and comparison.placement_gated == 0
     assert [f.message for f in comparison.findings] == [
-        "placement not compared: the current run has no per-op profile of this row (litert:xnnpack has no per-op "
-        "profile here)"]
+        ("placement not compared: the current run has no per-op profile of this row (litert:xnnpack has no per-op "
+         "profile here)")]
     comparison = compare(sample_results(), profiled(sample_results(), onnxruntime_profile()))
     assert comparison.passed and "the baseline has no per-op profile of this row (bench --profile)" in \
         comparison.findings[0].message
