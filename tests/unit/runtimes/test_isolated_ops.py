@@ -66,7 +66,7 @@ def test_every_op_of_the_file_is_timed_in_order_on_the_targets_kernels(models, n
     path = models[name]
     profile = RUNTIMES["litert"].profile(path, feed_for(path), 5, kernels=kernels, threads=1)
     check_profile(profile)
-    assert profile["method"] == "isolated" and profile["runs"] == 5 and "no fusion" in profile["note"]
+    assert profile["method"] == "isolated" and profile["runs"] == 5 and "one-op model" in profile["note"]
     assert [op["type"] for op in profile["ops"]] == [t for t, _ in tflite_ops(path.read_bytes())]
     assert [op["index"] for op in profile["ops"]] == list(range(len(profile["ops"])))
     assert all(op["us"] > 0 for op in profile["ops"])
