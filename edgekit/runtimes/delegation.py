@@ -14,6 +14,7 @@ are the given delegates', those added by it XNNPACK's.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from edgekit.core.lazy_imports import quiet_stderr
@@ -101,6 +102,8 @@ def placement(wrapper, original: int, given_until: int, delegate: str | None, ke
 
 
 def _logged_reason(logged: str, op: str) -> str | None:
-    """A line a delegate logged about ops of this type while it was applied, if any."""
+    """A line a delegate logged naming ops of this type while it was applied, if any (LiteRT's own
+    INFO lines, "Created ... delegate", "Replacing n out of m node(s)", name none)."""
+    named = re.compile(rf"\b{re.escape(op)}\b")
     return next((line.strip() for line in logged.splitlines()
-                 if op.lower() in line.lower() and not line.startswith("INFO: Created")), None)
+                 if named.search(line) and not line.startswith("INFO:")), None)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.artifacts import TensorSpec
-from edgekit.core.errors import EdgekitError
+from edgekit.core.errors import EdgekitError, first_line
 from edgekit.core.lazy_imports import quiet_stderr
 from edgekit.models.inspection import tflite_io, tflite_ops
 from edgekit.runtimes.base import Session, quantize
@@ -34,9 +34,10 @@ def isolated_profile(path: Path, feed: dict[str, np.ndarray], runs: int, open_op
                      executors: list[str] | str, placement: dict | None = None, note: str = NOTE) -> dict:
     """The PROFILE dict (runtimes/base.py) of `path`'s main graph: each op's one-op model opened
     with `open_op`, bound to the values the op sees for `feed`, invoked once to warm up, then
-    `runs` times, timed (time_op). `executors` names what runs each node (one name: every node); `placement` gives "partitions",
-    "fully_delegated" and "left_on_cpu" (none: no accelerator asked for). Ops that cannot stand
-    alone are listed in "not_timed" with the reason."""
+    `runs` times, timed (time_op). `executors` names what runs each node (one name: every node);
+    `placement` gives "partitions", "fully_delegated" and "left_on_cpu" (none: no accelerator
+    asked for). Ops that cannot stand alone are left out of "ops" and listed in an added
+    "not_timed" [{"index", "name", "type", "reason"}]."""
     from ai_edge_litert.tools import flatbuffer_utils
 
     content = path.read_bytes()
@@ -56,7 +57,12 @@ def isolated_profile(path: Path, feed: dict[str, np.ndarray], runs: int, open_op
                 continue
             one = Path(folder) / f"op{index}.tflite"
             one.write_bytes(one_op_model(model, index, {t: values[t].shape for t in fed}))
-            us, outputs = time_op(open_op(one), [values[t] for t in fed], runs)
+            try:
+                us, outputs = time_op(open_op(one), [values[t] for t in fed], runs)
+            except (EdgekitError, RuntimeError, ValueError) as exc:  # e.g. a resource variable's op, alone
+                not_timed.append({"index": index, "name": names[index], "type": op_type,
+                                  "reason": f"it does not run alone: {first_line(exc)}"})
+                continue
             for tensor, value in zip(op.outputs, outputs):
                 values.setdefault(int(tensor), value)  # the whole model's value where it has one
             ops.append({"index": index, "name": names[index], "type": op_type, "us": round(us, 3),
