@@ -1,13 +1,9 @@
 """Which ops of a `.tflite` each delegate takes, and which fall back to LiteRT's CPU kernels.
 
 Real delegates applied by the real LiteRT interpreter: XNNPACK (LiteRT's default CPU delegate),
-the GPU delegate where its library loads, and an external delegate given by path. After
-delegation, LiteRT's Python interpreter (ai-edge-litert 2.3, through its wrapper's `NumNodes`,
-`NodeName`, `NodeInputs`, `NodeOutputs`) still lists every original node at its index, and adds
-one DELEGATE node per partition after them, whose inputs and outputs are the partition's
-boundary tensors. It does not say which nodes a partition replaced: that is derived here, by
-walking back from a partition's outputs through the nodes that produce them until its inputs.
-Only the main subgraph is exposed.
+the GPU delegate where its library loads, and an external delegate given by path. Which nodes
+each partition took is derived from the interpreter after delegation (`runtimes/delegation.py`,
+which a runtime's profile uses too). Only the main subgraph is exposed.
 
 TFLite's static GPU compatibility check (TensorFlow's model analyzer) is reported where it
 works: TF 2.21's pip build calls every model compatible, which a canary model reveals.
@@ -27,6 +23,7 @@ from edgekit.core.lazy_imports import quiet_stderr, tensorflow
 from edgekit.hardware.npu_compile import delegate_entry
 from edgekit.models.inspection import inspect_model
 from edgekit.models.loading import is_keras_file
+from edgekit.runtimes.delegation import builtin_only, node_names, node_partitions
 from edgekit.runtimes.litert import load_delegate
 from edgekit.runtimes.litert_guard import check_model
 
@@ -59,7 +56,7 @@ def delegate_report(path: str | Path, delegate: str | None = None,
     except BackendUnavailable as exc:
         raise EdgekitError(f"{exc} (--delegate takes the path of a TFLite delegate library that loads here, "
                            "--delegate-option the options it takes)") from None
-    names = _node_names(path)
+    names = node_names(path)
     report = {"delegates": []}
     if unknown:
         report["delegates"].append(_skipped("xnnpack", f"LiteRT has no kernels for {', '.join(unknown)}, "
@@ -72,10 +69,10 @@ def delegate_report(path: str | Path, delegate: str | None = None,
         report["delegates"].append(_skipped("gpu", f"{exc} (LiteRT's GPU path on Linux is CompiledModel: "
                                                    "bench --runtime litert-compiled:gpu)"))
     else:
-        report["delegates"].append(_apply(path, "gpu", names, _builtin_only(), [gpu]))
+        report["delegates"].append(_apply(path, "gpu", names, builtin_only(), [gpu]))
     report["delegates"].append(_gpu_static_check(path, names))
     if external is not None:
-        entry = _apply(path, Path(delegate).name, names, _builtin_only(), [external])
+        entry = _apply(path, Path(delegate).name, names, builtin_only(), [external])
         report["delegates"].append({**entry, "library": delegate, "options": options})
 
     report["delegates"].append(delegate_entry(path, info["ops"]))
@@ -83,23 +80,6 @@ def delegate_report(path: str | Path, delegate: str | None = None,
         report["note"] = (f"only the main subgraph's {len(names)} ops are shown: LiteRT's Python "
                           "interpreter exposes no other")
     return report
-
-
-def _builtin_only():
-    # with the default resolver XNNPACK also takes what another delegate leaves: turned off, the
-    # nodes a delegate leaves are the ones that fall back to LiteRT's builtin CPU kernels
-    from ai_edge_litert import interpreter as litert
-
-    return litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-
-
-def _node_names(path: Path) -> list[str]:
-    """The main subgraph's op names, from an interpreter without delegates (node i is operator i)."""
-    from ai_edge_litert import interpreter as litert
-
-    with quiet_stderr(replay_on_error=False):
-        probe = litert.Interpreter(model_path=str(path), experimental_op_resolver_type=_builtin_only())
-    return [probe._interpreter.NodeName(i) for i in range(probe._interpreter.NumNodes())]
 
 
 def _load(library: str, options: dict):
@@ -118,33 +98,10 @@ def _apply(path: Path, name: str, names: list[str], resolver, delegates) -> dict
     except (ValueError, RuntimeError) as exc:
         return {"name": name, "status": "failed", "reason": first_line(exc)}
     wrapper = interp._interpreter
-    owner, note = _partitions(wrapper, len(names))
+    owner, note = node_partitions(wrapper, len(names))
     entry = {**_summary(name, names, {i: name for i in owner}, owner),
              "partitions": wrapper.NumNodes() - len(names)}  # one DELEGATE node per partition
     return {**entry, "note": note} if note else entry
-
-
-def _partitions(wrapper, original: int) -> tuple[dict[int, int], str | None]:
-    """Original node -> the partition (0, 1, ...) that replaced it, from an interpreter's wrapper
-    after delegation: nodes from `original` on are the DELEGATE nodes. A note when a partition's
-    derived nodes do not account for its inputs (a node whose outputs nothing uses)."""
-    producer = {int(t): i for i in range(original) for t in wrapper.NodeOutputs(i) if t >= 0}
-    owner: dict[int, int] = {}
-    note = None
-    for part, node in enumerate(range(original, wrapper.NumNodes())):
-        boundary = {int(t) for t in wrapper.NodeInputs(node)}
-        pending = [int(t) for t in wrapper.NodeOutputs(node)]
-        while pending:
-            made_by = producer.get(pending.pop())
-            if made_by is None or made_by in owner:
-                continue
-            owner[made_by] = part
-            pending += [int(t) for t in wrapper.NodeInputs(made_by) if t >= 0 and int(t) not in boundary]
-        found = [i for i, p in owner.items() if p == part]
-        made = {int(t) for i in found for t in wrapper.NodeOutputs(i)}
-        if {int(t) for i in found for t in wrapper.NodeInputs(i) if t >= 0} - made != boundary:
-            note = f"partition {part}'s nodes could not all be identified"
-    return owner, note
 
 
 def _summary(name: str, names: list[str], on: dict[int, str], owner: dict[int, int] | None = None) -> dict:

@@ -19,7 +19,9 @@ from edgekit.core.artifacts import TensorSpec
 from edgekit.core.errors import BackendUnavailable, EdgekitError, first_line
 from edgekit.core.lazy_imports import quiet_stderr
 from edgekit.core.units import shape_text
+from edgekit.runtimes import delegation
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
+from edgekit.runtimes.isolated_ops import isolated_profile
 from edgekit.runtimes.litert_guard import check_model
 from edgekit.runtimes.messages import explain, with_detail
 
@@ -42,6 +44,18 @@ class LiteRTRuntime(Runtime):
     def _open_impl(self, path: Path, threads: int | None = None, kernels: str = "xnnpack",
                    delegate: str | None = None, delegate_options: dict | None = None) -> Session:
         return LiteRTSession(path, threads, kernels, delegate, delegate_options or {})
+
+    def _profile_impl(self, path: Path, feed: dict[str, np.ndarray], runs: int, threads: int | None = None,
+                      kernels: str = "xnnpack", delegate: str | None = None,
+                      delegate_options: dict | None = None) -> dict:
+        """No profiler is reachable from Python: each op is timed as a one-op model on the same
+        kernels and delegate (runtimes/isolated_ops.py); where each node ran comes from the whole
+        model's interpreter after delegation."""
+        with self._open_impl(path, threads, kernels, delegate, delegate_options) as whole:
+            placed = whole.placement()
+        return isolated_profile(path, feed, runs, lambda one: self._open_impl(one, threads, kernels, delegate,
+                                                                              delegate_options),
+                                placed["executors"], placed)
 
 
 def load_delegate(library: str, options: dict):
@@ -98,11 +112,14 @@ class LiteRTSession(Session):
         check_model(path, builtin_kernels=kernels == "xnnpack" or bool(delegate))
         delegates = [load_delegate(delegate, delegate_options)] if delegate else None
         try:
-            with quiet_stderr(replay_on_error=False):  # "Created XNNPACK delegate" and the like
+            with quiet_stderr(replay_on_error=False) as written:  # "Created XNNPACK delegate" and the like
                 self._interp = litert.Interpreter(
                     model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver,
                     experimental_delegates=delegates)
+                # the given delegate is applied by now, XNNPACK in allocate_tensors (runtimes/delegation.py)
+                self._given_nodes = self._interp._interpreter.NumNodes()
                 self._interp.allocate_tensors()
+                self._delegation_log = written()
             # a damaged file can load and still fail here: a tensor index out of range, a name
             # that is not UTF-8 (UnicodeDecodeError is a ValueError)
             signatures = self._interp.get_signature_list()
@@ -195,6 +212,16 @@ class LiteRTSession(Session):
 
     def default_shapes(self) -> dict[str, tuple[int, ...]]:
         return {s.name: tuple(s.shape) for s, signature in zip(self.inputs, self._signatures) if -1 in signature[1:]}
+
+    def placement(self) -> dict:
+        """Where each node of the main graph runs in this session (delegation.placement)."""
+        wrapper = self._interp._interpreter
+        nodes = wrapper.NumNodes()
+        original = nodes
+        while original and wrapper.NodeName(original - 1) == "DELEGATE":  # one per partition, after the graph's
+            original -= 1
+        return delegation.placement(wrapper, original, self._given_nodes, Path(self.delegate).name if self.delegate
+                                    else None, self.kernels, self._delegation_log)
 
     def details(self) -> dict:
         found = {"threads": self.threads, "kernels": self.kernels}

@@ -25,9 +25,11 @@ from edgekit.core.errors import BackendUnavailable, EdgekitError, last_line
 from edgekit.core.lazy_imports import quiet_stderr
 from edgekit.models.inspection import tflite_io
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
+from edgekit.runtimes.isolated_ops import NOTE, isolated_profile
 from edgekit.runtimes.messages import explain, plain
 
 HOST_TIME = "reference kernels on the host, not MCU time"
+EXECUTOR = "tflm reference kernels"
 FLASH_NOTE = "the model's bytes; the interpreter's code and kernels come on top"
 MAX_ARENA = 1 << 30  # past this nothing on a microcontroller could hold it
 _REPORTED = re.compile(r"Arena allocation total (\d+) bytes")
@@ -54,17 +56,28 @@ class TFLMRuntime(Runtime):
     def _open_impl(self, path: Path, threads: int | None = None) -> Session:
         return TFLMSession(path)
 
+    def _profile_impl(self, path: Path, feed: dict[str, np.ndarray], runs: int, threads: int | None = None) -> dict:
+        """Each op timed as a one-op model on the reference kernels (runtimes/isolated_ops.py), in
+        an arena of the whole model's size: an op alone needs no more than the whole model, whose
+        arena holds its tensors at once (a short one is grown)."""
+        whole = TFLMSession(path)
+        arena = whole.arena_bytes
+        whole.close()
+        return isolated_profile(path, feed, runs, lambda one: _one_op_session(one, arena), EXECUTOR,
+                                note=f"{NOTE}; {HOST_TIME}")
+
 
 class TFLMSession(Session):
     batch = 1  # a microcontroller's model has fixed shapes; TFLite Micro cannot resize them
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, arena_bytes: int | None = None):
+        """`arena_bytes`: the arena to use, known to be enough (else the smallest is searched for)."""
         self.path = path
         self.content = path.read_bytes()
         info = tflite_io(path)  # its specs only: the costs inspect adds are no part of loading it
         self.inputs = [TensorSpec.from_dict(t) for t in info["inputs"]]
         self.outputs = [TensorSpec.from_dict(t) for t in info["outputs"]]
-        self.arena_bytes, self.reported_bytes = self._smallest_arena()
+        self.arena_bytes, self.reported_bytes = (arena_bytes, None) if arena_bytes else self._smallest_arena()
         from tflite_micro.python.tflite_micro import runtime
 
         with quiet_stderr():
@@ -130,6 +143,17 @@ class TFLMSession(Session):
 
     def close(self):
         self._interpreter = None
+
+
+def _one_op_session(path: Path, arena: int) -> TFLMSession:
+    """A session of a one-op model in `arena` bytes, grown while TFLite Micro says it is short."""
+    while True:
+        try:
+            return TFLMSession(path, arena_bytes=arena)
+        except RuntimeError:
+            if arena >= MAX_ARENA:
+                raise
+            arena *= 2
 
 
 # one try: exit 0 when the model allocates in the arena (printing the allocator's report), 3 when not

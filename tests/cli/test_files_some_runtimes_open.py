@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit.core.errors import EdgekitError
-from edgekit.models.inspection import tflite_io
+from edgekit.models.inspection import tflite_io, tflite_ops
 from edgekit.runtimes import RUNTIMES, tflm
 from tests.conftest import run_cli
 from tests.require import require
@@ -87,3 +87,11 @@ def test_bench_gives_an_ok_tflm_row_and_a_failed_litert_row_with_litert_s_reason
     assert rows["litert"]["status"] == "failed" and LITERT_REFUSAL in rows["litert"]["reason"], rows["litert"]
     assert model["artifacts"][0]["inputs"][0]["name"] == "pixels"
     assert LITERT_REFUSAL in " ".join((stdout + stderr).split())  # the failed row's reason is printed too
+
+
+def test_tflite_micro_profiles_it_op_by_op_on_the_values_its_own_one_op_models_give(refused_by_litert):
+    # no LiteRT run gives the ops' inputs here: each one-op model feeds the next
+    x = {"pixels": np.random.default_rng(0).random((1, 8, 8, 1), dtype=np.float32)}
+    profile = RUNTIMES["tflm"].profile(refused_by_litert, x, 3)
+    assert [op["type"] for op in profile["ops"]] == [t for t, _ in tflite_ops(refused_by_litert.read_bytes())]
+    assert all(op["us"] > 0 for op in profile["ops"]) and "not_timed" not in profile
