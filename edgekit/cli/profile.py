@@ -61,9 +61,15 @@ def run(args) -> int:
         sys.stdout.write(json.dumps({"results": results, "differences": differences}, indent=2) + "\n"
                          if differences else schema.to_text(results))
         return stopped_code(results, "profile")
+    said = set()  # a target that did not run (no GPU here, say) is said once, not once per file
     for model in results["models"]:
         for record in model["records"]:
-            print(shown.record_text(record, top=args.top, every_op=args.all_ops))
+            if record["status"] != "ok":
+                if (record["target"], record.get("reason")) not in said:
+                    said.add((record["target"], record.get("reason")))
+                    print(f"{record['target']}: {record['status']} ({record.get('reason')})")
+                continue
+            print(shown.record_text(record, top=args.top, every_op=args.all_ops) + "\n")
     for difference in differences:
-        print(shown.difference_text(difference))
+        print(shown.difference_text(difference) + "\n")
     return stopped_code(results, "profile")

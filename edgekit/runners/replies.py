@@ -122,7 +122,7 @@ class Throughput(_Reply):
 
 
 class ProfiledOp(_Reply):
-    """One op of Runtime.profile()'s `ops` (runtimes/base.py): its mean µs a call."""
+    """One op of Runtime.profile()'s `ops` (runtimes/base.py): its median µs a call."""
     index: Count
     name: Text
     type: Name
