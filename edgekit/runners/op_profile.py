@@ -114,6 +114,21 @@ def _node(kind: str, name: str) -> dict:
     return {"index": index, "name": outputs, "type": kind, "executor": DELEGATES.get(kind, BUILTIN)}
 
 
+def runtime_details_message():
+    """The tflite.profiling.ModelRuntimeDetails message class. TensorFlow, once imported, has
+    registered the same proto under its own file name, and the LiteRT wheel's copy then cannot
+    load beside it ("duplicate symbol"): the one registered first is used."""
+    from google.protobuf import descriptor_pool, message_factory
+
+    try:
+        found = descriptor_pool.Default().FindMessageTypeByName("tflite.profiling.ModelRuntimeDetails")
+    except KeyError:
+        from ai_edge_litert import model_runtime_info_pb2  # lazy: LiteRT's wheel, only where a phone is profiled
+
+        return model_runtime_info_pb2.ModelRuntimeDetails
+    return message_factory.GetMessageClass(found)
+
+
 def parse_runtime_info(data: bytes) -> dict:
     """The primary graph's placement from benchmark_model's --model_runtime_info_output_file
     (a tflite.profiling.ModelRuntimeDetails, read with the LiteRT wheel's
@@ -121,10 +136,9 @@ def parse_runtime_info(data: bytes) -> dict:
     "delegates": {delegate node id: executor}, "plan": the executed node ids}. A delegated
     node's executor is "<delegate> partition k", k counting the delegate nodes in execution
     order; a node no delegate took is "builtin". EdgekitError when the bytes are not one."""
-    from ai_edge_litert import model_runtime_info_pb2  # lazy: LiteRT's wheel, only where a phone is profiled
     from google.protobuf.message import DecodeError
 
-    details = model_runtime_info_pb2.ModelRuntimeDetails()
+    details = runtime_details_message()()
     try:
         details.ParseFromString(data)
     except DecodeError as exc:

@@ -4,6 +4,7 @@ proto read into the placement of each node, and what a profiled run on the phone
 too old for the flags) turned into a profile or into the reason there is none."""
 
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -102,12 +103,21 @@ def test_a_table_that_cannot_be_read_says_why_in_one_line(text, problem):
     assert problem in str(caught.value) and "\n" not in str(caught.value)
 
 
+def runtime_info_messages() -> types.SimpleNamespace:
+    """The runtime-info proto's messages by name, as edgekit reads them (from TensorFlow's copy when
+    TensorFlow is loaded: LiteRT's cannot load beside it)."""
+    from google.protobuf import message_factory
+
+    found = op_profile.runtime_details_message().DESCRIPTOR.file.message_types_by_name
+    return types.SimpleNamespace(**{name: message_factory.GetMessageClass(d) for name, d in found.items()})
+
+
 def deeplab_runtime_info() -> bytes:
     """The runtime info the tool writes (model_runtime_info.cc) for the NNAPI run above: the
     original nodes 0-70, the three NNAPI nodes 71-73 that replaced all but the five left on the
     CPU, and the execution plan of the eight nodes that ran. Built with the LiteRT wheel's
     model_runtime_info_pb2: no real one was found posted."""
-    from ai_edge_litert import model_runtime_info_pb2 as pb
+    pb = runtime_info_messages()
 
     left = {61: ("AVERAGE_POOL_2D", "AvgPool2D/AvgPool"), 63: ("RESIZE_BILINEAR", "ResizeBilinear"),
             68: ("RESIZE_BILINEAR", "ResizeBilinear_1"), 69: ("RESIZE_BILINEAR", "ResizeBilinear_2"),
@@ -206,7 +216,7 @@ def test_the_csv_file_and_runtime_info_pulled_from_the_phone_make_the_profile():
 
 def test_ops_another_delegate_took_are_left_on_the_cpu_for_the_one_asked_for():
     """A GPU run where XNNPACK took what the GPU refused: the GPU did not take those ops."""
-    from ai_edge_litert import model_runtime_info_pb2 as pb
+    pb = runtime_info_messages()
 
     graph = pb.RuntimeSubgraph(subgraph_id=0, execution_plan=[3, 1, 4], edges=[pb.Edge(id=i, name=f"t{i}")
                                                                              for i in range(3)])
