@@ -264,11 +264,12 @@ def _profile_compiled(path: Path, feed: dict[str, np.ndarray], runs: int, accele
                         raise EdgekitError(f"feed lacks input {name}")
                     model.write(index, quantize(feed[name], specs[name]))
                 model.run()  # the first run registers the buffers: not a run like the others
-                model.start()
-                for _ in range(runs):
+                events = []
+                for _ in range(runs):  # read after each run: LiteRT's event buffer wraps around when full
+                    model.start()
                     model.run()
-                model.stop()
-                events = model.events()
+                    model.stop()
+                    events += model.events()
         except RuntimeError as exc:
             reason, said = explain("litert-compiled", _native_reason(written(), exc),
                                    f"to profile {path.name} on the {accelerator.upper()}")

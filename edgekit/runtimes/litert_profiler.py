@@ -204,7 +204,7 @@ class ProfiledModel:
 
     def __init__(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
                  dispatch_library_dir: str | None = None):
-        self._lib = lib = library()
+        self._lib = library()
         self._env = self._model = self._options = self._compiled = None
         self._inputs: list[ctypes.c_void_p] = []
         self._outputs: list[ctypes.c_void_p] = []
@@ -213,7 +213,6 @@ class ProfiledModel:
         except BaseException:
             self.close()
             raise
-        del lib
 
     def _open(self, path: Path, accelerator: str, threads: int | None, dispatch_library_dir: str | None) -> None:
         lib = self._lib
