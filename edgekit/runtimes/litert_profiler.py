@@ -42,11 +42,12 @@ REQUIRED_SYMBOLS = (
 # litert_common.h: LiteRtHwAccelerators
 HW_ACCELERATORS = {"cpu": 1, "gpu": 2 | 1, "npu": 4 | 1}  # GPU and NPU fall back to the CPU, as in litert_compiled
 # litert_environment_options.h: LiteRtEnvOptionTag
-_ENV_DISPATCH_LIBRARY_DIR, _ENV_RUNTIME_LIBRARY_DIR = 1, 22
+_ENV_COMPILER_PLUGIN_DIR, _ENV_DISPATCH_LIBRARY_DIR, _ENV_RUNTIME_LIBRARY_DIR = 0, 1, 22
 _ANY_STRING = 8  # litert_any.h: kLiteRtAnyTypeString
 _LOCK_WRITE = 1  # litert_common.h: kLiteRtTensorBufferLockModeWrite
 # the opaque options' identifiers and TOML payloads (options/litert_runtime_options.cc, litert_cpu_options.cc)
 _RUNTIME_OPTIONS, _CPU_OPTIONS = b"runtime_options_string", b"xnnpack"
+_INTEL_GRAPH_BACKENDS = {"cpu": 0, "gpu": 1, "npu": 2}  # litert_intel_openvino_options.h
 
 # litert_profiler_event.h: LiteRtProfilerEventType and ProfiledEventSource
 EVENT_TYPES = {1: "default", 2: "operator", 4: "delegate_operator", 8: "delegate_profiled_operator",
@@ -198,30 +199,36 @@ def _free() -> ctypes.c_void_p:
     return ctypes.cast(ctypes.CDLL(None).free, ctypes.c_void_p)
 
 
+def intel_openvino_options(backend: str) -> dict[bytes, str]:
+    """ProfiledModel's vendor options that make Intel OpenVINO's dispatch compile every partition
+    (graph -1) for `backend` (options/litert_intel_openvino_options.cc's TOML)."""
+    return {b"intel_openvino": f"graph.-1.graph_backend = {_INTEL_GRAPH_BACKENDS[backend]}\n"}
+
+
 class ProfiledModel:
     """A LiteRT CompiledModel created with its profiler on: `write` the inputs (the first
     signature's, in its order), `run`, then `events` of the runs since `reset`."""
 
     def __init__(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
-                 dispatch_library_dir: str | None = None):
+                 dispatch_library_dir: str | None = None, compiler_plugin_dir: str | None = None,
+                 vendor_options: dict[bytes, str] | None = None):
         self._lib = library()
         self._env = self._model = self._options = self._compiled = None
         self._inputs: list[ctypes.c_void_p] = []
         self._outputs: list[ctypes.c_void_p] = []
         try:
-            self._open(path, accelerator, threads, dispatch_library_dir)
+            self._open(path, accelerator, threads, dispatch_library_dir, compiler_plugin_dir, vendor_options or {})
         except BaseException:
             self.close()
             raise
 
-    def _open(self, path: Path, accelerator: str, threads: int | None, dispatch_library_dir: str | None) -> None:
+    def _open(self, path: Path, accelerator: str, threads: int | None, dispatch_library_dir: str | None,
+              compiler_plugin_dir: str | None, vendor_options: dict[bytes, str]) -> None:
         lib = self._lib
-        keep = [str(library_path().parent).encode()]  # alive until the environment has copied them
-        options = [_EnvOption(_ENV_RUNTIME_LIBRARY_DIR, _Any(_ANY_STRING, ctypes.cast(keep[0], ctypes.c_void_p)))]
-        if dispatch_library_dir:
-            keep.append(dispatch_library_dir.encode())
-            options.append(_EnvOption(_ENV_DISPATCH_LIBRARY_DIR,
-                                      _Any(_ANY_STRING, ctypes.cast(keep[1], ctypes.c_void_p))))
+        folders = {_ENV_RUNTIME_LIBRARY_DIR: str(library_path().parent), _ENV_DISPATCH_LIBRARY_DIR: dispatch_library_dir,
+                   _ENV_COMPILER_PLUGIN_DIR: compiler_plugin_dir}
+        keep = {tag: folder.encode() for tag, folder in folders.items() if folder}  # alive until LiteRT copies them
+        options = [_EnvOption(tag, _Any(_ANY_STRING, ctypes.cast(text, ctypes.c_void_p))) for tag, text in keep.items()]
         self._env = ctypes.c_void_p()
         _call(lib, "LiteRtCreateEnvironment", len(options), (_EnvOption * len(options))(*options),
               ctypes.byref(self._env))
@@ -237,7 +244,7 @@ class ProfiledModel:
         self._options = ctypes.c_void_p()
         _call(lib, "LiteRtCreateOptions", ctypes.byref(self._options))
         _call(lib, "LiteRtSetOptionsHardwareAccelerators", self._options, HW_ACCELERATORS[accelerator])
-        tomls = [(_RUNTIME_OPTIONS, "enable_profiling = true\n")]
+        tomls = [(_RUNTIME_OPTIONS, "enable_profiling = true\n"), *vendor_options.items()]
         if threads:
             tomls.append((_CPU_OPTIONS, f"num_threads = {int(threads)}\n"))
         for identifier, toml in tomls:
@@ -365,8 +372,7 @@ _RUN_EVENTS = ("LiteRT::Run[buffer registration]", "Invoke", "LiteRT::Run[Buffer
 _OP_EVENTS = ("operator", "delegate_operator", "delegate_profiled_operator")
 _XNNPACK_TAG = re.compile(r"\((N\w*)(, \w+)*\)")  # XNNPACK names its operators "Convolution (NHWC, F32) IGEMM"
 ACCELERATOR_NAMES = {"cpu": "XNNPACK", "gpu": "GPU", "npu": "NPU"}
-
-
+_DELEGATE_NODE = "DELEGATE"  # the node a dispatch partition runs as, when its delegate times no ops of its own
 def compiled_profile(events: list[dict], runs: int, accelerator: str = "cpu") -> dict:
     """The per-op profile (base.PROFILE_METHODS' dict) of `runs` CompiledModel runs from their
     profiler `events` (ProfiledModel.events). An interpreter op event carries its TFLite node index;
@@ -386,7 +392,11 @@ def compiled_profile(events: list[dict], runs: int, accelerator: str = "cpu") ->
         if event["type"] not in _OP_EVENTS:
             continue
         us = sum(run[position]["us"] for run in kept) / len(kept)
-        if event["type"] == "operator":  # the interpreter ran it with its builtin kernel
+        if event["type"] == "operator" and event["tag"] == _DELEGATE_NODE:  # a partition timed as one node
+            partitions[asked] = partitions.get(asked, 0) + 1
+            index, executor = event["metadata1"], f"{asked} partition {partitions[asked] - 1}"
+            name = f"{executor} (node {index})"
+        elif event["type"] == "operator":  # the interpreter ran it with its builtin kernel
             index, executor, name = event["metadata1"], "builtin", f"node {event['metadata1']}"
             left.append({"index": index, "name": name, "type": event["tag"],
                          "reason": f"{asked} did not take it: LiteRT ran it with its builtin kernel"})

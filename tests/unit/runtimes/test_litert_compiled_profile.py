@@ -151,10 +151,19 @@ def test_another_wheel_makes_the_profile_a_skip_with_its_reason(models, monkeypa
         litert_profiler.library.cache_clear()
 
 
+def _placement(fully: bool) -> dict:
+    """LiteRT's placement of a file on the NPU through Intel's dispatch, as _profile_compiled gives it."""
+    left = [] if fully else [{"index": 15, "name": "node 15", "type": "SOFTMAX", "reason": "NPU did not take it"}]
+    ops = [{"index": 16, "name": "NPU partition 0 (node 16)", "type": "DELEGATE", "executor": "NPU partition 0",
+            "us": 300.0}]
+    return {"method": "profiler", "runs": 3, "ops": ops, "partitions": 1, "fully_delegated": fully,
+            "left_on_cpu": left}
+
+
 def test_openvinos_rows_become_ops_in_its_order_without_the_fused_ones():
     captured = json.loads((DATA / "resnet8_cpu_profiling_info.json").read_text())["infers"]
     for infers in captured.values():
-        found = openvino_ops(infers, "CPU", dispatch_takes_all=True)
+        found = openvino_ops(infers, "CPU", _placement(fully=True))
         check_profile(found)
         executed = [r for r in infers[0] if r["status"] == "EXECUTED"]
         assert [op["name"] for op in found["ops"]] == [r["node_name"] for r in executed]
@@ -164,18 +173,22 @@ def test_openvinos_rows_become_ops_in_its_order_without_the_fused_ones():
         first = found["ops"][0]
         mean = np.mean([next(r["real_time_us"] for r in rows if r["node_name"] == first["name"]) for rows in infers])
         assert first["us"] == pytest.approx(mean) and first["us"] > 0
-        assert "whole file" not in found["note"]
-    int8 = openvino_ops(captured["resnet8_int8.tflite"], "CPU", dispatch_takes_all=False)
+        assert (found["partitions"], found["fully_delegated"], found["left_on_cpu"]) == (1, True, [])
+        assert "dispatch's partitions took 300 µs a run" in found["note"]
+    int8 = openvino_ops(captured["resnet8_int8.tflite"], "CPU", _placement(fully=False))
     assert {op["executor"] for op in int8["ops"] if op["type"] == "Convolution"} <= {
         "OpenVINO CPU jit_avx2_I8", "OpenVINO CPU jit_avx2_1x1_I8"}
     assert "OpenVINO compiles the whole file here" in int8["note"] and int8["fully_delegated"] is False
+    assert [op["type"] for op in int8["left_on_cpu"]] == ["SOFTMAX"]
 
 
 @pytest.mark.skipif(intel_dispatch() is None, reason="Intel OpenVINO's dispatch (the [npu] extra) is not installed")
 def test_the_npu_through_intels_dispatch_is_profiled_by_openvino(models):
-    found = _profile(models["conv"], runs=5, accelerator="npu", npu_backend="cpu")
+    found = _profile(models["mixed"], runs=5, accelerator="npu", npu_backend="cpu")
     assert found["method"] == "profiler"
-    assert [op["type"] for op in found["ops"]].count("Convolution") == 2
+    assert (found["partitions"], found["fully_delegated"], found["left_on_cpu"]) == (1, True, [])  # CUMSUM too
+    assert [op["type"] for op in found["ops"]].count("Convolution") == 2 and "CumSum" in [
+        op["type"] for op in found["ops"]]
     assert all(op["executor"].startswith("OpenVINO CPU ") for op in found["ops"])
     assert all(op["us"] > 0 for op in found["ops"])
 
