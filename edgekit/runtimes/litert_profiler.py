@@ -36,7 +36,7 @@ REQUIRED_SYMBOLS = (
     "LiteRtCreateManagedTensorBufferFromRequirements", "LiteRtDestroyTensorBuffer", "LiteRtLockTensorBuffer",
     "LiteRtUnlockTensorBuffer", "LiteRtGetTensorBufferPackedSize", "LiteRtRunCompiledModel",
     "LiteRtCompiledModelIsFullyAccelerated", "LiteRtCompiledModelGetProfiler", "LiteRtStartProfiler",
-    "LiteRtStopProfiler", "LiteRtResetProfiler", "LiteRtGetNumProfilerEvents", "LiteRtGetProfilerEvents",
+    "LiteRtStopProfiler", "LiteRtGetNumProfilerEvents", "LiteRtGetProfilerEvents",
 )
 
 # litert_common.h: LiteRtHwAccelerators
@@ -167,7 +167,6 @@ def library() -> ctypes.CDLL:
         "LiteRtCompiledModelGetProfiler": (p, pp),
         "LiteRtStartProfiler": (p,),
         "LiteRtStopProfiler": (p,),
-        "LiteRtResetProfiler": (p,),
         "LiteRtGetNumProfilerEvents": (p, ctypes.POINTER(i)),
         "LiteRtGetProfilerEvents": (p, i, ctypes.POINTER(_ProfiledEventData)),
     }
@@ -207,7 +206,7 @@ def intel_openvino_options(backend: str) -> dict[bytes, str]:
 
 class ProfiledModel:
     """A LiteRT CompiledModel created with its profiler on: `write` the inputs (the first
-    signature's, in its order), `run`, then `events` of the runs since `reset`."""
+    signature's, in its order), `run`, then `events` of the runs since `start`."""
 
     def __init__(self, path: Path, accelerator: str = "cpu", threads: int | None = None,
                  dispatch_library_dir: str | None = None, compiler_plugin_dir: str | None = None,
@@ -254,8 +253,8 @@ class ProfiledModel:
         self._compiled = ctypes.c_void_p()
         _call(lib, "LiteRtCreateCompiledModel", self._env, self._model, self._options, ctypes.byref(self._compiled))
         self._profiler = ctypes.c_void_p()
-        _call(lib, "LiteRtCompiledModelGetProfiler", self._compiled, ctypes.byref(self._profiler))
-        if not self._profiler.value:
+        status = lib.LiteRtCompiledModelGetProfiler(self._compiled, ctypes.byref(self._profiler))
+        if status != 0 or not self._profiler.value:  # a wheel that ignores the option: not the model's fault
             raise BackendUnavailable("LiteRT created the compiled model without its profiler "
                                      "(the runtime option enable_profiling was not taken)")
         self._make_buffers(signature)
