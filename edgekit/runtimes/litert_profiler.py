@@ -371,7 +371,9 @@ _RUN_EVENTS = ("LiteRT::Run[buffer registration]", "Invoke", "LiteRT::Run[Buffer
 _OP_EVENTS = ("operator", "delegate_operator", "delegate_profiled_operator")
 _XNNPACK_TAG = re.compile(r"\((N\w*)(, \w+)*\)")  # XNNPACK names its operators "Convolution (NHWC, F32) IGEMM"
 ACCELERATOR_NAMES = {"cpu": "XNNPACK", "gpu": "GPU", "npu": "NPU"}
-_DELEGATE_NODE = "DELEGATE"  # the node a dispatch partition runs as, when its delegate times no ops of its own
+# a partition whose delegate times no ops of its own is timed as its one node: "DELEGATE" (the dispatch),
+# else the delegate's kernel name ("TfLiteGpuDelegateV2"); tflite/core/subgraph.cc, GetTFLiteOpName
+_DELEGATE_NODE = re.compile(r"^DELEGATE$|Delegate")
 def compiled_profile(events: list[dict], runs: int, accelerator: str = "cpu") -> dict:
     """The per-op profile (base.PROFILE_METHODS' dict) of `runs` CompiledModel runs from their
     profiler `events` (ProfiledModel.events). An interpreter op event carries its TFLite node index;
@@ -391,7 +393,7 @@ def compiled_profile(events: list[dict], runs: int, accelerator: str = "cpu") ->
         if event["type"] not in _OP_EVENTS:
             continue
         us = sum(run[position]["us"] for run in kept) / len(kept)
-        if event["type"] == "operator" and event["tag"] == _DELEGATE_NODE:  # a partition timed as one node
+        if event["type"] == "operator" and _DELEGATE_NODE.search(event["tag"]):  # a partition timed as one node
             partitions[asked] = partitions.get(asked, 0) + 1
             index, executor = event["metadata1"], f"{asked} partition {partitions[asked] - 1}"
             name = f"{executor} (node {index})"
