@@ -84,11 +84,12 @@ def openvino_ops(captured: list[list[dict]], device: str, placement: dict) -> di
            for index, row in enumerate(first) if row["status"] == "EXECUTED"]
     fused = sum(row["status"] != "EXECUTED" and row["node_type"] not in _NOT_OPS for row in first)
     dispatched = sum(op["us"] for op in placement["ops"] if op["executor"].startswith("NPU partition"))
-    note = (f"OpenVINO's per-node counters, on the file OpenVINO compiles itself; inside LiteRT (its profiler on), the "
-            f"dispatch's partitions took {dispatched:.0f} µs a run")
+    inside = (f"inside LiteRT (its profiler on) the dispatch's partitions took {dispatched:.0f} µs a run, "
+              f"OpenVINO's nodes here {sum(op['us'] for op in ops):.0f} µs")
+    note = f"OpenVINO's per-node counters, on the file OpenVINO compiles itself; {inside}"
     if not placement["fully_delegated"]:
-        note = ("OpenVINO compiles the whole file here; inside LiteRT's dispatch only the partitions it takes run "
-                f"there ({dispatched:.0f} µs a run, LiteRT's profiler on), the rest on XNNPACK or LiteRT's kernels")
+        note = (f"OpenVINO compiles the whole file here; inside LiteRT's dispatch only the partitions it takes run "
+                f"there, the rest on XNNPACK or LiteRT's kernels; {inside}")
     return {"method": "profiler", "runs": len(kept), "ops": ops, "partitions": placement["partitions"],
             "fully_delegated": placement["fully_delegated"], "left_on_cpu": placement["left_on_cpu"],
             "fused": fused, "note": note}
