@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.artifacts import TensorSpec
-from edgekit.core.errors import BackendUnavailable
+from edgekit.core.errors import BackendUnavailable, EdgekitError
 from edgekit.models.inspection import tflite_io
 from edgekit.runtimes.base import quantize
+from edgekit.runtimes.messages import plain
 
 # rows OpenVINO lists that are the graph's edges, not work: not counted as fused ops
 _NOT_OPS = ("Parameter", "Result", "Constant")
@@ -30,12 +31,20 @@ def profile_openvino(path: Path, feed: dict[str, np.ndarray], runs: int, backend
     if device not in core.available_devices:
         raise BackendUnavailable(f"Intel OpenVINO has no {device} device here (it sees "
                                  f"{', '.join(core.available_devices)})")
-    model = core.read_model(str(path))
     specs = [TensorSpec.from_dict(t) for t in tflite_io(path)["inputs"]]
-    ports = _match_inputs(model.inputs, specs)
-    model.reshape({port: list(np.shape(feed[spec.name])) for port, spec in ports})
-    # LATENCY: the hint Intel's compiler plugin compiles the dispatch's partitions with (openvino_compile_context.cc)
-    compiled = core.compile_model(model, device, {"PERF_COUNT": "YES", "PERFORMANCE_HINT": "LATENCY"})
+    missing = [s.name for s in specs if s.name not in feed]
+    if missing:
+        raise EdgekitError(f"feed lacks input(s) {', '.join(missing)}")
+    try:
+        model = core.read_model(str(path))
+        ports = _match_inputs(model.inputs, specs)
+        model.reshape({port: list(np.shape(feed[spec.name])) for port, spec in ports})
+        # LATENCY: the hint Intel's plugin compiles the dispatch's partitions with (openvino_compile_context.cc)
+        compiled = core.compile_model(model, device, {"PERF_COUNT": "YES", "PERFORMANCE_HINT": "LATENCY"})
+    except RuntimeError as exc:  # the file alone: LiteRT's dispatch took it as partitions
+        said = plain(str(exc).splitlines()[-1] if str(exc).strip() else "")
+        raise BackendUnavailable(f"OpenVINO could not compile {path.name} whole for its {device}, which its "
+                                 f"per-node counters need{': ' + said if said else ''}") from None
     request = compiled.create_infer_request()
     inputs = {port.get_any_name(): quantize(feed[spec.name], spec).astype(port.get_element_type().to_dtype())
               for port, spec in ports}
