@@ -224,8 +224,8 @@ class ProfiledModel:
     def _open(self, path: Path, accelerator: str, threads: int | None, dispatch_library_dir: str | None,
               compiler_plugin_dir: str | None, vendor_options: dict[bytes, str]) -> None:
         lib = self._lib
-        folders = {_ENV_RUNTIME_LIBRARY_DIR: str(library_path().parent), _ENV_DISPATCH_LIBRARY_DIR: dispatch_library_dir,
-                   _ENV_COMPILER_PLUGIN_DIR: compiler_plugin_dir}
+        folders = {_ENV_RUNTIME_LIBRARY_DIR: str(library_path().parent),
+                   _ENV_DISPATCH_LIBRARY_DIR: dispatch_library_dir, _ENV_COMPILER_PLUGIN_DIR: compiler_plugin_dir}
         keep = {tag: folder.encode() for tag, folder in folders.items() if folder}  # alive until LiteRT copies them
         options = [_EnvOption(tag, _Any(_ANY_STRING, ctypes.cast(text, ctypes.c_void_p))) for tag, text in keep.items()]
         self._env = ctypes.c_void_p()
