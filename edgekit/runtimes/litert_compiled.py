@@ -19,7 +19,9 @@ from edgekit.core.lazy_imports import quiet_stderr, silence_stderr_at_exit
 from edgekit.models.inspection import tflite_io
 from edgekit.runtimes.base import Runtime, Session, dequantize, quantize
 from edgekit.runtimes.litert_guard import check_model
+from edgekit.runtimes.litert_profiler import ProfiledModel, compiled_profile, intel_openvino_options
 from edgekit.runtimes.messages import explain, with_detail
+from edgekit.runtimes.openvino_profile import profile_openvino
 
 ACCELERATORS = ("cpu", "gpu", "npu")
 
@@ -56,6 +58,23 @@ class LiteRTCompiledRuntime(Runtime):
         if accelerator == "npu" and not dispatch_library:
             dispatch_library = str(intel_dispatch())
         return CompiledSession(path, accelerator, threads, dispatch_library, npu_backend)
+
+    def _profile_impl(self, path: Path, feed: dict[str, np.ndarray], runs: int, accelerator: str = "cpu",
+                      threads: int | None = None, dispatch_library: str | None = None,
+                      npu_backend: str = "npu") -> dict:
+        if accelerator == "npu" and _is_intel(dispatch_library):
+            # LiteRT's profiler times a dispatch partition as one node: where it runs is LiteRT's to say,
+            # what runs inside it OpenVINO's
+            if npu_backend.upper() not in _openvino_devices():
+                raise BackendUnavailable(f"Intel OpenVINO has no {npu_backend.upper()} device here (it sees "
+                                         f"{', '.join(_openvino_devices())})")
+            placement = _profile_compiled(path, feed, runs, "npu", threads, dispatch_library or str(intel_dispatch()),
+                                          npu_backend)
+            if not placement["partitions"]:
+                raise BackendUnavailable(f"LiteRT ran {path.name} on XNNPACK, not through Intel OpenVINO's dispatch "
+                                         f"({npu_backend.upper()} backend)")
+            return profile_openvino(path, feed, runs, npu_backend, placement)
+        return _profile_compiled(path, feed, runs, accelerator, threads, dispatch_library)
 
 
 class CompiledSession(Session):
@@ -217,6 +236,54 @@ def intel_dispatch() -> Path | None:
         return None
     folder = Path(importlib.util.find_spec("ai_edge_litert").origin).parent / "vendors" / "intel_openvino" / "dispatch"
     return folder if (folder / INTEL_DISPATCH).is_file() else None
+
+
+def _is_intel(dispatch_library: str | None) -> bool:
+    """Whether the NPU runs through Intel OpenVINO's dispatch: the wheel's, or one given by path."""
+    if not dispatch_library:
+        return intel_dispatch() is not None
+    folder = Path(dispatch_library)
+    return (folder.parent if folder.is_file() else folder).joinpath(INTEL_DISPATCH).is_file()
+
+
+def _profile_compiled(path: Path, feed: dict[str, np.ndarray], runs: int, accelerator: str, threads: int | None,
+                      dispatch_library: str | None, intel_backend: str | None = None) -> dict:
+    """LiteRT's own profiler over `runs` runs of a CompiledModel made for it (created with the
+    runtime option that turns the profiler on, which the Python API cannot set). `intel_backend`:
+    the device Intel OpenVINO's dispatch compiles its partitions for."""
+    check_model(path, builtin_kernels=accelerator == "cpu")
+    specs = {t["name"]: TensorSpec.from_dict(t) for t in tflite_io(path)["inputs"]}
+    dispatch = Path(dispatch_library) if dispatch_library else None
+    if dispatch is not None and dispatch.is_file():
+        dispatch = dispatch.parent
+    if accelerator == "npu" and not (dispatch and any(dispatch.glob("libLiteRtDispatch*.so"))):
+        # LiteRT's C library registers its NPU without one, and runs the whole model on the CPU
+        raise BackendUnavailable(f"LiteRT's NPU accelerator failed: no dispatch library (libLiteRtDispatch_*.so) "
+                                 f"in {dispatch}")
+    plugins, vendor = None, {}
+    if intel_backend:  # the wheel's Intel compiler plugin sits beside its dispatch library
+        plugins = str(dispatch.parent / "compiler")
+        vendor = intel_openvino_options(intel_backend)
+    with quiet_stderr(replay_on_error=False) as written:
+        try:
+            with ProfiledModel(path, accelerator, threads, str(dispatch) if dispatch else None, plugins,
+                               vendor) as model:
+                for index, name in enumerate(model.input_names):
+                    if name not in feed:
+                        raise EdgekitError(f"feed lacks input {name}")
+                    model.write(index, quantize(feed[name], specs[name]))
+                model.run()  # the first run registers the buffers: not a run like the others
+                events = []
+                for _ in range(runs):  # read after each run: LiteRT's event buffer wraps around when full
+                    model.start()
+                    model.run()
+                    model.stop()
+                    events += model.events()
+        except RuntimeError as exc:
+            reason, said = explain("litert-compiled", _native_reason(written(), exc),
+                                   f"to profile {path.name} on the {accelerator.upper()}")
+            raise (EdgekitError if accelerator == "cpu" else BackendUnavailable)(reason, detail=said) from None
+    return compiled_profile(events, runs, accelerator)
 
 
 def _mapped(library: str) -> bool | None:
