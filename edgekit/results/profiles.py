@@ -68,6 +68,10 @@ def placement(profile: dict) -> dict:
 
 
 def executor_family(executor: str) -> str:
+    """What ran an op, less the partition it was in ("XNNPACK partition 2") or the kernel OpenVINO
+    chose on its device ("OpenVINO CPU jit_avx2_I8"): placement counts ops per executor."""
+    if executor.startswith("OpenVINO "):
+        return " ".join(executor.split()[:2])
     return _PARTITION.sub("", executor)
 
 

@@ -433,4 +433,5 @@ def _check_profile(check: _Checker, profile: dict, where: str) -> None:
             for key in ("name", "type", "reason"):
                 check.need(op, key, str, at)
     check.need(profile, "note", str, where, optional=True)
+    check.need(profile, "fused", int, where, optional=True, minimum=0)  # OpenVINO's nodes it fused (NOT_RUN)
     check.need(profile, "wall_seconds", _NUMBER, where, optional=True, minimum=0)

@@ -149,6 +149,7 @@ class Profile(_Reply):
     left_on_cpu: list[OpLeft] = Field(max_length=100_000)
     not_timed: list[OpLeft] | None = Field(None, max_length=100_000)
     note: Text | None = None
+    fused: Count | None = None  # OpenVINO's nodes it fused into others (status NOT_RUN)
     wall_seconds: Figure | None = None
 
 

@@ -93,6 +93,8 @@ class Runtime(abc.ABC):
 #   fully_delegated whether one accelerator took every op; None where no accelerator is asked for
 #   left_on_cpu     ops the asked-for accelerator did not take: {"index", "name", "type", "reason"}
 #   note            optional: what the figures are not (e.g. "host time, not MCU cycles")
+#   not_timed       optional: ops left out of `ops`, with why (an isolated op that cannot run alone)
+#   fused           optional: how many nodes the runtime fused into others (OpenVINO's NOT_RUN)
 PROFILE_METHODS = ("profiler", "isolated")
 
 
