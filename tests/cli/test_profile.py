@@ -57,3 +57,23 @@ def test_the_table_puts_the_per_op_total_beside_the_unprofiled_p50(converted):
     assert "x the unprofiled p50" in out and "(profiled runs are never latency)" in out
     assert "top 3 by time:" in out and "by op type:" in out and "placement: XNNPACK" in out
     assert out.count("litert-compiled:gpu: skipped") == 1  # said once, not as a profile
+
+
+def test_compare_fails_when_an_op_leaves_xnnpack_for_the_cpu(tmp_path):
+    """The same file name, before and after a change that put an op XNNPACK cannot take (CUMSUM)
+    between two it does: the partitions rise and the op is named."""
+    from tests.tflite_models import conv_tflite
+
+    runs = {}
+    for name, cumsum in (("before", False), ("after", True)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.tflite").write_bytes(conv_tflite(cumsum=cumsum))
+        code, _, err = run_cli("bench", tmp_path / name / "model.tflite", "--runtime", "litert:xnnpack",
+                               "--runs", "20", "--profile", "3", "-q", "--output", tmp_path / f"{name}.json")
+        assert code == 0, err
+        runs[name] = tmp_path / f"{name}.json"
+    code, out, err = run_cli("compare", runs["before"], runs["before"])
+    assert code == 0, out + err
+    code, out, err = run_cli("compare", runs["before"], runs["after"], "--max-latency-regression", "10")
+    assert code == 1
+    assert "partitions" in out and "CUMSUM" in out
