@@ -90,6 +90,20 @@ def test_tflite_micro_runs_on_the_board(board, converted, tmp_path):
     assert all(r["details"]["arena_bytes"] > 0 for r in tflm)
 
 
+def test_the_board_profiles_where_it_runs(board, converted, tmp_path):
+    """The worker on the board times the ops (its bundle holds the profilers a runtime imports)."""
+    code, out, stderr = run_cli("profile", converted["folder"] / "digits_cnn_int8.tflite", "--device", "board",
+                                "--devices", board["devices"], "--runtime", "litert:xnnpack,tflm", "--runs", "5",
+                                "--profile", "3", "--json")
+    assert code == 0, stderr
+    records = json.loads(out)["models"][0]["records"]
+    assert {r["target"] for r in records} == {"litert:xnnpack", "tflm:host"}
+    for r in records:
+        assert r["device"] == "board" and r["status"] == "ok", r
+        assert r["profile"]["method"] == "isolated" and r["profile"]["ops"], r["profile"]
+    assert "on the host, not MCU time" in next(r for r in records if r["runtime"] == "tflm")["profile"]["note"]
+
+
 def fp32_open_on(board) -> list[int]:
     """The board's processes (below its sshd) that have the fp32 model open: a worker measuring it."""
     return [pid for pid in descendants(board["process"].pid) if has_mapped(pid, "digits_cnn_fp32.tflite")]
