@@ -121,9 +121,19 @@ def placement_lines(placement: dict) -> list[str]:
 
 
 def not_timed_lines(profile: dict) -> list[str]:
-    """Ops the profile lists apart as not timed, with why."""
-    return [f"not timed: {op['name']} ({op['type']}, node {op['index']}): {op['reason']}"
-            for op in profile.get("not_timed") or []]
+    """Ops the profile lists apart as not timed, with why: one line for one op, one line for
+    several of a type with one reason (an fp16 file's weights, each DEQUANTIZEd once at load)."""
+    groups: dict[tuple, list[dict]] = {}
+    for op in profile.get("not_timed") or []:
+        groups.setdefault((op["type"], op["reason"]), []).append(op)
+    lines = []
+    for (kind, reason), ops in groups.items():
+        if len(ops) == 1:
+            lines.append(f"not timed: {ops[0]['name']} ({kind}, node {ops[0]['index']}): {reason}")
+        else:
+            nodes = ", ".join(str(op["index"]) for op in ops)
+            lines.append(f"not timed: {len(ops)} {kind} ops (nodes {nodes}): {reason}")
+    return lines
 
 
 def difference_text(difference: dict, at: int | None = None, style: bool | None = None) -> str:

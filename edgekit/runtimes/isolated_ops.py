@@ -47,16 +47,22 @@ def isolated_profile(path: Path, feed: dict[str, np.ndarray], runs: int, open_op
     values = whole_model_values(path, model, feed)
     names = [outputs[0] if outputs and outputs[0] else f"{op_type}_{i}" for i, (op_type, outputs) in enumerate(op_list)]
     ops, not_timed = [], []
+    folded = load_time_constants(model, [op_type for op_type, _ in op_list])
     with tempfile.TemporaryDirectory(prefix="edgekit-ops-") as folder:
         for index, (op, (op_type, _)) in enumerate(zip(graph.operators, op_list)):
-            fed = fed_inputs(model, op)
+            if all(int(t) in folded for t in op.outputs):
+                not_timed.append({"index": index, "name": names[index], "type": op_type, "reason": ONCE})
+                continue
+            fed = fed_inputs(model, op, folded)
+            baked = {t: values.get(t) for t in _inputs(op) if t in folded}
             reason = standalone_problem(model, op) or (
-                None if all(t in values for t in fed) else "an input of it comes from an op that was not timed")
+                None if all(t in values for t in fed) and all(v is not None for v in baked.values())
+                else "an input of it comes from an op that was not timed")
             if reason:
                 not_timed.append({"index": index, "name": names[index], "type": op_type, "reason": reason})
                 continue
             one = Path(folder) / f"op{index}.tflite"
-            one.write_bytes(one_op_model(model, index, {t: values[t].shape for t in fed}))
+            one.write_bytes(one_op_model(model, index, {t: values[t].shape for t in fed}, baked))
             try:
                 us, outputs = time_op(open_op(one), [values[t] for t in fed], runs)
             except (EdgekitError, RuntimeError, ValueError) as exc:  # e.g. a resource variable's op, alone
@@ -142,16 +148,36 @@ def _graph_inputs(path: Path, model, feed: dict[str, np.ndarray]) -> dict[int, n
             for name, tensor in by_name.items()}
 
 
-def fed_inputs(model, op) -> list[int]:
-    """The op's inputs a one-op model takes as graph inputs: neither constant, nor a variable
-    (state kept by the runtime), nor absent (-1), each once."""
+def fed_inputs(model, op, folded: set[int] = frozenset()) -> list[int]:
+    """The op's inputs a one-op model takes as graph inputs: neither constant, nor computed once
+    at load (`folded`), nor a variable (state kept by the runtime), nor absent (-1), each once."""
     graph = model.subgraphs[0]
     fed = []
-    for t in op.inputs if op.inputs is not None else []:
-        t = int(t)
-        if t >= 0 and t not in fed and not graph.tensors[t].isVariable and not _constant(model, t):
+    for t in _inputs(op):
+        if t not in fed and t not in folded and not graph.tensors[t].isVariable and not _constant(model, t):
             fed.append(t)
     return fed
+
+
+# ops the interpreters run once, when the model is prepared, where their input is a constant: an
+# fp16 or sparse file's weights (LiteRT's DEQUANTIZE and DENSIFY kernels keep the result)
+AT_LOAD = ("DEQUANTIZE", "DENSIFY")
+ONCE = "it turns constant weights into float once, when the model loads: no time per call"
+
+
+def load_time_constants(model, op_types: list[str]) -> set[int]:
+    """The main graph's tensors an AT_LOAD op computes from constants only (`op_types`: each op's,
+    in order): a one-op model gets them as constants (as the whole model's kernels see them), and
+    the op itself is not timed."""
+    folded = set()
+    for op, op_type in zip(model.subgraphs[0].operators, op_types):
+        if op_type in AT_LOAD and _inputs(op) and all(_constant(model, t) or t in folded for t in _inputs(op)):
+            folded.update(int(t) for t in op.outputs if t >= 0)
+    return folded
+
+
+def _inputs(op) -> list[int]:
+    return [int(t) for t in (op.inputs if op.inputs is not None else []) if t >= 0]
 
 
 def standalone_problem(model, op) -> str | None:
@@ -168,10 +194,13 @@ def standalone_problem(model, op) -> str | None:
     return None
 
 
-def one_op_model(model, index: int, shapes: dict[int, tuple[int, ...]]) -> bytes:
+def one_op_model(model, index: int, shapes: dict[int, tuple[int, ...]],
+                 baked: dict[int, np.ndarray] | None = None) -> bytes:
     """The `.tflite` bytes of a model holding only operator `index` of `model`'s main graph (a
-    ModelT): its tensors with their quantization, the constant buffers it reads; its fed inputs
-    (fed_inputs) are the graph's inputs, sized as `shapes` says, and its outputs the graph's."""
+    ModelT): its tensors with their quantization, the constant buffers it reads, and `baked`
+    (tensor -> value: inputs the whole model computes once at load) as constants; its other
+    inputs (fed_inputs) are the graph's inputs, sized as `shapes` says, its outputs the graph's."""
+    baked = baked or {}
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
@@ -184,7 +213,12 @@ def one_op_model(model, index: int, shapes: dict[int, tuple[int, ...]]) -> bytes
     buffers, tensors = [schema.BufferT()], []  # buffer 0: no data, for every non-constant tensor
     for t in used:
         tensor = copy.copy(graph.tensors[t])
-        if _constant(model, t) or tensor.isVariable and _has_data(model.buffers[tensor.buffer]):
+        if t in baked:
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(np.ascontiguousarray(baked[t]).tobytes(), np.uint8)
+            buffers.append(buffer)
+            tensor.buffer = len(buffers) - 1
+        elif _constant(model, t) or tensor.isVariable and _has_data(model.buffers[tensor.buffer]):
             buffers.append(model.buffers[tensor.buffer])
             tensor.buffer = len(buffers) - 1
         else:
@@ -201,7 +235,7 @@ def one_op_model(model, index: int, shapes: dict[int, tuple[int, ...]]) -> bytes
     op.inputs, op.outputs, op.intermediates = remap(source.inputs), remap(source.outputs), remap(source.intermediates)
     one = schema.SubGraphT()
     one.name, one.tensors, one.operators = graph.name, tensors, [op]
-    one.inputs = [new_index[t] for t in fed_inputs(model, source)]
+    one.inputs = [new_index[t] for t in fed_inputs(model, source, set(baked))]
     one.outputs = remap(source.outputs)
     result = schema.ModelT()
     result.version, result.description = model.version, model.description

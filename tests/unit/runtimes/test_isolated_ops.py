@@ -37,6 +37,10 @@ def models(tmp_path_factory):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
     (root / "cnn_int8.tflite").write_bytes(converter.convert())
+    converter = tf.lite.TFLiteConverter.from_keras_model(cnn)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    (root / "cnn_fp16.tflite").write_bytes(converter.convert())
 
     spec = tf.TensorSpec([1, 8], tf.float32)
 
@@ -52,7 +56,7 @@ def models(tmp_path_factory):
     for name, fn in (("cumsum", cumsum), ("while", loop)):
         converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
         (root / f"{name}.tflite").write_bytes(converter.convert())
-    return {name: root / f"{name}.tflite" for name in ("cnn", "cnn_int8", "cumsum", "while")}
+    return {name: root / f"{name}.tflite" for name in ("cnn", "cnn_int8", "cnn_fp16", "cumsum", "while")}
 
 
 def feed_for(path, seed=0):
@@ -168,3 +172,18 @@ def test_tflite_micro_times_each_op_on_its_reference_kernels_as_host_time(models
     assert all(op["us"] > 0 and op["executor"] == "tflm reference kernels" for op in profile["ops"])
     assert "not MCU time" in profile["note"] and "one-op model" in profile["note"]
     assert (profile["partitions"], profile["fully_delegated"], profile["left_on_cpu"]) == (0, None, [])
+
+
+def test_weights_dequantized_once_at_load_are_constants_of_the_ops_that_read_them(models):
+    """An fp16 file: its DEQUANTIZE ops turn constant weights into float once, when the model
+    loads; timed alone, a convolution fed its weights as an input would run XNNPACK's slow path."""
+    path = models["cnn_fp16"]
+    found = RUNTIMES["litert"].profile(path, feed_for(path), 5, kernels="xnnpack")
+    check_profile(found)
+    types = [t for t, _ in tflite_ops(path.read_bytes())]
+    assert [op["type"] for op in found["ops"]] == [t for t in types if t != "DEQUANTIZE"]
+    assert [op["type"] for op in found["not_timed"]] == ["DEQUANTIZE"] * types.count("DEQUANTIZE") != []
+    assert all("once, when the model loads" in op["reason"] for op in found["not_timed"])
+    fp32 = RUNTIMES["litert"].profile(models["cnn"], feed_for(models["cnn"]), 5, kernels="xnnpack")
+    conv = next(op for op in found["ops"] if op["type"] == "CONV_2D")
+    assert conv["executor"] == next(op for op in fp32["ops"] if op["type"] == "CONV_2D")["executor"]
