@@ -242,13 +242,14 @@ def _planned(config: ConvertConfig, tflite: list[str], onnx: list[str], source, 
              keep_float: list[str] | None = None):
     """Variants built as `edgekit convert` builds them; ONNX int8-static with `keep_float` in float
     (the int8-keep search's layers: onnxruntime's nodes_to_exclude, converters/onnx.kept_in_float)."""
-    chosen = dataclasses.replace(config, tflite=tflite, onnx=[v for v in onnx if v != "int8-static" or not keep_float],
-                                 keep_float=[])
+    plain = [v for v in onnx if v != "int8-static" or not keep_float]
     pin = pin_for(config, source, calibration, real=True)  # tune's samples are the task's, real ones
-    for fmt, variant, make, _ in plan(chosen, source, None, calibration, stage, pin):
-        yield fmt, variant, (lambda make=make: make(None))
+    if tflite or plain:
+        chosen = dataclasses.replace(config, tflite=tflite, onnx=plain, keep_float=[])
+        for fmt, variant, make, _ in plan(chosen, source, None, calibration, stage, pin):
+            yield fmt, variant, (lambda make=make: make(None))
     if keep_float and "int8-static" in onnx:
-        kept = dataclasses.replace(chosen, tflite=[], onnx=["int8-static"], keep_float=keep_float)
+        kept = dataclasses.replace(config, tflite=[], onnx=["int8-static"], keep_float=keep_float)
         for fmt, variant, make, _ in plan(kept, source, None, calibration, stage, pin):
             yield fmt, variant, (lambda make=make: _onnx_kept(make))
 
