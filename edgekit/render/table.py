@@ -339,8 +339,8 @@ def _worst_sqnr_cell(row: dict) -> str:
 def _mixed_precision_line(found: dict) -> str:
     """'int8 with A, B in float clears the bar after 2 tries: contour 37.6 dB, ...; 24 ms against 41 ms for fp32'."""
     layers = ", ".join(found["layers"]) or "-"
-    head = (f"int8 with {layers} in float {'clears' if found['cleared'] else 'does not clear'} the bar "
-            f"({len(found['trials'])} set(s) tried)")
+    head = (f"int8 with {layers} in float{' and float inputs and outputs' if found.get('io') == 'float' else ''} "
+            f"{'clears' if found['cleared'] else 'does not clear'} the bar ({len(found['trials'])} set(s) tried)")
     sqnr = found.get("held_out_sqnr_db")
     if sqnr:
         head += ": " + ", ".join(f"{name} {db:.1f} dB" for name, db in sqnr.items())

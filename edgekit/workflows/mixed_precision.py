@@ -23,14 +23,16 @@ class Found:
     keep: selective.KeepFloat | None  # the first set that cleared, else the last tried (None: nothing to try)
     cleared: bool
     trials: list[dict]  # every set tried, in order: {"layers", "cleared", **what the judge said}
+    io: str = "int"  # the inputs' and outputs' type it was found at (tune tries float ones when int8 ones cap it)
 
     def to_dict(self) -> dict:
-        return {"layers": list(self.keep.layers) if self.keep else [], "cleared": self.cleared,
+        return {"layers": list(self.keep.layers) if self.keep else [], "cleared": self.cleared, "io": self.io,
                 "trials": self.trials}
 
 
 def search(calibrated: selective.Calibrated, ranking: list[dict], judge, max_steps: int, log) -> Found:
     """`judge(keep) -> (cleared, summary dict)` for full int8 with `keep` in float."""
+    io = calibrated.io
     kept: list[str] = []
     trials: list[dict] = []
     last = None
@@ -41,12 +43,12 @@ def search(calibrated: selective.Calibrated, ranking: list[dict], judge, max_ste
             keep = selective.resolve(calibrated, tried)
             log(f"int8 with {', '.join(tried)} in float (step {number})")
             cleared, summary = judge(keep)
-            trials.append({"layers": tried, "cleared": cleared, **summary})
+            trials.append({"layers": tried, "io": io, "cleared": cleared, **summary})
             last = keep
             if cleared:
-                return Found(keep, True, trials)
+                return Found(keep, True, trials, io)
         kept = tried  # the block stays float: the next ranked layer is tried on top of it
-    return Found(last, False, trials)
+    return Found(last, False, trials, io)
 
 
 def _growths(kept: list[str], step) -> list[list[str]]:
