@@ -146,7 +146,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 path.rename(stage / REJECTED / path.name)
                 rejected.append({**artifact.to_dict(), "path": f"{REJECTED}/{path.name}", "reason": reason})
                 bar.note(f"  {fmt} {variant} rejected: {reason}")
-                hint = keep_float_hint(requested, model_path, fmt, variant, recipe, calibrated, calibration)
+                hint = _timed(seconds, f"{fmt} {variant}: rank the layers for the hint", keep_float_hint, requested,
+                              model_path, fmt, variant, recipe, calibrated, calibration)
                 if hint:
                     rejected[-1]["hint"] = hint
                     bar.note(f"  {hint['line']}")
@@ -156,7 +157,8 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                                                                              config.min_sqnr))
             if artifact.quality["degraded"]:
                 bar.note(f"  {fmt} {variant} degraded: {quality.reason(artifact.quality)}")
-                hint = keep_float_hint(requested, model_path, fmt, variant, recipe, calibrated, calibration)
+                hint = _timed(seconds, f"{fmt} {variant}: rank the layers for the hint", keep_float_hint, requested,
+                              model_path, fmt, variant, recipe, calibrated, calibration)
                 if hint:
                     artifact = dataclasses.replace(artifact, quality={**artifact.quality, "hint": hint})
                     bar.note(f"  {hint['line']}")
@@ -257,6 +259,14 @@ def keep_float_hint(config: ConvertConfig, model_path: Path, fmt: str, variant: 
             "command": command, "keep_float": first,
             "line": f"the debugger ranks {', '.join(worst)} worst: `{command}` finds the fewest layers to keep in "
                     f"float, or convert again with {keep}"}
+
+
+def _timed(seconds: dict, step: str, function, *args):
+    started = time.monotonic()
+    found = function(*args)
+    if found:
+        seconds[step] = time.monotonic() - started
+    return found
 
 
 def _quoted(text: str) -> str:
