@@ -30,8 +30,10 @@ class Found:
                 "trials": self.trials}
 
 
-def search(calibrated: selective.Calibrated, ranking: list[dict], judge, max_steps: int, log) -> Found:
-    """`judge(keep) -> (cleared, summary dict)` for full int8 with `keep` in float."""
+def search(calibrated: selective.Calibrated, ranking: list[dict], judge, max_steps: int, log,
+           stop=lambda: False) -> Found:
+    """`judge(keep) -> (cleared, summary dict)` for full int8 with `keep` in float; `stop()` true
+    (the caller's budget spent) ends the search with what it has."""
     io = calibrated.io
     kept: list[str] = []
     trials: list[dict] = []
@@ -40,6 +42,8 @@ def search(calibrated: selective.Calibrated, ranking: list[dict], judge, max_ste
         if step.layer in kept:  # already float inside an earlier block
             continue
         for tried in _growths(kept, step):
+            if stop():
+                return Found(last, False, trials, io)
             keep = selective.resolve(calibrated, tried)
             log(f"int8 with {', '.join(tried)} in float (step {number})")
             cleared, summary = judge(keep)

@@ -115,7 +115,8 @@ def tune(config: ConvertConfig, settings: TuneSettings, log=None) -> dict:
         rows, stopped = list(skipped), False
         judge = _Judge(settings, source, data, reference, float_score)
         searched: dict = {}
-        candidates = _candidates(config, settings, source, calibration, stage, log, judge, searched)
+        candidates = _candidates(config, settings, source, calibration, stage, log, judge, searched,
+                                 lambda: budget.passed)
         while not stopped:
             interrupts.check()
             if budget.passed:
@@ -188,7 +189,7 @@ def _without_calibration(settings: TuneSettings) -> tuple[TuneSettings, list[dic
 
 
 def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibration, stage: Path, log,
-                judge: _Judge, searched: dict):
+                judge: _Judge, searched: dict, stop):
     """(format, variant, build) in search order; build() -> (flatbuffer or graph bytes, recipe).
     `searched` receives the int8-keep search's outcome (mixed_precision.Found) when it runs."""
     shared: list = []
@@ -205,7 +206,7 @@ def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibrati
         if variant == "int8":
             yield "tflite", variant, quantized()
         elif variant == "int8-keep":
-            found = _search(calibrated, calibration, judge, settings, log)
+            found = _search(calibrated, calibration, judge, settings, log, stop)
             if isinstance(found, str):  # plain int8 clears, or nothing to keep: a row that says why
                 yield "tflite", variant, _skipped(found)
                 continue
@@ -219,7 +220,7 @@ def _candidates(config: ConvertConfig, settings: TuneSettings, source, calibrati
         yield from _planned(config, [], list(settings.onnx), source, calibration, stage, keep)
 
 
-def _search(calibrated, calibration: dict, judge: _Judge, settings: TuneSettings, log):
+def _search(calibrated, calibration: dict, judge: _Judge, settings: TuneSettings, log, stop):
     """The int8-keep search (mixed_precision.Found), or why there is none (a string). When no set
     clears with int8 inputs and outputs, it searches again with float ones (the layers inside still
     int8): an int8 input can be what caps the fidelity (basic-pitch's audio: 17 dB on its onset
@@ -230,14 +231,14 @@ def _search(calibrated, calibration: dict, judge: _Judge, settings: TuneSettings
     log("ranking the layers with TFLite's quantization debugger")
     ranking = layer_errors(calibrated(), None, calibration)
     found = mixed_precision.search(calibrated(), ranking, lambda keep: judge.trial(calibrated(), keep),
-                                   settings.max_keep_float, log)
+                                   settings.max_keep_float, log, stop)
     if found.keep is None:
         return "the quantization debugger blames no layer beyond rounding: nothing to keep in float"
-    if not found.cleared and calibrated().io == "int":
+    if not found.cleared and calibrated().io == "int" and not stop():
         log("no set cleared with int8 inputs and outputs: searching again with float ones")
         floated = dataclasses.replace(calibrated(), io="float")
         again = mixed_precision.search(floated, ranking, lambda keep: judge.trial(floated, keep),
-                                       settings.max_keep_float, log)
+                                       settings.max_keep_float, log, stop)
         if again.cleared:
             return dataclasses.replace(again, io="float", trials=found.trials + again.trials)
     return found
@@ -335,10 +336,10 @@ def _judged_on(config: ConvertConfig, calib_path, task, calibration: dict, sourc
     """(the samples every candidate is judged on, the calibration the quantizers get, the held-out
     split or None): the task's held-out data with its labels, else a seeded fifth of the
     calibration set held out of it (as convert validates)."""
-    calibration, validation, described, held_out = validation_samples(config, calib_path, task, calibration, source)
     if task is not None:
         return (subjects.EvalData({source.inputs[0].name: task.data.x_test}, task.data.y_test, task.metric,
                                   task.source), calibration, None)
+    calibration, validation, described, held_out = validation_samples(config, calib_path, task, calibration, source)
     return subjects.EvalData(validation, None, None, described), calibration, held_out
 
 
