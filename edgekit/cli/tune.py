@@ -1,5 +1,7 @@
-"""edgekit tune: search TFLite and ONNX variants (int8 with its worst layers in float among them)
-and thread counts for the fastest one on this machine whose accuracy drop is within a tolerance."""
+"""edgekit tune: search TFLite and ONNX variants (int8 with the fewest of its worst layers in float
+that clears the bar among them) and thread counts for the fastest one on this machine whose accuracy
+drop is within a tolerance, or, without labels, whose every output clears the quality threshold on
+held-out calibration samples."""
 
 from __future__ import annotations
 
@@ -28,16 +30,24 @@ def register(sub, common):
                                                    "it stops there with the best found so far")
     p.add_argument("--calib", help="calibration samples: .npz, .npy or a folder of images (a zoo model "
                                    "brings its own)")
-    p.add_argument("--train-data", help="labelled .npz (x and y) to judge accuracy on (a zoo model brings its own)")
+    p.add_argument("--train-data", help="labelled .npz (x and y) to judge accuracy on (a zoo model brings its own); "
+                                        "without it a fifth of --calib is held out and candidates are judged by "
+                                        "their fidelity to the float model on it")
+    p.add_argument("--min-sqnr", type=float, metavar="DB",
+                   help="the SQNR (dB, against the float model on held-out samples) every output of a candidate "
+                        "must reach (default: by precision, e.g. 20 for int8, and top-1 agreement for classifier "
+                        "outputs; with labels, only the accuracy drop unless given)")
     p.add_argument("--out", metavar="DIR", default="edgekit-out",
                    help="the pick and tune.json go to DIR/<model name>-tuned/ (default: edgekit-out)")
     p.add_argument("--tflite", default=",".join(TFLITE_CANDIDATES),
                    help=f"TFLite candidates, comma-separated (default: {','.join(TFLITE_CANDIDATES)}); "
-                        "int8-keep is int8 with its k worst layers in float")
+                        "int8-keep is int8 with the fewest layers in float, in the quantization debugger's order, "
+                        "that clears the bar (tried when plain int8 does not)")
     p.add_argument("--onnx", default=",".join(ONNX_CANDIDATES),
                    help=f"ONNX candidates, comma-separated, or none (default: {','.join(ONNX_CANDIDATES)})")
-    p.add_argument("--max-keep-float", type=int, default=3, metavar="K",
-                   help="int8-keep tries the 1..K worst layers in float (default: 3)")
+    p.add_argument("--max-keep-float", type=int, default=5, metavar="K",
+                   help="int8-keep tries up to the K worst layers in float, a layer of an in-graph front end "
+                        "with the layers upstream of it as one (default: 5)")
     p.add_argument("--threads", default="1", help="CPU thread counts to try, comma-separated (default: 1)")
     p.add_argument("--runs", type=int, default=100, help="timed batch-1 runs per candidate (default: 100)")
     p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default: 10)")
@@ -63,19 +73,21 @@ def run(args) -> int:
         max_drop=check_max_accuracy_drop(args), budget_seconds=parse_budget(args.budget),
         tflite=tuple(_names(args.tflite)), onnx=() if board else tuple(_names(args.onnx)),
         max_keep_float=args.max_keep_float, threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup,
-        mcu=board)
+        mcu=board, min_sqnr=args.min_sqnr)
     config = ConvertConfig(model=args.model, calib=args.calib, out=args.out, tflite=["fp32"], onnx=[],
                            io=args.io, max_calib_samples=args.max_calib_samples, image_range=args.image_range,
                            trust_model_code=args.trust_model_code, train_data=args.train_data,
-                           input_shape=args.input_shape or [])
+                           input_shape=args.input_shape or [], min_sqnr=args.min_sqnr)
     log = logging.getLogger("edgekit").info  # -q/-v: the level the command set
     report = tune(config, settings, log)
     print(json.dumps(report, indent=2, default=str) if args.json else tune_table(report))
     if report["pick"] is None:
         closest = report["closest"]
-        raise GateFailed(f"no candidate is within {settings.max_drop:g} points of the float model"
+        labelled = report["evaluation"] is not None
+        raise GateFailed((f"no candidate is within {settings.max_drop:g} points of the float model" if labelled
+                          else f"no candidate clears the bar ({report['judged_on']['by']})")
                          + (f" and fits {board.name}" if board else "")
-                         + (f"; the closest is {closest['file']} ({closest['drop_points']:+.2f} points)"
+                         + (f"; the closest is {closest['file']} ({_shortfall_text(closest)})"
                             if closest else "; none could be measured")
                          + f": see {args.out}/{report['name']}-tuned/tune.json")
     return 0
@@ -84,3 +96,9 @@ def run(args) -> int:
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     return [] if names in (["none"], ["-"]) else list(dict.fromkeys(names))
+
+
+def _shortfall_text(row: dict) -> str:
+    if row.get("drop_points") is not None:
+        return f"{row['drop_points']:+.2f} points"
+    return ", ".join(f"{name} {db:.1f} dB" for name, db in row["sqnr_db"].items())

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import shlex
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from edgekit.converters import onnx as onnx_convert
 from edgekit.converters import pinning, selective
 from edgekit.converters import tflite as tflite_convert
 from edgekit.converters.inputs import calibration_plan, resolve_inputs, run_inputs
+from edgekit.converters.quant_debugger import blamed_steps, layer_errors
 from edgekit.core import interrupts
 from edgekit.core.artifacts import (MANIFEST_NAME, Artifact, atomic_save_model, atomic_write_bytes, atomic_write_json,
                                     file_sizes, new_manifest, sha256_of)
@@ -92,7 +94,9 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                                             enabled=None if verbose else False, log=log))
         pin = pin_for(config, source, calibration, real=calib_path is not None or task is not None)
         pinned_noted = False
-        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage, pin)):
+        calibrated: dict = {}  # the int8 calibration, which a degraded int8 file's hint ranks the layers of
+        for step, (fmt, variant, make, parent) in enumerate(plan(config, source, qat_source, calibration, stage, pin,
+                                                                 calibrated)):
             interrupts.check()
             return_freed_memory()  # the last step's, so that this one's peak does not come on top
             bar.update(step, f"{fmt} {variant}", message=f"converting {fmt} {variant}")
@@ -142,13 +146,23 @@ def convert(config: ConvertConfig, log=None, verbose: bool = True, finish=None) 
                 path.rename(stage / REJECTED / path.name)
                 rejected.append({**artifact.to_dict(), "path": f"{REJECTED}/{path.name}", "reason": reason})
                 bar.note(f"  {fmt} {variant} rejected: {reason}")
+                hint = _timed(seconds, f"{fmt} {variant}: rank the layers for the hint", keep_float_hint, requested,
+                              model_path, fmt, variant, recipe, calibrated, calibration)
+                if hint:
+                    rejected[-1]["hint"] = hint
+                    bar.note(f"  {hint['line']}")
                 continue
             # kept and benchmarked, but marked: a file past the sanity floor may still be too coarse to use
             artifact = dataclasses.replace(artifact, quality=quality.verdict(artifact.fidelity, precision_class,
                                                                              config.min_sqnr))
             if artifact.quality["degraded"]:
-                degraded.append(artifact.to_dict())
                 bar.note(f"  {fmt} {variant} degraded: {quality.reason(artifact.quality)}")
+                hint = _timed(seconds, f"{fmt} {variant}: rank the layers for the hint", keep_float_hint, requested,
+                              model_path, fmt, variant, recipe, calibrated, calibration)
+                if hint:
+                    artifact = dataclasses.replace(artifact, quality={**artifact.quality, "hint": hint})
+                    bar.note(f"  {hint['line']}")
+                degraded.append(artifact.to_dict())
             artifacts.append(artifact)
             bar.update(step + 1, f"{fmt} {variant}: validated")
         bar.close()
@@ -215,6 +229,48 @@ def convert_and_measure(config: ConvertConfig, settings: BenchSettings | None, l
 
 
 REJECTED = "rejected"  # OUT/NAME/rejected/: files that diverge from the float model
+
+# the hint's ranking runs the debugger on this many calibration samples at most: convert stays fast
+HINT_SAMPLES = 32
+
+
+def keep_float_hint(config: ConvertConfig, model_path: Path, fmt: str, variant: str, recipe: dict, calibrated: dict,
+                    calibration: dict) -> dict | None:
+    """For a degraded full-int8 TFLite file: the layers the quantization debugger ranks worst and the
+    command that searches for the fewest to keep in float (`edgekit tune`; convert itself does not
+    search), with a --keep-float that tries the worst step. None for any other file, one with
+    layers already kept float, or one whose ranking blames nothing beyond rounding."""
+    if (fmt, variant) != ("tflite", "int8") or recipe.get("keep_float") or len(calibrated) != 1:
+        return None
+    [found] = calibrated.values()
+    samples = {name: value[:HINT_SAMPLES] for name, value in calibration.items()}
+    steps = blamed_steps(layer_errors(found, None, samples), found)
+    if not steps:
+        return None
+    worst = [s.layer for s in steps[:3]]
+    first = list(steps[0].block)
+    given = [str(config.model or model_path)] + (["--calib", str(config.calib)] if config.calib else []) + (
+        ["--io", config.io] if config.io != "int" else []) + (
+        ["--min-sqnr", f"{config.min_sqnr:g}"] if config.min_sqnr is not None else [])
+    command = " ".join(["edgekit", "tune", *map(_quoted, given), "--tflite", "int8,int8-keep,fp32"])
+    keep = f"{option('keep_float', _quoted(','.join(first)))}"
+    return {"worst_layers": worst, "ranked_by": f"TFLite's quantization debugger on {len(_first(samples))} "
+                                                "calibration samples",
+            "command": command, "keep_float": first,
+            "line": f"the debugger ranks {', '.join(worst)} worst: `{command}` finds the fewest layers to keep in "
+                    f"float, or convert again with {keep}"}
+
+
+def _timed(seconds: dict, step: str, function, *args):
+    started = time.monotonic()
+    found = function(*args)
+    if found:
+        seconds[step] = time.monotonic() - started
+    return found
+
+
+def _quoted(text: str) -> str:
+    return shlex.quote(text)
 
 
 def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
@@ -322,12 +378,13 @@ def _saved(model, path: Path, original) -> SourceModel:
                       [t.name for t in original.outputs])
 
 
-def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path, pin=None):
+def plan(config: ConvertConfig, source, qat_source, calibration, stage: Path, pin=None, calibrated: dict | None = None):
     """(format, variant, thunk, source it is checked against) for every requested variant; the
     thunk takes a calibration progress callback, on_sample(done, total). `pin`: the input shapes
     a TFLite variant is converted at when the model's free dimensions fail (None: not known); a
-    TFLite thunk given a reason as well converts at `pin` straight away, for that reason."""
-    calibrated: dict = {}  # SavedModel folder -> its calibration, shared by int8 and int16x8
+    TFLite thunk given a reason as well converts at `pin` straight away, for that reason.
+    `calibrated` receives each SavedModel folder's int8 calibration (selective.Calibrated)."""
+    calibrated = {} if calibrated is None else calibrated  # shared by int8 and int16x8
     pinned: dict = {}  # why the first variant was pinned: the others start at the pin (same graph, same cause)
 
     def tflite_variant(variant, on_sample, because=None):

@@ -1,19 +1,12 @@
 """`edgekit debug-quant` as a library call: which layers of the full-int8 conversion lose the most.
 
-TFLite's quantization debugger runs a debug build of the int8 model in which every quantized op
-has a float twin fed the same (dequantized) inputs, so each layer's error is its own, not what
-it inherited. Per layer: mean-square error, max-abs error, and the RMS error relative to the
-output's quantization step. Rounding alone gives 1/sqrt(12) = 0.29 steps; a layer far above that
-computes something its int8 kernel cannot represent (a weight or activation with a long-tailed
-range), and is the first to keep in float. Layers are ranked by that ratio.
+The ranking is converters/quant_debugger.py's (TFLite's quantization debugger); this adds the
+whole int8 model's fidelity and task metric, with or without the layers kept in float.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
 import tempfile
 from pathlib import Path
 
@@ -21,7 +14,7 @@ import numpy as np
 
 from edgekit.converters import selective
 from edgekit.converters.inputs import require_calibration, resolve_inputs
-from edgekit.core.lazy_imports import quiet_stderr, tensorflow
+from edgekit.converters.quant_debugger import ROUNDING_ONLY, layer_errors
 from edgekit.measure import fidelity, pairing
 from edgekit.models.loading import load_model
 from edgekit.runtimes import for_format
@@ -29,7 +22,7 @@ from edgekit.workflows.convert import prepare
 
 logger = logging.getLogger(__name__)  # quiet unless the caller (or the CLI) configures logging
 
-ROUNDING_ONLY = 1 / math.sqrt(12)  # RMS error of uniform rounding, in quantization steps
+__all__ = ["ROUNDING_ONLY", "layer_errors", "run", "whole_model"]  # the ranking is the debugger's
 
 
 def run(config, log=None) -> dict:
@@ -54,40 +47,6 @@ def run(config, log=None) -> dict:
             "rounding_only_rmse_per_step": round(ROUNDING_ONLY, 4), "layers": layers}
 
 
-def layer_errors(calibrated: selective.Calibrated, keep: selective.KeepFloat | None,
-                 calibration: dict[str, np.ndarray]) -> list[dict]:
-    """Every quantized layer's error on the calibration samples, worst first."""
-    tf = tensorflow()
-    model = selective.quantize(calibrated, keep, debug=True)
-    order = _input_order(model, calibration)
-
-    def samples():
-        for i in range(len(next(iter(calibration.values())))):
-            yield [calibration[name][i:i + 1] for name in order]
-
-    with quiet_stderr(replay_on_error=False):
-        debugger = tf.lite.experimental.QuantizationDebugger(quant_debug_model_content=model,
-                                                             debug_dataset=samples)
-        debugger.run()
-    dump = io.StringIO()
-    debugger.layer_statistics_dump(dump)
-    by_tensor = {layer.tensor: layer for layer in calibrated.layers}
-    rows = []
-    for row in csv.DictReader(io.StringIO(dump.getvalue())):
-        mse, scale = float(row["mean_squared_error"]), float(row["scale"])
-        layer = by_tensor.get(row["tensor_name"]) or _stripped_match(row["tensor_name"], by_tensor)
-        rows.append({
-            "layer": layer.name if layer else row["tensor_name"], "op": row["op_name"],
-            "tensor": layer.tensor if layer else row["tensor_name"], "elements": int(float(row["num_elements"])),
-            "mse": mse, "max_abs_error": float(row["max_abs_error"]), "scale": scale,
-            "rmse_per_step": math.sqrt(mse) / scale if scale > 0 else math.inf,
-        })
-    rows.sort(key=lambda r: -r["rmse_per_step"])
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
-    return rows
-
-
 def whole_model(content: bytes, calibration: dict[str, np.ndarray], reference: dict[str, np.ndarray],
                 task, source) -> dict:
     """The int8 model in its real runtime: fidelity against the float model (`source`) on the
@@ -105,21 +64,3 @@ def whole_model(content: bytes, calibration: dict[str, np.ndarray], reference: d
     classifier = None if task is None else task.metric == "accuracy"
     return {"fidelity": fidelity.compare(reference, outputs, classifier),
             "evaluation": scored}
-
-
-def _stripped_match(name: str, by_tensor: dict):
-    """The layer whose tensor the debugger names with its last digit cut off ('...:0' -> '...:'),
-    which it does to undo the quantizer's renaming."""
-    found = [layer for tensor, layer in by_tensor.items() if tensor[:-1] == name and tensor[-1:].isdigit()]
-    return found[0] if len(found) == 1 else None
-
-
-def _input_order(model: bytes, calibration: dict[str, np.ndarray]) -> list[str]:
-    """The calibration arrays in the order of the model's inputs, which the debug model names as
-    its graph does (serving_default_<name>:0: measure/pairing); in their own order when the
-    names do not pair."""
-    with quiet_stderr(replay_on_error=False):  # TF's interpreter: it knows the NumericVerify op
-        details = tensorflow().lite.Interpreter(model_content=model).get_input_details()
-    names = list(calibration)
-    found = pairing.pair_names([d["name"] for d in details], names)
-    return [found[d["name"]] for d in details] if found else names

@@ -90,12 +90,16 @@ def test_tune_picks_the_fastest_candidate_within_tolerance(tmp_path):
                                         "--max-keep-float", "2", "--threads", "1,2")
     assert code == 0, stderr
     rows = report["candidates"]
-    assert {(r["variant"], r["threads"]) for r in rows} == {(v, t) for v in ("int8", "int8-keep1", "int8-keep2", "fp32")
+    # the search stops at the first set that clears: the planted layer alone
+    assert {(r["variant"], r["threads"]) for r in rows} == {(v, t) for v in ("int8", "int8-keep1", "fp32")
                                                             for t in (1, 2)}
     assert all(r["status"] == "ok" and r["within_tolerance"] == (r["drop_points"] <= 0.5) for r in rows)
     assert not any(r["within_tolerance"] for r in rows if r["variant"] == "int8")  # the outlier costs int8
     keep1 = next(r for r in rows if r["variant"] == "int8-keep1")
     assert keep1["kept_float"] == [PLANTED] and keep1["within_tolerance"]
+    found = report["mixed_precision"]
+    assert found["layers"] == [PLANTED] and found["cleared"] and [t["layers"] for t in found["trials"]] == [[PLANTED]]
+    assert found["trials"][0]["drop_points"] <= 0.5 and found["speedup"] > 0
     pick = report["pick"]
     assert pick["p50_us"] == min(r["p50_us"] for r in rows if r["within_tolerance"])
     folder = tmp_path / "digits_outlier-tuned"
