@@ -194,11 +194,11 @@ def prepare_basic_pitch(work: Path, cache: Path, peer_python: str) -> Prepared:
                          cache / "basic-pitch-0.4.0")
     name = _input_name(model)
     calib = work / "calib.npz"
-    np.savez(calib, **{name: music(40, seed=1)})
+    np.savez(calib, **{name: music(60, seed=1)})
     return Prepared(model, calib, {name: music(20, seed=2)}, None,
                     "basic-pitch 0.4.0 wheel, basic_pitch/saved_models/icassp_2022/nmp (SavedModel; CQT and "
                     "log normalisation in the graph)",
-                    "synthesised music, 2 s at 22.05 kHz: 40 calibration clips (seed 1), 20 held out (seed 2)",
+                    "synthesised music, 2 s at 22.05 kHz: 60 calibration clips (seed 1), 20 held out (seed 2)",
                     "note-f1:note")
 
 
@@ -240,6 +240,9 @@ def edgekit_convert(prepared: Prepared, out: Path, log) -> tuple[dict, dict]:
         raise RuntimeError(f"edgekit convert: {step.error or 'no manifest'}")
     manifest = json.loads(manifests[0].read_text())
     files = {f"{a['format']} {a['variant']}": manifests[0].parent / a["path"] for a in manifest["artifacts"]}
+    # a file below its precision's sanity floor is kept apart in rejected/: a user still has it, so it is measured
+    files.update({f"{a['format']} {a['variant']} (rejected)": manifests[0].parent / a["path"]
+                  for a in manifest.get("rejected", []) if a.get("path")})
     held = (manifest.get("validation") or {}).get("held_out")
     calib = dict(np.load(prepared.calib))
     if held:
@@ -598,8 +601,8 @@ def verdict(rows: list[dict]) -> dict:
             "bare_db": bare and bare["worst_sqnr_db"], "beats_peers": beats_peers, "beats_bare": beats_bare}
 
 
-def markdown(results: list[dict], environment: dict) -> str:
-    lines = ["# Quantizers side by side on real trained models", "",
+def markdown(results: list[dict], environment: dict, note: str | None) -> str:
+    lines = ["# Quantizers side by side on real trained models", "", *([note, ""] if note else []),
              ("`python benchmarks/quantizers.py` (see its docstring). Fidelity is each output's SQNR against the float "
              "model on held-out samples no calibration saw; \"worst\" is the lowest of them, the figure the target "
              f"uses: edgekit's best variant within {SLACK_DB} dB of the best peer or above it, and never below the "
@@ -675,6 +678,7 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-python", default=PEER_PYTHON, help="a Python with ai-edge-quantizer, nncf, "
                         "scikit-image and lz4 (a venv made with --system-site-packages)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quantizers.md")
+    parser.add_argument("--note", help="a line under the title saying what was run (e.g. which edgekit)")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -697,11 +701,11 @@ def main(argv=None) -> int:
             print(f"{name}: {json.dumps(results[-1].get('verdict') or results[-1].get('error'))}", flush=True)
     environment = versions(args.peer_python)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(results, environment))
+    args.out.write_text(markdown(results, environment, args.note))
     for result in results:
         for row in result.get("rows", []):
             row["file"] = Path(row["file"]).name if row.get("file") else None
-    args.out.with_suffix(".json").write_text(json.dumps({"versions": environment, "results": results}, indent=1,
+    args.out.with_suffix(".json").write_text(json.dumps({"note": args.note, "versions": environment, "results": results}, indent=1,
                                                         default=str) + "\n")
     missed = [r["model"] for r in results if not (r.get("verdict") or {}).get("met")]
     print(f"wrote {args.out}; target missed on: {', '.join(missed) or 'none'}")
