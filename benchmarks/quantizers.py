@@ -270,7 +270,8 @@ def edgekit_tune(prepared: Prepared, out: Path, log) -> dict:
     if not pick:
         closest = report.get("closest") or {}
         return {"reason": f"edgekit tune picked nothing within --min-sqnr {MIN_SQNR_DB:g} (closest: "
-                          f"{closest.get('variant')} {closest.get('kept_float')})", "report": report}
+                          f"{closest.get('variant')}, kept in float: {', '.join(closest.get('kept_float') or []) or 'none'})",
+                "report": report}
     return {"file": reports[0].parent / pick["file"], "pick": pick, "report": report}
 
 
@@ -463,7 +464,7 @@ class _BasicOrt:
 
 
 def _why(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
 
 
 def _matched(reference: dict, outputs: dict) -> dict:
