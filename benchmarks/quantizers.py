@@ -3,7 +3,7 @@ Intel NNCF, on real trained models that their authors ship inside PyPI wheels an
 
     python -m venv --system-site-packages /tmp/peers-venv          # the peers, never in the shared Python
     /tmp/peers-venv/bin/pip install ai-edge-quantizer==0.10.0 nncf==3.4.0 scikit-image==0.26.0 lz4
-    python benchmarks/quantizers.py                                  # every model, about 20 minutes on 2 cores
+    python benchmarks/quantizers.py                                  # every model, 10 to 15 minutes on 2 cores
     python benchmarks/quantizers.py --models fer,resnet8 --peer-python /tmp/peers-venv/bin/python
 
 Models (MODELS): fer's facial-expression CNN (tf-keras .hdf5), basic-pitch's note transcriber (a SavedModel
