@@ -59,9 +59,6 @@ sys.path.insert(0, str(REPO))
 
 import wild
 
-# benchmarks/profile.py would shadow the standard library's profile module (cProfile imports it)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 SLACK_DB = 0.5
 MIN_SQNR_DB = 20.0  # tune's threshold: int8's quality threshold for regression outputs
 PEER_PYTHON = "/tmp/peers-venv/bin/python"

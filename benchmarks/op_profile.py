@@ -1,7 +1,8 @@
 """Where the time goes: edgekit's per-op profile of each file on each runtime, checked against the
-file's own unprofiled p50 and against the cost of a plain benchmark.
+file's own unprofiled p50 and against the cost of a plain benchmark. (Not named profile.py: a
+script in this folder by that name hides Python's own `profile` module, which cProfile imports.)
 
-    python benchmarks/profile.py [--models resnet8,mobilenetv2] [--runs 20] [--out benchmarks/results]
+    python benchmarks/op_profile.py [--models resnet8,mobilenetv2] [--runs 20] [--out benchmarks/results]
 
 For the zoo's resnet8 and keras.applications MobileNetV2 (weights=None, made non-degenerate by
 `benchmarks/architectures.py --build`), this
@@ -116,7 +117,7 @@ def checks(models: list[dict]) -> list[dict]:
 
 def markdown(models: list[dict], checked: list[dict], machine: str, runs: int) -> str:
     lines = ["# Where the time goes: per-op profiles", "",
-             (f"Written by `python benchmarks/profile.py` on {machine}. Each file on each target: `edgekit profile "
+             (f"Written by `python benchmarks/op_profile.py` on {machine}. Each file on each target: `edgekit profile "
               f"--profile {runs}` (per-op medians over {runs} calls, in a session of its own after the pair's "
               "unprofiled measurement); the p50 is that measurement's. `profiler`: the runtime's own per-node timer; "
               "`isolated`: each op run alone as a one-op model (no fusion or cache effects). OpenVINO is Intel's "
