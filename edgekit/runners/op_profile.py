@@ -14,7 +14,9 @@ operators (XNNPACK since TF 2.9): then each is a row named "Delegate/<operator>:
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 from edgekit.core.errors import EdgekitError
 
@@ -114,19 +116,28 @@ def _node(kind: str, name: str) -> dict:
     return {"index": index, "name": outputs, "type": kind, "executor": DELEGATES.get(kind, BUILTIN)}
 
 
+@functools.cache
 def runtime_details_message():
-    """The tflite.profiling.ModelRuntimeDetails message class. TensorFlow, once imported, has
-    registered the same proto under its own file name, and the LiteRT wheel's copy then cannot
-    load beside it ("duplicate symbol"): the one registered first is used."""
+    """The tflite.profiling.ModelRuntimeDetails message class, from a descriptor pool of its own.
+    Importing the LiteRT wheel's model_runtime_info_pb2 would put the proto in protobuf's default
+    pool, where TensorFlow registers the same messages under another file name: whichever comes
+    second fails ("duplicate symbol"), TensorFlow's whole import included. So the wheel's two
+    serialized descriptors are read from its modules' source, not imported."""
+    import ast
+    import importlib.util
+
     from google.protobuf import descriptor_pool, message_factory
 
-    try:
-        found = descriptor_pool.Default().FindMessageTypeByName("tflite.profiling.ModelRuntimeDetails")
-    except KeyError:
-        from ai_edge_litert import model_runtime_info_pb2  # lazy: LiteRT's wheel, only where a phone is profiled
-
-        return model_runtime_info_pb2.ModelRuntimeDetails
-    return message_factory.GetMessageClass(found)
+    spec = importlib.util.find_spec("ai_edge_litert")
+    if spec is None or spec.origin is None:
+        raise EdgekitError("reading a phone's model runtime info needs LiteRT's wheel: pip install ai-edge-litert")
+    pool = descriptor_pool.DescriptorPool()
+    for module in ("profiling_info_pb2", "model_runtime_info_pb2"):  # the second imports the first
+        source = (Path(spec.origin).parent / f"{module}.py").read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "AddSerializedFile":
+                pool.AddSerializedFile(node.args[0].value)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tflite.profiling.ModelRuntimeDetails"))
 
 
 def parse_runtime_info(data: bytes) -> dict:

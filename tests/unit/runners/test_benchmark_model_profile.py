@@ -235,3 +235,16 @@ def test_ops_another_delegate_took_are_left_on_the_cpu_for_the_one_asked_for():
         (1, "CUMSUM", "Operation is not supported."),
         (2, "MEAN", "GPU did not take it; XNNPACK partition 0 ran it")]
     assert op_profile.place([], placement, "XNNPACK", 10)["partitions"] == 1
+
+
+@pytest.mark.slow  # imports TensorFlow in a child
+def test_reading_runtime_info_leaves_tensorflows_import_working():
+    """LiteRT's runtime-info proto in protobuf's default pool would break TensorFlow's import
+    after it (the same messages under another file name: "duplicate symbol")."""
+    import subprocess
+    import sys
+
+    code = ("from edgekit.runners import op_profile; op_profile.runtime_details_message(); "
+            "import tensorflow; print('imported')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]

@@ -10,6 +10,29 @@ from edgekit.models.inspection import tflite_io, tflite_ops
 from edgekit.runtimes import RUNTIMES, isolated_ops
 from edgekit.runtimes.base import check_profile
 from tests.require import c_compiler, require
+from tests.tflite_models import conv_tflite
+
+
+@pytest.fixture(scope="module")
+def no_tensorflow_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flatbuffer-models")
+    paths = {"conv": root / "conv.tflite", "mixed": root / "mixed.tflite"}
+    paths["conv"].write_bytes(conv_tflite(cumsum=False))
+    paths["mixed"].write_bytes(conv_tflite(cumsum=True))
+    return paths
+
+
+def test_an_op_xnnpack_leaves_is_timed_on_the_cpu_between_two_partitions(no_tensorflow_models):
+    """The fast tier's check (no TensorFlow): CONV_2D | CUMSUM | CONV_2D on XNNPACK."""
+    path = no_tensorflow_models["mixed"]
+    found = RUNTIMES["litert"].profile(path, feed_for(path), 3, kernels="xnnpack")
+    check_profile(found)
+    assert [(op["type"], op["executor"]) for op in found["ops"]] == [
+        ("CONV_2D", "XNNPACK partition 0"), ("CUMSUM", "builtin"), ("CONV_2D", "XNNPACK partition 1")]
+    assert found["partitions"] == 2 and found["fully_delegated"] is False
+    assert [op["type"] for op in found["left_on_cpu"]] == ["CUMSUM"] and all(op["us"] > 0 for op in found["ops"])
+    whole = RUNTIMES["litert"].profile(no_tensorflow_models["conv"], feed_for(path), 3, kernels="xnnpack")
+    assert whole["partitions"] == 1 and whole["fully_delegated"] is True and whole["left_on_cpu"] == []
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +87,7 @@ def feed_for(path, seed=0):
     return {t["name"]: rng.random([d or 1 for d in t["shape"]], dtype=np.float32) for t in tflite_io(path)["inputs"]}
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 @pytest.mark.parametrize("name", ["cnn", "cnn_int8"])
 @pytest.mark.parametrize("kernels", ["xnnpack", "builtin", "reference"])
 def test_every_op_of_the_file_is_timed_in_order_on_the_targets_kernels(models, name, kernels):
@@ -86,6 +110,7 @@ def test_every_op_of_the_file_is_timed_in_order_on_the_targets_kernels(models, n
         assert {op["executor"] for op in profile["ops"]} == {kernels}
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 @pytest.mark.parametrize("name", ["cnn", "cnn_int8", "cumsum"])
 def test_a_one_op_model_gives_what_the_op_gave_in_the_whole_model(models, name):
     from ai_edge_litert import interpreter as litert
@@ -112,6 +137,7 @@ def test_a_one_op_model_gives_what_the_op_gave_in_the_whole_model(models, name):
             np.testing.assert_array_equal(found, expected)
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 def test_xnnpack_placement_names_the_op_it_left_between_two_partitions(models):
     path = models["cumsum"]
     profile = RUNTIMES["litert"].profile(path, feed_for(path), 3, kernels="xnnpack")
@@ -123,6 +149,7 @@ def test_xnnpack_placement_names_the_op_it_left_between_two_partitions(models):
         ("TANH", "XNNPACK partition 1"), ("ADD", "XNNPACK partition 1")]
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 def test_an_op_that_runs_other_subgraphs_is_listed_as_not_timed(models):
     path = models["while"]
     profile = RUNTIMES["litert"].profile(path, feed_for(path), 3, kernels="builtin")
@@ -147,6 +174,7 @@ def probe_delegate(tmp_path_factory):
     return str(library)
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 def test_a_given_delegate_is_told_apart_from_xnnpack_which_takes_what_it_leaves(models, probe_delegate):
     from ai_edge_litert import schema_py_generated as schema
 
@@ -174,6 +202,7 @@ def test_tflite_micro_times_each_op_on_its_reference_kernels_as_host_time(models
     assert (profile["partitions"], profile["fully_delegated"], profile["left_on_cpu"]) == (0, None, [])
 
 
+@pytest.mark.slow  # TensorFlow converts its models
 def test_weights_dequantized_once_at_load_are_constants_of_the_ops_that_read_them(models):
     """An fp16 file: its DEQUANTIZE ops turn constant weights into float once, when the model
     loads; timed alone, a convolution fed its weights as an input would run XNNPACK's slow path."""
