@@ -244,7 +244,12 @@ def keep_float_hint(config: ConvertConfig, model_path: Path, fmt: str, variant: 
         return None
     [found] = calibrated.values()
     samples = {name: value[:HINT_SAMPLES] for name, value in calibration.items()}
-    steps = blamed_steps(layer_errors(found, None, samples), found)
+    try:
+        steps = blamed_steps(layer_errors(found, None, samples), found)
+    except Exception as exc:  # a hint is extra: a debugger that cannot rank this model must not fail the run
+        interrupts.check()
+        logger.debug(f"no keep-float hint for {variant}: the debugger could not rank the layers ({exc})")
+        return None
     if not steps:
         return None
     worst = [s.layer for s in steps[:3]]
@@ -270,7 +275,7 @@ def _timed(seconds: dict, step: str, function, *args):
 
 
 def _quoted(text: str) -> str:
-    return shlex.quote(text)
+    return shlex.quote(text)  # a path with spaces, pasted back into a shell
 
 
 def fix_hint(failed: list[dict], rejected: list[dict]) -> str:
