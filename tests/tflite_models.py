@@ -3,6 +3,8 @@ need a graph op by op (an op XNNPACK does not take, between two it does)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -76,3 +78,11 @@ def _tensor_map(schema, name, index):
     entry = schema.TensorMapT()
     entry.name, entry.tensorIndex = name.encode(), index
     return entry
+
+
+def conv_pair(root: Path) -> dict[str, Path]:
+    """conv.tflite (CONV | CONV, all on XNNPACK) and mixed.tflite (CONV | CUMSUM | CONV) in `root`."""
+    paths = {"conv": root / "conv.tflite", "mixed": root / "mixed.tflite"}
+    paths["conv"].write_bytes(conv_tflite(cumsum=False))
+    paths["mixed"].write_bytes(conv_tflite(cumsum=True))
+    return paths

@@ -10,16 +10,12 @@ from edgekit.models.inspection import tflite_io, tflite_ops
 from edgekit.runtimes import RUNTIMES, isolated_ops
 from edgekit.runtimes.base import check_profile
 from tests.require import c_compiler, require
-from tests.tflite_models import conv_tflite
+from tests.tflite_models import conv_pair
 
 
 @pytest.fixture(scope="module")
 def no_tensorflow_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("flatbuffer-models")
-    paths = {"conv": root / "conv.tflite", "mixed": root / "mixed.tflite"}
-    paths["conv"].write_bytes(conv_tflite(cumsum=False))
-    paths["mixed"].write_bytes(conv_tflite(cumsum=True))
-    return paths
+    return conv_pair(tmp_path_factory.mktemp("flatbuffer-models"))
 
 
 def test_an_op_xnnpack_leaves_is_timed_on_the_cpu_between_two_partitions(no_tensorflow_models):

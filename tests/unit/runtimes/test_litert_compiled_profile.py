@@ -14,18 +14,14 @@ from edgekit.runtimes import litert_profiler
 from edgekit.runtimes.base import check_profile
 from edgekit.runtimes.litert_compiled import LiteRTCompiledRuntime, intel_dispatch
 from edgekit.runtimes.openvino_profile import openvino_ops
-from tests.tflite_models import conv_tflite
+from tests.tflite_models import conv_pair
 
 DATA = Path(__file__).parents[2] / "data" / "openvino"
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("profile-models")
-    paths = {"conv": root / "conv.tflite", "mixed": root / "mixed.tflite"}
-    paths["conv"].write_bytes(conv_tflite(cumsum=False))
-    paths["mixed"].write_bytes(conv_tflite(cumsum=True))
-    return paths
+    return conv_pair(tmp_path_factory.mktemp("profile-models"))
 
 
 FEED = {"x": np.random.default_rng(1).random((1, 32, 32, 8), dtype=np.float32)}
